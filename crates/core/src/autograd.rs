@@ -1,0 +1,271 @@
+//! Reverse-mode autograd: `backward` walks the recorded ops from a scalar back to the leaves,
+//! and this file holds the gradient rule of every primitive, one match arm each.
+
+use crate::cpu::binary::{self, BinaryOp};
+use crate::cpu::{matmul::matmul as gemm, reduce, softmax, unary};
+use crate::ops::{matmul_dims, transpose_last2, Op};
+use crate::tensor::Tensor;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether ops record themselves for backward on this thread.
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(|g| g.get())
+}
+
+/// Runs `f` in inference mode: no op is recorded, so nothing is kept for backward.
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GRAD_ENABLED.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(false)));
+    f()
+}
+
+/// Gradients of one backward pass, by tensor id. Gradients of the same tensor from several
+/// uses (or several passes, through [`Gradients::accumulate`]) are summed.
+#[derive(Default, Debug, Clone)]
+pub struct Gradients {
+    map: HashMap<u64, Vec<f32>>,
+}
+
+impl Gradients {
+    /// The gradient of `t`, if it received one.
+    pub fn get(&self, t: &Tensor) -> Option<&[f32]> {
+        self.map.get(&t.id()).map(|v| v.as_slice())
+    }
+
+    /// Adds `g` to the gradient stored for `id`.
+    pub fn add(&mut self, id: u64, g: Vec<f32>) {
+        match self.map.get_mut(&id) {
+            Some(acc) => acc.iter_mut().zip(&g).for_each(|(a, b)| *a += b),
+            None => {
+                self.map.insert(id, g);
+            }
+        }
+    }
+
+    /// Sums another pass's gradients into these (gradient accumulation over micro-batches).
+    pub fn accumulate(&mut self, other: Gradients) {
+        for (id, g) in other.map {
+            self.add(id, g);
+        }
+    }
+
+    /// Scales every gradient by `c` (e.g. `1/steps` after accumulating).
+    pub fn scale(&mut self, c: f32) {
+        self.map
+            .values_mut()
+            .for_each(|g| g.iter_mut().for_each(|v| *v *= c));
+    }
+
+    /// Number of tensors with a gradient.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no tensor received a gradient.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Nodes that need a gradient, ordered so that every node comes after its inputs.
+fn topo_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    // Iterative post-order DFS: (tensor, inputs pushed?)
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((t, expanded)) = stack.pop() {
+        if expanded {
+            order.push(t);
+            continue;
+        }
+        if !t.is_requires_grad() || !seen.insert(t.id()) {
+            continue;
+        }
+        stack.push((t.clone(), true));
+        if let Some(op) = &t.node().op {
+            for input in op.inputs() {
+                if input.is_requires_grad() && !seen.contains(&input.id()) {
+                    stack.push((input.clone(), false));
+                }
+            }
+        }
+    }
+    order
+}
+
+impl Tensor {
+    /// Back-propagates from this scalar: returns `d self / d leaf` for every leaf that
+    /// requires gradients (and every intermediate tensor is dropped on the way).
+    pub fn backward(&self) -> Gradients {
+        assert_eq!(
+            self.numel(),
+            1,
+            "backward: needs a scalar, got shape {:?}",
+            self.shape()
+        );
+        let mut grads = Gradients::default();
+        if !self.is_requires_grad() {
+            return grads;
+        }
+        grads.add(self.id(), vec![1.0]);
+        let order = topo_order(self);
+        for t in order.iter().rev() {
+            let Some(op) = &t.node().op else { continue };
+            // Intermediate gradients are not kept: only leaves' remain in the result.
+            let Some(g) = grads.map.remove(&t.id()) else {
+                continue;
+            };
+            backward_op(op, t, &g, &mut grads);
+        }
+        grads
+    }
+}
+
+/// Adds `g` to `t`'s gradient when `t` wants one.
+fn send(grads: &mut Gradients, t: &Tensor, g: Vec<f32>) {
+    if t.is_requires_grad() {
+        grads.add(t.id(), g);
+    }
+}
+
+/// The gradient rule of each primitive: given `out = op(inputs)` and `g = dL/d out`,
+/// add `dL/d input` for every input that requires it.
+fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
+    match op {
+        Op::Binary(kind, a, b) => {
+            let s = out.shape();
+            if a.is_requires_grad() {
+                let da = match kind {
+                    BinaryOp::Add | BinaryOp::Sub => g.to_vec(),
+                    // d(a·b)/da = b
+                    BinaryOp::Mul => bcast(BinaryOp::Mul, g, s, b),
+                    // d(a/b)/da = 1/b
+                    BinaryOp::Div => bcast(BinaryOp::Div, g, s, b),
+                };
+                send(grads, a, binary::sum_to(&da, s, a.shape()));
+            }
+            if b.is_requires_grad() {
+                let db = match kind {
+                    BinaryOp::Add => g.to_vec(),
+                    BinaryOp::Sub => g.iter().map(|v| -v).collect(),
+                    BinaryOp::Mul => bcast(BinaryOp::Mul, g, s, a),
+                    // d(a/b)/db = -a/b² = -out/b
+                    BinaryOp::Div => {
+                        let t = bcast(BinaryOp::Div, g, s, b);
+                        t.iter().zip(out.data()).map(|(x, y)| -x * y).collect()
+                    }
+                };
+                send(grads, b, binary::sum_to(&db, s, b.shape()));
+            }
+        }
+        Op::Scale(x, c) => send(grads, x, g.iter().map(|v| v * c).collect()),
+        Op::AddScalar(x) => send(grads, x, g.to_vec()),
+        // d x^p = p·x^(p-1)
+        Op::Powf(x, p) => send(
+            grads,
+            x,
+            g.iter()
+                .zip(x.data())
+                .map(|(gv, xv)| gv * p * xv.powf(p - 1.0))
+                .collect(),
+        ),
+        Op::Unary(kind, x) => {
+            let mut dx = vec![0.0; x.numel()];
+            unary::backward(*kind, x.data(), out.data(), g, &mut dx);
+            send(grads, x, dx);
+        }
+        Op::Clamp(x, lo, hi) => send(
+            grads,
+            x,
+            g.iter()
+                .zip(x.data())
+                .map(|(&gv, &xv)| if xv >= *lo && xv <= *hi { gv } else { 0.0 })
+                .collect(),
+        ),
+        // out = a·b:  da = g·bᵀ,  db = aᵀ·g
+        Op::MatMul(a, b) => {
+            let (batch, m, k, n) = matmul_dims(a.shape(), b.shape());
+            let shared_b = b.rank() == 2;
+            if a.is_requires_grad() {
+                let mut da = vec![0.0; a.numel()];
+                for i in 0..batch {
+                    let bi = if shared_b { b.data() } else { &b.data()[i * k * n..(i + 1) * k * n] };
+                    gemm(&mut da[i * m * k..(i + 1) * m * k], &g[i * m * n..(i + 1) * m * n], bi, m, n, k, false, true, false);
+                }
+                send(grads, a, da);
+            }
+            if b.is_requires_grad() {
+                let mut db = vec![0.0; b.numel()];
+                for i in 0..batch {
+                    let dbi = if shared_b { &mut db[..] } else { &mut db[i * k * n..(i + 1) * k * n] };
+                    gemm(dbi, &a.data()[i * m * k..(i + 1) * m * k], &g[i * m * n..(i + 1) * m * n], k, m, n, true, false, shared_b && i > 0);
+                }
+                send(grads, b, db);
+            }
+        }
+        // out = x·w + b:  dx = g·wᵀ,  dw = xᵀ·g,  db = Σ_rows g
+        Op::Linear(x, w, b) => {
+            let (_, m, k, n) = matmul_dims(x.shape(), w.shape());
+            if x.is_requires_grad() {
+                let mut dx = vec![0.0; x.numel()];
+                gemm(&mut dx, g, w.data(), m, n, k, false, true, false);
+                send(grads, x, dx);
+            }
+            if w.is_requires_grad() {
+                let mut dw = vec![0.0; w.numel()];
+                gemm(&mut dw, x.data(), g, k, m, n, true, false, false);
+                send(grads, w, dw);
+            }
+            if let Some(b) = b {
+                if b.is_requires_grad() {
+                    send(grads, b, reduce::sum_axis(g, 1, m, n));
+                }
+            }
+        }
+        Op::SumAll(x) => send(grads, x, vec![g[0]; x.numel()]),
+        Op::SumAxis(x, axis) => {
+            let s = x.shape();
+            let (outer, inner) = (s[..*axis].iter().product(), s[axis + 1..].iter().product());
+            let mut dx = vec![0.0; x.numel()];
+            reduce::sum_axis_backward(g, &mut dx, outer, s[*axis], inner);
+            send(grads, x, dx);
+        }
+        Op::Reshape(x) => send(grads, x, g.to_vec()),
+        Op::Transpose(x) => {
+            let r = x.rank();
+            let (rows, cols) = (x.shape()[r - 2], x.shape()[r - 1]);
+            // g has the transposed shape [cols, rows]
+            send(grads, x, transpose_last2(g, cols, rows));
+        }
+        Op::Softmax(x) => {
+            let mut dx = vec![0.0; x.numel()];
+            softmax::softmax_backward(out.data(), g, &mut dx, *x.shape().last().unwrap());
+            send(grads, x, dx);
+        }
+        Op::LogSoftmax(x) => {
+            let mut dx = vec![0.0; x.numel()];
+            softmax::log_softmax_backward(out.data(), g, &mut dx, *x.shape().last().unwrap());
+            send(grads, x, dx);
+        }
+        Op::Nll(x, targets) => {
+            let mut dx = vec![0.0; x.numel()];
+            softmax::nll_backward(g[0], targets, &mut dx, x.shape()[1]);
+            send(grads, x, dx);
+        }
+    }
+}
+
+/// `g ∘ other`, with `other` broadcast to `g`'s shape.
+fn bcast(op: BinaryOp, g: &[f32], g_shape: &[usize], other: &Tensor) -> Vec<f32> {
+    binary::forward(op, g, g_shape, other.data(), other.shape(), g_shape)
+}

@@ -1,0 +1,10 @@
+//! CPU kernels: plain functions on `&[f32]` slices plus shapes, each backward next to its
+//! forward. Nothing here knows about `Tensor` or the tape; this is the only place for
+//! `unsafe`, SIMD and threads.
+
+pub mod binary;
+pub mod matmul;
+pub mod reduce;
+pub mod softmax;
+pub mod threads;
+pub mod unary;

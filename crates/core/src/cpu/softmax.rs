@@ -1,0 +1,97 @@
+//! Row-wise softmax and log-softmax over the last axis, and the negative log-likelihood that
+//! together with log-softmax forms the cross-entropy.
+//!
+//! softmax(x)_i = e^(x_i - max x) / Σ_j e^(x_j - max x)
+//! log_softmax(x)_i = x_i - max x - ln Σ_j e^(x_j - max x)
+
+/// `y = softmax(x)` over rows of length `n`.
+pub fn softmax(x: &[f32], n: usize) -> Vec<f32> {
+    let mut y = vec![0.0; x.len()];
+    for (xr, yr) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
+        let max = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for (d, &v) in yr.iter_mut().zip(xr) {
+            *d = (v - max).exp();
+            sum += *d;
+        }
+        let inv = 1.0 / sum;
+        yr.iter_mut().for_each(|d| *d *= inv);
+    }
+    y
+}
+
+/// `dx += y ∘ (dy - Σ dy∘y)` per row, where `y = softmax(x)`.
+pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32], n: usize) {
+    for ((yr, gr), dr) in y
+        .chunks_exact(n)
+        .zip(dy.chunks_exact(n))
+        .zip(dx.chunks_exact_mut(n))
+    {
+        let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+        for ((d, &yv), &g) in dr.iter_mut().zip(yr).zip(gr) {
+            *d += yv * (g - dot);
+        }
+    }
+}
+
+/// `y = log_softmax(x)` over rows of length `n`.
+pub fn log_softmax(x: &[f32], n: usize) -> Vec<f32> {
+    let mut y = vec![0.0; x.len()];
+    for (xr, yr) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
+        let max = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        // (x - max) - ln Σ e^(x - max): subtracting the max first keeps the digits.
+        let ln_sum = xr.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+        for (d, &v) in yr.iter_mut().zip(xr) {
+            *d = (v - max) - ln_sum;
+        }
+    }
+    y
+}
+
+/// `dx += dy - e^y · Σ dy` per row, where `y = log_softmax(x)`.
+pub fn log_softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32], n: usize) {
+    for ((yr, gr), dr) in y
+        .chunks_exact(n)
+        .zip(dy.chunks_exact(n))
+        .zip(dx.chunks_exact_mut(n))
+    {
+        let sum: f32 = gr.iter().sum();
+        for ((d, &yv), &g) in dr.iter_mut().zip(yr).zip(gr) {
+            *d += g - yv.exp() * sum;
+        }
+    }
+}
+
+/// Mean negative log-likelihood: `-(1/B) Σ_b logp[b, t_b]` for rows of length `n`.
+pub fn nll(logp: &[f32], targets: &[usize], n: usize) -> f32 {
+    let b = targets.len();
+    let sum: f64 = targets
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| logp[i * n + t] as f64)
+        .sum();
+    (-sum / b as f64) as f32
+}
+
+/// Backward of [`nll`]: `dlogp[b, t_b] -= g / B`.
+pub fn nll_backward(g: f32, targets: &[usize], dlogp: &mut [f32], n: usize) {
+    let scale = g / targets.len() as f32;
+    for (i, &t) in targets.iter().enumerate() {
+        dlogp[i * n + t] -= scale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_survive_large_inputs() {
+        let y = softmax(&[1000.0, 1001.0, 1002.0, -5.0, 0.0, 5.0], 3);
+        for r in y.chunks(3) {
+            assert!((r.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+        let ly = log_softmax(&[1000.0, 1001.0, 1002.0], 3);
+        assert!((ly[2] - (-0.407_605_97)).abs() < 1e-5);
+    }
+}

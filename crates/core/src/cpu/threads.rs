@@ -1,0 +1,27 @@
+//! The thread pool: rayon's global pool, sized once from `NABLA_NUM_THREADS` (default: all
+//! cores). rayon's workers sleep when idle (no busy-waiting beyond a short spin), so a second
+//! process on the machine slows us down gracefully instead of collapsing training.
+
+use std::sync::OnceLock;
+
+static THREADS: OnceLock<usize> = OnceLock::new();
+
+/// The number of worker threads kernels may use (builds the pool on first call).
+pub fn num_threads() -> usize {
+    *THREADS.get_or_init(|| {
+        let wanted = std::env::var("NABLA_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+        // Fails only if a pool was already built (by the user); then we use that one.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(wanted)
+            .build_global();
+        rayon::current_num_threads()
+    })
+}

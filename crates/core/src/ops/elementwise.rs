@@ -1,0 +1,152 @@
+//! Element-wise ops: broadcasting arithmetic, scalar arithmetic, unary functions, clamp.
+
+use super::{record, Op, UnaryOp};
+use crate::cpu::binary::{self, BinaryOp};
+use crate::cpu::unary;
+use crate::tensor::Tensor;
+
+impl Tensor {
+    fn binary(&self, op: BinaryOp, other: &Tensor) -> Tensor {
+        let shape = binary::broadcast_shape(self.shape(), other.shape()).unwrap_or_else(|| {
+            panic!(
+                "{op:?}: shapes {:?} and {:?} do not broadcast",
+                self.shape(),
+                other.shape()
+            )
+        });
+        let data = binary::forward(
+            op,
+            self.data(),
+            self.shape(),
+            other.data(),
+            other.shape(),
+            &shape,
+        );
+        record(data, shape, &[self, other], || {
+            Op::Binary(op, self.clone(), other.clone())
+        })
+    }
+
+    /// `self + other`, broadcasting.
+    pub fn add(&self, other: &Tensor) -> Tensor {
+        self.binary(BinaryOp::Add, other)
+    }
+
+    /// `self - other`, broadcasting.
+    pub fn sub(&self, other: &Tensor) -> Tensor {
+        self.binary(BinaryOp::Sub, other)
+    }
+
+    /// `self * other` element-wise, broadcasting.
+    pub fn mul(&self, other: &Tensor) -> Tensor {
+        self.binary(BinaryOp::Mul, other)
+    }
+
+    /// `self / other` element-wise, broadcasting.
+    pub fn div(&self, other: &Tensor) -> Tensor {
+        self.binary(BinaryOp::Div, other)
+    }
+
+    /// `self · c`
+    pub fn scale(&self, c: f32) -> Tensor {
+        let data = self.data().iter().map(|&v| v * c).collect();
+        record(data, self.shape().to_vec(), &[self], || {
+            Op::Scale(self.clone(), c)
+        })
+    }
+
+    /// `self + c`
+    pub fn add_scalar(&self, c: f32) -> Tensor {
+        let data = self.data().iter().map(|&v| v + c).collect();
+        record(data, self.shape().to_vec(), &[self], || {
+            Op::AddScalar(self.clone())
+        })
+    }
+
+    /// `self^p` element-wise.
+    pub fn powf(&self, p: f32) -> Tensor {
+        let data = self.data().iter().map(|&v| v.powf(p)).collect();
+        record(data, self.shape().to_vec(), &[self], || {
+            Op::Powf(self.clone(), p)
+        })
+    }
+
+    /// `self²` element-wise.
+    pub fn square(&self) -> Tensor {
+        self.powf(2.0)
+    }
+
+    /// Applies a unary function element-wise.
+    pub fn unary(&self, op: UnaryOp) -> Tensor {
+        let data = unary::forward(op, self.data());
+        record(data, self.shape().to_vec(), &[self], || {
+            Op::Unary(op, self.clone())
+        })
+    }
+
+    /// `-self`
+    pub fn neg(&self) -> Tensor {
+        self.unary(UnaryOp::Neg)
+    }
+    /// `e^self`
+    pub fn exp(&self) -> Tensor {
+        self.unary(UnaryOp::Exp)
+    }
+    /// `ln self`
+    pub fn log(&self) -> Tensor {
+        self.unary(UnaryOp::Log)
+    }
+    /// `sqrt self`
+    pub fn sqrt(&self) -> Tensor {
+        self.unary(UnaryOp::Sqrt)
+    }
+    /// `|self|`
+    pub fn abs(&self) -> Tensor {
+        self.unary(UnaryOp::Abs)
+    }
+    /// `max(self, 0)`
+    pub fn relu(&self) -> Tensor {
+        self.unary(UnaryOp::Relu)
+    }
+    /// `1 / (1 + e^-self)`
+    pub fn sigmoid(&self) -> Tensor {
+        self.unary(UnaryOp::Sigmoid)
+    }
+    /// `tanh self`
+    pub fn tanh(&self) -> Tensor {
+        self.unary(UnaryOp::Tanh)
+    }
+    /// `self · Φ(self)` (exact GELU)
+    pub fn gelu(&self) -> Tensor {
+        self.unary(UnaryOp::Gelu)
+    }
+
+    /// `min(max(self, lo), hi)`; the gradient passes only where the value was not clipped.
+    pub fn clamp(&self, lo: f32, hi: f32) -> Tensor {
+        let data = self.data().iter().map(|&v| v.clamp(lo, hi)).collect();
+        record(data, self.shape().to_vec(), &[self], || {
+            Op::Clamp(self.clone(), lo, hi)
+        })
+    }
+}
+
+macro_rules! std_op {
+    ($trait:ident, $method:ident, $f:ident) => {
+        impl std::ops::$trait<&Tensor> for &Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                Tensor::$f(self, rhs)
+            }
+        }
+        impl std::ops::$trait<Tensor> for Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: Tensor) -> Tensor {
+                Tensor::$f(&self, &rhs)
+            }
+        }
+    };
+}
+std_op!(Add, add, add);
+std_op!(Sub, sub, sub);
+std_op!(Mul, mul, mul);
+std_op!(Div, div, div);

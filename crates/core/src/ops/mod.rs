@@ -1,0 +1,96 @@
+//! Tensor ops: each runs a `cpu` kernel and, when gradients are wanted, records itself as an
+//! [`Op`] on its output. The gradient rule of every op lives in `autograd.rs`.
+
+mod elementwise;
+mod matmul;
+mod reduce;
+mod reshape;
+mod softmax;
+
+pub use crate::cpu::unary::UnaryOp;
+use crate::cpu::binary::BinaryOp;
+pub(crate) use matmul::{matmul_dims, transpose_last2};
+use crate::tensor::{Node, Tensor};
+use std::sync::Arc;
+
+/// A recorded op: what made a tensor, holding the inputs its gradient needs.
+pub(crate) enum Op {
+    /// Broadcasting `a ∘ b`.
+    Binary(BinaryOp, Tensor, Tensor),
+    /// `x · c`
+    Scale(Tensor, f32),
+    /// `x + c`
+    AddScalar(Tensor),
+    /// `x^p`
+    Powf(Tensor, f32),
+    /// `f(x)` element-wise.
+    Unary(UnaryOp, Tensor),
+    /// `min(max(x, lo), hi)`
+    Clamp(Tensor, f32, f32),
+    /// `a[.., m, k] · b[.., k, n]` (b may be 2-d and shared by the batch).
+    MatMul(Tensor, Tensor),
+    /// `x[.., i] · w[i, o] + b[o]`, the dense layer in one kernel call.
+    Linear(Tensor, Tensor, Option<Tensor>),
+    /// Sum of all elements.
+    SumAll(Tensor),
+    /// Sum over one axis (the axis is removed).
+    SumAxis(Tensor, usize),
+    /// Same data, new shape.
+    Reshape(Tensor),
+    /// Swap of the last two axes.
+    Transpose(Tensor),
+    /// Softmax over the last axis.
+    Softmax(Tensor),
+    /// Log-softmax over the last axis.
+    LogSoftmax(Tensor),
+    /// Mean negative log-likelihood of the target classes.
+    Nll(Tensor, Arc<Vec<usize>>),
+}
+
+/// Wraps a freshly computed buffer as a tensor, recording `op` only when gradients are on
+/// and some input requires them (so inference and input-only paths record nothing).
+pub(crate) fn record(
+    data: Vec<f32>,
+    shape: Vec<usize>,
+    inputs: &[&Tensor],
+    op: impl FnOnce() -> Op,
+) -> Tensor {
+    let requires_grad =
+        crate::autograd::is_grad_enabled() && inputs.iter().any(|t| t.node().requires_grad);
+    let t = Tensor::leaf(data, shape, requires_grad);
+    if requires_grad {
+        let mut node: Node = Arc::try_unwrap(t.0).unwrap_or_else(|_| unreachable!());
+        node.op = Some(op());
+        Tensor(Arc::new(node))
+    } else {
+        t
+    }
+}
+
+impl Op {
+    /// The tensors this op read, in order.
+    pub(crate) fn inputs(&self) -> Vec<&Tensor> {
+        match self {
+            Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
+            Op::Linear(x, w, b) => {
+                let mut v = vec![x, w];
+                if let Some(b) = b {
+                    v.push(b);
+                }
+                v
+            }
+            Op::Scale(x, _)
+            | Op::AddScalar(x)
+            | Op::Powf(x, _)
+            | Op::Unary(_, x)
+            | Op::Clamp(x, _, _)
+            | Op::SumAll(x)
+            | Op::SumAxis(x, _)
+            | Op::Reshape(x)
+            | Op::Transpose(x)
+            | Op::Softmax(x)
+            | Op::LogSoftmax(x)
+            | Op::Nll(x, _) => vec![x],
+        }
+    }
+}

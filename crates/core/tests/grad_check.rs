@@ -1,0 +1,122 @@
+//! Finite-difference gradient checks: one line per differentiable primitive (and a few
+//! composites), through the shared `grad_check` harness.
+
+use nabla_core::testing::grad_check;
+use nabla_core::{Rng, Tensor, UnaryOp};
+
+fn rand(shape: &[usize], seed: u64) -> Tensor {
+    let mut rng = Rng::new(seed);
+    let n = shape.iter().product();
+    Tensor::from_vec((0..n).map(|_| rng.normal()).collect(), shape)
+}
+
+fn positive(shape: &[usize], seed: u64) -> Tensor {
+    let t = rand(shape, seed);
+    Tensor::from_vec(t.data().iter().map(|v| v.abs() + 0.5).collect(), shape)
+}
+
+/// A fixed weighting, so the scalar depends on every element differently.
+fn weighted_sum(t: &Tensor) -> Tensor {
+    let w: Vec<f32> = (0..t.numel()).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+    t.mul(&Tensor::from_vec(w, t.shape())).sum()
+}
+
+#[test]
+fn binary_ops_with_broadcasting() {
+    let (a, b, c) = (rand(&[3, 4], 1), rand(&[4], 2), positive(&[3, 1], 3));
+    grad_check("add", &[a.clone(), b.clone()], |x| weighted_sum(&x[0].add(&x[1])));
+    grad_check("sub", &[a.clone(), c.clone()], |x| weighted_sum(&x[0].sub(&x[1])));
+    grad_check("mul", &[a.clone(), b.clone()], |x| weighted_sum(&x[0].mul(&x[1])));
+    grad_check("div", &[a.clone(), c.clone()], |x| weighted_sum(&x[0].div(&x[1])));
+    grad_check("div same shape", &[a.clone(), positive(&[3, 4], 4)], |x| {
+        weighted_sum(&x[0].div(&x[1]))
+    });
+}
+
+#[test]
+fn scalar_ops() {
+    let a = rand(&[2, 3], 5);
+    grad_check("scale", &[a.clone()], |x| weighted_sum(&x[0].scale(-1.7)));
+    grad_check("add_scalar", &[a.clone()], |x| weighted_sum(&x[0].add_scalar(3.0)));
+    grad_check("powf", &[positive(&[2, 3], 6)], |x| weighted_sum(&x[0].powf(1.5)));
+    grad_check("clamp", &[a], |x| weighted_sum(&x[0].clamp(-0.5, 0.5)));
+}
+
+#[test]
+fn unary_ops() {
+    let a = rand(&[3, 5], 7);
+    for op in [
+        UnaryOp::Neg,
+        UnaryOp::Exp,
+        UnaryOp::Abs,
+        UnaryOp::Relu,
+        UnaryOp::Sigmoid,
+        UnaryOp::Tanh,
+        UnaryOp::Gelu,
+    ] {
+        grad_check(&format!("{op:?}"), &[a.clone()], |x| weighted_sum(&x[0].unary(op)));
+    }
+    let p = positive(&[3, 5], 8);
+    grad_check("log", &[p.clone()], |x| weighted_sum(&x[0].log()));
+    grad_check("sqrt", &[p], |x| weighted_sum(&x[0].sqrt()));
+}
+
+#[test]
+fn matmul_linear_transpose() {
+    let (a, b) = (rand(&[3, 4], 9), rand(&[4, 5], 10));
+    grad_check("matmul 2d", &[a.clone(), b.clone()], |x| weighted_sum(&x[0].matmul(&x[1])));
+    let (ab, bb) = (rand(&[2, 3, 4], 11), rand(&[2, 4, 2], 12));
+    grad_check("matmul batched", &[ab.clone(), bb], |x| weighted_sum(&x[0].matmul(&x[1])));
+    grad_check("matmul shared rhs", &[ab, b.clone()], |x| weighted_sum(&x[0].matmul(&x[1])));
+    let bias = rand(&[5], 13);
+    grad_check("linear", &[a.clone(), b.clone(), bias], |x| {
+        weighted_sum(&x[0].linear(&x[1], Some(&x[2])))
+    });
+    grad_check("linear no bias", &[a.clone(), b], |x| weighted_sum(&x[0].linear(&x[1], None)));
+    grad_check("transpose", &[a], |x| weighted_sum(&x[0].transpose()));
+}
+
+#[test]
+fn reductions_and_reshapes() {
+    let a = rand(&[2, 3, 4], 14);
+    grad_check("sum", &[a.clone()], |x| x[0].square().sum());
+    grad_check("mean", &[a.clone()], |x| x[0].square().mean());
+    for axis in 0..3 {
+        grad_check("sum_axis", &[a.clone()], |x| weighted_sum(&x[0].sum_axis(axis)));
+    }
+    grad_check("mean_axis", &[a.clone()], |x| weighted_sum(&x[0].mean_axis(1)));
+    grad_check("reshape", &[a.clone()], |x| weighted_sum(&x[0].reshape(&[4, 6])));
+    grad_check("flatten", &[a], |x| weighted_sum(&x[0].flatten()));
+}
+
+#[test]
+fn softmax_family_and_nll() {
+    let a = rand(&[4, 5], 15);
+    grad_check("softmax", &[a.clone()], |x| weighted_sum(&x[0].softmax()));
+    grad_check("log_softmax", &[a.clone()], |x| weighted_sum(&x[0].log_softmax()));
+    grad_check("nll(log_softmax)", &[a], |x| x[0].log_softmax().nll(&[0, 4, 2, 2]));
+}
+
+#[test]
+fn gradients_accumulate_over_uses() {
+    // y = x·x + x  =>  dy/dx = 2x + 1
+    let x = Tensor::param(vec![1.0, -2.0, 3.0], &[3]);
+    let g = x.mul(&x).add(&x).sum().backward();
+    assert_eq!(g.get(&x).unwrap(), &[3.0, -3.0, 7.0]);
+    // and over passes
+    let mut acc = g.clone();
+    acc.accumulate(x.mul(&x).add(&x).sum().backward());
+    assert_eq!(acc.get(&x).unwrap(), &[6.0, -6.0, 14.0]);
+}
+
+#[test]
+fn inference_mode_records_nothing() {
+    let x = Tensor::param(vec![1.0, 2.0], &[2]);
+    let y = nabla_core::no_grad(|| x.mul(&x).sum());
+    assert!(!y.is_requires_grad());
+    assert!(y.backward().is_empty());
+    assert!(nabla_core::is_grad_enabled());
+    // inputs that need no gradient record nothing either
+    let c = Tensor::from_vec(vec![1.0, 2.0], &[2]);
+    assert!(!c.exp().has_op());
+}
