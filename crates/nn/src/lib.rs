@@ -1,1 +1,26 @@
-//! placeholder
+//! nabla-nn: the `Layer` trait and the layers, activations, losses, optimisers, initialisers,
+//! metrics, the `Sequential` model with `summary()`, and save/load in one `.safetensors` file.
+
+pub mod activations;
+pub mod config;
+pub mod error;
+pub mod init;
+pub mod layer;
+pub mod layers;
+pub mod losses;
+pub mod metrics;
+pub mod model;
+pub mod optimizers;
+pub mod saving;
+pub mod summary;
+
+pub use activations::Activation;
+pub use config::{LayerConfig, ModelConfig};
+pub use error::{Error, Result};
+pub use init::Initializer;
+pub use layer::{Ctx, Layer, Param};
+pub use layers::{ActivationLayer, Dense, Dropout, Flatten};
+pub use losses::{Loss, LossSpec};
+pub use metrics::Metric;
+pub use model::{CompileConfig, Model, Sequential};
+pub use optimizers::{Adam, Optimizer, OptimizerConfig, Sgd};

@@ -1,0 +1,68 @@
+//! Serde configs: `LayerConfig` (one variant per layer, tagged by `type`) and `ModelConfig`
+//! (the spec's `[model]` table, also stored inside saved models).
+
+use crate::error::Result;
+use crate::layer::Layer;
+use crate::layers::{
+    ActivationConfig, ActivationLayer, Dense, DenseConfig, Dropout, DropoutConfig, Flatten,
+    FlattenConfig,
+};
+use crate::model::{Model, Sequential};
+use serde::{Deserialize, Serialize};
+
+/// A layer's config, tagged by `type` (`{ type = "dense", units = 128 }`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LayerConfig {
+    /// [`Dense`]
+    Dense(DenseConfig),
+    /// [`ActivationLayer`]
+    Activation(ActivationConfig),
+    /// [`Dropout`]
+    Dropout(DropoutConfig),
+    /// [`Flatten`]
+    Flatten(FlattenConfig),
+}
+
+impl LayerConfig {
+    /// The (unbuilt) layer.
+    pub fn into_layer(self) -> Box<dyn Layer> {
+        match self {
+            LayerConfig::Dense(c) => Box::new(Dense::from_config(c)),
+            LayerConfig::Activation(c) => Box::new(ActivationLayer::from_config(c)),
+            LayerConfig::Dropout(c) => Box::new(Dropout::from_config(c)),
+            LayerConfig::Flatten(c) => Box::new(Flatten::from_config(c)),
+        }
+    }
+
+    /// The `type` name (`"dense"`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            LayerConfig::Dense(_) => "dense",
+            LayerConfig::Activation(_) => "activation",
+            LayerConfig::Dropout(_) => "dropout",
+            LayerConfig::Flatten(_) => "flatten",
+        }
+    }
+}
+
+/// A sequential model's architecture: per-sample input shape and its layers in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Shape of one sample, without the batch axis (`[28, 28]`).
+    pub input_shape: Vec<usize>,
+    /// The layers, first to last.
+    pub layers: Vec<LayerConfig>,
+}
+
+impl ModelConfig {
+    /// Builds the model, initialising its weights from `seed`.
+    pub fn build(&self, seed: u64) -> Result<Model> {
+        let mut seq = Sequential::new(self.input_shape.clone());
+        for l in &self.layers {
+            seq = seq.add_boxed(l.clone().into_layer());
+        }
+        seq.build(seed)
+    }
+}

@@ -1,0 +1,69 @@
+//! The `Layer` trait (config, lazy `build` from the input shape, `forward`, parameters), the
+//! trainable `Param`, and the forward context `Ctx` (train/eval mode and the run's RNG).
+
+use crate::config::LayerConfig;
+use crate::error::Result;
+use nabla_core::{Rng, Tensor};
+
+/// A named weight of a layer. Frozen (`trainable = false`) params get no update.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Name inside its layer (`kernel`, `bias`).
+    pub name: String,
+    /// The values; a leaf that requires gradients.
+    pub value: Tensor,
+    /// Whether optimisers update it.
+    pub trainable: bool,
+}
+
+impl Param {
+    /// A trainable parameter.
+    pub fn new(name: &str, value: Tensor) -> Param {
+        Param {
+            name: name.to_string(),
+            value: value.requires_grad(true),
+            trainable: true,
+        }
+    }
+}
+
+/// What a forward pass needs besides its input: the mode and the randomness of the run.
+pub struct Ctx<'a> {
+    /// `true` while training (dropout active), `false` for evaluation and prediction.
+    pub training: bool,
+    /// The run's RNG (dropout masks); untouched in eval mode.
+    pub rng: &'a mut Rng,
+}
+
+/// A layer: Keras's `__init__` (its config) / `build` / `call`, in Rust.
+pub trait Layer: Send {
+    /// The layer's name (unique in its model; the prefix of its weights' names).
+    fn name(&self) -> &str;
+    /// Sets the name (the model does this at build time for unnamed layers).
+    fn set_name(&mut self, name: String);
+    /// The config that rebuilds this layer (`type` plus Keras keyword arguments).
+    fn config(&self) -> LayerConfig;
+    /// Creates the weights for a per-sample `input` shape and returns the output shape, or an
+    /// error naming the layer, the expected and the received shape.
+    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>>;
+    /// The math: `x` is `[batch, ..input]`. Panics only on programming errors.
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor;
+    /// The weights, in a fixed order.
+    fn params(&self) -> Vec<&Param> {
+        Vec::new()
+    }
+    /// The weights, mutable (optimisers, loading).
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        Vec::new()
+    }
+    /// Whether the layer's weights are trained.
+    fn trainable(&self) -> bool {
+        self.params().iter().all(|p| p.trainable)
+    }
+    /// Freezes (`false`) or unfreezes the layer's weights.
+    fn set_trainable(&mut self, on: bool) {
+        for p in self.params_mut() {
+            p.trainable = on;
+        }
+    }
+}

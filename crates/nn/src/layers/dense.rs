@@ -1,0 +1,186 @@
+//! `Dense`: the fully connected layer, `y = activation(x · W + b)`.
+//!
+//! # Shapes
+//! - input: `[batch, .., in]` (applied to the last axis, as in Keras)
+//! - kernel `W`: `[in, units]`, bias `b`: `[units]`
+//! - output: `[batch, .., units]`
+
+use super::default_true;
+use crate::activations::Activation;
+use crate::config::LayerConfig;
+use crate::error::{Error, Result};
+use crate::init::Initializer;
+use crate::layer::{Ctx, Layer, Param};
+use nabla_core::{Rng, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The config of [`Dense`] (Keras's keyword arguments).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenseConfig {
+    /// Output size.
+    pub units: usize,
+    /// Applied to the output (default: linear).
+    #[serde(default)]
+    pub activation: Activation,
+    /// Whether to add a bias (default: true).
+    #[serde(default = "default_true")]
+    pub use_bias: bool,
+    /// Kernel initialiser (default: glorot_uniform).
+    #[serde(default)]
+    pub kernel_initializer: Initializer,
+    /// Bias initialiser (default: zeros).
+    #[serde(default = "zeros")]
+    pub bias_initializer: Initializer,
+    /// Layer name (default: `dense`, `dense_1`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether the weights are trained (default: true).
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+}
+
+fn zeros() -> Initializer {
+    Initializer::Zeros
+}
+
+/// A fully connected layer.
+pub struct Dense {
+    cfg: DenseConfig,
+    kernel: Option<Param>,
+    bias: Option<Param>,
+}
+
+impl Dense {
+    /// A dense layer with `units` outputs, linear activation and a bias.
+    pub fn new(units: usize) -> Dense {
+        Dense::from_config(DenseConfig {
+            units,
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+            name: None,
+            trainable: true,
+        })
+    }
+
+    /// A layer from its config (unbuilt).
+    pub fn from_config(cfg: DenseConfig) -> Dense {
+        Dense {
+            cfg,
+            kernel: None,
+            bias: None,
+        }
+    }
+
+    /// Sets the activation.
+    pub fn activation(mut self, a: Activation) -> Dense {
+        self.cfg.activation = a;
+        self
+    }
+
+    /// Adds (or removes) the bias.
+    pub fn use_bias(mut self, on: bool) -> Dense {
+        self.cfg.use_bias = on;
+        self
+    }
+
+    /// Sets the kernel initialiser.
+    pub fn kernel_initializer(mut self, init: Initializer) -> Dense {
+        self.cfg.kernel_initializer = init;
+        self
+    }
+
+    /// Names the layer.
+    pub fn with_name(mut self, name: &str) -> Dense {
+        self.cfg.name = Some(name.to_string());
+        self
+    }
+
+    /// Freezes (`false`) the layer.
+    pub fn with_trainable(mut self, on: bool) -> Dense {
+        self.cfg.trainable = on;
+        self
+    }
+}
+
+impl Layer for Dense {
+    fn name(&self) -> &str {
+        self.cfg.name.as_deref().unwrap_or("dense")
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.cfg.name = Some(name);
+    }
+
+    fn config(&self) -> LayerConfig {
+        let mut cfg = self.cfg.clone();
+        cfg.trainable = self.trainable();
+        LayerConfig::Dense(cfg)
+    }
+
+    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        let units = self.cfg.units;
+        if units == 0 {
+            return Err(Error::config(
+                format!("units of layer '{}'", self.name()),
+                "a positive integer",
+                units,
+            ));
+        }
+        let fan_in = match input.last() {
+            Some(&n) if n > 0 => n,
+            _ => {
+                return Err(Error::Shape {
+                    layer: self.name().to_string(),
+                    expected: "at least 1 axis with a positive last size".into(),
+                    received: input.to_vec(),
+                })
+            }
+        };
+        let w = self
+            .cfg
+            .kernel_initializer
+            .sample(fan_in * units, fan_in, units, rng);
+        let mut kernel = Param::new("kernel", Tensor::from_vec(w, &[fan_in, units]));
+        kernel.trainable = self.cfg.trainable;
+        self.kernel = Some(kernel);
+        self.bias = if self.cfg.use_bias {
+            let b = self.cfg.bias_initializer.sample(units, fan_in, units, rng);
+            let mut bias = Param::new("bias", Tensor::from_vec(b, &[units]));
+            bias.trainable = self.cfg.trainable;
+            Some(bias)
+        } else {
+            None
+        };
+        let mut out = input.to_vec();
+        *out.last_mut().unwrap() = units;
+        Ok(out)
+    }
+
+    fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
+        let kernel = self.kernel.as_ref().expect("Dense::forward before build");
+        let y = x.linear(&kernel.value, self.bias.as_ref().map(|b| &b.value));
+        self.cfg.activation.apply(&y)
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.kernel.iter().chain(self.bias.iter()).collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.kernel.iter_mut().chain(self.bias.iter_mut()).collect()
+    }
+
+    fn trainable(&self) -> bool {
+        self.cfg.trainable && self.params().iter().all(|p| p.trainable)
+    }
+
+    fn set_trainable(&mut self, on: bool) {
+        self.cfg.trainable = on;
+        for p in self.params_mut() {
+            p.trainable = on;
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! `Dropout`: while training, zeroes each element with probability `rate` and scales the rest
+//! by `1 / (1 - rate)` (inverted dropout, as Keras and PyTorch); identity in eval mode.
+
+use super::default_true;
+use crate::config::LayerConfig;
+use crate::error::{Error, Result};
+use crate::layer::{Ctx, Layer};
+use nabla_core::{Rng, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The config of [`Dropout`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropoutConfig {
+    /// Fraction of the inputs to drop, in `[0, 1)`.
+    pub rate: f32,
+    /// Layer name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Has no weights; kept so every layer accepts `trainable`.
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+}
+
+/// Inverted dropout.
+pub struct Dropout {
+    cfg: DropoutConfig,
+}
+
+impl Dropout {
+    /// Dropout with the given rate.
+    pub fn new(rate: f32) -> Dropout {
+        Dropout::from_config(DropoutConfig {
+            rate,
+            name: None,
+            trainable: true,
+        })
+    }
+
+    /// A layer from its config.
+    pub fn from_config(cfg: DropoutConfig) -> Dropout {
+        Dropout { cfg }
+    }
+}
+
+impl Layer for Dropout {
+    fn name(&self) -> &str {
+        self.cfg.name.as_deref().unwrap_or("dropout")
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.cfg.name = Some(name);
+    }
+
+    fn config(&self) -> LayerConfig {
+        LayerConfig::Dropout(self.cfg.clone())
+    }
+
+    fn build(&mut self, input: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
+        let rate = self.cfg.rate;
+        if !(0.0..1.0).contains(&rate) {
+            return Err(Error::config(
+                format!("rate of layer '{}'", self.name()),
+                "a number in [0, 1)",
+                rate,
+            ));
+        }
+        Ok(input.to_vec())
+    }
+
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        let rate = self.cfg.rate;
+        if !ctx.training || rate == 0.0 {
+            return x.clone();
+        }
+        let scale = 1.0 / (1.0 - rate);
+        let mask: Vec<f32> = (0..x.numel())
+            .map(|_| if ctx.rng.uniform() < rate { 0.0 } else { scale })
+            .collect();
+        x.mul(&Tensor::from_vec(mask, x.shape()))
+    }
+
+    fn set_trainable(&mut self, on: bool) {
+        self.cfg.trainable = on;
+    }
+
+    fn trainable(&self) -> bool {
+        self.cfg.trainable
+    }
+}

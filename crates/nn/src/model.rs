@@ -1,0 +1,278 @@
+//! `Sequential` (the builder) and `Model` (a built stack of layers, optionally compiled with
+//! an optimiser, a loss and metrics).
+
+use crate::config::{LayerConfig, ModelConfig};
+use crate::error::{Error, Result};
+use crate::layer::{Ctx, Layer, Param};
+use crate::losses::LossSpec;
+use crate::metrics::Metric;
+use crate::optimizers::{Optimizer, OptimizerConfig};
+use nabla_core::{Rng, Tensor};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Builds a [`Model`] layer by layer: `Sequential::new([28, 28]).add(Flatten::new())...build(seed)`.
+pub struct Sequential {
+    input_shape: Vec<usize>,
+    layers: Vec<Box<dyn Layer>>,
+}
+
+impl Sequential {
+    /// A model taking samples of `input_shape` (without the batch axis).
+    pub fn new(input_shape: impl Into<Vec<usize>>) -> Sequential {
+        Sequential {
+            input_shape: input_shape.into(),
+            layers: Vec::new(),
+        }
+    }
+
+    /// Appends a layer.
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(self, layer: impl Layer + 'static) -> Sequential {
+        self.add_boxed(Box::new(layer))
+    }
+
+    /// Appends a boxed layer.
+    pub fn add_boxed(mut self, layer: Box<dyn Layer>) -> Sequential {
+        self.layers.push(layer);
+        self
+    }
+
+    /// Names unnamed layers (`dense`, `dense_1`, ... as Keras), checks every shape and creates
+    /// the weights from `seed`.
+    pub fn build(self, seed: u64) -> Result<Model> {
+        let mut root = Rng::new(seed);
+        let mut init_rng = root.fork();
+        let train_rng = root.fork();
+        let mut layers = self.layers;
+        let mut counts: HashMap<&'static str, usize> = HashMap::new();
+        let mut taken: Vec<String> = Vec::new();
+        for l in layers.iter_mut() {
+            let cfg = l.config();
+            if has_name(&cfg) {
+                if taken.iter().any(|n| n == l.name()) {
+                    return Err(Error::config("layer name", "a name used once", l.name()));
+                }
+                taken.push(l.name().to_string());
+            }
+        }
+        let mut shape = self.input_shape.clone();
+        if shape.contains(&0) {
+            return Err(Error::config("input_shape", "positive sizes", format!("{shape:?}")));
+        }
+        let mut shapes = Vec::new();
+        for l in layers.iter_mut() {
+            if !has_name(&l.config()) {
+                let kind = l.config().type_name();
+                loop {
+                    let c = counts.entry(kind).or_insert(0);
+                    let name = if *c == 0 { kind.to_string() } else { format!("{kind}_{c}") };
+                    *c += 1;
+                    if !taken.contains(&name) {
+                        taken.push(name.clone());
+                        l.set_name(name);
+                        break;
+                    }
+                }
+            }
+            shape = l.build(&shape, &mut init_rng)?;
+            shapes.push(shape.clone());
+        }
+        Ok(Model {
+            input_shape: self.input_shape,
+            layers,
+            output_shapes: shapes,
+            seed,
+            rng: train_rng,
+            compiled: None,
+        })
+    }
+}
+
+fn has_name(cfg: &LayerConfig) -> bool {
+    match cfg {
+        LayerConfig::Dense(c) => c.name.is_some(),
+        LayerConfig::Activation(c) => c.name.is_some(),
+        LayerConfig::Dropout(c) => c.name.is_some(),
+        LayerConfig::Flatten(c) => c.name.is_some(),
+    }
+}
+
+/// What `compile` chose, as saved with a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompileConfig {
+    /// The optimiser and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// The loss.
+    pub loss: LossSpec,
+    /// Metrics reported besides the loss.
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+}
+
+/// The optimiser, loss and metrics of a compiled model.
+pub struct Compiled {
+    /// Updates the weights.
+    pub optimizer: Box<dyn Optimizer>,
+    /// Minimised by `fit`.
+    pub loss: LossSpec,
+    /// Reported by `fit` and `evaluate`.
+    pub metrics: Vec<Metric>,
+}
+
+/// A built sequential model.
+pub struct Model {
+    input_shape: Vec<usize>,
+    layers: Vec<Box<dyn Layer>>,
+    output_shapes: Vec<Vec<usize>>,
+    seed: u64,
+    /// The run's RNG for dropout and shuffling (derived from the seed, apart from the
+    /// initialisation stream).
+    pub rng: Rng,
+    compiled: Option<Compiled>,
+}
+
+impl Model {
+    /// Chooses the optimiser, the loss and the metrics.
+    pub fn compile(
+        &mut self,
+        optimizer: impl Optimizer + 'static,
+        loss: impl Into<LossSpec>,
+        metrics: &[Metric],
+    ) -> Result<()> {
+        self.compile_boxed(Box::new(optimizer), loss.into(), metrics)
+    }
+
+    /// [`Model::compile`] with a boxed optimiser.
+    pub fn compile_boxed(
+        &mut self,
+        optimizer: Box<dyn Optimizer>,
+        loss: LossSpec,
+        metrics: &[Metric],
+    ) -> Result<()> {
+        loss.validate()?;
+        optimizer.config().validate()?;
+        self.compiled = Some(Compiled {
+            optimizer,
+            loss,
+            metrics: metrics.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Compiles from a saved or spec'd [`CompileConfig`].
+    pub fn compile_config(&mut self, cfg: &CompileConfig) -> Result<()> {
+        cfg.optimizer.validate()?;
+        self.compile_boxed(cfg.optimizer.clone().into_optimizer(), cfg.loss.clone(), &cfg.metrics)
+    }
+
+    /// The compile state, if compiled.
+    pub fn compiled(&self) -> Option<&Compiled> {
+        self.compiled.as_ref()
+    }
+
+    /// The compile state, mutable; [`Error::NotCompiled`] if `compile` was not called.
+    pub fn compiled_mut(&mut self) -> Result<&mut Compiled> {
+        self.compiled.as_mut().ok_or(Error::NotCompiled)
+    }
+
+    /// The compile config (to save), if compiled.
+    pub fn compile_cfg(&self) -> Option<CompileConfig> {
+        self.compiled.as_ref().map(|c| CompileConfig {
+            optimizer: c.optimizer.config(),
+            loss: c.loss.clone(),
+            metrics: c.metrics.clone(),
+        })
+    }
+
+    /// Runs every layer on `x` (`[batch, ..input_shape]`).
+    pub fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        let mut h = x.clone();
+        for l in &self.layers {
+            h = l.forward(&h, ctx);
+        }
+        h
+    }
+
+    /// One training forward pass drawing dropout masks from the model's RNG.
+    pub fn forward_train(&mut self, x: &Tensor) -> Tensor {
+        let mut rng = std::mem::replace(&mut self.rng, Rng::new(0));
+        let y = self.forward(x, &mut Ctx { training: true, rng: &mut rng });
+        self.rng = rng;
+        y
+    }
+
+    /// An inference forward pass (eval mode, nothing recorded).
+    pub fn forward_eval(&self, x: &Tensor) -> Tensor {
+        let mut rng = Rng::new(0);
+        nabla_core::no_grad(|| self.forward(x, &mut Ctx { training: false, rng: &mut rng }))
+    }
+
+    /// Per-sample input shape.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// Per-sample output shape.
+    pub fn output_shape(&self) -> &[usize] {
+        self.output_shapes.last().map(|s| s.as_slice()).unwrap_or(&self.input_shape)
+    }
+
+    /// The output shape of each layer.
+    pub fn output_shapes(&self) -> &[Vec<usize>] {
+        &self.output_shapes
+    }
+
+    /// The seed the model was built with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// The layers, mutable (freeze with `set_trainable(false)`).
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer>] {
+        &mut self.layers
+    }
+
+    /// The layer called `name`.
+    pub fn layer_mut(&mut self, name: &str) -> Option<&mut Box<dyn Layer>> {
+        self.layers.iter_mut().find(|l| l.name() == name)
+    }
+
+    /// Every weight as `(layer.param name, param)`, in a fixed order.
+    pub fn named_params(&self) -> Vec<(String, &Param)> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.params().into_iter().map(move |p| (format!("{}.{}", l.name(), p.name), p)))
+            .collect()
+    }
+
+    /// Every weight, mutable, in the same order as [`Model::named_params`].
+    pub fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.layers.iter_mut().flat_map(|l| l.params_mut()).collect()
+    }
+
+    /// The architecture as a config (what `save` stores and `ModelConfig::build` rebuilds).
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig {
+            input_shape: self.input_shape.clone(),
+            layers: self.layers.iter().map(|l| l.config()).collect(),
+        }
+    }
+
+    /// Applies one optimiser step with `grads` to every trainable weight.
+    pub fn apply_gradients(&mut self, grads: &nabla_core::Gradients) -> Result<()> {
+        let mut compiled = self.compiled.take().ok_or(Error::NotCompiled)?;
+        {
+            let mut params = self.params_mut();
+            compiled.optimizer.step(&mut params, grads);
+        }
+        self.compiled = Some(compiled);
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! Save and load a model as one `.safetensors` file: every weight under its hierarchical name
+//! (`dense.kernel`), and in the header's metadata the model config (and compile config) as
+//! JSON, so `Model::load` rebuilds the model without the user's code. Files are written
+//! atomically (temporary file, then rename): a crash never leaves a half-written model.
+
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::model::{CompileConfig, Model};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Metadata key holding the [`ModelConfig`] JSON.
+pub const MODEL_KEY: &str = "nabla.model";
+/// Metadata key holding the [`CompileConfig`] JSON (absent for uncompiled models).
+pub const COMPILE_KEY: &str = "nabla.compile";
+/// Metadata key holding the file-format version.
+pub const FORMAT_KEY: &str = "nabla.format";
+/// The file-format version this build writes and reads.
+pub const FORMAT_VERSION: &str = "1";
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so the
+/// file is either the old one or the complete new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl Model {
+    /// The model as safetensors bytes (weights + config metadata).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let named = self.named_params();
+        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = named
+            .iter()
+            .map(|(name, p)| {
+                let b = p.value.data().iter().flat_map(|v| v.to_le_bytes()).collect();
+                (name.clone(), p.value.shape().to_vec(), b)
+            })
+            .collect();
+        let views = bytes
+            .iter()
+            .map(|(n, s, b)| {
+                TensorView::new(Dtype::F32, s.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| Error::config("weight", "a valid f32 tensor", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut meta = HashMap::new();
+        meta.insert(FORMAT_KEY.to_string(), FORMAT_VERSION.to_string());
+        let json = |v: &dyn erased::Json| v.to_json();
+        meta.insert(MODEL_KEY.to_string(), json(&self.config()));
+        if let Some(c) = self.compile_cfg() {
+            meta.insert(COMPILE_KEY.to_string(), json(&c));
+        }
+        safetensors::tensor::serialize(views, Some(meta))
+            .map_err(|e| Error::config("model", "serialisable weights", e))
+    }
+
+    /// Saves the model to `path` (atomically).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = self.to_bytes()?;
+        write_atomic(path, &bytes).map_err(|e| Error::file(path, format!("cannot write: {e}")))
+    }
+
+    /// Loads a model saved by [`Model::save`]: rebuilds it from the stored config, fills the
+    /// weights, and compiles it again if it was compiled.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        Model::from_bytes(&bytes).map_err(|e| match e {
+            Error::File { msg, .. } => Error::file(path, msg),
+            other => Error::file(path, other.to_string()),
+        })
+    }
+
+    /// [`Model::load`] from bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        let bad = |msg: String| Error::file("<bytes>", msg);
+        let (_, meta) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("not a safetensors file or truncated ({e})")))?;
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("not a safetensors file or truncated ({e})")))?;
+        let meta = meta.metadata().clone().unwrap_or_default();
+        let model_json = meta.get(MODEL_KEY).ok_or_else(|| {
+            bad(format!("has no '{MODEL_KEY}' metadata: expected a model saved by nabla"))
+        })?;
+        if let Some(v) = meta.get(FORMAT_KEY) {
+            if v != FORMAT_VERSION {
+                return Err(bad(format!("format version {v}, this nabla reads version {FORMAT_VERSION}")));
+            }
+        }
+        let cfg: ModelConfig = serde_json::from_str(model_json)
+            .map_err(|e| bad(format!("model config cannot be read: {e}")))?;
+        let mut model = cfg.build(0)?;
+        for p in model.params_mut_named() {
+            let (name, param) = p;
+            let view = st
+                .tensor(&name)
+                .map_err(|_| bad(format!("weight '{name}' is missing")))?;
+            if view.dtype() != Dtype::F32 || view.shape() != param.value.shape() {
+                return Err(bad(format!(
+                    "weight '{name}': expected f32 {:?}, received {:?} {:?}",
+                    param.value.shape(),
+                    view.dtype(),
+                    view.shape()
+                )));
+            }
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            param.value.update(|w| w.copy_from_slice(&values));
+        }
+        if let Some(c) = meta.get(COMPILE_KEY) {
+            let cc: CompileConfig = serde_json::from_str(c)
+                .map_err(|e| bad(format!("compile config cannot be read: {e}")))?;
+            model.compile_config(&cc)?;
+        }
+        Ok(model)
+    }
+
+    fn params_mut_named(&mut self) -> Vec<(String, &mut crate::layer::Param)> {
+        self.layers_mut()
+            .iter_mut()
+            .flat_map(|l| {
+                let lname = l.name().to_string();
+                l.params_mut().into_iter().map(move |p| (format!("{lname}.{}", p.name), p))
+            })
+            .collect()
+    }
+}
+
+mod erased {
+    /// Serialises configs to JSON (they contain only plain data, so this cannot fail).
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).expect("configs are plain data")
+        }
+    }
+}
