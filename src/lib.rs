@@ -1,7 +1,42 @@
-//! nabla (∇): a deep-learning framework in Rust with Keras's vocabulary.
+//! nabla (∇): a deep-learning framework in Rust with Keras's vocabulary, correct gradients,
+//! reproducible runs and fast CPU training.
 //!
-//! ```ignore
+//! ```no_run
 //! use nabla::prelude::*;
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let (train, test) = nabla::datasets::mnist()?;          // embedded 10k digits, 8k/2k
+//! let mut model = Sequential::new([28, 28])
+//!     .add(Flatten::new())
+//!     .add(Dense::new(128).activation(Activation::Relu))
+//!     .add(Dropout::new(0.2))
+//!     .add(Dense::new(10).activation(Activation::Softmax))
+//!     .build(42)?;
+//! model.compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+//! let history = model.fit(&train, Fit::new().epochs(5).batch_size(32).validation_data(&test))?;
+//! let scores = model.evaluate(&test)?;
+//! model.save("mnist_mlp.safetensors")?;
+//! let same = Model::load("mnist_mlp.safetensors")?;
+//! # Ok(()) }
 //! ```
 
 pub use nabla_core as core;
+pub use nabla_data as data;
+pub use nabla_nn as nn;
+pub use nabla_train as train;
+
+/// Built-in datasets, embedded in the binary.
+pub mod datasets {
+    pub use nabla_data::mnist;
+}
+
+/// Everything a training program needs, in one `use`.
+pub mod prelude {
+    pub use nabla_core::{no_grad, Gradients, Rng, Tensor};
+    pub use nabla_data::{DataLoader, Dataset};
+    pub use nabla_nn::{
+        Activation, ActivationLayer, Adam, Dense, Dropout, Flatten, Initializer, Layer, Loss,
+        LossSpec, Metric, Model, Optimizer, Sequential, Sgd,
+    };
+    pub use nabla_train::{Fit, History, Logs, Spec, Training};
+}

@@ -15,7 +15,8 @@ fn next_id() -> u64 {
 pub(crate) struct Node {
     pub(crate) id: u64,
     pub(crate) shape: Vec<usize>,
-    pub(crate) data: Vec<f32>,
+    /// Shared so that reshapes are free; copied on write by `update`.
+    pub(crate) data: Arc<Vec<f32>>,
     pub(crate) requires_grad: bool,
     /// The op that produced this tensor; `None` for leaves and for anything made while
     /// gradients are off or from inputs that need none.
@@ -80,7 +81,7 @@ impl Tensor {
         Tensor(Arc::new(Node {
             id: next_id(),
             shape,
-            data,
+            data: Arc::new(data),
             requires_grad,
             op: None,
         }))
@@ -108,7 +109,28 @@ impl Tensor {
 
     /// A new leaf with the same values and no history.
     pub fn detach(&self) -> Tensor {
-        Tensor::leaf(self.0.data.clone(), self.0.shape.clone(), false)
+        Tensor(Arc::new(Node {
+            id: next_id(),
+            shape: self.0.shape.clone(),
+            data: self.0.data.clone(),
+            requires_grad: false,
+            op: None,
+        }))
+    }
+
+    /// The same buffer seen with another shape (no copy).
+    pub(crate) fn view_as(&self, shape: Vec<usize>) -> Tensor {
+        Tensor::leaf_shared(self.0.data.clone(), shape)
+    }
+
+    pub(crate) fn leaf_shared(data: Arc<Vec<f32>>, shape: Vec<usize>) -> Tensor {
+        Tensor(Arc::new(Node {
+            id: next_id(),
+            shape,
+            data,
+            requires_grad: false,
+            op: None,
+        }))
     }
 
     /// Unique identity of this tensor (the key of its gradient).
@@ -138,7 +160,7 @@ impl Tensor {
 
     /// The values as an owned vector.
     pub fn to_vec(&self) -> Vec<f32> {
-        self.0.data.clone()
+        self.0.data.to_vec()
     }
 
     /// The single value of a one-element tensor.
@@ -177,7 +199,7 @@ impl Tensor {
         }
         let node = Arc::get_mut(&mut self.0).expect("unique after copy");
         node.op = None;
-        f(&mut node.data);
+        f(Arc::make_mut(&mut node.data).as_mut_slice());
     }
 
     pub(crate) fn node(&self) -> &Node {

@@ -55,11 +55,16 @@ pub(crate) fn record(
     inputs: &[&Tensor],
     op: impl FnOnce() -> Op,
 ) -> Tensor {
+    record_tensor(Tensor::leaf(data, shape, false), inputs, op)
+}
+
+/// [`record`] for an output tensor that already exists (for example a view sharing data).
+pub(crate) fn record_tensor(t: Tensor, inputs: &[&Tensor], op: impl FnOnce() -> Op) -> Tensor {
     let requires_grad =
         crate::autograd::is_grad_enabled() && inputs.iter().any(|t| t.node().requires_grad);
-    let t = Tensor::leaf(data, shape, requires_grad);
     if requires_grad {
         let mut node: Node = Arc::try_unwrap(t.0).unwrap_or_else(|_| unreachable!());
+        node.requires_grad = true;
         node.op = Some(op());
         Tensor(Arc::new(node))
     } else {

@@ -1,6 +1,6 @@
 //! Shape changes that keep the data: `reshape`, `flatten`.
 
-use super::{record, Op};
+use super::{record_tensor, Op};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -13,7 +13,7 @@ impl Tensor {
             "reshape: cannot view {:?} as {shape:?}",
             self.shape()
         );
-        record(self.to_vec(), shape.to_vec(), &[self], || {
+        record_tensor(self.view_as(shape.to_vec()), &[self], || {
             Op::Reshape(self.clone())
         })
     }

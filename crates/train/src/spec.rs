@@ -1,0 +1,212 @@
+//! The TOML spec read by `nabla train`: `[data]`, `[model]` and `[train]` tables, documented
+//! field by field in docs/spec.md.
+
+use crate::error::{Error, Result};
+use crate::fit::Fit;
+use nabla_data::{idx::read_idx_file, mnist, Dataset};
+use nabla_nn::{CompileConfig, Loss, LossSpec, Metric, Model, ModelConfig, OptimizerConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A whole training spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Where the data comes from.
+    #[serde(default)]
+    pub data: DataSpec,
+    /// The architecture.
+    pub model: ModelConfig,
+    /// How to train.
+    pub train: TrainSpec,
+}
+
+/// The `[data]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// A built-in dataset: `"mnist"` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// IDX files instead of a built-in dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idx: Option<IdxSpec>,
+    /// Fraction of the training data held out for validation (default 0).
+    #[serde(default)]
+    pub validation_split: f32,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            dataset: None,
+            idx: None,
+            validation_split: 0.0,
+        }
+    }
+}
+
+/// IDX files (gzip or raw): images `[n, h, w]` (pixels scaled by 1/255) and labels `[n]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdxSpec {
+    /// Training images.
+    pub train_images: PathBuf,
+    /// Training labels.
+    pub train_labels: PathBuf,
+    /// Test images (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_images: Option<PathBuf>,
+    /// Test labels (optional, with `test_images`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_labels: Option<PathBuf>,
+}
+
+/// The `[train]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// The optimiser (default: adam with PyTorch's defaults).
+    #[serde(default = "default_optimizer")]
+    pub optimizer: OptimizerConfig,
+    /// The loss.
+    pub loss: LossSpec,
+    /// Metrics besides the loss.
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+    /// Passes over the training data (default 1).
+    #[serde(default = "one")]
+    pub epochs: usize,
+    /// Samples per step (default 32).
+    #[serde(default = "thirty_two")]
+    pub batch_size: usize,
+    /// Seed of initialisation, dropout and shuffling (default 42).
+    #[serde(default = "forty_two")]
+    pub seed: u64,
+    /// Reshuffle every epoch (default true).
+    #[serde(default = "yes")]
+    pub shuffle: bool,
+}
+
+fn default_optimizer() -> OptimizerConfig {
+    OptimizerConfig::Adam(nabla_nn::Adam::default())
+}
+fn one() -> usize {
+    1
+}
+fn thirty_two() -> usize {
+    32
+}
+fn forty_two() -> u64 {
+    42
+}
+fn yes() -> bool {
+    true
+}
+
+impl Spec {
+    /// Parses a spec from TOML text; errors carry line and column.
+    pub fn from_toml(text: &str) -> Result<Spec> {
+        let spec: Spec = toml::from_str(text).map_err(|e| Error::Spec(e.to_string().trim_end().to_string()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Reads and parses a spec file; errors name the file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Spec> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Spec(format!("spec {}: cannot read: {e}", path.display())))?;
+        Spec::from_toml(&text).map_err(|e| Error::Spec(format!("spec {}: {e}", path.display())))
+    }
+
+    /// The spec as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a spec is plain data")
+    }
+
+    fn validate(&self) -> Result<()> {
+        let t = &self.train;
+        if t.epochs == 0 {
+            return Err(Error::Spec("train.epochs: expected a positive integer, received 0".into()));
+        }
+        if t.batch_size == 0 {
+            return Err(Error::Spec("train.batch_size: expected a positive integer, received 0".into()));
+        }
+        let vs = self.data.validation_split;
+        if !(0.0..1.0).contains(&vs) {
+            return Err(Error::Spec(format!("data.validation_split: expected a fraction in [0, 1), received {vs}")));
+        }
+        if self.data.dataset.is_some() && self.data.idx.is_some() {
+            return Err(Error::Spec("data: expected one of `dataset` or `idx`, received both".into()));
+        }
+        if let Some(name) = &self.data.dataset {
+            if name != "mnist" {
+                return Err(Error::Spec(format!("data.dataset: unknown dataset '{name}', expected one of: mnist")));
+            }
+        }
+        self.compile_config().optimizer.validate()?;
+        self.train.loss.validate()?;
+        Ok(())
+    }
+
+    /// Builds the model with `seed` and compiles it as the spec says.
+    pub fn build_model(&self, seed: u64) -> Result<Model> {
+        let mut model = self.model.build(seed)?;
+        model.compile_config(&self.compile_config())?;
+        Ok(model)
+    }
+
+    /// The `compile` part of the spec.
+    pub fn compile_config(&self) -> CompileConfig {
+        CompileConfig {
+            optimizer: self.train.optimizer.clone(),
+            loss: self.train.loss.clone(),
+            metrics: self.train.metrics.clone(),
+        }
+    }
+
+    /// The `fit` options of the spec (validation from `data.validation_split`).
+    pub fn fit_options(&self) -> Fit<'static> {
+        Fit::new()
+            .epochs(self.train.epochs)
+            .batch_size(self.train.batch_size)
+            .shuffle(self.train.shuffle)
+            .validation_split(self.data.validation_split)
+    }
+
+    /// The training and (if any) test data, with targets shaped for the loss.
+    pub fn load_data(&self, model: &Model) -> Result<(Dataset, Option<Dataset>)> {
+        let (train, test) = match &self.data.idx {
+            None => {
+                let (tr, te) = mnist()?;
+                (tr, Some(te))
+            }
+            Some(idx) => {
+                let load = |images: &Path, labels: &Path| -> Result<Dataset> {
+                    Ok(nabla_data::mnist::from_idx(&read_idx_file(images)?, &read_idx_file(labels)?)?)
+                };
+                let train = load(&idx.train_images, &idx.train_labels)?;
+                let test = match (&idx.test_images, &idx.test_labels) {
+                    (Some(i), Some(l)) => Some(load(i, l)?),
+                    (None, None) => None,
+                    _ => return Err(Error::Spec("data.idx: expected both test_images and test_labels, or neither".into())),
+                };
+                (train, test)
+            }
+        };
+        let train = targets_for_loss(train, &self.train.loss, model)?;
+        let test = test.map(|t| targets_for_loss(t, &self.train.loss, model)).transpose()?;
+        Ok((train, test))
+    }
+}
+
+/// One-hot encodes class-index targets when the loss wants one row per sample
+/// (categorical cross-entropy), as Keras users do with `to_categorical`.
+pub fn targets_for_loss(data: Dataset, loss: &LossSpec, model: &Model) -> Result<Dataset> {
+    let classes = model.output_shape().last().copied().unwrap_or(1);
+    if loss.kind == Loss::CategoricalCrossentropy && data.y_shape().is_empty() {
+        return Ok(data.one_hot(classes)?);
+    }
+    Ok(data)
+}

@@ -1,0 +1,175 @@
+//! `fit`, `evaluate`, `predict`: the training loop, read top to bottom like Keras's.
+
+use crate::error::{Error, Result};
+use crate::fit::Fit;
+use crate::history::History;
+use crate::logs::Logs;
+use crate::progress::Progress;
+use nabla_core::Tensor;
+use nabla_data::{DataLoader, Dataset};
+use nabla_nn::{Loss, Metric, Model};
+
+/// Batch size of `evaluate` and `predict`.
+pub const EVAL_BATCH: usize = 1000;
+
+/// Keras's `fit` / `evaluate` / `predict` on a compiled [`Model`].
+pub trait Training {
+    /// Trains for `opts.epochs` epochs and returns the per-epoch logs.
+    fn fit(&mut self, train: &Dataset, opts: Fit) -> Result<History>;
+    /// The mean loss and metrics over `data` (eval mode).
+    fn evaluate(&mut self, data: &Dataset) -> Result<Logs>;
+    /// The model's outputs for `x` `[n, ..input_shape]` (eval mode, in batches).
+    fn predict(&self, x: &Tensor) -> Result<Tensor>;
+}
+
+/// Sums of the loss and metrics over batches, weighted by batch size.
+struct Totals {
+    loss: f64,
+    metrics: Vec<(Metric, f64, usize)>,
+    n: usize,
+}
+
+impl Totals {
+    fn new(metrics: &[Metric]) -> Totals {
+        Totals {
+            loss: 0.0,
+            metrics: metrics.iter().map(|&m| (m, 0.0, 0)).collect(),
+            n: 0,
+        }
+    }
+
+    fn add(&mut self, loss_kind: Loss, loss: f32, y_pred: &Tensor, y: &Tensor) {
+        let b = y_pred.shape()[0];
+        self.loss += loss as f64 * b as f64;
+        self.n += b;
+        for (m, sum, count) in &mut self.metrics {
+            let (s, c) = m.batch_total(loss_kind, y_pred, y);
+            *sum += s;
+            *count += c;
+        }
+    }
+
+    fn logs(&self, prefix: &str) -> Logs {
+        let mut l = Logs::default();
+        l.set(&format!("{prefix}loss"), self.loss / self.n.max(1) as f64);
+        for (m, sum, count) in &self.metrics {
+            l.set(&format!("{prefix}{}", m.name()), sum / (*count).max(1) as f64);
+        }
+        l
+    }
+}
+
+/// Checks that `data` fits the model's input and the loss's targets.
+fn check_data(model: &Model, data: &Dataset, what: &str) -> Result<()> {
+    if data.x_shape() != model.input_shape() {
+        return Err(Error::Input(format!(
+            "{what}: samples of shape {:?} expected by the model, received {:?}",
+            model.input_shape(),
+            data.x_shape()
+        )));
+    }
+    if let Some(c) = model.compiled() {
+        c.loss
+            .check_targets(data.y(), data.y_shape(), model.output_shape())
+            .map_err(|e| Error::Input(format!("{what}: {e}")))?;
+    }
+    Ok(())
+}
+
+impl Training for Model {
+    fn fit(&mut self, train: &Dataset, opts: Fit) -> Result<History> {
+        let (loss, metrics) = {
+            let c = self.compiled_mut()?;
+            (c.loss.clone(), c.metrics.clone())
+        };
+        if opts.batch_size == 0 {
+            return Err(Error::Input("batch_size: expected a positive integer, received 0".into()));
+        }
+        let split;
+        let (train, val) = if opts.validation_split > 0.0 {
+            split = train.split_last(opts.validation_split)?;
+            (&split.0, Some(&split.1))
+        } else {
+            (train, opts.validation_data)
+        };
+        check_data(self, train, "training data")?;
+        if train.is_empty() {
+            return Err(Error::Input("training data: expected at least 1 sample, received 0".into()));
+        }
+        if let Some(v) = val {
+            check_data(self, v, "validation data")?;
+        }
+        let mut history = History::default();
+        for epoch in 1..=opts.epochs {
+            let loader = if opts.shuffle {
+                DataLoader::shuffled(train, opts.batch_size, &mut self.rng)
+            } else {
+                DataLoader::new(train, opts.batch_size)
+            };
+            let progress = Progress::new(epoch, opts.epochs, loader.steps(), opts.verbose);
+            let mut totals = Totals::new(&metrics);
+            for (step, (x, y)) in loader.enumerate() {
+                let y_pred = self.forward_train(&x);
+                let l = loss.compute(&y_pred, &y);
+                let value = l.item();
+                if !value.is_finite() {
+                    return Err(Error::NonFinite { epoch, step: step + 1, value });
+                }
+                totals.add(loss.kind, value, &y_pred, &y);
+                let grads = l.backward();
+                drop((l, y_pred)); // free the graph so weights update in place
+                self.apply_gradients(&grads)?;
+                progress.step(step + 1, || totals.logs(""));
+            }
+            let mut logs = totals.logs("");
+            if let Some(v) = val {
+                for (n, value) in self.evaluate(v)?.0 {
+                    logs.set(&format!("val_{n}"), value);
+                }
+            }
+            progress.finish(&logs);
+            history.epochs.push(logs);
+        }
+        Ok(history)
+    }
+
+    fn evaluate(&mut self, data: &Dataset) -> Result<Logs> {
+        let c = self.compiled().ok_or(nabla_nn::Error::NotCompiled)?;
+        let (loss, metrics) = (c.loss.clone(), c.metrics.clone());
+        check_data(self, data, "evaluation data")?;
+        let mut totals = Totals::new(&metrics);
+        for (x, y) in DataLoader::new(data, EVAL_BATCH) {
+            let y_pred = self.forward_eval(&x);
+            let l = nabla_core::no_grad(|| loss.compute(&y_pred, &y)).item();
+            totals.add(loss.kind, l, &y_pred, &y);
+        }
+        Ok(totals.logs(""))
+    }
+
+    fn predict(&self, x: &Tensor) -> Result<Tensor> {
+        if x.rank() == 0 || &x.shape()[1..] != self.input_shape() {
+            return Err(Error::Input(format!(
+                "predict input: expected shape [n, {}], received {:?}",
+                self.input_shape().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+                x.shape()
+            )));
+        }
+        let n = x.shape()[0];
+        if n <= EVAL_BATCH {
+            return Ok(self.forward_eval(x));
+        }
+        let per: usize = self.input_shape().iter().product();
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let end = (start + EVAL_BATCH).min(n);
+            let mut shape = x.shape().to_vec();
+            shape[0] = end - start;
+            let xb = Tensor::from_vec(x.data()[start * per..end * per].to_vec(), &shape);
+            out.extend_from_slice(self.forward_eval(&xb).data());
+            start = end;
+        }
+        let shape: Vec<usize> = std::iter::once(n).chain(self.output_shape().iter().copied()).collect();
+        Ok(Tensor::from_vec(out, &shape))
+    }
+}
