@@ -59,6 +59,20 @@ impl Rng {
         (self.next_u64() >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
     }
 
+    /// Fills `out` with uniforms in `[0, 1)` (24 random bits each, two per 64-bit draw).
+    pub fn fill_uniform(&mut self, out: &mut [f32]) {
+        const SCALE: f32 = 1.0 / (1u64 << 24) as f32;
+        let mut pairs = out.chunks_exact_mut(2);
+        for pair in &mut pairs {
+            let r = self.next_u64();
+            pair[0] = ((r >> 40) as f32) * SCALE;
+            pair[1] = (((r >> 8) & 0xff_ffff) as f32) * SCALE;
+        }
+        for v in pairs.into_remainder() {
+            *v = self.uniform();
+        }
+    }
+
     /// Uniform in `[lo, hi)`.
     pub fn uniform_range(&mut self, lo: f32, hi: f32) -> f32 {
         lo + (hi - lo) * self.uniform()

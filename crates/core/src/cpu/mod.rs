@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod matmul;
 pub mod reduce;
+pub mod simd;
 pub mod softmax;
 pub mod threads;
 pub mod unary;

@@ -74,9 +74,11 @@ impl Layer for Dropout {
             return x.clone();
         }
         let scale = 1.0 / (1.0 - rate);
-        let mask: Vec<f32> = (0..x.numel())
-            .map(|_| if ctx.rng.uniform() < rate { 0.0 } else { scale })
-            .collect();
+        let mut mask = vec![0.0; x.numel()];
+        ctx.rng.fill_uniform(&mut mask);
+        for m in mask.iter_mut() {
+            *m = if *m < rate { 0.0 } else { scale };
+        }
         x.mul(&Tensor::from_vec(mask, x.shape()))
     }
 

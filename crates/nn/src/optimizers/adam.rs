@@ -9,7 +9,41 @@
 //! Defaults are PyTorch's: lr 1e-3, β1 0.9, β2 0.999, ε 1e-8 (Keras uses ε 1e-7).
 
 use super::{slot, Optimizer, OptimizerConfig};
+use nabla_core::cpu::simd::for_ranges;
 use serde::{Deserialize, Serialize};
+
+/// Parameters at least this large are updated by all worker threads. Off: measured on W1
+/// (100k weights), waking a second thread every step costs more than it saves.
+const PARALLEL_MIN: usize = usize::MAX;
+
+#[derive(Clone, Copy)]
+struct AdamHyper {
+    b1: f32,
+    b2: f32,
+    eps: f32,
+    inv_bc2_sqrt: f32,
+    step_size: f32,
+}
+
+struct SendPtrs(*mut f32, *mut f32, *mut f32);
+// SAFETY: used only to hand disjoint sub-ranges of the buffers to worker threads.
+unsafe impl Sync for SendPtrs {}
+
+nabla_core::multiversion! {
+    /// The update of one parameter slice: the formula of the module docs, element by element.
+    fn adam_kernel(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: AdamHyper) {
+        let n = w.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        for i in 0..n {
+            m[i] = h.b1 * m[i] + (1.0 - h.b1) * g[i];
+            v[i] = h.b2 * v[i] + (1.0 - h.b2) * g[i] * g[i];
+            // sqrt(v)·(1/sqrt(1-β2^t)) rather than PyTorch's division: one division fewer per
+            // element (the hot spot of the update), a difference of at most 1 ulp.
+            let denom = v[i].sqrt() * h.inv_bc2_sqrt + h.eps;
+            w[i] -= h.step_size * m[i] / denom;
+        }
+    }
+}
 
 /// Adam.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,13 +112,23 @@ impl Optimizer for Adam {
         let step_size = self.learning_rate / bc1;
         slot(&mut self.m, index, w.len());
         slot(&mut self.v, index, w.len());
+        let h = AdamHyper { b1, b2, eps, inv_bc2_sqrt: 1.0 / bc2_sqrt, step_size };
         let (m, v) = (&mut self.m[index], &mut self.v[index]);
-        for (((wi, &gi), mi), vi) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *mi = b1 * *mi + (1.0 - b1) * gi;
-            *vi = b2 * *vi + (1.0 - b2) * gi * gi;
-            let denom = vi.sqrt() / bc2_sqrt + eps;
-            *wi -= step_size * *mi / denom;
-        }
+        let parts = SendPtrs(w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
+        for_ranges(w.len(), PARALLEL_MIN, |r| {
+            let parts = &parts;
+            // SAFETY: `for_ranges` hands out disjoint ranges of 0..len, so the slices made
+            // here never overlap between threads and stay inside the three buffers.
+            let (w, m, v) = unsafe {
+                let n = r.len();
+                (
+                    std::slice::from_raw_parts_mut(parts.0.add(r.start), n),
+                    std::slice::from_raw_parts_mut(parts.1.add(r.start), n),
+                    std::slice::from_raw_parts_mut(parts.2.add(r.start), n),
+                )
+            };
+            adam_kernel(w, &g[r], m, v, h);
+        });
     }
 
     fn learning_rate(&self) -> f32 {

@@ -1,0 +1,81 @@
+//! `nabla bench W1`: the benchmark workloads of shared/bench/WORKLOADS.md, one JSON line each.
+//!
+//! Timing matches the PyTorch reference script: the training clock covers the epochs only
+//! (shuffling and batch gathering inside it); inference is timed afterwards in batches of
+//! 1000 over the test split, after one warm-up pass, for at least 1 s and 3 passes.
+
+use anyhow::{bail, Result};
+use nabla::prelude::*;
+use std::time::Instant;
+
+pub fn run(workload: &str, epochs: Option<usize>) -> Result<()> {
+    match workload.to_ascii_uppercase().as_str() {
+        "W1" => w1(epochs),
+        other => bail!("unknown workload '{other}': expected one of W1 (W2-W4 need layers that are not built yet)"),
+    }
+}
+
+fn w1(epochs: Option<usize>) -> Result<()> {
+    let spec_epochs = 5;
+    let epochs = epochs.unwrap_or(spec_epochs);
+    let (train, test) = nabla::datasets::mnist()?;
+    let mut model = Sequential::new([28, 28])
+        .add(Flatten::new())
+        .add(Dense::new(128).activation(Activation::Relu))
+        .add(Dropout::new(0.2))
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .build(42)?;
+    model.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+    let t0 = Instant::now();
+    let history = model.fit(&train, Fit::new().epochs(epochs).batch_size(32).verbose(0))?;
+    let train_s = t0.elapsed().as_secs_f64();
+    let test_acc = model.evaluate(&test)?.get("accuracy").unwrap_or(f64::NAN);
+    let infer = infer_throughput(&model, &test)?;
+    let steps = epochs * train.len().div_ceil(32);
+    let params: usize = model.named_params().iter().map(|(_, p)| p.value.numel()).sum();
+    let rec = serde_json::json!({
+        "framework": "nabla",
+        "workload": "W1",
+        "version": env!("CARGO_PKG_VERSION"),
+        "threads": nabla::core::cpu::threads::num_threads(),
+        "train_samples_per_s": (epochs * train.len()) as f64 / train_s,
+        "infer_samples_per_s": infer,
+        "test_acc": test_acc,
+        "epochs": epochs,
+        "wall_s": train_s,
+        "batch": 32,
+        "steps": steps,
+        "train_loss_per_epoch": history.get("loss").iter().map(|l| (l * 1e5).round() / 1e5).collect::<Vec<_>>(),
+        "params": params,
+        "full_spec": epochs == spec_epochs,
+    });
+    println!("{rec}");
+    Ok(())
+}
+
+/// Samples/s of eval-mode forward passes in batches of 1000 over `data`.
+fn infer_throughput(model: &Model, data: &Dataset) -> Result<f64> {
+    let batches: Vec<Tensor> = (0..data.len())
+        .step_by(1000)
+        .map(|s| {
+            let idx: Vec<usize> = (s..(s + 1000).min(data.len())).collect();
+            data.batch(&idx).0
+        })
+        .collect();
+    let pass = || -> Result<()> {
+        for b in &batches {
+            model.predict(b)?;
+        }
+        Ok(())
+    };
+    pass()?; // warm-up
+    let (mut reps, t0) = (0usize, Instant::now());
+    loop {
+        pass()?;
+        reps += 1;
+        let dt = t0.elapsed().as_secs_f64();
+        if reps >= 3 && dt >= 1.0 {
+            return Ok((reps * data.len()) as f64 / dt);
+        }
+    }
+}

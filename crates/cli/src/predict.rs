@@ -1,0 +1,38 @@
+//! `nabla predict MODEL [--index I | --idx FILE]`: predicted class and probabilities.
+
+use anyhow::Result;
+use nabla::data::idx::read_idx_file;
+use nabla::prelude::*;
+use std::path::{Path, PathBuf};
+
+pub fn run(model_path: &Path, index: Option<usize>, idx: Option<PathBuf>) -> Result<()> {
+    let model = Model::load(model_path)?;
+    let (x, labels) = match idx {
+        Some(path) => {
+            let a = read_idx_file(&path)?;
+            let x: Vec<f32> = a.data.iter().map(|&p| p as f32 / 255.0).collect();
+            (Tensor::from_vec(x, &a.dims), None)
+        }
+        None => {
+            let (_, test) = nabla::datasets::mnist()?;
+            let i = index.unwrap_or(0);
+            anyhow::ensure!(
+                i < test.len(),
+                "--index: expected a sample index in [0, {}], received {i}",
+                test.len() - 1
+            );
+            let (x, y) = test.batch(&[i]);
+            (x, Some(y.to_vec()))
+        }
+    };
+    let probs = model.predict(&x)?;
+    let n = probs.shape()[0];
+    let classes = probs.numel() / n.max(1);
+    for (i, row) in probs.data().chunks(classes).enumerate() {
+        let best = nabla::core::cpu::reduce::argmax_rows(row, classes)[0];
+        let truth = labels.as_ref().map(|l| format!(" (label {})", l[i])).unwrap_or_default();
+        let ps: Vec<String> = row.iter().map(|p| format!("{p:.4}")).collect();
+        println!("sample {i}: class {best}{truth} p={:.4} probabilities=[{}]", row[best], ps.join(", "));
+    }
+    Ok(())
+}
