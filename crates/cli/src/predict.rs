@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 pub fn run(model_path: &Path, index: Option<usize>, idx: Option<PathBuf>) -> Result<()> {
     let model = Model::load(model_path)?;
-    let (x, labels) = match idx {
+    let (x, labels, first) = match idx {
         Some(path) => {
             let a = read_idx_file(&path)?;
             let x: Vec<f32> = a.data.iter().map(|&p| p as f32 / 255.0).collect();
-            (Tensor::from_vec(x, &a.dims), None)
+            (Tensor::from_vec(x, &a.dims), None, 0)
         }
         None => {
             let (_, test) = nabla::datasets::mnist()?;
@@ -22,7 +22,7 @@ pub fn run(model_path: &Path, index: Option<usize>, idx: Option<PathBuf>) -> Res
                 test.len() - 1
             );
             let (x, y) = test.batch(&[i]);
-            (x, Some(y.to_vec()))
+            (x, Some(y.to_vec()), i)
         }
     };
     let probs = model.predict(&x)?;
@@ -32,6 +32,7 @@ pub fn run(model_path: &Path, index: Option<usize>, idx: Option<PathBuf>) -> Res
         let best = nabla::core::cpu::reduce::argmax_rows(row, classes)[0];
         let truth = labels.as_ref().map(|l| format!(" (label {})", l[i])).unwrap_or_default();
         let ps: Vec<String> = row.iter().map(|p| format!("{p:.4}")).collect();
+        let i = first + i;
         println!("sample {i}: class {best}{truth} p={:.4} probabilities=[{}]", row[best], ps.join(", "));
     }
     Ok(())

@@ -38,6 +38,11 @@ impl Loss {
         }
     }
 
+    /// This loss on probabilities (`from_logits = false`).
+    pub fn into_spec(self) -> LossSpec {
+        self.into()
+    }
+
     /// The spec name.
     pub fn name(self) -> &'static str {
         match self {

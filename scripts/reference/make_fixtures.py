@@ -1,0 +1,128 @@
+"""Generates the PyTorch reference values that nabla's tests compare against.
+
+    python3 scripts/reference/make_fixtures.py      # writes tests/fixtures/*.json
+
+Needs torch and numpy (not needed by CI: the fixtures are committed). Every input is drawn
+from a fixed numpy seed and written next to the expected outputs, so the Rust tests rebuild
+exactly the same situation. Conventions: nabla's Dense kernel is [in, out] (PyTorch's
+Linear.weight transposed).
+"""
+
+import json
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float32)
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures")
+rng = np.random.default_rng(20261123)
+
+
+def arr(shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def flat(t):
+    if isinstance(t, torch.Tensor):
+        t = t.detach().numpy()
+    return [float(v) for v in np.asarray(t, dtype=np.float32).ravel()]
+
+
+def dump(name, obj):
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, name), "w") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+
+
+def dense_fixture():
+    """Dense forward/backward for each activation: L = sum(y * r)."""
+    x, w, b, r = arr((4, 5)), arr((5, 3)), arr((3,)), arr((4, 3))
+    cases = {}
+    acts = {"linear": lambda z: z, "relu": torch.relu, "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh, "softmax": lambda z: torch.softmax(z, -1),
+            "gelu": F.gelu}
+    for name, act in acts.items():
+        xt = torch.tensor(x, requires_grad=True)
+        wt = torch.tensor(w, requires_grad=True)
+        bt = torch.tensor(b, requires_grad=True)
+        lin = torch.nn.Linear(5, 3)
+        with torch.no_grad():
+            lin.weight.copy_(wt.t())
+            lin.bias.copy_(bt)
+        y = act(xt @ wt + bt)
+        y_ref = act(lin(xt))
+        assert torch.allclose(y, y_ref, atol=1e-6)
+        (y * torch.tensor(r)).sum().backward()
+        cases[name] = {"y": flat(y), "dx": flat(xt.grad), "dkernel": flat(wt.grad), "dbias": flat(bt.grad)}
+    dump("dense.json", {"x": flat(x), "kernel": flat(w), "bias": flat(b), "r": flat(r),
+                        "x_shape": [4, 5], "kernel_shape": [5, 3], "cases": cases})
+
+
+def loss_fixture():
+    logits = arr((6, 4), 2.0)
+    labels = [0, 3, 1, 1, 2, 3]
+    soft = np.abs(arr((6, 4))) + 0.1
+    soft = (soft / soft.sum(1, keepdims=True)).astype(np.float32)
+    pred, target = arr((6, 3)), arr((6, 3))
+    probs_raw = np.abs(arr((6, 4))) + 0.05  # probabilities not produced by a softmax
+    probs_raw = (probs_raw / probs_raw.sum(1, keepdims=True)).astype(np.float32)
+    cases = {}
+
+    def record(name, fn, inp):
+        t = torch.tensor(inp, requires_grad=True)
+        loss = fn(t)
+        loss.backward()
+        cases[name] = {"loss": float(loss), "grad": flat(t.grad)}
+
+    lab = torch.tensor(labels)
+    record("sparse_from_logits", lambda z: F.cross_entropy(z, lab), logits)
+    record("categorical_from_logits", lambda z: F.cross_entropy(z, torch.tensor(soft)), logits)
+    record("mse", lambda z: F.mse_loss(z, torch.tensor(target)), pred)
+    # on probabilities that are not a softmax output: clip to [1e-7, 1-1e-7], then log
+    record("categorical_probs", lambda p: -(torch.tensor(soft) * torch.log(p.clamp(1e-7, 1 - 1e-7))).sum(1).mean(), probs_raw)
+    record("sparse_probs", lambda p: F.nll_loss(torch.log(p.clamp(1e-7, 1 - 1e-7)), lab), probs_raw)
+    dump("losses.json", {"logits": flat(logits), "logits_shape": [6, 4], "labels": labels,
+                         "soft_targets": flat(soft), "pred": flat(pred), "target": flat(target),
+                         "pred_shape": [6, 3], "probs": flat(probs_raw), "cases": cases})
+
+
+def optimizer_fixture():
+    """A Dense(3 -> 2) on 8 fixed samples, MSE loss, 5 full-batch steps per optimiser."""
+    x, y, w0, b0 = arr((8, 3)), arr((8, 2)), arr((3, 2), 0.5), arr((2,), 0.1)
+    configs = {
+        "sgd": ("sgd", {"learning_rate": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
+        "sgd_momentum": ("sgd", {"learning_rate": 0.05, "momentum": 0.9},
+                         lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+        "sgd_nesterov": ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
+                         lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
+        "sgd_decay_dampening": ("sgd", {"learning_rate": 0.05, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.01},
+                                lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01)),
+        "adam": ("adam", {"learning_rate": 0.01}, lambda p: torch.optim.Adam(p, lr=0.01)),
+        "adam_betas": ("adam", {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6},
+                       lambda p: torch.optim.Adam(p, lr=0.02, betas=(0.8, 0.99), eps=1e-6)),
+    }
+    cases = {}
+    for name, (kind, cfg, make) in configs.items():
+        w = torch.tensor(w0, requires_grad=True)
+        b = torch.tensor(b0, requires_grad=True)
+        opt = make([w, b])
+        traj = []
+        for _ in range(5):
+            loss = F.mse_loss(torch.tensor(x) @ w + b, torch.tensor(y))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            traj.append({"loss": float(loss), "kernel": flat(w), "bias": flat(b)})
+        cases[name] = {"config": dict(type=kind, **cfg), "steps": traj}
+    dump("optimizers.json", {"x": flat(x), "y": flat(y), "kernel": flat(w0), "bias": flat(b0),
+                             "cases": cases})
+
+
+if __name__ == "__main__":
+    dense_fixture()
+    loss_fixture()
+    optimizer_fixture()
+    print("wrote", os.path.normpath(OUT))
