@@ -6,6 +6,7 @@
 
 use anyhow::{bail, Result};
 use nabla::prelude::*;
+use serde::Serialize;
 use std::time::Instant;
 
 pub fn run(workload: &str, epochs: Option<usize>) -> Result<()> {
@@ -33,24 +34,44 @@ fn w1(epochs: Option<usize>) -> Result<()> {
     let infer = infer_throughput(&model, &test)?;
     let steps = epochs * train.len().div_ceil(32);
     let params: usize = model.named_params().iter().map(|(_, p)| p.value.numel()).sum();
-    let rec = serde_json::json!({
-        "framework": "nabla",
-        "workload": "W1",
-        "version": env!("CARGO_PKG_VERSION"),
-        "threads": nabla::core::cpu::threads::num_threads(),
-        "train_samples_per_s": (epochs * train.len()) as f64 / train_s,
-        "infer_samples_per_s": infer,
-        "test_acc": test_acc,
-        "epochs": epochs,
-        "wall_s": train_s,
-        "batch": 32,
-        "steps": steps,
-        "train_loss_per_epoch": history.get("loss").iter().map(|l| (l * 1e5).round() / 1e5).collect::<Vec<_>>(),
-        "params": params,
-        "full_spec": epochs == spec_epochs,
-    });
-    println!("{rec}");
+    let rec = Record {
+        framework: "nabla",
+        workload: "W1",
+        train_samples_per_s: (epochs * train.len()) as f64 / train_s,
+        infer_samples_per_s: infer,
+        test_acc,
+        epochs,
+        wall_s: train_s,
+        version: env!("CARGO_PKG_VERSION"),
+        threads: nabla::core::cpu::threads::num_threads(),
+        batch: 32,
+        steps,
+        train_loss_per_epoch: history.get("loss").iter().map(|l| (l * 1e5).round() / 1e5).collect(),
+        params,
+        full_spec: epochs == spec_epochs,
+    };
+    println!("{}", serde_json::to_string(&rec)?);
     Ok(())
+}
+
+/// One benchmark result; fields print in this order (WORKLOADS.md's first, then extras the
+/// PyTorch reference script also reports).
+#[derive(Serialize)]
+struct Record {
+    framework: &'static str,
+    workload: &'static str,
+    train_samples_per_s: f64,
+    infer_samples_per_s: f64,
+    test_acc: f64,
+    epochs: usize,
+    wall_s: f64,
+    version: &'static str,
+    threads: usize,
+    batch: usize,
+    steps: usize,
+    train_loss_per_epoch: Vec<f64>,
+    params: usize,
+    full_spec: bool,
 }
 
 /// Samples/s of eval-mode forward passes in batches of 1000 over `data`.
