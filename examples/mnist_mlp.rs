@@ -28,7 +28,11 @@ fn main() -> anyhow::Result<()> {
     let same = Model::load("mnist_mlp.safetensors")?;
     let (x, _) = test.batch(&[0, 1, 2]);
     let (a, b) = (model.predict(&x)?, same.predict(&x)?);
-    assert_eq!(a.data(), b.data(), "a loaded model predicts bit-identically");
+    assert_eq!(
+        a.data(),
+        b.data(),
+        "a loaded model predicts bit-identically"
+    );
     println!("saved to mnist_mlp.safetensors; reloaded model predicts identically");
     Ok(())
 }

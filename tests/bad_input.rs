@@ -35,13 +35,24 @@ fn malformed_toml_reports_line_and_column() {
 fn unknown_names_list_the_valid_ones() {
     let m = err(Spec::from_toml(&GOOD.replace("\"flatten\"", "\"flaten\"")));
     assert_has(&m, &["flaten", "dense", "dropout", "flatten", "activation"]);
-    let m = err(Spec::from_toml(&GOOD.replace("[train]", "[train]\noptimizer = { type = \"adamm\" }")));
+    let m = err(Spec::from_toml(
+        &GOOD.replace("[train]", "[train]\noptimizer = { type = \"adamm\" }"),
+    ));
     assert_has(&m, &["adamm", "sgd", "adam"]);
-    let m = err(Spec::from_toml(&GOOD.replace("\"sparse_categorical_crossentropy\"", "\"cross\"")));
-    assert_has(&m, &["cross", "mean_squared_error", "categorical_crossentropy"]);
-    let m = err(Spec::from_toml(&GOOD.replace("\"softmax\"", "\"softplusx\"")));
+    let m = err(Spec::from_toml(
+        &GOOD.replace("\"sparse_categorical_crossentropy\"", "\"cross\""),
+    ));
+    assert_has(
+        &m,
+        &["cross", "mean_squared_error", "categorical_crossentropy"],
+    );
+    let m = err(Spec::from_toml(
+        &GOOD.replace("\"softmax\"", "\"softplusx\""),
+    ));
     assert_has(&m, &["softplusx", "relu", "sigmoid"]);
-    let m = err(Spec::from_toml(&GOOD.replace("units = 10", "units = 10, unitz = 3")));
+    let m = err(Spec::from_toml(
+        &GOOD.replace("units = 10", "units = 10, unitz = 3"),
+    ));
     assert_has(&m, &["unitz", "units"]);
 }
 
@@ -49,15 +60,22 @@ fn unknown_names_list_the_valid_ones() {
 fn missing_required_fields_are_named() {
     let m = err(Spec::from_toml(&GOOD.replace("units = 10, ", "")));
     assert_has(&m, &["missing field", "units"]);
-    let m = err(Spec::from_toml(&GOOD.replace("loss = \"sparse_categorical_crossentropy\"", "")));
+    let m = err(Spec::from_toml(
+        &GOOD.replace("loss = \"sparse_categorical_crossentropy\"", ""),
+    ));
     assert_has(&m, &["missing field", "loss"]);
 }
 
 #[test]
 fn out_of_range_values_are_rejected() {
-    let m = err(Spec::from_toml(&GOOD.replace("[train]", "[train]\nepochs = 0")));
+    let m = err(Spec::from_toml(
+        &GOOD.replace("[train]", "[train]\nepochs = 0"),
+    ));
     assert_has(&m, &["epochs", "positive", "0"]);
-    let m = err(Spec::from_toml(&GOOD.replace("[train]", "[train]\noptimizer = { type = \"adam\", beta_1 = 1.5 }")));
+    let m = err(Spec::from_toml(&GOOD.replace(
+        "[train]",
+        "[train]\noptimizer = { type = \"adam\", beta_1 = 1.5 }",
+    )));
     assert_has(&m, &["beta_1", "[0, 1)", "1.5"]);
     let m = err(Sequential::new([4]).add(Dropout::new(1.0)).build(0));
     assert_has(&m, &["rate", "dropout", "[0, 1)", "1"]);
@@ -67,7 +85,9 @@ fn out_of_range_values_are_rejected() {
 
 #[test]
 fn a_layer_that_cannot_take_its_input_names_layer_expected_and_received() {
-    let m = err(Sequential::new(Vec::<usize>::new()).add(Dense::new(3)).build(0));
+    let m = err(Sequential::new(Vec::<usize>::new())
+        .add(Dense::new(3))
+        .build(0));
     assert_has(&m, &["layer 'dense'", "expected", "received shape []"]);
     let m = err(Sequential::new([0, 3]).add(Dense::new(3)).build(0));
     assert_has(&m, &["input_shape", "positive", "[0, 3]"]);
@@ -75,18 +95,33 @@ fn a_layer_that_cannot_take_its_input_names_layer_expected_and_received() {
 
 #[test]
 fn labels_out_of_range_and_mismatched_data_are_reported_before_training() {
-    let mut model = Sequential::new([2]).add(Dense::new(3).activation(Activation::Softmax)).build(0).unwrap();
-    model.compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[]).unwrap();
+    let mut model = Sequential::new([2])
+        .add(Dense::new(3).activation(Activation::Softmax))
+        .build(0)
+        .unwrap();
+    model
+        .compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[])
+        .unwrap();
     let data = Dataset::new(vec![0.0; 6], &[2], vec![0.0, 2.0, 3.0], &[]).unwrap();
     let m = err(model.fit(&data, Fit::new().verbose(0)));
     assert_has(&m, &["label 3", "sample 2", "[0, 2]", "3 outputs"]);
     let wrong_shape = Dataset::new(vec![0.0; 9], &[3], vec![0.0; 3], &[]).unwrap();
     let m = err(model.fit(&wrong_shape, Fit::new().verbose(0)));
     assert_has(&m, &["[2]", "[3]"]);
-    let mut cat = Sequential::new([2]).add(Dense::new(3).activation(Activation::Softmax)).build(0).unwrap();
-    cat.compile(Adam::default(), Loss::CategoricalCrossentropy, &[]).unwrap();
-    let m = err(cat.fit(&Dataset::new(vec![0.0; 6], &[2], vec![0.0; 3], &[]).unwrap(), Fit::new().verbose(0)));
-    assert_has(&m, &["categorical_crossentropy", "[3]", "received []", "one-hot"]);
+    let mut cat = Sequential::new([2])
+        .add(Dense::new(3).activation(Activation::Softmax))
+        .build(0)
+        .unwrap();
+    cat.compile(Adam::default(), Loss::CategoricalCrossentropy, &[])
+        .unwrap();
+    let m = err(cat.fit(
+        &Dataset::new(vec![0.0; 6], &[2], vec![0.0; 3], &[]).unwrap(),
+        Fit::new().verbose(0),
+    ));
+    assert_has(
+        &m,
+        &["categorical_crossentropy", "[3]", "received []", "one-hot"],
+    );
     let mut uncompiled = Sequential::new([2]).add(Dense::new(3)).build(0).unwrap();
     assert_has(&err(uncompiled.fit(&data, Fit::new())), &["not compiled"]);
 }
@@ -94,14 +129,18 @@ fn labels_out_of_range_and_mismatched_data_are_reported_before_training() {
 #[test]
 fn nan_or_infinite_loss_stops_with_epoch_and_step() {
     let mut model = Sequential::new([2]).add(Dense::new(1)).build(0).unwrap();
-    model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[]).unwrap();
+    model
+        .compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])
+        .unwrap();
     let mut x = vec![0.5; 64];
     x[41] = f32::NAN; // sample 20, the 3rd batch of 8 without shuffling
     let data = Dataset::new(x, &[2], vec![1.0; 32], &[1]).unwrap();
     let m = err(model.fit(&data, Fit::new().batch_size(8).shuffle(false).verbose(0)));
     assert_has(&m, &["NaN", "epoch 1", "step 3"]);
     let mut model = Sequential::new([2]).add(Dense::new(1)).build(0).unwrap();
-    model.compile(Sgd::new(1e30), Loss::MeanSquaredError, &[]).unwrap();
+    model
+        .compile(Sgd::new(1e30), Loss::MeanSquaredError, &[])
+        .unwrap();
     let data = Dataset::new(vec![3.0; 64], &[2], vec![1.0; 32], &[1]).unwrap();
     let m = err(model.fit(&data, Fit::new().epochs(5).batch_size(8).verbose(0)));
     assert_has(&m, &["loss is", "epoch 1", "step"]);
@@ -109,7 +148,11 @@ fn nan_or_infinite_loss_stops_with_epoch_and_step() {
 
 #[test]
 fn predict_input_of_the_wrong_size() {
-    let model = Sequential::new([28, 28]).add(Flatten::new()).add(Dense::new(10)).build(0).unwrap();
+    let model = Sequential::new([28, 28])
+        .add(Flatten::new())
+        .add(Dense::new(10))
+        .build(0)
+        .unwrap();
     let m = err(model.predict(&Tensor::zeros(&[2, 20, 20])));
     assert_has(&m, &["predict input", "[n, 28, 28]", "[2, 20, 20]"]);
 }
@@ -118,25 +161,42 @@ fn predict_input_of_the_wrong_size() {
 fn model_files_missing_truncated_foreign_or_unreadable() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.safetensors");
-    assert_has(&err(Model::load(&missing)), &["nope.safetensors", "cannot read"]);
+    assert_has(
+        &err(Model::load(&missing)),
+        &["nope.safetensors", "cannot read"],
+    );
 
     let mut model = Sequential::new([3]).add(Dense::new(2)).build(0).unwrap();
-    model.compile(Adam::default(), Loss::MeanSquaredError, &[]).unwrap();
+    model
+        .compile(Adam::default(), Loss::MeanSquaredError, &[])
+        .unwrap();
     let good = model.to_bytes().unwrap();
     let truncated = dir.path().join("t.safetensors");
     std::fs::write(&truncated, &good[..good.len() - 5]).unwrap();
-    assert_has(&err(Model::load(&truncated)), &["t.safetensors", "truncated"]);
+    assert_has(
+        &err(Model::load(&truncated)),
+        &["t.safetensors", "truncated"],
+    );
 
     let foreign = dir.path().join("f.safetensors");
     std::fs::write(&foreign, b"PK\x03\x04 this is a zip, not a model").unwrap();
-    assert_has(&err(Model::load(&foreign)), &["f.safetensors", "not a safetensors file"]);
+    assert_has(
+        &err(Model::load(&foreign)),
+        &["f.safetensors", "not a safetensors file"],
+    );
 
     // a real safetensors file with a config nabla cannot read
     let needle = br#"\"dense\""#;
-    let at = good.windows(needle.len()).position(|w| w == needle).expect("the config names the layer type");
+    let at = good
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the config names the layer type");
     let mut odd = good.clone();
     odd[at + 6] = b'r'; // "dense" -> "densr", same length, header still valid
     let bad_cfg = dir.path().join("c.safetensors");
     std::fs::write(&bad_cfg, &odd).unwrap();
-    assert_has(&err(Model::load(&bad_cfg)), &["c.safetensors", "model config cannot be read", "densr"]);
+    assert_has(
+        &err(Model::load(&bad_cfg)),
+        &["c.safetensors", "model config cannot be read", "densr"],
+    );
 }

@@ -12,7 +12,11 @@ fn mlp(seed: u64) -> Model {
         .build(seed)
         .unwrap();
     model
-        .compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Adam::default(),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     model
 }
@@ -21,12 +25,19 @@ fn mlp(seed: u64) -> Model {
 fn mnist_mlp_reaches_94_percent_and_is_reproducible() {
     let (train, test) = nabla::datasets::mnist().unwrap();
     let mut a = mlp(7);
-    let ha = a.fit(&train, Fit::new().epochs(5).batch_size(32).verbose(0)).unwrap();
+    let ha = a
+        .fit(&train, Fit::new().epochs(5).batch_size(32).verbose(0))
+        .unwrap();
     let mut b = mlp(7);
-    let hb = b.fit(&train, Fit::new().epochs(5).batch_size(32).verbose(0)).unwrap();
+    let hb = b
+        .fit(&train, Fit::new().epochs(5).batch_size(32).verbose(0))
+        .unwrap();
     assert_eq!(ha, hb, "same seed, same history");
     let losses = ha.get("loss");
-    assert!(losses.windows(2).all(|w| w[1] < w[0]), "training loss falls every epoch: {losses:?}");
+    assert!(
+        losses.windows(2).all(|w| w[1] < w[0]),
+        "training loss falls every epoch: {losses:?}"
+    );
     let acc = a.evaluate(&test).unwrap().get("accuracy").unwrap();
     assert!(acc >= 0.94, "test accuracy {acc}");
     let (x, _) = test.batch(&(0..50).collect::<Vec<_>>());
@@ -40,7 +51,9 @@ fn mnist_mlp_reaches_94_percent_and_is_reproducible() {
 fn save_load_predict_is_bit_identical_and_keeps_the_compile_config() {
     let (train, test) = nabla::datasets::mnist().unwrap();
     let mut model = mlp(1);
-    model.fit(&train.slice(0..2000), Fit::new().epochs(1).verbose(0)).unwrap();
+    model
+        .fit(&train.slice(0..2000), Fit::new().epochs(1).verbose(0))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     model.save(&path).unwrap();
@@ -48,12 +61,22 @@ fn save_load_predict_is_bit_identical_and_keeps_the_compile_config() {
     let (x, _) = test.batch(&(0..1500).collect::<Vec<_>>());
     let (p1, p2) = (model.predict(&x).unwrap(), loaded.predict(&x).unwrap());
     assert_eq!(p1.shape(), &[1500, 10]);
-    assert!(p1.data().iter().zip(p2.data()).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(p1
+        .data()
+        .iter()
+        .zip(p2.data())
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
     assert_eq!(loaded.config(), model.config());
     assert_eq!(loaded.compile_cfg(), model.compile_cfg());
-    assert_eq!(loaded.evaluate(&test).unwrap(), model.evaluate(&test).unwrap());
+    assert_eq!(
+        loaded.evaluate(&test).unwrap(),
+        model.evaluate(&test).unwrap()
+    );
     // no temporary file is left beside the model
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("m.safetensors")]);
 }
 
@@ -62,14 +85,23 @@ fn validation_split_and_data_show_up_in_history() {
     let (train, test) = nabla::datasets::mnist().unwrap();
     let small = train.slice(0..1000);
     let mut model = mlp(3);
-    let h = model.fit(&small, Fit::new().epochs(2).validation_split(0.2).verbose(0)).unwrap();
+    let h = model
+        .fit(
+            &small,
+            Fit::new().epochs(2).validation_split(0.2).verbose(0),
+        )
+        .unwrap();
     assert_eq!(h.epochs.len(), 2);
     for name in ["loss", "accuracy", "val_loss", "val_accuracy"] {
         assert_eq!(h.get(name).len(), 2, "{name}");
     }
-    let h = model.fit(&small, Fit::new().validation_data(&test).verbose(0)).unwrap();
+    let h = model
+        .fit(&small, Fit::new().validation_data(&test).verbose(0))
+        .unwrap();
     assert!(h.get("val_accuracy")[0] > 0.5);
-    assert!(h.to_csv().starts_with("epoch,loss,accuracy,val_loss,val_accuracy\n"));
+    assert!(h
+        .to_csv()
+        .starts_with("epoch,loss,accuracy,val_loss,val_accuracy\n"));
 }
 
 #[test]
@@ -77,9 +109,19 @@ fn frozen_layers_do_not_change_and_show_as_non_trainable() {
     let (train, _) = nabla::datasets::mnist().unwrap();
     let mut model = mlp(4);
     model.layer_mut("dense").unwrap().set_trainable(false);
-    let before: Vec<Vec<f32>> = model.named_params().iter().map(|(_, p)| p.value.to_vec()).collect();
-    model.fit(&train.slice(0..500), Fit::new().epochs(1).verbose(0)).unwrap();
-    let after: Vec<Vec<f32>> = model.named_params().iter().map(|(_, p)| p.value.to_vec()).collect();
+    let before: Vec<Vec<f32>> = model
+        .named_params()
+        .iter()
+        .map(|(_, p)| p.value.to_vec())
+        .collect();
+    model
+        .fit(&train.slice(0..500), Fit::new().epochs(1).verbose(0))
+        .unwrap();
+    let after: Vec<Vec<f32>> = model
+        .named_params()
+        .iter()
+        .map(|(_, p)| p.value.to_vec())
+        .collect();
     assert_eq!(before[0], after[0], "frozen kernel unchanged");
     assert_eq!(before[1], after[1], "frozen bias unchanged");
     assert_ne!(before[2], after[2], "trainable kernel changed");
@@ -95,8 +137,19 @@ fn full_batch_gradient_descent_and_mse_fit_a_line() {
     let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x - 1.0).collect();
     let data = Dataset::new(xs, &[1], ys, &[1]).unwrap();
     let mut model = Sequential::new([1]).add(Dense::new(1)).build(0).unwrap();
-    model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[]).unwrap();
-    let h = model.fit(&data, Fit::new().epochs(300).batch_size(20).shuffle(false).verbose(0)).unwrap();
+    model
+        .compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])
+        .unwrap();
+    let h = model
+        .fit(
+            &data,
+            Fit::new()
+                .epochs(300)
+                .batch_size(20)
+                .shuffle(false)
+                .verbose(0),
+        )
+        .unwrap();
     assert!(h.get("loss").last().unwrap() < &1e-6);
     let w = model.named_params()[0].1.value.item();
     assert!((w - 2.0).abs() < 1e-3, "{w}");

@@ -12,11 +12,19 @@ fn fixture(name: &str) -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 /// Sets a built model's weights, in `named_params` order.
@@ -33,23 +41,61 @@ fn dense_forward_and_backward_match_pytorch() {
     let r = Tensor::from_vec(floats(&f["r"]), &[4, 3]);
     for (name, case) in f["cases"].as_object().unwrap() {
         let act: Activation = serde_json::from_value(Value::String(name.clone())).unwrap();
-        let mut model = Sequential::new([5]).add(Dense::new(3).activation(act)).build(0).unwrap();
+        let mut model = Sequential::new([5])
+            .add(Dense::new(3).activation(act))
+            .build(0)
+            .unwrap();
         set_weights(&mut model, &[floats(&f["kernel"]), floats(&f["bias"])]);
         let mut rng = Rng::new(0);
-        let y = model.forward(&x, &mut Ctx { training: false, rng: &mut rng });
-        assert_close(y.data(), &floats(&case["y"]), 1e-5, 1e-5, &format!("{name} y"));
+        let y = model.forward(
+            &x,
+            &mut Ctx {
+                training: false,
+                rng: &mut rng,
+            },
+        );
+        assert_close(
+            y.data(),
+            &floats(&case["y"]),
+            1e-5,
+            1e-5,
+            &format!("{name} y"),
+        );
         let grads = y.mul(&r).sum().backward();
         let params = model.named_params();
-        assert_close(grads.get(&x).unwrap(), &floats(&case["dx"]), 1e-5, 1e-4, &format!("{name} dx"));
+        assert_close(
+            grads.get(&x).unwrap(),
+            &floats(&case["dx"]),
+            1e-5,
+            1e-4,
+            &format!("{name} dx"),
+        );
         let dk = grads.get(&params[0].1.value).unwrap();
-        assert_close(dk, &floats(&case["dkernel"]), 1e-5, 1e-4, &format!("{name} dkernel"));
+        assert_close(
+            dk,
+            &floats(&case["dkernel"]),
+            1e-5,
+            1e-4,
+            &format!("{name} dkernel"),
+        );
         let db = grads.get(&params[1].1.value).unwrap();
-        assert_close(db, &floats(&case["dbias"]), 1e-5, 1e-4, &format!("{name} dbias"));
+        assert_close(
+            db,
+            &floats(&case["dbias"]),
+            1e-5,
+            1e-4,
+            &format!("{name} dbias"),
+        );
     }
 }
 
 /// The loss and its gradient with respect to `input` (which gets `post` applied first).
-fn loss_and_grad(spec: LossSpec, input: Tensor, target: &Tensor, post: impl Fn(&Tensor) -> Tensor) -> (f32, Vec<f32>) {
+fn loss_and_grad(
+    spec: LossSpec,
+    input: Tensor,
+    target: &Tensor,
+    post: impl Fn(&Tensor) -> Tensor,
+) -> (f32, Vec<f32>) {
     let input = input.requires_grad(true);
     let loss = spec.compute(&post(&input), target);
     let grads = loss.backward();
@@ -69,19 +115,46 @@ fn losses_match_pytorch() {
     let id = |t: &Tensor| t.clone();
     let check = |name: &str, (loss, grad): (f32, Vec<f32>)| {
         let case = &f["cases"][name];
-        assert_close(&[loss], &[case["loss"].as_f64().unwrap() as f32], 1e-5, 1e-5, name);
+        assert_close(
+            &[loss],
+            &[case["loss"].as_f64().unwrap() as f32],
+            1e-5,
+            1e-5,
+            name,
+        );
         assert_close(&grad, &floats(&case["grad"]), 1e-6, 1e-4, name);
     };
     let sparse = Loss::SparseCategoricalCrossentropy;
     let categorical = Loss::CategoricalCrossentropy;
-    check("sparse_from_logits", loss_and_grad(sparse.from_logits(), logits.clone(), &labels, id));
+    check(
+        "sparse_from_logits",
+        loss_and_grad(sparse.from_logits(), logits.clone(), &labels, id),
+    );
     // probabilities from a softmax activation: computed from its logits, so identical
-    check("sparse_from_logits", loss_and_grad(sparse.into(), logits.clone(), &labels, |t| t.softmax()));
-    check("categorical_from_logits", loss_and_grad(categorical.from_logits(), logits.clone(), &soft, id));
-    check("categorical_from_logits", loss_and_grad(categorical.into(), logits, &soft, |t| t.softmax()));
-    check("categorical_probs", loss_and_grad(categorical.into(), probs.clone(), &soft, id));
-    check("sparse_probs", loss_and_grad(sparse.into(), probs, &labels, id));
-    check("mse", loss_and_grad(Loss::MeanSquaredError.into(), pred, &target, id));
+    check(
+        "sparse_from_logits",
+        loss_and_grad(sparse.into(), logits.clone(), &labels, |t| t.softmax()),
+    );
+    check(
+        "categorical_from_logits",
+        loss_and_grad(categorical.from_logits(), logits.clone(), &soft, id),
+    );
+    check(
+        "categorical_from_logits",
+        loss_and_grad(categorical.into(), logits, &soft, |t| t.softmax()),
+    );
+    check(
+        "categorical_probs",
+        loss_and_grad(categorical.into(), probs.clone(), &soft, id),
+    );
+    check(
+        "sparse_probs",
+        loss_and_grad(sparse.into(), probs, &labels, id),
+    );
+    check(
+        "mse",
+        loss_and_grad(Loss::MeanSquaredError.into(), pred, &target, id),
+    );
 }
 
 #[test]
@@ -93,17 +166,39 @@ fn optimizer_trajectories_match_torch_optim() {
         let cfg: OptimizerConfig = serde_json::from_value(case["config"].clone()).unwrap();
         let mut model = Sequential::new([3]).add(Dense::new(2)).build(0).unwrap();
         set_weights(&mut model, &[floats(&f["kernel"]), floats(&f["bias"])]);
-        model.compile_boxed(cfg.into_optimizer(), Loss::MeanSquaredError.into(), &[]).unwrap();
+        model
+            .compile_boxed(cfg.into_optimizer(), Loss::MeanSquaredError.into(), &[])
+            .unwrap();
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-            let loss = Loss::MeanSquaredError.into_spec().compute(&model.forward_train(&x), &y);
+            let loss = Loss::MeanSquaredError
+                .into_spec()
+                .compute(&model.forward_train(&x), &y);
             let what = format!("{name} step {}", i + 1);
-            assert_close(&[loss.item()], &[step["loss"].as_f64().unwrap() as f32], 1e-6, 1e-5, &what);
+            assert_close(
+                &[loss.item()],
+                &[step["loss"].as_f64().unwrap() as f32],
+                1e-6,
+                1e-5,
+                &what,
+            );
             let grads = loss.backward();
             drop(loss);
             model.apply_gradients(&grads).unwrap();
             let params = model.named_params();
-            assert_close(params[0].1.value.data(), &floats(&step["kernel"]), 1e-6, 1e-5, &what);
-            assert_close(params[1].1.value.data(), &floats(&step["bias"]), 1e-6, 1e-5, &what);
+            assert_close(
+                params[0].1.value.data(),
+                &floats(&step["kernel"]),
+                1e-6,
+                1e-5,
+                &what,
+            );
+            assert_close(
+                params[1].1.value.data(),
+                &floats(&step["bias"]),
+                1e-6,
+                1e-5,
+                &what,
+            );
         }
     }
 }
@@ -111,5 +206,8 @@ fn optimizer_trajectories_match_torch_optim() {
 #[test]
 fn adam_defaults_are_pytorchs() {
     let a = Adam::default();
-    assert_eq!((a.learning_rate, a.beta_1, a.beta_2, a.epsilon), (1e-3, 0.9, 0.999, 1e-8));
+    assert_eq!(
+        (a.learning_rate, a.beta_1, a.beta_2, a.epsilon),
+        (1e-3, 0.9, 0.999, 1e-8)
+    );
 }

@@ -26,14 +26,22 @@ fn w1(epochs: Option<usize>) -> Result<()> {
         .add(Dropout::new(0.2))
         .add(Dense::new(10).activation(Activation::Softmax))
         .build(42)?;
-    model.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+    model.compile(
+        Adam::new(1e-3),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
     let t0 = Instant::now();
     let history = model.fit(&train, Fit::new().epochs(epochs).batch_size(32).verbose(0))?;
     let train_s = t0.elapsed().as_secs_f64();
     let test_acc = model.evaluate(&test)?.get("accuracy").unwrap_or(f64::NAN);
     let infer = infer_throughput(&model, &test)?;
     let steps = epochs * train.len().div_ceil(32);
-    let params: usize = model.named_params().iter().map(|(_, p)| p.value.numel()).sum();
+    let params: usize = model
+        .named_params()
+        .iter()
+        .map(|(_, p)| p.value.numel())
+        .sum();
     let rec = Record {
         framework: "nabla",
         workload: "W1",
@@ -46,7 +54,11 @@ fn w1(epochs: Option<usize>) -> Result<()> {
         threads: nabla::core::cpu::threads::num_threads(),
         batch: 32,
         steps,
-        train_loss_per_epoch: history.get("loss").iter().map(|l| (l * 1e5).round() / 1e5).collect(),
+        train_loss_per_epoch: history
+            .get("loss")
+            .iter()
+            .map(|l| (l * 1e5).round() / 1e5)
+            .collect(),
         params,
         full_spec: epochs == spec_epochs,
     };

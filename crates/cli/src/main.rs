@@ -76,8 +76,18 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train { spec, out, epochs, seed, quiet } => train::run(&spec, out, epochs, seed, quiet),
-        Command::Evaluate { model, images, labels } => evaluate::run(&model, images.zip(labels)),
+        Command::Train {
+            spec,
+            out,
+            epochs,
+            seed,
+            quiet,
+        } => train::run(&spec, out, epochs, seed, quiet),
+        Command::Evaluate {
+            model,
+            images,
+            labels,
+        } => evaluate::run(&model, images.zip(labels)),
         Command::Predict { model, index, idx } => predict::run(&model, index, idx),
         Command::Summary { path } => summary::run(&path),
         Command::Bench { workload, epochs } => bench::run(&workload, epochs),

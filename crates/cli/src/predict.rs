@@ -30,10 +30,17 @@ pub fn run(model_path: &Path, index: Option<usize>, idx: Option<PathBuf>) -> Res
     let classes = probs.numel() / n.max(1);
     for (i, row) in probs.data().chunks(classes).enumerate() {
         let best = nabla::core::cpu::reduce::argmax_rows(row, classes)[0];
-        let truth = labels.as_ref().map(|l| format!(" (label {})", l[i])).unwrap_or_default();
+        let truth = labels
+            .as_ref()
+            .map(|l| format!(" (label {})", l[i]))
+            .unwrap_or_default();
         let ps: Vec<String> = row.iter().map(|p| format!("{p:.4}")).collect();
         let i = first + i;
-        println!("sample {i}: class {best}{truth} p={:.4} probabilities=[{}]", row[best], ps.join(", "));
+        println!(
+            "sample {i}: class {best}{truth} p={:.4} probabilities=[{}]",
+            row[best],
+            ps.join(", ")
+        );
     }
     Ok(())
 }

@@ -14,7 +14,10 @@ fn nabla(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> String {
     let out = nabla(args);
-    let (so, se) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(out.status.success(), "nabla {args:?} failed:\n{so}\n{se}");
     so.into_owned()
 }
@@ -36,8 +39,15 @@ fn s(p: &Path) -> &str {
 
 /// The `name: value` of `name` in a report line.
 fn value(text: &str, name: &str) -> f64 {
-    let at = text.rfind(&format!("{name}: ")).unwrap_or_else(|| panic!("no {name} in {text}"));
-    text[at + name.len() + 2..].split_whitespace().next().unwrap().parse().unwrap()
+    let at = text
+        .rfind(&format!("{name}: "))
+        .unwrap_or_else(|| panic!("no {name} in {text}"));
+    text[at + name.len() + 2..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// Writes an unsigned-byte IDX file.
@@ -57,7 +67,10 @@ fn train_evaluate_predict_summary_round_trip() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let out = ok(&["train", &spec(), "--out", s(&a)]);
     assert!(out.contains("Epoch 5/5"), "{out}");
-    let acc = value(out.lines().find(|l| l.starts_with("test:")).unwrap(), "accuracy");
+    let acc = value(
+        out.lines().find(|l| l.starts_with("test:")).unwrap(),
+        "accuracy",
+    );
     assert!(acc >= 0.94, "test accuracy {acc}");
     for f in ["model.safetensors", "history.csv", "spec.toml"] {
         assert!(a.join(f).exists(), "{f}");
@@ -66,7 +79,10 @@ fn train_evaluate_predict_summary_round_trip() {
     assert_eq!(history.lines().count(), 6, "{history}");
     // the copied spec trains again to the very same numbers
     ok(&["train", s(&a.join("spec.toml")), "--out", s(&b), "--quiet"]);
-    assert_eq!(history, std::fs::read_to_string(b.join("history.csv")).unwrap());
+    assert_eq!(
+        history,
+        std::fs::read_to_string(b.join("history.csv")).unwrap()
+    );
 
     let model = a.join("model.safetensors");
     let eval = ok(&["evaluate", s(&model)]);
@@ -79,31 +95,70 @@ fn train_evaluate_predict_summary_round_trip() {
 
     // predicting an IDX file of the right and of the wrong image size
     let good = write_idx(&dir.path().join("g.idx"), &[2, 28, 28], &[0; 2 * 784]);
-    assert_eq!(ok(&["predict", s(&model), "--idx", s(&good)]).lines().count(), 2);
+    assert_eq!(
+        ok(&["predict", s(&model), "--idx", s(&good)])
+            .lines()
+            .count(),
+        2
+    );
     let wrong = write_idx(&dir.path().join("w.idx"), &[1, 20, 20], &[0; 400]);
     let e = fails(&["predict", s(&model), "--idx", s(&wrong)]);
-    assert!(e.contains("[n, 28, 28]") && e.contains("[1, 20, 20]"), "{e}");
+    assert!(
+        e.contains("[n, 28, 28]") && e.contains("[1, 20, 20]"),
+        "{e}"
+    );
 }
 
 #[test]
 fn epochs_and_seed_override_the_spec() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    ok(&["train", &spec(), "--out", s(&a), "--epochs", "1", "--seed", "1", "-q"]);
-    ok(&["train", &spec(), "--out", s(&b), "--epochs", "1", "--seed", "2", "-q"]);
+    ok(&[
+        "train",
+        &spec(),
+        "--out",
+        s(&a),
+        "--epochs",
+        "1",
+        "--seed",
+        "1",
+        "-q",
+    ]);
+    ok(&[
+        "train",
+        &spec(),
+        "--out",
+        s(&b),
+        "--epochs",
+        "1",
+        "--seed",
+        "2",
+        "-q",
+    ]);
     let ha = std::fs::read_to_string(a.join("history.csv")).unwrap();
     let hb = std::fs::read_to_string(b.join("history.csv")).unwrap();
     assert_eq!(ha.lines().count(), 2);
     assert_ne!(ha, hb);
-    assert!(std::fs::read_to_string(a.join("spec.toml")).unwrap().contains("seed = 1"));
+    assert!(std::fs::read_to_string(a.join("spec.toml"))
+        .unwrap()
+        .contains("seed = 1"));
 }
 
 #[test]
 fn bench_prints_one_json_line() {
     let out = ok(&["bench", "W1", "--epochs", "1"]);
     let line = out.trim();
-    assert!(line.starts_with(r#"{"framework":"nabla","workload":"W1""#), "{line}");
-    for key in ["train_samples_per_s", "infer_samples_per_s", "test_acc", "epochs", "wall_s"] {
+    assert!(
+        line.starts_with(r#"{"framework":"nabla","workload":"W1""#),
+        "{line}"
+    );
+    for key in [
+        "train_samples_per_s",
+        "infer_samples_per_s",
+        "test_acc",
+        "epochs",
+        "wall_s",
+    ] {
         assert!(line.contains(&format!("\"{key}\"")), "{key} in {line}");
     }
     assert!(fails(&["bench", "W9"]).contains("unknown workload"));
@@ -119,17 +174,39 @@ fn bad_specs_fail_cleanly_and_write_nothing() {
         p
     };
     let out = dir.path().join("out");
-    let e = fails(&["train", s(&write("m.toml", text.replace("units = 128,", "units = 128,,"))), "--out", s(&out)]);
-    assert!(e.contains("m.toml") && e.contains("line 16") && e.contains("column"), "{e}");
-    let e = fails(&["train", s(&write("u.toml", text.replace("\"dropout\"", "\"dropot\""))), "--out", s(&out)]);
+    let e = fails(&[
+        "train",
+        s(&write(
+            "m.toml",
+            text.replace("units = 128,", "units = 128,,"),
+        )),
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        e.contains("m.toml") && e.contains("line 16") && e.contains("column"),
+        "{e}"
+    );
+    let e = fails(&[
+        "train",
+        s(&write("u.toml", text.replace("\"dropout\"", "\"dropot\""))),
+        "--out",
+        s(&out),
+    ]);
     assert!(e.contains("dropot") && e.contains("expected one of"), "{e}");
     // diverging training stops with epoch and step, and leaves no model behind
-    let nan = text.replace("{ type = \"adam\", learning_rate = 1e-3 }", "{ type = \"sgd\", learning_rate = 1e30 }");
+    let nan = text.replace(
+        "{ type = \"adam\", learning_rate = 1e-3 }",
+        "{ type = \"sgd\", learning_rate = 1e30 }",
+    );
     let e = fails(&["train", s(&write("n.toml", nan)), "--out", s(&out), "-q"]);
     assert!(e.contains("loss is") && e.contains("epoch 1, step"), "{e}");
     assert!(!out.join("model.safetensors").exists());
     let e = fails(&["train", s(&dir.path().join("missing.toml"))]);
-    assert!(e.contains("missing.toml") && e.contains("cannot read"), "{e}");
+    assert!(
+        e.contains("missing.toml") && e.contains("cannot read"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -139,20 +216,35 @@ fn bad_data_and_model_files_fail_cleanly() {
     let labels = write_idx(&dir.path().join("l.idx"), &[3], &[1, 12, 0]);
     let text = std::fs::read_to_string(spec()).unwrap().replace(
         "dataset = \"mnist\"",
-        &format!("idx = {{ train_images = {:?}, train_labels = {:?} }}", s(&images), s(&labels)),
+        &format!(
+            "idx = {{ train_images = {:?}, train_labels = {:?} }}",
+            s(&images),
+            s(&labels)
+        ),
     );
     let p = dir.path().join("idx.toml");
     std::fs::write(&p, text).unwrap();
     let e = fails(&["train", s(&p), "--out", s(&dir.path().join("o")), "-q"]);
-    assert!(e.contains("label 12") && e.contains("sample 1") && e.contains("[0, 9]"), "{e}");
+    assert!(
+        e.contains("label 12") && e.contains("sample 1") && e.contains("[0, 9]"),
+        "{e}"
+    );
     let truncated = dir.path().join("t.idx");
     std::fs::write(&truncated, &std::fs::read(&images).unwrap()[..100]).unwrap();
-    let text = std::fs::read_to_string(&p).unwrap().replace(s(&images), s(&truncated));
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace(s(&images), s(&truncated));
     std::fs::write(&p, text).unwrap();
     let e = fails(&["train", s(&p), "--out", s(&dir.path().join("o")), "-q"]);
-    assert!(e.contains("t.idx") && e.contains("needs 2352 bytes, received 84"), "{e}");
+    assert!(
+        e.contains("t.idx") && e.contains("needs 2352 bytes, received 84"),
+        "{e}"
+    );
     let not_model = dir.path().join("x.safetensors");
     std::fs::write(&not_model, "hello").unwrap();
     let e = fails(&["evaluate", s(&not_model)]);
-    assert!(e.contains("x.safetensors") && e.contains("not a safetensors file"), "{e}");
+    assert!(
+        e.contains("x.safetensors") && e.contains("not a safetensors file"),
+        "{e}"
+    );
 }

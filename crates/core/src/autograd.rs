@@ -199,16 +199,44 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             if a.is_requires_grad() {
                 let mut da = vec![0.0; a.numel()];
                 for i in 0..batch {
-                    let bi = if shared_b { b.data() } else { &b.data()[i * k * n..(i + 1) * k * n] };
-                    gemm(&mut da[i * m * k..(i + 1) * m * k], &g[i * m * n..(i + 1) * m * n], bi, m, n, k, false, true, false);
+                    let bi = if shared_b {
+                        b.data()
+                    } else {
+                        &b.data()[i * k * n..(i + 1) * k * n]
+                    };
+                    gemm(
+                        &mut da[i * m * k..(i + 1) * m * k],
+                        &g[i * m * n..(i + 1) * m * n],
+                        bi,
+                        m,
+                        n,
+                        k,
+                        false,
+                        true,
+                        false,
+                    );
                 }
                 send(grads, a, da);
             }
             if b.is_requires_grad() {
                 let mut db = vec![0.0; b.numel()];
                 for i in 0..batch {
-                    let dbi = if shared_b { &mut db[..] } else { &mut db[i * k * n..(i + 1) * k * n] };
-                    gemm(dbi, &a.data()[i * m * k..(i + 1) * m * k], &g[i * m * n..(i + 1) * m * n], k, m, n, true, false, shared_b && i > 0);
+                    let dbi = if shared_b {
+                        &mut db[..]
+                    } else {
+                        &mut db[i * k * n..(i + 1) * k * n]
+                    };
+                    gemm(
+                        dbi,
+                        &a.data()[i * m * k..(i + 1) * m * k],
+                        &g[i * m * n..(i + 1) * m * n],
+                        k,
+                        m,
+                        n,
+                        true,
+                        false,
+                        shared_b && i > 0,
+                    );
                 }
                 send(grads, b, db);
             }

@@ -112,7 +112,10 @@ mod tests {
         let xs: Vec<f32> = (0..n).map(|_| a.normal()).collect();
         let mean = xs.iter().sum::<f32>() / n as f32;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n as f32;
-        assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.02, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.02 && (var - 1.0).abs() < 0.02,
+            "{mean} {var}"
+        );
         let u: Vec<f32> = (0..n).map(|_| a.uniform()).collect();
         assert!(u.iter().all(|&v| (0.0..1.0).contains(&v)));
         let mut p: Vec<usize> = (0..50).collect();

@@ -5,7 +5,13 @@ use crate::tensor::Tensor;
 
 /// Panics unless `|a - b| <= atol + rtol·|b|` element-wise, naming the first bad index.
 pub fn assert_close(a: &[f32], b: &[f32], atol: f32, rtol: f32, what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths {} vs {}", a.len(), b.len());
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{what}: lengths {} vs {}",
+        a.len(),
+        b.len()
+    );
     for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
         assert!(
             (x - y).abs() <= atol + rtol * y.abs(),

@@ -1,5 +1,6 @@
 //! Finite-difference gradient checks: one line per differentiable primitive (and a few
 //! composites), through the shared `grad_check` harness.
+#![allow(clippy::cloned_ref_to_slice_refs)] // one shape for every harness call reads better
 
 use nabla_core::testing::grad_check;
 use nabla_core::{Rng, Tensor, UnaryOp};
@@ -17,17 +18,27 @@ fn positive(shape: &[usize], seed: u64) -> Tensor {
 
 /// A fixed weighting, so the scalar depends on every element differently.
 fn weighted_sum(t: &Tensor) -> Tensor {
-    let w: Vec<f32> = (0..t.numel()).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+    let w: Vec<f32> = (0..t.numel())
+        .map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0)
+        .collect();
     t.mul(&Tensor::from_vec(w, t.shape())).sum()
 }
 
 #[test]
 fn binary_ops_with_broadcasting() {
     let (a, b, c) = (rand(&[3, 4], 1), rand(&[4], 2), positive(&[3, 1], 3));
-    grad_check("add", &[a.clone(), b.clone()], |x| weighted_sum(&x[0].add(&x[1])));
-    grad_check("sub", &[a.clone(), c.clone()], |x| weighted_sum(&x[0].sub(&x[1])));
-    grad_check("mul", &[a.clone(), b.clone()], |x| weighted_sum(&x[0].mul(&x[1])));
-    grad_check("div", &[a.clone(), c.clone()], |x| weighted_sum(&x[0].div(&x[1])));
+    grad_check("add", &[a.clone(), b.clone()], |x| {
+        weighted_sum(&x[0].add(&x[1]))
+    });
+    grad_check("sub", &[a.clone(), c.clone()], |x| {
+        weighted_sum(&x[0].sub(&x[1]))
+    });
+    grad_check("mul", &[a.clone(), b.clone()], |x| {
+        weighted_sum(&x[0].mul(&x[1]))
+    });
+    grad_check("div", &[a.clone(), c.clone()], |x| {
+        weighted_sum(&x[0].div(&x[1]))
+    });
     grad_check("div same shape", &[a.clone(), positive(&[3, 4], 4)], |x| {
         weighted_sum(&x[0].div(&x[1]))
     });
@@ -37,8 +48,12 @@ fn binary_ops_with_broadcasting() {
 fn scalar_ops() {
     let a = rand(&[2, 3], 5);
     grad_check("scale", &[a.clone()], |x| weighted_sum(&x[0].scale(-1.7)));
-    grad_check("add_scalar", &[a.clone()], |x| weighted_sum(&x[0].add_scalar(3.0)));
-    grad_check("powf", &[positive(&[2, 3], 6)], |x| weighted_sum(&x[0].powf(1.5)));
+    grad_check("add_scalar", &[a.clone()], |x| {
+        weighted_sum(&x[0].add_scalar(3.0))
+    });
+    grad_check("powf", &[positive(&[2, 3], 6)], |x| {
+        weighted_sum(&x[0].powf(1.5))
+    });
     grad_check("clamp", &[a], |x| weighted_sum(&x[0].clamp(-0.5, 0.5)));
 }
 
@@ -54,7 +69,9 @@ fn unary_ops() {
         UnaryOp::Tanh,
         UnaryOp::Gelu,
     ] {
-        grad_check(&format!("{op:?}"), &[a.clone()], |x| weighted_sum(&x[0].unary(op)));
+        grad_check(&format!("{op:?}"), &[a.clone()], |x| {
+            weighted_sum(&x[0].unary(op))
+        });
     }
     let p = positive(&[3, 5], 8);
     grad_check("log", &[p.clone()], |x| weighted_sum(&x[0].log()));
@@ -64,15 +81,23 @@ fn unary_ops() {
 #[test]
 fn matmul_linear_transpose() {
     let (a, b) = (rand(&[3, 4], 9), rand(&[4, 5], 10));
-    grad_check("matmul 2d", &[a.clone(), b.clone()], |x| weighted_sum(&x[0].matmul(&x[1])));
+    grad_check("matmul 2d", &[a.clone(), b.clone()], |x| {
+        weighted_sum(&x[0].matmul(&x[1]))
+    });
     let (ab, bb) = (rand(&[2, 3, 4], 11), rand(&[2, 4, 2], 12));
-    grad_check("matmul batched", &[ab.clone(), bb], |x| weighted_sum(&x[0].matmul(&x[1])));
-    grad_check("matmul shared rhs", &[ab, b.clone()], |x| weighted_sum(&x[0].matmul(&x[1])));
+    grad_check("matmul batched", &[ab.clone(), bb], |x| {
+        weighted_sum(&x[0].matmul(&x[1]))
+    });
+    grad_check("matmul shared rhs", &[ab, b.clone()], |x| {
+        weighted_sum(&x[0].matmul(&x[1]))
+    });
     let bias = rand(&[5], 13);
     grad_check("linear", &[a.clone(), b.clone(), bias], |x| {
         weighted_sum(&x[0].linear(&x[1], Some(&x[2])))
     });
-    grad_check("linear no bias", &[a.clone(), b], |x| weighted_sum(&x[0].linear(&x[1], None)));
+    grad_check("linear no bias", &[a.clone(), b], |x| {
+        weighted_sum(&x[0].linear(&x[1], None))
+    });
     grad_check("transpose", &[a], |x| weighted_sum(&x[0].transpose()));
 }
 
@@ -82,10 +107,16 @@ fn reductions_and_reshapes() {
     grad_check("sum", &[a.clone()], |x| x[0].square().sum());
     grad_check("mean", &[a.clone()], |x| x[0].square().mean());
     for axis in 0..3 {
-        grad_check("sum_axis", &[a.clone()], |x| weighted_sum(&x[0].sum_axis(axis)));
+        grad_check("sum_axis", &[a.clone()], |x| {
+            weighted_sum(&x[0].sum_axis(axis))
+        });
     }
-    grad_check("mean_axis", &[a.clone()], |x| weighted_sum(&x[0].mean_axis(1)));
-    grad_check("reshape", &[a.clone()], |x| weighted_sum(&x[0].reshape(&[4, 6])));
+    grad_check("mean_axis", &[a.clone()], |x| {
+        weighted_sum(&x[0].mean_axis(1))
+    });
+    grad_check("reshape", &[a.clone()], |x| {
+        weighted_sum(&x[0].reshape(&[4, 6]))
+    });
     grad_check("flatten", &[a], |x| weighted_sum(&x[0].flatten()));
 }
 
@@ -93,8 +124,12 @@ fn reductions_and_reshapes() {
 fn softmax_family_and_nll() {
     let a = rand(&[4, 5], 15);
     grad_check("softmax", &[a.clone()], |x| weighted_sum(&x[0].softmax()));
-    grad_check("log_softmax", &[a.clone()], |x| weighted_sum(&x[0].log_softmax()));
-    grad_check("nll(log_softmax)", &[a], |x| x[0].log_softmax().nll(&[0, 4, 2, 2]));
+    grad_check("log_softmax", &[a.clone()], |x| {
+        weighted_sum(&x[0].log_softmax())
+    });
+    grad_check("nll(log_softmax)", &[a], |x| {
+        x[0].log_softmax().nll(&[0, 4, 2, 2])
+    });
 }
 
 #[test]

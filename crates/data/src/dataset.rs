@@ -19,7 +19,7 @@ impl Dataset {
     pub fn new(x: Vec<f32>, x_shape: &[usize], y: Vec<f32>, y_shape: &[usize]) -> Result<Dataset> {
         let xs: usize = x_shape.iter().product();
         let ys: usize = y_shape.iter().product();
-        if xs == 0 || x.len() % xs != 0 {
+        if xs == 0 || !x.len().is_multiple_of(xs) {
             return Err(Error::Shape(format!(
                 "features: expected a multiple of {xs} values (sample shape {x_shape:?}), received {}",
                 x.len()
@@ -95,8 +95,12 @@ impl Dataset {
             y.extend_from_slice(&self.y[i * yn..(i + 1) * yn]);
         }
         let b = indices.len();
-        let xs: Vec<usize> = std::iter::once(b).chain(self.x_shape.iter().copied()).collect();
-        let ys: Vec<usize> = std::iter::once(b).chain(self.y_shape.iter().copied()).collect();
+        let xs: Vec<usize> = std::iter::once(b)
+            .chain(self.x_shape.iter().copied())
+            .collect();
+        let ys: Vec<usize> = std::iter::once(b)
+            .chain(self.y_shape.iter().copied())
+            .collect();
         (Tensor::from_vec(x, &xs), Tensor::from_vec(y, &ys))
     }
 

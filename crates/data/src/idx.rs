@@ -91,7 +91,9 @@ mod tests {
         assert_eq!(a.data, vec![1, 2, 3, 4, 5, 6]);
         let e = parse_idx(&f[..15]).unwrap_err();
         assert!(e.contains("needs 6 bytes, received 3"), "{e}");
-        assert!(parse_idx(b"PK\x03\x04").unwrap_err().contains("not an IDX file"));
+        assert!(parse_idx(b"PK\x03\x04")
+            .unwrap_err()
+            .contains("not an IDX file"));
         let mut wrong_type = f.clone();
         wrong_type[2] = 0x0d;
         assert!(parse_idx(&wrong_type).unwrap_err().contains("0x0d"));

@@ -63,8 +63,12 @@ mod tests {
         let x: Vec<f32> = (0..10).map(|v| v as f32).collect();
         let d = Dataset::new(x.clone(), &[1], x, &[]).unwrap();
         let mut rng = Rng::new(3);
-        let first: Vec<f32> = DataLoader::shuffled(&d, 4, &mut rng).flat_map(|(x, _)| x.to_vec()).collect();
-        let second: Vec<f32> = DataLoader::shuffled(&d, 4, &mut rng).flat_map(|(x, _)| x.to_vec()).collect();
+        let first: Vec<f32> = DataLoader::shuffled(&d, 4, &mut rng)
+            .flat_map(|(x, _)| x.to_vec())
+            .collect();
+        let second: Vec<f32> = DataLoader::shuffled(&d, 4, &mut rng)
+            .flat_map(|(x, _)| x.to_vec())
+            .collect();
         assert_ne!(first, second);
         let mut s = first.clone();
         s.sort_by(f32::total_cmp);

@@ -34,7 +34,10 @@ pub fn mnist() -> Result<(Dataset, Dataset)> {
             msg,
         })
     };
-    let all = from_idx(&parse(IMAGES, "mnist images")?, &parse(LABELS, "mnist labels")?)?;
+    let all = from_idx(
+        &parse(IMAGES, "mnist images")?,
+        &parse(LABELS, "mnist labels")?,
+    )?;
     Ok((all.slice(0..TRAIN), all.slice(TRAIN..all.len())))
 }
 

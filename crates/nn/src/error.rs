@@ -7,7 +7,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A layer cannot take the shape it is given.
-    #[error("layer '{layer}' cannot take its input: expected {expected}, received shape {received:?}")]
+    #[error(
+        "layer '{layer}' cannot take its input: expected {expected}, received shape {received:?}"
+    )]
     Shape {
         /// The layer's name.
         layer: String,
@@ -47,7 +49,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// A [`Error::Config`] from displayable parts.
-    pub fn config(what: impl Into<String>, expected: impl Into<String>, received: impl std::fmt::Display) -> Error {
+    pub fn config(
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        received: impl std::fmt::Display,
+    ) -> Error {
         Error::Config {
             what: what.into(),
             expected: expected.into(),

@@ -76,13 +76,18 @@ impl<'de> Deserialize<'de> for LossSpec {
                 let kind = Loss::deserialize(StrDeserializer::<E>::new(s))?;
                 Ok(kind.into())
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<LossSpec, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<LossSpec, A::Error> {
                 let (mut kind, mut from_logits) = (None, false);
                 while let Some(key) = m.next_key::<String>()? {
                     match key.as_str() {
                         "type" => kind = Some(m.next_value::<Loss>()?),
                         "from_logits" => from_logits = m.next_value()?,
-                        other => return Err(de::Error::unknown_field(other, &["type", "from_logits"])),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["type", "from_logits"]))
+                        }
                     }
                 }
                 let kind = kind.ok_or_else(|| de::Error::missing_field("type"))?;

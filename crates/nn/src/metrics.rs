@@ -41,7 +41,9 @@ impl Metric {
                     Loss::SparseCategoricalCrossentropy => {
                         y_true.data().iter().map(|&v| v as usize).collect()
                     }
-                    _ if classes == 1 => y_true.data().iter().map(|&v| (v > 0.5) as usize).collect(),
+                    _ if classes == 1 => {
+                        y_true.data().iter().map(|&v| (v > 0.5) as usize).collect()
+                    }
                     _ => argmax_rows(y_true.data(), classes),
                 };
                 let correct = pred.iter().zip(&truth).filter(|(a, b)| a == b).count();

@@ -58,7 +58,11 @@ impl Sequential {
         }
         let mut shape = self.input_shape.clone();
         if shape.contains(&0) {
-            return Err(Error::config("input_shape", "positive sizes", format!("{shape:?}")));
+            return Err(Error::config(
+                "input_shape",
+                "positive sizes",
+                format!("{shape:?}"),
+            ));
         }
         let mut shapes = Vec::new();
         for l in layers.iter_mut() {
@@ -66,7 +70,11 @@ impl Sequential {
                 let kind = l.config().type_name();
                 loop {
                     let c = counts.entry(kind).or_insert(0);
-                    let name = if *c == 0 { kind.to_string() } else { format!("{kind}_{c}") };
+                    let name = if *c == 0 {
+                        kind.to_string()
+                    } else {
+                        format!("{kind}_{c}")
+                    };
                     *c += 1;
                     if !taken.contains(&name) {
                         taken.push(name.clone());
@@ -164,7 +172,11 @@ impl Model {
     /// Compiles from a saved or spec'd [`CompileConfig`].
     pub fn compile_config(&mut self, cfg: &CompileConfig) -> Result<()> {
         cfg.optimizer.validate()?;
-        self.compile_boxed(cfg.optimizer.clone().into_optimizer(), cfg.loss.clone(), &cfg.metrics)
+        self.compile_boxed(
+            cfg.optimizer.clone().into_optimizer(),
+            cfg.loss.clone(),
+            &cfg.metrics,
+        )
     }
 
     /// The compile state, if compiled.
@@ -198,7 +210,13 @@ impl Model {
     /// One training forward pass drawing dropout masks from the model's RNG.
     pub fn forward_train(&mut self, x: &Tensor) -> Tensor {
         let mut rng = std::mem::replace(&mut self.rng, Rng::new(0));
-        let y = self.forward(x, &mut Ctx { training: true, rng: &mut rng });
+        let y = self.forward(
+            x,
+            &mut Ctx {
+                training: true,
+                rng: &mut rng,
+            },
+        );
         self.rng = rng;
         y
     }
@@ -206,7 +224,15 @@ impl Model {
     /// An inference forward pass (eval mode, nothing recorded).
     pub fn forward_eval(&self, x: &Tensor) -> Tensor {
         let mut rng = Rng::new(0);
-        nabla_core::no_grad(|| self.forward(x, &mut Ctx { training: false, rng: &mut rng }))
+        nabla_core::no_grad(|| {
+            self.forward(
+                x,
+                &mut Ctx {
+                    training: false,
+                    rng: &mut rng,
+                },
+            )
+        })
     }
 
     /// Per-sample input shape.
@@ -216,7 +242,10 @@ impl Model {
 
     /// Per-sample output shape.
     pub fn output_shape(&self) -> &[usize] {
-        self.output_shapes.last().map(|s| s.as_slice()).unwrap_or(&self.input_shape)
+        self.output_shapes
+            .last()
+            .map(|s| s.as_slice())
+            .unwrap_or(&self.input_shape)
     }
 
     /// The output shape of each layer.
@@ -248,13 +277,20 @@ impl Model {
     pub fn named_params(&self) -> Vec<(String, &Param)> {
         self.layers
             .iter()
-            .flat_map(|l| l.params().into_iter().map(move |p| (format!("{}.{}", l.name(), p.name), p)))
+            .flat_map(|l| {
+                l.params()
+                    .into_iter()
+                    .map(move |p| (format!("{}.{}", l.name(), p.name), p))
+            })
             .collect()
     }
 
     /// Every weight, mutable, in the same order as [`Model::named_params`].
     pub fn params_mut(&mut self) -> Vec<&mut Param> {
-        self.layers.iter_mut().flat_map(|l| l.params_mut()).collect()
+        self.layers
+            .iter_mut()
+            .flat_map(|l| l.params_mut())
+            .collect()
     }
 
     /// The architecture as a config (what `save` stores and `ModelConfig::build` rebuilds).

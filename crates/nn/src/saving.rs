@@ -23,8 +23,14 @@ pub const FORMAT_VERSION: &str = "1";
 /// file is either the old one or the complete new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -45,7 +51,12 @@ impl Model {
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = named
             .iter()
             .map(|(name, p)| {
-                let b = p.value.data().iter().flat_map(|v| v.to_le_bytes()).collect();
+                let b = p
+                    .value
+                    .data()
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect();
                 (name.clone(), p.value.shape().to_vec(), b)
             })
             .collect();
@@ -79,7 +90,8 @@ impl Model {
     /// weights, and compiles it again if it was compiled.
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
         Model::from_bytes(&bytes).map_err(|e| match e {
             Error::File { msg, .. } => Error::file(path, msg),
             other => Error::file(path, other.to_string()),
@@ -95,11 +107,15 @@ impl Model {
             .map_err(|e| bad(format!("not a safetensors file or truncated ({e})")))?;
         let meta = meta.metadata().clone().unwrap_or_default();
         let model_json = meta.get(MODEL_KEY).ok_or_else(|| {
-            bad(format!("has no '{MODEL_KEY}' metadata: expected a model saved by nabla"))
+            bad(format!(
+                "has no '{MODEL_KEY}' metadata: expected a model saved by nabla"
+            ))
         })?;
         if let Some(v) = meta.get(FORMAT_KEY) {
             if v != FORMAT_VERSION {
-                return Err(bad(format!("format version {v}, this nabla reads version {FORMAT_VERSION}")));
+                return Err(bad(format!(
+                    "format version {v}, this nabla reads version {FORMAT_VERSION}"
+                )));
             }
         }
         let cfg: ModelConfig = serde_json::from_str(model_json)
@@ -138,7 +154,9 @@ impl Model {
             .iter_mut()
             .flat_map(|l| {
                 let lname = l.name().to_string();
-                l.params_mut().into_iter().map(move |p| (format!("{lname}.{}", p.name), p))
+                l.params_mut()
+                    .into_iter()
+                    .map(move |p| (format!("{lname}.{}", p.name), p))
             })
             .collect()
     }

@@ -23,7 +23,11 @@ impl Model {
             let dims: Vec<String> = std::iter::once("None".to_string())
                 .chain(shape.iter().map(|d| d.to_string()))
                 .collect();
-            let frozen_mark = if !l.params().is_empty() && !l.trainable() { " [frozen]" } else { "" };
+            let frozen_mark = if !l.params().is_empty() && !l.trainable() {
+                " [frozen]"
+            } else {
+                ""
+            };
             rows.push((
                 format!("{} ({}){frozen_mark}", l.name(), l.config().type_name()),
                 format!("({})", dims.join(", ")),
@@ -34,7 +38,10 @@ impl Model {
         let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0) + 2;
         let w2 = rows.iter().map(|r| r.2.len()).max().unwrap_or(0);
         let line = "─".repeat(w0 + w1 + w2);
-        let mut s = format!("Model: \"sequential\" (input {:?})\n{line}\n", self.input_shape());
+        let mut s = format!(
+            "Model: \"sequential\" (input {:?})\n{line}\n",
+            self.input_shape()
+        );
         for (i, (a, b, c)) in rows.iter().enumerate() {
             s += &format!("{a:<w0$}{b:<w1$}{c:>w2$}\n");
             if i == 0 {

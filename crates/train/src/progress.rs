@@ -42,7 +42,7 @@ impl Progress {
     pub fn step(&self, step: usize, logs: impl FnOnce() -> Logs) {
         if let Some(b) = &self.bar {
             b.set_position(step as u64);
-            if step % 16 == 0 || step == self.steps {
+            if step.is_multiple_of(16) || step == self.steps {
                 b.set_message(format!("- {}", logs().line()));
             }
         }

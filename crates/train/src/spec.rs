@@ -107,7 +107,8 @@ fn yes() -> bool {
 impl Spec {
     /// Parses a spec from TOML text; errors carry line and column.
     pub fn from_toml(text: &str) -> Result<Spec> {
-        let spec: Spec = toml::from_str(text).map_err(|e| Error::Spec(e.to_string().trim_end().to_string()))?;
+        let spec: Spec =
+            toml::from_str(text).map_err(|e| Error::Spec(e.to_string().trim_end().to_string()))?;
         spec.validate()?;
         Ok(spec)
     }
@@ -128,21 +129,31 @@ impl Spec {
     fn validate(&self) -> Result<()> {
         let t = &self.train;
         if t.epochs == 0 {
-            return Err(Error::Spec("train.epochs: expected a positive integer, received 0".into()));
+            return Err(Error::Spec(
+                "train.epochs: expected a positive integer, received 0".into(),
+            ));
         }
         if t.batch_size == 0 {
-            return Err(Error::Spec("train.batch_size: expected a positive integer, received 0".into()));
+            return Err(Error::Spec(
+                "train.batch_size: expected a positive integer, received 0".into(),
+            ));
         }
         let vs = self.data.validation_split;
         if !(0.0..1.0).contains(&vs) {
-            return Err(Error::Spec(format!("data.validation_split: expected a fraction in [0, 1), received {vs}")));
+            return Err(Error::Spec(format!(
+                "data.validation_split: expected a fraction in [0, 1), received {vs}"
+            )));
         }
         if self.data.dataset.is_some() && self.data.idx.is_some() {
-            return Err(Error::Spec("data: expected one of `dataset` or `idx`, received both".into()));
+            return Err(Error::Spec(
+                "data: expected one of `dataset` or `idx`, received both".into(),
+            ));
         }
         if let Some(name) = &self.data.dataset {
             if name != "mnist" {
-                return Err(Error::Spec(format!("data.dataset: unknown dataset '{name}', expected one of: mnist")));
+                return Err(Error::Spec(format!(
+                    "data.dataset: unknown dataset '{name}', expected one of: mnist"
+                )));
             }
         }
         self.compile_config().optimizer.validate()?;
@@ -184,19 +195,29 @@ impl Spec {
             }
             Some(idx) => {
                 let load = |images: &Path, labels: &Path| -> Result<Dataset> {
-                    Ok(nabla_data::mnist::from_idx(&read_idx_file(images)?, &read_idx_file(labels)?)?)
+                    Ok(nabla_data::mnist::from_idx(
+                        &read_idx_file(images)?,
+                        &read_idx_file(labels)?,
+                    )?)
                 };
                 let train = load(&idx.train_images, &idx.train_labels)?;
                 let test = match (&idx.test_images, &idx.test_labels) {
                     (Some(i), Some(l)) => Some(load(i, l)?),
                     (None, None) => None,
-                    _ => return Err(Error::Spec("data.idx: expected both test_images and test_labels, or neither".into())),
+                    _ => {
+                        return Err(Error::Spec(
+                            "data.idx: expected both test_images and test_labels, or neither"
+                                .into(),
+                        ))
+                    }
                 };
                 (train, test)
             }
         };
         let train = targets_for_loss(train, &self.train.loss, model)?;
-        let test = test.map(|t| targets_for_loss(t, &self.train.loss, model)).transpose()?;
+        let test = test
+            .map(|t| targets_for_loss(t, &self.train.loss, model))
+            .transpose()?;
         Ok((train, test))
     }
 }

@@ -53,7 +53,10 @@ impl Totals {
         let mut l = Logs::default();
         l.set(&format!("{prefix}loss"), self.loss / self.n.max(1) as f64);
         for (m, sum, count) in &self.metrics {
-            l.set(&format!("{prefix}{}", m.name()), sum / (*count).max(1) as f64);
+            l.set(
+                &format!("{prefix}{}", m.name()),
+                sum / (*count).max(1) as f64,
+            );
         }
         l
     }
@@ -83,7 +86,9 @@ impl Training for Model {
             (c.loss.clone(), c.metrics.clone())
         };
         if opts.batch_size == 0 {
-            return Err(Error::Input("batch_size: expected a positive integer, received 0".into()));
+            return Err(Error::Input(
+                "batch_size: expected a positive integer, received 0".into(),
+            ));
         }
         let split;
         let (train, val) = if opts.validation_split > 0.0 {
@@ -94,7 +99,9 @@ impl Training for Model {
         };
         check_data(self, train, "training data")?;
         if train.is_empty() {
-            return Err(Error::Input("training data: expected at least 1 sample, received 0".into()));
+            return Err(Error::Input(
+                "training data: expected at least 1 sample, received 0".into(),
+            ));
         }
         if let Some(v) = val {
             check_data(self, v, "validation data")?;
@@ -113,7 +120,11 @@ impl Training for Model {
                 let l = loss.compute(&y_pred, &y);
                 let value = l.item();
                 if !value.is_finite() {
-                    return Err(Error::NonFinite { epoch, step: step + 1, value });
+                    return Err(Error::NonFinite {
+                        epoch,
+                        step: step + 1,
+                        value,
+                    });
                 }
                 totals.add(loss.kind, value, &y_pred, &y);
                 let grads = l.backward();
@@ -150,7 +161,11 @@ impl Training for Model {
         if x.rank() == 0 || &x.shape()[1..] != self.input_shape() {
             return Err(Error::Input(format!(
                 "predict input: expected shape [n, {}], received {:?}",
-                self.input_shape().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+                self.input_shape()
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 x.shape()
             )));
         }
@@ -169,7 +184,9 @@ impl Training for Model {
             out.extend_from_slice(self.forward_eval(&xb).data());
             start = end;
         }
-        let shape: Vec<usize> = std::iter::once(n).chain(self.output_shape().iter().copied()).collect();
+        let shape: Vec<usize> = std::iter::once(n)
+            .chain(self.output_shape().iter().copied())
+            .collect();
         Ok(Tensor::from_vec(out, &shape))
     }
 }

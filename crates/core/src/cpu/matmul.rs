@@ -41,8 +41,16 @@ pub fn matmul(
         return;
     }
     // (row stride, column stride) of each operand as seen by the product.
-    let (a_rs, a_cs) = if trans_a { (1, m as isize) } else { (k as isize, 1) };
-    let (b_rs, b_cs) = if trans_b { (1, k as isize) } else { (n as isize, 1) };
+    let (a_rs, a_cs) = if trans_a {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (b_rs, b_cs) = if trans_b {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
     let threads = num_threads();
     let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
         Parallelism::Rayon(threads)

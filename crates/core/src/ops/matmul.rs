@@ -74,16 +74,36 @@ impl Tensor {
     /// - self: `[.., i]`, w: `[i, o]`, b: `[o]`
     /// - output: `[.., o]`
     pub fn linear(&self, w: &Tensor, b: Option<&Tensor>) -> Tensor {
-        assert_eq!(w.rank(), 2, "linear: weight must be 2-d, got {:?}", w.shape());
+        assert_eq!(
+            w.rank(),
+            2,
+            "linear: weight must be 2-d, got {:?}",
+            w.shape()
+        );
         let (_, m, k, n) = matmul_dims(self.shape(), w.shape());
         let mut out = vec![0.0; m * n];
         if let Some(b) = b {
-            assert_eq!(b.shape(), [n], "linear: bias shape {:?} for {n} units", b.shape());
+            assert_eq!(
+                b.shape(),
+                [n],
+                "linear: bias shape {:?} for {n} units",
+                b.shape()
+            );
             for row in out.chunks_exact_mut(n) {
                 row.copy_from_slice(b.data());
             }
         }
-        gemm(&mut out, self.data(), w.data(), m, k, n, false, false, b.is_some());
+        gemm(
+            &mut out,
+            self.data(),
+            w.data(),
+            m,
+            k,
+            n,
+            false,
+            false,
+            b.is_some(),
+        );
         let mut shape = self.shape().to_vec();
         *shape.last_mut().unwrap() = n;
         let mut inputs = vec![self, w];

@@ -7,10 +7,10 @@ mod reduce;
 mod reshape;
 mod softmax;
 
-pub use crate::cpu::unary::UnaryOp;
 use crate::cpu::binary::BinaryOp;
-pub(crate) use matmul::{matmul_dims, transpose_last2};
+pub use crate::cpu::unary::UnaryOp;
 use crate::tensor::{Node, Tensor};
+pub(crate) use matmul::{matmul_dims, transpose_last2};
 use std::sync::Arc;
 
 /// A recorded op: what made a tensor, holding the inputs its gradient needs.

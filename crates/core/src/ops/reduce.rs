@@ -19,7 +19,10 @@ impl Tensor {
     /// Sum over `axis`, which is removed from the shape.
     pub fn sum_axis(&self, axis: usize) -> Tensor {
         let shape = self.shape();
-        assert!(axis < shape.len(), "sum_axis: axis {axis} out of range for {shape:?}");
+        assert!(
+            axis < shape.len(),
+            "sum_axis: axis {axis} out of range for {shape:?}"
+        );
         let outer = shape[..axis].iter().product();
         let inner = shape[axis + 1..].iter().product();
         let out = sum_axis(self.data(), outer, shape[axis], inner);

@@ -50,14 +50,26 @@ impl Tensor {
     /// Mean negative log-likelihood `-(1/B) Σ_b self[b, t_b]` of log-probabilities
     /// `self[B, C]` for class targets `t`. Panics on a target `>= C` (callers validate labels).
     pub fn nll(&self, targets: &[usize]) -> Tensor {
-        assert_eq!(self.rank(), 2, "nll: log-probabilities must be [batch, classes], got {:?}", self.shape());
+        assert_eq!(
+            self.rank(),
+            2,
+            "nll: log-probabilities must be [batch, classes], got {:?}",
+            self.shape()
+        );
         let (b, c) = (self.shape()[0], self.shape()[1]);
-        assert_eq!(targets.len(), b, "nll: {} targets for a batch of {b}", targets.len());
+        assert_eq!(
+            targets.len(),
+            b,
+            "nll: {} targets for a batch of {b}",
+            targets.len()
+        );
         if let Some(&t) = targets.iter().find(|&&t| t >= c) {
             panic!("nll: target class {t} out of range for {c} classes");
         }
         let loss = softmax::nll(self.data(), targets, c);
         let targets = Arc::new(targets.to_vec());
-        record(vec![loss], vec![], &[self], || Op::Nll(self.clone(), targets))
+        record(vec![loss], vec![], &[self], || {
+            Op::Nll(self.clone(), targets)
+        })
     }
 }

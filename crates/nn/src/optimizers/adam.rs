@@ -112,7 +112,13 @@ impl Optimizer for Adam {
         let step_size = self.learning_rate / bc1;
         slot(&mut self.m, index, w.len());
         slot(&mut self.v, index, w.len());
-        let h = AdamHyper { b1, b2, eps, inv_bc2_sqrt: 1.0 / bc2_sqrt, step_size };
+        let h = AdamHyper {
+            b1,
+            b2,
+            eps,
+            inv_bc2_sqrt: 1.0 / bc2_sqrt,
+            step_size,
+        };
         let (m, v) = (&mut self.m[index], &mut self.v[index]);
         let parts = SendPtrs(w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
         for_ranges(w.len(), PARALLEL_MIN, |r| {
@@ -140,6 +146,10 @@ impl Optimizer for Adam {
     }
 
     fn config(&self) -> OptimizerConfig {
-        OptimizerConfig::Adam(Adam::new(self.learning_rate).betas(self.beta_1, self.beta_2).epsilon(self.epsilon))
+        OptimizerConfig::Adam(
+            Adam::new(self.learning_rate)
+                .betas(self.beta_1, self.beta_2)
+                .epsilon(self.epsilon),
+        )
     }
 }

@@ -24,7 +24,9 @@ pub trait Optimizer: Send {
             if !p.trainable {
                 continue;
             }
-            let Some(g) = grads.get(&p.value) else { continue };
+            let Some(g) = grads.get(&p.value) else {
+                continue;
+            };
             p.value.update(|w| self.update(i, w, g));
         }
     }
@@ -70,18 +72,52 @@ impl OptimizerConfig {
         };
         match self {
             OptimizerConfig::Sgd(o) => {
-                check("sgd learning_rate", o.learning_rate, o.learning_rate >= 0.0 && o.learning_rate.is_finite(), "a finite number >= 0")?;
-                check("sgd momentum", o.momentum, o.momentum >= 0.0, "a number >= 0")?;
-                check("sgd weight_decay", o.weight_decay, o.weight_decay >= 0.0, "a number >= 0")?;
+                check(
+                    "sgd learning_rate",
+                    o.learning_rate,
+                    o.learning_rate >= 0.0 && o.learning_rate.is_finite(),
+                    "a finite number >= 0",
+                )?;
+                check(
+                    "sgd momentum",
+                    o.momentum,
+                    o.momentum >= 0.0,
+                    "a number >= 0",
+                )?;
+                check(
+                    "sgd weight_decay",
+                    o.weight_decay,
+                    o.weight_decay >= 0.0,
+                    "a number >= 0",
+                )?;
                 if o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0) {
-                    return Err(Error::config("sgd nesterov", "momentum > 0 and dampening = 0", format!("momentum = {}, dampening = {}", o.momentum, o.dampening)));
+                    return Err(Error::config(
+                        "sgd nesterov",
+                        "momentum > 0 and dampening = 0",
+                        format!("momentum = {}, dampening = {}", o.momentum, o.dampening),
+                    ));
                 }
                 Ok(())
             }
             OptimizerConfig::Adam(o) => {
-                check("adam learning_rate", o.learning_rate, o.learning_rate >= 0.0 && o.learning_rate.is_finite(), "a finite number >= 0")?;
-                check("adam beta_1", o.beta_1, (0.0..1.0).contains(&o.beta_1), "a number in [0, 1)")?;
-                check("adam beta_2", o.beta_2, (0.0..1.0).contains(&o.beta_2), "a number in [0, 1)")?;
+                check(
+                    "adam learning_rate",
+                    o.learning_rate,
+                    o.learning_rate >= 0.0 && o.learning_rate.is_finite(),
+                    "a finite number >= 0",
+                )?;
+                check(
+                    "adam beta_1",
+                    o.beta_1,
+                    (0.0..1.0).contains(&o.beta_1),
+                    "a number in [0, 1)",
+                )?;
+                check(
+                    "adam beta_2",
+                    o.beta_2,
+                    (0.0..1.0).contains(&o.beta_2),
+                    "a number in [0, 1)",
+                )?;
                 check("adam epsilon", o.epsilon, o.epsilon >= 0.0, "a number >= 0")
             }
         }

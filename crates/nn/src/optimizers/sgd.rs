@@ -75,7 +75,12 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     fn update(&mut self, index: usize, w: &mut [f32], g: &[f32]) {
-        let (lr, mu, damp, wd) = (self.learning_rate, self.momentum, self.dampening, self.weight_decay);
+        let (lr, mu, damp, wd) = (
+            self.learning_rate,
+            self.momentum,
+            self.dampening,
+            self.weight_decay,
+        );
         if mu == 0.0 {
             for (wi, &gi) in w.iter_mut().zip(g) {
                 *wi -= lr * (gi + wd * *wi);
@@ -90,7 +95,11 @@ impl Optimizer for Sgd {
         let b = slot(&mut self.buffers, index, w.len());
         for ((wi, &gi), bi) in w.iter_mut().zip(g).zip(b.iter_mut()) {
             let d = gi + wd * *wi;
-            *bi = if first { d } else { mu * *bi + (1.0 - damp) * d };
+            *bi = if first {
+                d
+            } else {
+                mu * *bi + (1.0 - damp) * d
+            };
             let step = if self.nesterov { d + mu * *bi } else { *bi };
             *wi -= lr * step;
         }
