@@ -13,6 +13,7 @@ pub mod model;
 pub mod optimizers;
 pub mod saving;
 pub mod summary;
+pub mod testing;
 
 pub use activations::Activation;
 pub use config::{LayerConfig, ModelConfig};
