@@ -54,7 +54,7 @@ pub fn check_layer(
         .map(|i| ((i % 7) as f32 - 3.0) / 3.0)
         .collect();
     let w = Tensor::from_vec(w, y.shape());
-    grad_check(&what, &[x.clone()], |xs| {
+    grad_check(&what, std::slice::from_ref(&x), |xs| {
         let mut r = Rng::new(0);
         model
             .forward(
