@@ -155,3 +155,24 @@ fn inference_mode_records_nothing() {
     let c = Tensor::from_vec(vec![1.0, 2.0], &[2]);
     assert!(!c.exp().has_op());
 }
+
+#[test]
+fn unary_owned_reuses_only_unshared_buffers() {
+    let x = rand(&[4, 3], 16);
+    let want = x.relu();
+    // shared (x is still alive): must not touch x
+    let y = x.clone().unary_owned(UnaryOp::Relu);
+    assert_eq!(y.data(), want.data());
+    assert_ne!(x.data(), want.data(), "x had negatives and is unchanged");
+    // unshared: computed in place, same values, new identity
+    let z = x.detach();
+    let id = z.id();
+    let z = z.unary_owned(UnaryOp::Relu);
+    assert_eq!(z.data(), want.data());
+    assert_ne!(z.id(), id);
+    // needing a gradient: recorded as usual
+    let p = x.detach().requires_grad(true);
+    let g = p.clone().unary_owned(UnaryOp::Relu).sum().backward();
+    let expect: Vec<f32> = x.data().iter().map(|&v| (v > 0.0) as u8 as f32).collect();
+    assert_eq!(g.get(&p).unwrap(), expect.as_slice());
+}

@@ -1,6 +1,6 @@
 //! Activation functions by name, as used in `activation = "relu"` and the `Activation` layer.
 
-use nabla_core::Tensor;
+use nabla_core::{Tensor, UnaryOp};
 use serde::{Deserialize, Serialize};
 
 /// An activation function.
@@ -35,6 +35,19 @@ impl Activation {
             Activation::Softmax => x.softmax(),
             Activation::LogSoftmax => x.log_softmax(),
             Activation::Gelu => x.gelu(),
+        }
+    }
+
+    /// Applies the function to a tensor this caller owns, in place when nothing is recorded
+    /// (inference), so an activation allocates nothing.
+    pub fn apply_owned(self, x: Tensor) -> Tensor {
+        match self {
+            Activation::Linear => x,
+            Activation::Relu => x.unary_owned(UnaryOp::Relu),
+            Activation::Sigmoid => x.unary_owned(UnaryOp::Sigmoid),
+            Activation::Tanh => x.unary_owned(UnaryOp::Tanh),
+            Activation::Gelu => x.unary_owned(UnaryOp::Gelu),
+            _ => self.apply(&x),
         }
     }
 

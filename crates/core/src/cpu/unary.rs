@@ -112,21 +112,42 @@ impl UnaryOp {
 
 /// `y[i] = f(x[i])`
 pub fn forward(op: UnaryOp, x: &[f32]) -> Vec<f32> {
+    let mut y = x.to_vec();
+    forward_inplace(op, &mut y);
+    y
+}
+
+/// `x[i] = f(x[i])`
+pub fn forward_inplace(op: UnaryOp, x: &mut [f32]) {
     match op {
-        // The hot activation gets a loop the compiler vectorises.
-        UnaryOp::Relu => x.iter().map(|&v| v.max(0.0)).collect(),
-        _ => x.iter().map(|&v| op.f(v)).collect(),
+        // The hot activation gets a loop compiled for wide vectors.
+        UnaryOp::Relu => relu_inplace(x),
+        _ => x.iter_mut().for_each(|v| *v = op.f(*v)),
+    }
+}
+
+crate::multiversion! {
+    fn relu_inplace(x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = v.max(0.0);
+        }
+    }
+}
+
+crate::multiversion! {
+    fn relu_backward(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+        let n = dx.len();
+        let (x, dy) = (&x[..n], &dy[..n]);
+        for i in 0..n {
+            dx[i] += if x[i] > 0.0 { dy[i] } else { 0.0 };
+        }
     }
 }
 
 /// `dx[i] += dy[i] · f'(x[i])`
 pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
     match op {
-        UnaryOp::Relu => {
-            for ((d, &g), &v) in dx.iter_mut().zip(dy).zip(x) {
-                *d += if v > 0.0 { g } else { 0.0 };
-            }
-        }
+        UnaryOp::Relu => relu_backward(x, dy, dx),
         _ => {
             for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy).zip(x).zip(y) {
                 *d += g * op.df(xv, yv);

@@ -84,6 +84,23 @@ impl Tensor {
         })
     }
 
+    /// Like [`Tensor::unary`], but reuses this tensor's buffer when nothing needs to be
+    /// recorded and no one else holds it (inference: activations without new allocations).
+    pub fn unary_owned(mut self, op: UnaryOp) -> Tensor {
+        let records = crate::autograd::is_grad_enabled() && self.is_requires_grad();
+        if !records {
+            if let Some(node) = std::sync::Arc::get_mut(&mut self.0) {
+                if let Some(data) = std::sync::Arc::get_mut(&mut node.data) {
+                    unary::forward_inplace(op, data);
+                    node.op = None;
+                    node.id = crate::tensor::next_id();
+                    return self;
+                }
+            }
+        }
+        self.unary(op)
+    }
+
     /// `-self`
     pub fn neg(&self) -> Tensor {
         self.unary(UnaryOp::Neg)

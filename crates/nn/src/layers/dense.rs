@@ -162,7 +162,7 @@ impl Layer for Dense {
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
         let kernel = self.kernel.as_ref().expect("Dense::forward before build");
         let y = x.linear(&kernel.value, self.bias.as_ref().map(|b| &b.value));
-        self.cfg.activation.apply(&y)
+        self.cfg.activation.apply_owned(y)
     }
 
     fn params(&self) -> Vec<&Param> {
