@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Line budget report (STYLE.md rule 2): lines of Rust per crate, outside tests/ folders and
+# fixtures, and the total against the budget. Prints only; raising the budget is a reviewed
+# decision.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUDGET=15000
+total=0
+for dir in crates/* src examples; do
+  n=$(find "$dir" -name '*.rs' -not -path '*/tests/*' -print0 | xargs -0 cat 2>/dev/null | wc -l)
+  printf '%-14s %6d\n' "$dir" "$n"
+  total=$((total + n))
+done
+printf '%-14s %6d (budget %d)\n' total "$total" "$BUDGET"
+if [ "$total" -gt "$BUDGET" ]; then
+  echo "over the line budget: split, simplify, or raise BUDGET in a reviewed change" >&2
+  exit 1
+fi
