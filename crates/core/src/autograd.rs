@@ -2,7 +2,7 @@
 //! and this file holds the gradient rule of every primitive, one match arm each.
 
 use crate::cpu::binary::{self, BinaryOp};
-use crate::cpu::{matmul::matmul as gemm, reduce, softmax, unary};
+use crate::cpu::{index, matmul::matmul as gemm, reduce, softmax, unary};
 use crate::ops::{matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
 use std::cell::Cell;
@@ -285,9 +285,9 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             softmax::log_softmax_backward(out.data(), g, &mut dx, *x.shape().last().unwrap());
             send(grads, x, dx);
         }
-        Op::Nll(x, targets) => {
+        Op::Pick(x, idx) => {
             let mut dx = vec![0.0; x.numel()];
-            softmax::nll_backward(g[0], targets, &mut dx, x.shape()[1]);
+            index::pick_rows_backward(g, idx, &mut dx, x.shape()[1]);
             send(grads, x, dx);
         }
     }

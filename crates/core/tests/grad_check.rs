@@ -68,6 +68,13 @@ fn unary_ops() {
         UnaryOp::Sigmoid,
         UnaryOp::Tanh,
         UnaryOp::Gelu,
+        UnaryOp::GeluTanh,
+        UnaryOp::LeakyRelu(0.2),
+        UnaryOp::Elu(1.3),
+        UnaryOp::Selu,
+        UnaryOp::Silu,
+        UnaryOp::Softplus,
+        UnaryOp::Cosh,
     ] {
         grad_check(&format!("{op:?}"), &[a.clone()], |x| {
             weighted_sum(&x[0].unary(op))

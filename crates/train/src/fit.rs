@@ -16,6 +16,10 @@ pub struct Fit<'a> {
     pub validation_split: f32,
     /// Data to validate on after each epoch (instead of a split).
     pub validation_data: Option<&'a Dataset>,
+    /// Weight of each training sample in the loss (Keras's `sample_weight`).
+    pub sample_weight: Option<&'a [f32]>,
+    /// Weight of each class, indexed by class (Keras's `class_weight`).
+    pub class_weight: Option<Vec<f32>>,
     /// 0 = silent, 1 = progress bar (one line per epoch when stdout is not a terminal),
     /// 2 = one line per epoch.
     pub verbose: u8,
@@ -29,6 +33,8 @@ impl Default for Fit<'_> {
             shuffle: true,
             validation_split: 0.0,
             validation_data: None,
+            sample_weight: None,
+            class_weight: None,
             verbose: 1,
         }
     }
@@ -62,6 +68,17 @@ impl<'a> Fit<'a> {
     /// Validates on `data` after each epoch.
     pub fn validation_data(mut self, data: &'a Dataset) -> Self {
         self.validation_data = Some(data);
+        self
+    }
+    /// Weighs each sample's loss (one weight per training sample; with `validation_split`
+    /// the weights of the held-out samples are dropped with them).
+    pub fn sample_weight(mut self, w: &'a [f32]) -> Self {
+        self.sample_weight = Some(w);
+        self
+    }
+    /// Weighs each sample's loss by its class's weight (`w[class]`).
+    pub fn class_weight(mut self, w: &[f32]) -> Self {
+        self.class_weight = Some(w.to_vec());
         self
     }
     /// Sets the verbosity (0, 1 or 2).

@@ -6,9 +6,11 @@ pub mod error;
 pub mod fit;
 pub mod history;
 pub mod logs;
+pub mod metrics;
 pub mod progress;
 pub mod spec;
 pub mod trainer;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use fit::Fit;

@@ -4,10 +4,12 @@ use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::history::History;
 use crate::logs::Logs;
+use crate::metrics::{ClassReading, Tracker};
 use crate::progress::Progress;
+use crate::weights::sample_weights;
 use nabla_core::Tensor;
 use nabla_data::{DataLoader, Dataset};
-use nabla_nn::{Loss, Metric, Model};
+use nabla_nn::{LossSpec, Metric, Model};
 
 /// Batch size of `evaluate` and `predict`.
 pub const EVAL_BATCH: usize = 1000;
@@ -22,41 +24,38 @@ pub trait Training {
     fn predict(&self, x: &Tensor) -> Result<Tensor>;
 }
 
-/// Sums of the loss and metrics over batches, weighted by batch size.
+/// The loss (weighted by batch size) and every metric's totals over an epoch.
 struct Totals {
     loss: f64,
-    metrics: Vec<(Metric, f64, usize)>,
     n: usize,
+    how: ClassReading,
+    metrics: Vec<Tracker>,
 }
 
 impl Totals {
-    fn new(metrics: &[Metric]) -> Totals {
+    fn new(loss: &LossSpec, metrics: &[Metric]) -> Totals {
         Totals {
             loss: 0.0,
-            metrics: metrics.iter().map(|&m| (m, 0.0, 0)).collect(),
             n: 0,
+            how: ClassReading::of(loss),
+            metrics: metrics.iter().map(|&m| Tracker::new(m)).collect(),
         }
     }
 
-    fn add(&mut self, loss_kind: Loss, loss: f32, y_pred: &Tensor, y: &Tensor) {
+    fn add(&mut self, loss: f32, y_pred: &Tensor, y: &Tensor) {
         let b = y_pred.shape()[0];
         self.loss += loss as f64 * b as f64;
         self.n += b;
-        for (m, sum, count) in &mut self.metrics {
-            let (s, c) = m.batch_total(loss_kind, y_pred, y);
-            *sum += s;
-            *count += c;
+        for t in &mut self.metrics {
+            t.add(self.how, y_pred, y);
         }
     }
 
     fn logs(&self, prefix: &str) -> Logs {
         let mut l = Logs::default();
         l.set(&format!("{prefix}loss"), self.loss / self.n.max(1) as f64);
-        for (m, sum, count) in &self.metrics {
-            l.set(
-                &format!("{prefix}{}", m.name()),
-                sum / (*count).max(1) as f64,
-            );
+        for t in &self.metrics {
+            l.set(&format!("{prefix}{}", t.metric().name()), t.result());
         }
         l
     }
@@ -75,6 +74,12 @@ fn check_data(model: &Model, data: &Dataset, what: &str) -> Result<()> {
         c.loss
             .check_targets(data.y(), data.y_shape(), model.output_shape())
             .map_err(|e| Error::Input(format!("{what}: {e}")))?;
+        let outputs: usize = model.output_shape().iter().product();
+        if c.metrics.contains(&Metric::Auc) && outputs != 1 {
+            return Err(Error::Input(format!(
+                "metric auc: expected a model with 1 output (binary classification), received {outputs} outputs"
+            )));
+        }
     }
     Ok(())
 }
@@ -90,6 +95,7 @@ impl Training for Model {
                 "batch_size: expected a positive integer, received 0".into(),
             ));
         }
+        let mut weights = sample_weights(train, &opts, &loss, self.output_shape())?;
         let split;
         let (train, val) = if opts.validation_split > 0.0 {
             split = train.split_last(opts.validation_split)?;
@@ -97,6 +103,9 @@ impl Training for Model {
         } else {
             (train, opts.validation_data)
         };
+        if let Some(w) = &mut weights {
+            w.truncate(train.len()); // the held-out samples take their weights with them
+        }
         check_data(self, train, "training data")?;
         if train.is_empty() {
             return Err(Error::Input(
@@ -114,10 +123,19 @@ impl Training for Model {
                 DataLoader::new(train, opts.batch_size)
             };
             let progress = Progress::new(epoch, opts.epochs, loader.steps(), opts.verbose);
-            let mut totals = Totals::new(&metrics);
+            let mut totals = Totals::new(&loss, &metrics);
+            let order = loader.order().to_vec();
             for (step, (x, y)) in loader.enumerate() {
                 let y_pred = self.forward_train(&x);
-                let l = loss.compute(&y_pred, &y);
+                let l = match &weights {
+                    None => loss.compute(&y_pred, &y),
+                    Some(w) => {
+                        let start = step * opts.batch_size;
+                        let idx = &order[start..start + y_pred.shape()[0]];
+                        let wb: Vec<f32> = idx.iter().map(|&i| w[i]).collect();
+                        loss.compute_weighted(&y_pred, &y, &Tensor::from_vec(wb, &[idx.len()]))
+                    }
+                };
                 let value = l.item();
                 if !value.is_finite() {
                     return Err(Error::NonFinite {
@@ -126,7 +144,7 @@ impl Training for Model {
                         value,
                     });
                 }
-                totals.add(loss.kind, value, &y_pred, &y);
+                totals.add(value, &y_pred, &y);
                 let grads = l.backward();
                 drop((l, y_pred)); // free the graph so weights update in place
                 self.apply_gradients(&grads)?;
@@ -148,11 +166,11 @@ impl Training for Model {
         let c = self.compiled().ok_or(nabla_nn::Error::NotCompiled)?;
         let (loss, metrics) = (c.loss.clone(), c.metrics.clone());
         check_data(self, data, "evaluation data")?;
-        let mut totals = Totals::new(&metrics);
+        let mut totals = Totals::new(&loss, &metrics);
         for (x, y) in DataLoader::new(data, EVAL_BATCH) {
             let y_pred = self.forward_eval(&x);
             let l = nabla_core::no_grad(|| loss.compute(&y_pred, &y)).item();
-            totals.add(loss.kind, l, &y_pred, &y);
+            totals.add(l, &y_pred, &y);
         }
         Ok(totals.logs(""))
     }

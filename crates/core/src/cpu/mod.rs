@@ -3,6 +3,7 @@
 //! `unsafe`, SIMD and threads.
 
 pub mod binary;
+pub mod index;
 pub mod matmul;
 pub mod reduce;
 pub mod simd;

@@ -1,5 +1,4 @@
-//! Row-wise softmax and log-softmax over the last axis, and the negative log-likelihood that
-//! together with log-softmax forms the cross-entropy.
+//! Row-wise softmax and log-softmax over the last axis.
 //!
 //! softmax(x)_i = e^(x_i - max x) / Σ_j e^(x_j - max x)
 //! log_softmax(x)_i = x_i - max x - ln Σ_j e^(x_j - max x)
@@ -59,25 +58,6 @@ pub fn log_softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32], n: usize) {
         for ((d, &yv), &g) in dr.iter_mut().zip(yr).zip(gr) {
             *d += g - yv.exp() * sum;
         }
-    }
-}
-
-/// Mean negative log-likelihood: `-(1/B) Σ_b logp[b, t_b]` for rows of length `n`.
-pub fn nll(logp: &[f32], targets: &[usize], n: usize) -> f32 {
-    let b = targets.len();
-    let sum: f64 = targets
-        .iter()
-        .enumerate()
-        .map(|(i, &t)| logp[i * n + t] as f64)
-        .sum();
-    (-sum / b as f64) as f32
-}
-
-/// Backward of [`nll`]: `dlogp[b, t_b] -= g / B`.
-pub fn nll_backward(g: f32, targets: &[usize], dlogp: &mut [f32], n: usize) {
-    let scale = g / targets.len() as f32;
-    for (i, &t) in targets.iter().enumerate() {
-        dlogp[i * n + t] -= scale;
     }
 }
 

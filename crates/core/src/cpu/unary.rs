@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A unary element-wise function with a known derivative.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum UnaryOp {
     /// `-x`
     Neg,
@@ -24,14 +24,46 @@ pub enum UnaryOp {
     Tanh,
     /// `x · Φ(x)`, the exact GELU (PyTorch's default `approximate='none'`)
     Gelu,
+    /// `0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))`, GELU's tanh approximation
+    GeluTanh,
+    /// `x` if `x > 0`, else `slope · x`
+    LeakyRelu(f32),
+    /// `x` if `x > 0`, else `alpha · (e^x - 1)` (Clevert et al., 2015)
+    Elu(f32),
+    /// `λ · elu_α(x)` with α ≈ 1.6733, λ ≈ 1.0507 (Klambauer et al., 2017)
+    Selu,
+    /// `x · σ(x)`, also called swish (Ramachandran et al., 2017)
+    Silu,
+    /// `ln(1 + e^x)` (linear above 20, as PyTorch)
+    Softplus,
+    /// `cosh x`
+    Cosh,
+}
+
+/// SELU's α and λ (the constants that make it self-normalising).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+/// SELU's λ.
+pub const SELU_SCALE: f32 = 1.050_701;
+/// sqrt(2/π), in GELU's tanh approximation.
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+
+/// `1 / (1 + e^-x)`, in two branches so that `e^x` never overflows.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
 }
 
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1 / sqrt(2π)
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
-/// The error function, Abramowitz & Stegun 7.1.26 refined (max abs error ~1.2e-7),
-/// computed in f64 for accuracy.
+/// The error function through Numerical Recipes' erfc Chebyshev fit (fractional error below
+/// 1.2e-7 everywhere), computed in f64.
 pub fn erf(x: f32) -> f32 {
     let x = x as f64;
     let t = 1.0 / (1.0 + 0.5 * x.abs());
@@ -61,17 +93,36 @@ impl UnaryOp {
             UnaryOp::Sqrt => x.sqrt(),
             UnaryOp::Abs => x.abs(),
             UnaryOp::Relu => x.max(0.0),
-            UnaryOp::Sigmoid => {
-                // Two branches so that e^x never overflows.
-                if x >= 0.0 {
-                    1.0 / (1.0 + (-x).exp())
-                } else {
-                    let e = x.exp();
-                    e / (1.0 + e)
-                }
-            }
+            UnaryOp::Sigmoid => sigmoid(x),
             UnaryOp::Tanh => x.tanh(),
             UnaryOp::Gelu => 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2)),
+            UnaryOp::GeluTanh => {
+                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
+            }
+            UnaryOp::LeakyRelu(a) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    a * x
+                }
+            }
+            UnaryOp::Elu(a) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    a * x.exp_m1()
+                }
+            }
+            UnaryOp::Selu => SELU_SCALE * if x > 0.0 { x } else { SELU_ALPHA * x.exp_m1() },
+            UnaryOp::Silu => x * sigmoid(x),
+            UnaryOp::Softplus => {
+                if x > 20.0 {
+                    x
+                } else {
+                    x.exp().ln_1p()
+                }
+            }
+            UnaryOp::Cosh => x.cosh(),
         }
     }
 
@@ -106,6 +157,46 @@ impl UnaryOp {
                 let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
                 cdf + x * FRAC_1_SQRT_2PI * (-0.5 * x * x).exp()
             }
+            UnaryOp::GeluTanh => {
+                let t = (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh();
+                0.5 * (1.0 + t)
+                    + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044_715 * x * x)
+            }
+            UnaryOp::LeakyRelu(a) => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    a
+                }
+            }
+            // below 0: d/dx α(e^x - 1) = αe^x = y + α
+            UnaryOp::Elu(a) => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    y + a
+                }
+            }
+            UnaryOp::Selu => {
+                if x > 0.0 {
+                    SELU_SCALE
+                } else {
+                    y + SELU_SCALE * SELU_ALPHA
+                }
+            }
+            // d/dx x·σ(x) = σ(x)·(1 + x·(1 - σ(x)))
+            UnaryOp::Silu => {
+                let s = sigmoid(x);
+                s * (1.0 + x * (1.0 - s))
+            }
+            UnaryOp::Softplus => {
+                if x > 20.0 {
+                    1.0
+                } else {
+                    sigmoid(x)
+                }
+            }
+            UnaryOp::Cosh => x.sinh(),
         }
     }
 }

@@ -125,9 +125,49 @@ impl Tensor {
     pub fn relu(&self) -> Tensor {
         self.unary(UnaryOp::Relu)
     }
-    /// `1 / (1 + e^-self)`
+    /// `1 / (1 + e^-self)`. Remembers its input even when nothing is recorded, so a binary
+    /// cross-entropy can work from the logits (see [`Tensor::sigmoid_input`]).
     pub fn sigmoid(&self) -> Tensor {
-        self.unary(UnaryOp::Sigmoid)
+        let t = self.unary(UnaryOp::Sigmoid);
+        if t.has_op() {
+            return t;
+        }
+        let mut node = std::sync::Arc::try_unwrap(t.0).unwrap_or_else(|_| unreachable!());
+        node.op = Some(Op::Unary(UnaryOp::Sigmoid, self.clone()));
+        Tensor(std::sync::Arc::new(node))
+    }
+
+    /// If this tensor was made by [`Tensor::sigmoid`], the logits it came from.
+    pub fn sigmoid_input(&self) -> Option<&Tensor> {
+        match &self.node().op {
+            Some(Op::Unary(UnaryOp::Sigmoid, x)) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// `x` if `x > 0`, else `negative_slope · x`.
+    pub fn leaky_relu(&self, negative_slope: f32) -> Tensor {
+        self.unary(UnaryOp::LeakyRelu(negative_slope))
+    }
+    /// `x` if `x > 0`, else `alpha · (e^x - 1)`.
+    pub fn elu(&self, alpha: f32) -> Tensor {
+        self.unary(UnaryOp::Elu(alpha))
+    }
+    /// Scaled ELU with the self-normalising constants.
+    pub fn selu(&self) -> Tensor {
+        self.unary(UnaryOp::Selu)
+    }
+    /// `x · σ(x)` (swish).
+    pub fn silu(&self) -> Tensor {
+        self.unary(UnaryOp::Silu)
+    }
+    /// `ln(1 + e^x)`.
+    pub fn softplus(&self) -> Tensor {
+        self.unary(UnaryOp::Softplus)
+    }
+    /// GELU, tanh approximation.
+    pub fn gelu_tanh(&self) -> Tensor {
+        self.unary(UnaryOp::GeluTanh)
     }
     /// `tanh self`
     pub fn tanh(&self) -> Tensor {

@@ -43,8 +43,8 @@ pub(crate) enum Op {
     Softmax(Tensor),
     /// Log-softmax over the last axis.
     LogSoftmax(Tensor),
-    /// Mean negative log-likelihood of the target classes.
-    Nll(Tensor, Arc<Vec<usize>>),
+    /// One element per row: `y[b] = x[b, idx[b]]`.
+    Pick(Tensor, Arc<Vec<usize>>),
 }
 
 /// Wraps a freshly computed buffer as a tensor, recording `op` only when gradients are on
@@ -95,7 +95,7 @@ impl Op {
             | Op::Transpose(x)
             | Op::Softmax(x)
             | Op::LogSoftmax(x)
-            | Op::Nll(x, _) => vec![x],
+            | Op::Pick(x, _) => vec![x],
         }
     }
 }

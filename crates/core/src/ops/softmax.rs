@@ -1,7 +1,7 @@
 //! Softmax family over the last axis, and the negative log-likelihood of class targets.
 
 use super::{record, Op};
-use crate::cpu::softmax;
+use crate::cpu::{index, softmax};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
@@ -48,28 +48,27 @@ impl Tensor {
     }
 
     /// Mean negative log-likelihood `-(1/B) Σ_b self[b, t_b]` of log-probabilities
-    /// `self[B, C]` for class targets `t`. Panics on a target `>= C` (callers validate labels).
+    /// `self[B, C]` for class targets `t`.
     pub fn nll(&self, targets: &[usize]) -> Tensor {
+        self.pick(targets).mean().neg()
+    }
+
+    /// `y[b] = self[b, idx[b]]`: one element of each row of a `[B, C]` tensor. Panics on an
+    /// index `>= C` (callers validate labels first).
+    pub fn pick(&self, idx: &[usize]) -> Tensor {
         assert_eq!(
             self.rank(),
             2,
-            "nll: log-probabilities must be [batch, classes], got {:?}",
+            "pick: needs [rows, columns], got {:?}",
             self.shape()
         );
         let (b, c) = (self.shape()[0], self.shape()[1]);
-        assert_eq!(
-            targets.len(),
-            b,
-            "nll: {} targets for a batch of {b}",
-            targets.len()
-        );
-        if let Some(&t) = targets.iter().find(|&&t| t >= c) {
-            panic!("nll: target class {t} out of range for {c} classes");
+        assert_eq!(idx.len(), b, "pick: {} indices for {b} rows", idx.len());
+        if let Some(&i) = idx.iter().find(|&&i| i >= c) {
+            panic!("pick: index {i} out of range for {c} columns");
         }
-        let loss = softmax::nll(self.data(), targets, c);
-        let targets = Arc::new(targets.to_vec());
-        record(vec![loss], vec![], &[self], || {
-            Op::Nll(self.clone(), targets)
-        })
+        let out = index::pick_rows(self.data(), idx, c);
+        let idx = Arc::new(idx.to_vec());
+        record(out, vec![b], &[self], || Op::Pick(self.clone(), idx))
     }
 }
