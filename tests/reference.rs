@@ -2,7 +2,7 @@
 //! values made by `scripts/reference/make_fixtures.py` (fixtures committed in tests/fixtures).
 
 use nabla::core::testing::assert_close;
-use nabla::nn::{Ctx, OptimizerConfig};
+use nabla::nn::{Clipping, CompileConfig, Ctx, OptimizerConfig};
 use nabla::prelude::*;
 use serde_json::Value;
 
@@ -40,7 +40,7 @@ fn dense_forward_and_backward_match_pytorch() {
     let x = Tensor::from_vec(floats(&f["x"]), &usizes(&f["x_shape"])).requires_grad(true);
     let r = Tensor::from_vec(floats(&f["r"]), &[4, 3]);
     for (name, case) in f["cases"].as_object().unwrap() {
-        let act: Activation = serde_json::from_value(Value::String(name.clone())).unwrap();
+        let act: Activation = serde_json::from_value(case["activation"].clone()).unwrap();
         let mut model = Sequential::new([5])
             .add(Dense::new(3).activation(act))
             .build(0)
@@ -166,9 +166,15 @@ fn optimizer_trajectories_match_torch_optim() {
         let cfg: OptimizerConfig = serde_json::from_value(case["config"].clone()).unwrap();
         let mut model = Sequential::new([3]).add(Dense::new(2)).build(0).unwrap();
         set_weights(&mut model, &[floats(&f["kernel"]), floats(&f["bias"])]);
-        model
-            .compile_boxed(cfg.into_optimizer(), Loss::MeanSquaredError.into(), &[])
-            .unwrap();
+        let clipping: Clipping = serde_json::from_value(case["clipping"].clone()).unwrap();
+        let loss = Loss::MeanSquaredError.into();
+        let compile = CompileConfig {
+            optimizer: cfg,
+            loss,
+            metrics: vec![],
+            clipping,
+        };
+        model.compile_config(&compile).unwrap();
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
             let loss = Loss::MeanSquaredError
                 .into_spec()

@@ -41,10 +41,25 @@ def dense_fixture():
     """Dense forward/backward for each activation: L = sum(y * r)."""
     x, w, b, r = arr((4, 5)), arr((5, 3)), arr((3,)), arr((4, 3))
     cases = {}
-    acts = {"linear": lambda z: z, "relu": torch.relu, "sigmoid": torch.sigmoid,
-            "tanh": torch.tanh, "softmax": lambda z: torch.softmax(z, -1),
-            "gelu": F.gelu}
-    for name, act in acts.items():
+    # name -> (nabla activation spec, torch function)
+    acts = {
+        "linear": ("linear", lambda z: z),
+        "relu": ("relu", torch.relu),
+        "sigmoid": ("sigmoid", torch.sigmoid),
+        "tanh": ("tanh", torch.tanh),
+        "softmax": ("softmax", lambda z: torch.softmax(z, -1)),
+        "log_softmax": ("log_softmax", lambda z: torch.log_softmax(z, -1)),
+        "gelu": ("gelu", F.gelu),
+        "gelu_tanh": ("gelu_tanh", lambda z: F.gelu(z, approximate="tanh")),
+        "leaky_relu": ("leaky_relu", F.leaky_relu),
+        "leaky_relu_0.2": ({"type": "leaky_relu", "negative_slope": 0.2}, lambda z: F.leaky_relu(z, 0.2)),
+        "elu": ("elu", F.elu),
+        "elu_0.5": ({"type": "elu", "alpha": 0.5}, lambda z: F.elu(z, 0.5)),
+        "selu": ("selu", F.selu),
+        "swish": ("swish", F.silu),
+        "softplus": ("softplus", F.softplus),
+    }
+    for name, (spec, act) in acts.items():
         xt = torch.tensor(x, requires_grad=True)
         wt = torch.tensor(w, requires_grad=True)
         bt = torch.tensor(b, requires_grad=True)
@@ -56,7 +71,8 @@ def dense_fixture():
         y_ref = act(lin(xt))
         assert torch.allclose(y, y_ref, atol=1e-6)
         (y * torch.tensor(r)).sum().backward()
-        cases[name] = {"y": flat(y), "dx": flat(xt.grad), "dkernel": flat(wt.grad), "dbias": flat(bt.grad)}
+        cases[name] = {"activation": spec, "y": flat(y), "dx": flat(xt.grad), "dkernel": flat(wt.grad),
+                       "dbias": flat(bt.grad)}
     dump("dense.json", {"x": flat(x), "kernel": flat(w), "bias": flat(b), "r": flat(r),
                         "x_shape": [4, 5], "kernel_shape": [5, 3], "cases": cases})
 
@@ -75,7 +91,7 @@ def loss_fixture():
         t = torch.tensor(inp, requires_grad=True)
         loss = fn(t)
         loss.backward()
-        cases[name] = {"loss": float(loss), "grad": flat(t.grad)}
+        cases[name] = {"loss": float(loss.detach()), "grad": flat(t.grad)}
 
     lab = torch.tensor(labels)
     record("sparse_from_logits", lambda z: F.cross_entropy(z, lab), logits)
@@ -84,7 +100,28 @@ def loss_fixture():
     # on probabilities that are not a softmax output: clip to [1e-7, 1-1e-7], then log
     record("categorical_probs", lambda p: -(torch.tensor(soft) * torch.log(p.clamp(1e-7, 1 - 1e-7))).sum(1).mean(), probs_raw)
     record("sparse_probs", lambda p: F.nll_loss(torch.log(p.clamp(1e-7, 1 - 1e-7)), lab), probs_raw)
+    st = torch.tensor(soft)
+    record("categorical_smoothing", lambda z: F.cross_entropy(z, st * 0.9 + 0.1 / 4), logits)
+    record("sparse_smoothing", lambda z: F.cross_entropy(z, lab, label_smoothing=0.1), logits)
+    w = torch.tensor([0.5, 2.0, 1.0, 0.0, 3.0, 1.5])
+    record("sparse_weighted", lambda z: (F.cross_entropy(z, lab, reduction="none") * w).sum() / 6, logits)
+    record("kl_from_logits", lambda z: F.kl_div(F.log_softmax(z, -1), st, reduction="batchmean"), logits)
+    record("kl_probs", lambda p: (st * (torch.log(st) - torch.log(p.clamp(1e-7, 1)))).sum(1).mean(), probs_raw)
+    tt = torch.tensor(target)
+    record("mae", lambda z: F.l1_loss(z, tt), pred)
+    record("huber", lambda z: F.huber_loss(z, tt), pred)
+    record("huber_0.5", lambda z: F.huber_loss(z, tt, delta=0.5), pred)
+    record("log_cosh", lambda z: torch.log(torch.cosh(z - tt)).mean(), pred)
+    binary = (rng.random((6, 3)) > 0.5).astype(np.float32)
+    bt = torch.tensor(binary)
+    record("bce_from_logits", lambda z: F.binary_cross_entropy_with_logits(z, bt), pred)
+    record("bce_smoothing", lambda z: F.binary_cross_entropy_with_logits(z, bt * 0.8 + 0.1), pred)
+    sig = 1 / (1 + np.exp(-pred))
+    record("bce_probs", lambda p: -(bt * torch.log(p.clamp(1e-7, 1 - 1e-7))
+                                    + (1 - bt) * torch.log((1 - p).clamp(1e-7, 1 - 1e-7))).mean(), sig.astype(np.float32))
+    record("hinge", lambda z: torch.relu(1 - (2 * bt - 1) * z).mean(), pred)
     dump("losses.json", {"logits": flat(logits), "logits_shape": [6, 4], "labels": labels,
+                         "binary": flat(binary), "weights": [0.5, 2.0, 1.0, 0.0, 3.0, 1.5],
                          "soft_targets": flat(soft), "pred": flat(pred), "target": flat(target),
                          "pred_shape": [6, 3], "probs": flat(probs_raw), "cases": cases})
 
@@ -103,9 +140,37 @@ def optimizer_fixture():
         "adam": ("adam", {"learning_rate": 0.01}, lambda p: torch.optim.Adam(p, lr=0.01)),
         "adam_betas": ("adam", {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6},
                        lambda p: torch.optim.Adam(p, lr=0.02, betas=(0.8, 0.99), eps=1e-6)),
+        "adam_amsgrad_decay": ("adam", {"learning_rate": 0.05, "amsgrad": True, "weight_decay": 0.1},
+                               lambda p: torch.optim.Adam(p, lr=0.05, amsgrad=True, weight_decay=0.1)),
+        "adamw": ("adamw", {"learning_rate": 0.05}, lambda p: torch.optim.AdamW(p, lr=0.05)),
+        "adamw_amsgrad": ("adamw", {"learning_rate": 0.05, "weight_decay": 0.3, "amsgrad": True},
+                          lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.3, amsgrad=True)),
+        "rmsprop": ("rmsprop", {"learning_rate": 0.01}, lambda p: torch.optim.RMSprop(p, lr=0.01)),
+        "rmsprop_centered_momentum": ("rmsprop", {"learning_rate": 0.01, "rho": 0.9, "momentum": 0.5, "centered": True, "weight_decay": 0.05},
+                                      lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.05)),
+        "adagrad": ("adagrad", {"learning_rate": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.1, "weight_decay": 0.01},
+                    lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.05, initial_accumulator_value=0.1, weight_decay=0.01)),
+        "adadelta": ("adadelta", {"learning_rate": 1.0}, lambda p: torch.optim.Adadelta(p, lr=1.0)),
+        "adadelta_rho": ("adadelta", {"learning_rate": 0.5, "rho": 0.8, "epsilon": 1e-5, "weight_decay": 0.02},
+                         lambda p: torch.optim.Adadelta(p, lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.02)),
+        "adamax": ("adamax", {"learning_rate": 0.02}, lambda p: torch.optim.Adamax(p, lr=0.02)),
+        "nadam": ("nadam", {"learning_rate": 0.02}, lambda p: torch.optim.NAdam(p, lr=0.02)),
+        "nadam_decay": ("nadam", {"learning_rate": 0.02, "momentum_decay": 0.01, "weight_decay": 0.05},
+                        lambda p: torch.optim.NAdam(p, lr=0.02, momentum_decay=0.01, weight_decay=0.05)),
+    }
+    # gradient clipping: (config, clipping, torch optimiser, torch clip function)
+    clipped = {
+        "sgd_clip_global_norm": ("sgd", {"learning_rate": 0.1}, {"global_clipnorm": 0.5},
+                                 lambda p: torch.optim.SGD(p, lr=0.1),
+                                 lambda ps: torch.nn.utils.clip_grad_norm_(ps, 0.5)),
+        "adam_clip_value": ("adam", {"learning_rate": 0.05}, {"clipvalue": 0.2},
+                            lambda p: torch.optim.Adam(p, lr=0.05),
+                            lambda ps: torch.nn.utils.clip_grad_value_(ps, 0.2)),
     }
     cases = {}
-    for name, (kind, cfg, make) in configs.items():
+    all_cases = {k: (kind, cfg, {}, make, None) for k, (kind, cfg, make) in configs.items()}
+    all_cases.update(clipped)
+    for name, (kind, cfg, clip, make, clip_fn) in all_cases.items():
         w = torch.tensor(w0, requires_grad=True)
         b = torch.tensor(b0, requires_grad=True)
         opt = make([w, b])
@@ -114,9 +179,11 @@ def optimizer_fixture():
             loss = F.mse_loss(torch.tensor(x) @ w + b, torch.tensor(y))
             opt.zero_grad()
             loss.backward()
+            if clip_fn:
+                clip_fn([w, b])
             opt.step()
-            traj.append({"loss": float(loss), "kernel": flat(w), "bias": flat(b)})
-        cases[name] = {"config": dict(type=kind, **cfg), "steps": traj}
+            traj.append({"loss": float(loss.detach()), "kernel": flat(w), "bias": flat(b)})
+        cases[name] = {"config": dict(type=kind, **cfg), "clipping": clip, "steps": traj}
     dump("optimizers.json", {"x": flat(x), "y": flat(y), "kernel": flat(w0), "bias": flat(b0),
                              "cases": cases})
 

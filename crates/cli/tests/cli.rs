@@ -248,3 +248,44 @@ fn bad_data_and_model_files_fail_cleanly() {
         "{e}"
     );
 }
+
+#[test]
+fn every_optimizer_spec_trains_one_epoch_and_lowers_the_loss() {
+    use nabla::prelude::*;
+    let dir = format!("{}/../../specs/optimizers", env!("CARGO_MANIFEST_DIR"));
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    specs.sort();
+    assert!(specs.len() >= 9, "a spec per optimiser: {specs:?}");
+    let out = tempfile::tempdir().unwrap();
+    for path in specs {
+        let spec = Spec::from_file(&path).unwrap();
+        let mut untrained = spec.build_model(spec.train.seed).unwrap();
+        let (_, test) = spec.load_data(&untrained).unwrap();
+        let before = untrained
+            .evaluate(&test.unwrap())
+            .unwrap()
+            .get("loss")
+            .unwrap();
+        let printed = ok(&[
+            "train",
+            s(&path),
+            "--out",
+            s(out.path()),
+            "--epochs",
+            "1",
+            "-q",
+        ]);
+        let after = value(
+            printed.lines().find(|l| l.starts_with("test:")).unwrap(),
+            "loss",
+        );
+        assert!(
+            after < before,
+            "{}: test loss {before} -> {after}",
+            path.display()
+        );
+    }
+}

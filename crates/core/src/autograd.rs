@@ -66,6 +66,25 @@ impl Gradients {
             .for_each(|g| g.iter_mut().for_each(|v| *v *= c));
     }
 
+    /// Applies `f` to the gradient of each of `ids` that has one.
+    pub fn map_each(&mut self, ids: &[u64], mut f: impl FnMut(&mut [f32])) {
+        for id in ids {
+            if let Some(g) = self.map.get_mut(id) {
+                f(g);
+            }
+        }
+    }
+
+    /// `sqrt(Σ g²)` over the gradients of `ids` (computed in f64).
+    pub fn global_norm(&self, ids: &[u64]) -> f64 {
+        ids.iter()
+            .filter_map(|id| self.map.get(id))
+            .flat_map(|g| g.iter())
+            .map(|&v| (v as f64) * (v as f64))
+            .sum::<f64>()
+            .sqrt()
+    }
+
     /// Number of tensors with a gradient.
     pub fn len(&self) -> usize {
         self.map.len()

@@ -24,4 +24,7 @@ pub use layers::{ActivationLayer, Dense, Dropout, Flatten};
 pub use losses::{Loss, LossSpec};
 pub use metrics::Metric;
 pub use model::{CompileConfig, Model, Sequential};
-pub use optimizers::{Adam, Optimizer, OptimizerConfig, Sgd};
+pub use optimizers::{
+    Adadelta, Adagrad, Adam, AdamW, Adamax, Clipping, Nadam, OptState, Optimizer, OptimizerConfig,
+    RmsProp, Sgd,
+};

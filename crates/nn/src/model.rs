@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer, Param};
 use crate::losses::LossSpec;
 use crate::metrics::Metric;
-use crate::optimizers::{Optimizer, OptimizerConfig};
+use crate::optimizers::{Clipping, Optimizer, OptimizerConfig};
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -117,6 +117,13 @@ pub struct CompileConfig {
     /// Metrics reported besides the loss.
     #[serde(default)]
     pub metrics: Vec<Metric>,
+    /// Gradient clipping before each step.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub clipping: Clipping,
+}
+
+fn is_default(c: &Clipping) -> bool {
+    !c.is_active()
 }
 
 /// The optimiser, loss and metrics of a compiled model.
@@ -127,6 +134,8 @@ pub struct Compiled {
     pub loss: LossSpec,
     /// Reported by `fit` and `evaluate`.
     pub metrics: Vec<Metric>,
+    /// Gradient clipping before each step (none by default).
+    pub clipping: Clipping,
 }
 
 /// A built sequential model.
@@ -165,6 +174,7 @@ impl Model {
             optimizer,
             loss,
             metrics: metrics.to_vec(),
+            clipping: Clipping::default(),
         });
         Ok(())
     }
@@ -172,11 +182,19 @@ impl Model {
     /// Compiles from a saved or spec'd [`CompileConfig`].
     pub fn compile_config(&mut self, cfg: &CompileConfig) -> Result<()> {
         cfg.optimizer.validate()?;
-        self.compile_boxed(
-            cfg.optimizer.clone().into_optimizer(),
-            cfg.loss.clone(),
-            &cfg.metrics,
-        )
+        let clip = [
+            ("global_clipnorm", cfg.clipping.global_clipnorm),
+            ("clipvalue", cfg.clipping.clipvalue),
+        ];
+        for (what, v) in clip {
+            if let Some(v) = v.filter(|v| !(*v > 0.0 && v.is_finite())) {
+                return Err(Error::config(what, "a positive number", v));
+            }
+        }
+        let optimizer = cfg.optimizer.clone().into_optimizer();
+        self.compile_boxed(optimizer, cfg.loss.clone(), &cfg.metrics)?;
+        self.compiled.as_mut().expect("just compiled").clipping = cfg.clipping;
+        Ok(())
     }
 
     /// The compile state, if compiled.
@@ -195,6 +213,7 @@ impl Model {
             optimizer: c.optimizer.config(),
             loss: c.loss.clone(),
             metrics: c.metrics.clone(),
+            clipping: c.clipping,
         })
     }
 
@@ -306,7 +325,18 @@ impl Model {
         let mut compiled = self.compiled.take().ok_or(Error::NotCompiled)?;
         {
             let mut params = self.params_mut();
-            compiled.optimizer.step(&mut params, grads);
+            if compiled.clipping.is_active() {
+                let ids: Vec<u64> = params
+                    .iter()
+                    .filter(|p| p.trainable)
+                    .map(|p| p.value.id())
+                    .collect();
+                let mut clipped = grads.clone();
+                compiled.clipping.apply(&mut clipped, &ids);
+                compiled.optimizer.step(&mut params, &clipped);
+            } else {
+                compiled.optimizer.step(&mut params, grads);
+            }
         }
         self.compiled = Some(compiled);
         Ok(())

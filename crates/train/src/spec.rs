@@ -86,6 +86,12 @@ pub struct TrainSpec {
     /// Reshuffle every epoch (default true).
     #[serde(default = "yes")]
     pub shuffle: bool,
+    /// Clip gradients to this global norm before each step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_clipnorm: Option<f32>,
+    /// Clip each gradient element to `[-clipvalue, clipvalue]` before each step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipvalue: Option<f32>,
 }
 
 fn default_optimizer() -> OptimizerConfig {
@@ -174,6 +180,10 @@ impl Spec {
             optimizer: self.train.optimizer.clone(),
             loss: self.train.loss.clone(),
             metrics: self.train.metrics.clone(),
+            clipping: nabla_nn::Clipping {
+                global_clipnorm: self.train.global_clipnorm,
+                clipvalue: self.train.clipvalue,
+            },
         }
     }
 

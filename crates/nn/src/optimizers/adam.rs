@@ -1,37 +1,47 @@
-//! Adam with bias correction, exactly as `torch.optim.Adam` (Kingma & Ba, "Adam: A Method for
-//! Stochastic Optimization", 2015):
+//! Adam with bias correction and optional AMSGrad, exactly as `torch.optim.Adam` (Kingma & Ba,
+//! "Adam: A Method for Stochastic Optimization", 2015; Reddi et al., "On the Convergence of
+//! Adam and Beyond", 2018):
 //!
 //! ```text
+//! g = g + weight_decay · w                 (coupled decay; see AdamW for decoupled)
 //! m = β1 · m + (1 - β1) · g
 //! v = β2 · v + (1 - β2) · g²
-//! w = w - (lr / (1 - β1^t)) · m / (sqrt(v) / sqrt(1 - β2^t) + ε)
+//! v̂ = max(v̂, v) with amsgrad, else v
+//! w = w - (lr / (1 - β1^t)) · m / (sqrt(v̂) / sqrt(1 - β2^t) + ε)
 //! ```
 //! Defaults are PyTorch's: lr 1e-3, β1 0.9, β2 0.999, ε 1e-8 (Keras uses ε 1e-7).
 
-use super::{slot, Optimizer, OptimizerConfig};
-use nabla_core::cpu::simd::for_ranges;
+use super::{decayed, OptState, Optimizer};
 use serde::{Deserialize, Serialize};
 
-/// Parameters at least this large are updated by all worker threads. Off: measured on W1
-/// (100k weights), waking a second thread every step costs more than it saves.
-const PARALLEL_MIN: usize = usize::MAX;
-
+/// The per-step constants of the update.
 #[derive(Clone, Copy)]
-struct AdamHyper {
-    b1: f32,
-    b2: f32,
-    eps: f32,
-    inv_bc2_sqrt: f32,
-    step_size: f32,
+pub(crate) struct AdamStep {
+    pub b1: f32,
+    pub b2: f32,
+    pub eps: f32,
+    pub inv_bc2_sqrt: f32,
+    pub step_size: f32,
 }
 
-struct SendPtrs(*mut f32, *mut f32, *mut f32);
-// SAFETY: used only to hand disjoint sub-ranges of the buffers to worker threads.
-unsafe impl Sync for SendPtrs {}
+impl AdamStep {
+    pub(crate) fn new(lr: f32, b1: f32, b2: f32, eps: f32, t: u64) -> AdamStep {
+        let t = t.max(1) as i32;
+        let bc2_sqrt = (1.0 - b2.powi(t)).sqrt();
+        AdamStep {
+            b1,
+            b2,
+            eps,
+            inv_bc2_sqrt: 1.0 / bc2_sqrt,
+            step_size: lr / (1.0 - b1.powi(t)),
+        }
+    }
+}
 
 nabla_core::multiversion! {
-    /// The update of one parameter slice: the formula of the module docs, element by element.
-    fn adam_kernel(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: AdamHyper) {
+    /// One parameter slice, element by element (compiled for wide vectors: the hot loop of
+    /// training small models).
+    pub(crate) fn adam_kernel(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: AdamStep) {
         let n = w.len();
         let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
         for i in 0..n {
@@ -42,6 +52,24 @@ nabla_core::multiversion! {
             let denom = v[i].sqrt() * h.inv_bc2_sqrt + h.eps;
             w[i] -= h.step_size * m[i] / denom;
         }
+    }
+}
+
+/// The AMSGrad variant: the denominator uses the running maximum `vmax` of `v`.
+pub(crate) fn amsgrad_kernel(
+    w: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    vmax: &mut [f32],
+    h: AdamStep,
+) {
+    for i in 0..w.len() {
+        m[i] = h.b1 * m[i] + (1.0 - h.b1) * g[i];
+        v[i] = h.b2 * v[i] + (1.0 - h.b2) * g[i] * g[i];
+        vmax[i] = vmax[i].max(v[i]);
+        let denom = vmax[i].sqrt() * h.inv_bc2_sqrt + h.eps;
+        w[i] -= h.step_size * m[i] / denom;
     }
 }
 
@@ -57,12 +85,12 @@ pub struct Adam {
     pub beta_2: f32,
     /// Added to the denominator for stability.
     pub epsilon: f32,
+    /// Use the maximum of past second moments (AMSGrad).
+    pub amsgrad: bool,
+    /// Coupled weight decay (an L2 term added to the gradient).
+    pub weight_decay: f32,
     #[serde(skip)]
-    t: u64,
-    #[serde(skip)]
-    m: Vec<Vec<f32>>,
-    #[serde(skip)]
-    v: Vec<Vec<f32>>,
+    state: OptState,
 }
 
 impl Default for Adam {
@@ -79,9 +107,9 @@ impl Adam {
             beta_1: 0.9,
             beta_2: 0.999,
             epsilon: 1e-8,
-            t: 0,
-            m: Vec::new(),
-            v: Vec::new(),
+            amsgrad: false,
+            weight_decay: 0.0,
+            state: OptState::default(),
         }
     }
 
@@ -97,59 +125,46 @@ impl Adam {
         self.epsilon = eps;
         self
     }
+
+    /// Turns AMSGrad on.
+    pub fn amsgrad(mut self, on: bool) -> Adam {
+        self.amsgrad = on;
+        self
+    }
+}
+
+/// The update shared by Adam and AdamW (after any decay has been applied).
+pub(crate) fn adam_update(
+    state: &mut OptState,
+    index: usize,
+    w: &mut [f32],
+    g: &[f32],
+    amsgrad: bool,
+    h: AdamStep,
+) {
+    let n = w.len();
+    if amsgrad {
+        let (m, v, vmax) = state.three(index, n);
+        amsgrad_kernel(w, g, m, v, vmax, h);
+    } else {
+        let (m, v) = state.two(0, 1, index, n);
+        adam_kernel(w, g, m, v, h);
+    }
 }
 
 impl Optimizer for Adam {
-    fn begin_step(&mut self) {
-        self.t += 1;
-    }
-
     fn update(&mut self, index: usize, w: &mut [f32], g: &[f32]) {
-        let (b1, b2, eps) = (self.beta_1, self.beta_2, self.epsilon);
-        let t = self.t.max(1) as i32;
-        let bc1 = 1.0 - b1.powi(t);
-        let bc2_sqrt = (1.0 - b2.powi(t)).sqrt();
-        let step_size = self.learning_rate / bc1;
-        slot(&mut self.m, index, w.len());
-        slot(&mut self.v, index, w.len());
-        let h = AdamHyper {
-            b1,
-            b2,
-            eps,
-            inv_bc2_sqrt: 1.0 / bc2_sqrt,
-            step_size,
-        };
-        let (m, v) = (&mut self.m[index], &mut self.v[index]);
-        let parts = SendPtrs(w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
-        for_ranges(w.len(), PARALLEL_MIN, |r| {
-            let parts = &parts;
-            // SAFETY: `for_ranges` hands out disjoint ranges of 0..len, so the slices made
-            // here never overlap between threads and stay inside the three buffers.
-            let (w, m, v) = unsafe {
-                let n = r.len();
-                (
-                    std::slice::from_raw_parts_mut(parts.0.add(r.start), n),
-                    std::slice::from_raw_parts_mut(parts.1.add(r.start), n),
-                    std::slice::from_raw_parts_mut(parts.2.add(r.start), n),
-                )
-            };
-            adam_kernel(w, &g[r], m, v, h);
-        });
+        let h = AdamStep::new(
+            self.learning_rate,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.state.t,
+        );
+        let mut buf = Vec::new();
+        let g = decayed(g, w, self.weight_decay, &mut buf);
+        adam_update(&mut self.state, index, w, g, self.amsgrad, h);
     }
 
-    fn learning_rate(&self) -> f32 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.learning_rate = lr;
-    }
-
-    fn config(&self) -> OptimizerConfig {
-        OptimizerConfig::Adam(
-            Adam::new(self.learning_rate)
-                .betas(self.beta_1, self.beta_2)
-                .epsilon(self.epsilon),
-        )
-    }
+    super::shared_accessors!(Adam);
 }

@@ -1,14 +1,33 @@
-//! Optimisers: the `Optimizer` trait, the shared driver that walks the parameters, and the
+//! Optimisers: the `Optimizer` trait with the shared driver that walks the parameters, the
+//! per-parameter state every optimiser keeps (`OptState`, saved in checkpoints), and the
 //! config enum (`optimizer = { type = "adam", learning_rate = 1e-3 }`).
 //!
-//! Each optimiser writes only its per-parameter update on slices; state is kept per
-//! parameter position (the model's parameter order is fixed).
+//! Each optimiser writes only its per-parameter update on slices, with its formula and paper
+//! in its file's doc comment. Defaults are PyTorch's; each file says where Keras differs.
+//! `weight_decay` means PyTorch's coupled decay (`g += wd · w`, an L2 term in the gradient)
+//! everywhere except AdamW, whose decay is decoupled (`w -= lr · wd · w`).
 
+mod adadelta;
+mod adagrad;
 mod adam;
+mod adamax;
+mod adamw;
+mod clip;
+mod nadam;
+mod rmsprop;
 mod sgd;
+mod state;
 
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
 pub use adam::Adam;
+pub use adamax::Adamax;
+pub use adamw::AdamW;
+pub use clip::Clipping;
+pub use nadam::Nadam;
+pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
+pub use state::OptState;
 
 use crate::error::{Error, Result};
 use crate::layer::Param;
@@ -19,6 +38,7 @@ use serde::{Deserialize, Serialize};
 pub trait Optimizer: Send {
     /// One update of every trainable parameter that received a gradient.
     fn step(&mut self, params: &mut [&mut Param], grads: &Gradients) {
+        self.state_mut().t += 1;
         self.begin_step();
         for (i, p) in params.iter_mut().enumerate() {
             if !p.trainable {
@@ -30,7 +50,7 @@ pub trait Optimizer: Send {
             p.value.update(|w| self.update(i, w, g));
         }
     }
-    /// Called once per step before the parameter updates (advances step counters).
+    /// Called once per step after the step counter `t` advanced (shared per-step terms).
     fn begin_step(&mut self) {}
     /// Updates parameter number `index` (`w`) with its gradient `g`.
     fn update(&mut self, index: usize, w: &mut [f32], g: &[f32]);
@@ -40,16 +60,34 @@ pub trait Optimizer: Send {
     fn set_learning_rate(&mut self, lr: f32);
     /// The hyper-parameters, for saving.
     fn config(&self) -> OptimizerConfig;
+    /// The step counter and per-parameter buffers.
+    fn state(&self) -> &OptState;
+    /// The state, mutable (restoring a checkpoint).
+    fn state_mut(&mut self) -> &mut OptState;
 }
 
 /// An optimiser config, tagged by `type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OptimizerConfig {
-    /// [`Sgd`]
+    /// [`Sgd`]; plain gradient descent with a full batch
     Sgd(Sgd),
     /// [`Adam`]
     Adam(Adam),
+    /// [`AdamW`]
+    #[serde(rename = "adamw")]
+    AdamW(AdamW),
+    /// [`RmsProp`]
+    #[serde(rename = "rmsprop")]
+    RmsProp(RmsProp),
+    /// [`Adagrad`]
+    Adagrad(Adagrad),
+    /// [`Adadelta`]
+    Adadelta(Adadelta),
+    /// [`Adamax`]
+    Adamax(Adamax),
+    /// [`Nadam`]
+    Nadam(Nadam),
 }
 
 impl OptimizerConfig {
@@ -58,38 +96,48 @@ impl OptimizerConfig {
         match self {
             OptimizerConfig::Sgd(o) => Box::new(o),
             OptimizerConfig::Adam(o) => Box::new(o),
+            OptimizerConfig::AdamW(o) => Box::new(o),
+            OptimizerConfig::RmsProp(o) => Box::new(o),
+            OptimizerConfig::Adagrad(o) => Box::new(o),
+            OptimizerConfig::Adadelta(o) => Box::new(o),
+            OptimizerConfig::Adamax(o) => Box::new(o),
+            OptimizerConfig::Nadam(o) => Box::new(o),
         }
     }
 
-    /// Rejects hyper-parameters outside their domain.
+    /// The `type` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerConfig::Sgd(_) => "sgd",
+            OptimizerConfig::Adam(_) => "adam",
+            OptimizerConfig::AdamW(_) => "adamw",
+            OptimizerConfig::RmsProp(_) => "rmsprop",
+            OptimizerConfig::Adagrad(_) => "adagrad",
+            OptimizerConfig::Adadelta(_) => "adadelta",
+            OptimizerConfig::Adamax(_) => "adamax",
+            OptimizerConfig::Nadam(_) => "nadam",
+        }
+    }
+
+    /// Rejects hyper-parameters outside their domain, naming optimiser, field and value.
     pub fn validate(&self) -> Result<()> {
-        let check = |what: &str, v: f32, ok: bool, expected: &str| {
-            if ok {
+        let name = self.name();
+        let check = |field: &str, v: f32, ok: bool, expected: &str| -> Result<()> {
+            if ok && v.is_finite() {
                 Ok(())
             } else {
-                Err(Error::config(what.to_string(), expected, v))
+                Err(Error::config(format!("{name} {field}"), expected, v))
             }
         };
+        let non_neg = |field: &str, v: f32| check(field, v, v >= 0.0, "a finite number >= 0");
+        let unit =
+            |field: &str, v: f32| check(field, v, (0.0..1.0).contains(&v), "a number in [0, 1)");
         match self {
             OptimizerConfig::Sgd(o) => {
-                check(
-                    "sgd learning_rate",
-                    o.learning_rate,
-                    o.learning_rate >= 0.0 && o.learning_rate.is_finite(),
-                    "a finite number >= 0",
-                )?;
-                check(
-                    "sgd momentum",
-                    o.momentum,
-                    o.momentum >= 0.0,
-                    "a number >= 0",
-                )?;
-                check(
-                    "sgd weight_decay",
-                    o.weight_decay,
-                    o.weight_decay >= 0.0,
-                    "a number >= 0",
-                )?;
+                non_neg("learning_rate", o.learning_rate)?;
+                non_neg("momentum", o.momentum)?;
+                non_neg("dampening", o.dampening)?;
+                non_neg("weight_decay", o.weight_decay)?;
                 if o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0) {
                     return Err(Error::config(
                         "sgd nesterov",
@@ -100,37 +148,90 @@ impl OptimizerConfig {
                 Ok(())
             }
             OptimizerConfig::Adam(o) => {
-                check(
-                    "adam learning_rate",
-                    o.learning_rate,
-                    o.learning_rate >= 0.0 && o.learning_rate.is_finite(),
-                    "a finite number >= 0",
-                )?;
-                check(
-                    "adam beta_1",
-                    o.beta_1,
-                    (0.0..1.0).contains(&o.beta_1),
-                    "a number in [0, 1)",
-                )?;
-                check(
-                    "adam beta_2",
-                    o.beta_2,
-                    (0.0..1.0).contains(&o.beta_2),
-                    "a number in [0, 1)",
-                )?;
-                check("adam epsilon", o.epsilon, o.epsilon >= 0.0, "a number >= 0")
+                non_neg("learning_rate", o.learning_rate)?;
+                unit("beta_1", o.beta_1)?;
+                unit("beta_2", o.beta_2)?;
+                non_neg("epsilon", o.epsilon)?;
+                non_neg("weight_decay", o.weight_decay)
+            }
+            OptimizerConfig::AdamW(o) => {
+                non_neg("learning_rate", o.learning_rate)?;
+                unit("beta_1", o.beta_1)?;
+                unit("beta_2", o.beta_2)?;
+                non_neg("epsilon", o.epsilon)?;
+                non_neg("weight_decay", o.weight_decay)
+            }
+            OptimizerConfig::RmsProp(o) => {
+                non_neg("learning_rate", o.learning_rate)?;
+                unit("rho", o.rho)?;
+                non_neg("momentum", o.momentum)?;
+                non_neg("epsilon", o.epsilon)?;
+                non_neg("weight_decay", o.weight_decay)
+            }
+            OptimizerConfig::Adagrad(o) => {
+                non_neg("learning_rate", o.learning_rate)?;
+                non_neg("lr_decay", o.lr_decay)?;
+                non_neg("initial_accumulator_value", o.initial_accumulator_value)?;
+                non_neg("epsilon", o.epsilon)?;
+                non_neg("weight_decay", o.weight_decay)
+            }
+            OptimizerConfig::Adadelta(o) => {
+                non_neg("learning_rate", o.learning_rate)?;
+                unit("rho", o.rho)?;
+                non_neg("epsilon", o.epsilon)?;
+                non_neg("weight_decay", o.weight_decay)
+            }
+            OptimizerConfig::Adamax(o) => {
+                non_neg("learning_rate", o.learning_rate)?;
+                unit("beta_1", o.beta_1)?;
+                unit("beta_2", o.beta_2)?;
+                non_neg("epsilon", o.epsilon)?;
+                non_neg("weight_decay", o.weight_decay)
+            }
+            OptimizerConfig::Nadam(o) => {
+                non_neg("learning_rate", o.learning_rate)?;
+                unit("beta_1", o.beta_1)?;
+                unit("beta_2", o.beta_2)?;
+                non_neg("epsilon", o.epsilon)?;
+                non_neg("momentum_decay", o.momentum_decay)?;
+                non_neg("weight_decay", o.weight_decay)
             }
         }
     }
 }
 
-/// Grows per-parameter state so that `state[index]` exists with `n` zeros.
-pub(crate) fn slot(state: &mut Vec<Vec<f32>>, index: usize, n: usize) -> &mut Vec<f32> {
-    if state.len() <= index {
-        state.resize_with(index + 1, Vec::new);
+/// The accessors every optimiser shares (learning rate, config without state, state),
+/// for a struct with `learning_rate` and `state` fields and its `OptimizerConfig` variant.
+macro_rules! shared_accessors {
+    ($variant:ident) => {
+        fn learning_rate(&self) -> f32 {
+            self.learning_rate
+        }
+        fn set_learning_rate(&mut self, lr: f32) {
+            self.learning_rate = lr;
+        }
+        fn config(&self) -> $crate::optimizers::OptimizerConfig {
+            $crate::optimizers::OptimizerConfig::$variant(Self {
+                state: $crate::optimizers::OptState::default(),
+                ..self.clone()
+            })
+        }
+        fn state(&self) -> &$crate::optimizers::OptState {
+            &self.state
+        }
+        fn state_mut(&mut self) -> &mut $crate::optimizers::OptState {
+            &mut self.state
+        }
+    };
+}
+pub(crate) use shared_accessors;
+
+/// `g + wd · w` when weight decay is on (PyTorch's coupled decay), else `g` as is.
+pub(crate) fn decayed<'a>(g: &'a [f32], w: &[f32], wd: f32, buf: &'a mut Vec<f32>) -> &'a [f32] {
+    if wd == 0.0 {
+        return g;
     }
-    if state[index].len() != n {
-        state[index] = vec![0.0; n];
-    }
-    &mut state[index]
+    buf.clear();
+    buf.extend(g.iter().zip(w).map(|(g, w)| g + wd * w));
+    buf
 }

@@ -11,7 +11,7 @@
 //! Sutskever et al., "On the importance of initialization and momentum in deep learning", 2013.
 //! Defaults: lr 0.01 (Keras's; PyTorch requires it), momentum 0, no Nesterov, no decay.
 
-use super::{slot, Optimizer, OptimizerConfig};
+use super::{decayed, OptState, Optimizer};
 use serde::{Deserialize, Serialize};
 
 /// SGD. With `momentum = 0` and the whole dataset as one batch this is plain gradient descent.
@@ -26,12 +26,10 @@ pub struct Sgd {
     pub dampening: f32,
     /// Nesterov momentum.
     pub nesterov: bool,
-    /// L2 penalty added to the gradient (coupled weight decay, as PyTorch).
+    /// Coupled weight decay (an L2 term added to the gradient).
     pub weight_decay: f32,
     #[serde(skip)]
-    buffers: Vec<Vec<f32>>,
-    #[serde(skip)]
-    started: Vec<bool>,
+    state: OptState,
 }
 
 impl Default for Sgd {
@@ -49,8 +47,7 @@ impl Sgd {
             dampening: 0.0,
             nesterov: false,
             weight_decay: 0.0,
-            buffers: Vec::new(),
-            started: Vec::new(),
+            state: OptState::default(),
         }
     }
 
@@ -75,49 +72,25 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     fn update(&mut self, index: usize, w: &mut [f32], g: &[f32]) {
-        let (lr, mu, damp, wd) = (
-            self.learning_rate,
-            self.momentum,
-            self.dampening,
-            self.weight_decay,
-        );
+        let (lr, mu, damp) = (self.learning_rate, self.momentum, self.dampening);
+        let mut buf = Vec::new();
+        let g = decayed(g, w, self.weight_decay, &mut buf);
         if mu == 0.0 {
-            for (wi, &gi) in w.iter_mut().zip(g) {
-                *wi -= lr * (gi + wd * *wi);
-            }
+            w.iter_mut().zip(g).for_each(|(wi, gi)| *wi -= lr * gi);
             return;
         }
-        if self.started.len() <= index {
-            self.started.resize(index + 1, false);
-        }
-        let first = !self.started[index];
-        self.started[index] = true;
-        let b = slot(&mut self.buffers, index, w.len());
+        let first = !self.state.has(0, index);
+        let b = self.state.slot(0, index, w.len(), 0.0);
         for ((wi, &gi), bi) in w.iter_mut().zip(g).zip(b.iter_mut()) {
-            let d = gi + wd * *wi;
             *bi = if first {
-                d
+                gi
             } else {
-                mu * *bi + (1.0 - damp) * d
+                mu * *bi + (1.0 - damp) * gi
             };
-            let step = if self.nesterov { d + mu * *bi } else { *bi };
+            let step = if self.nesterov { gi + mu * *bi } else { *bi };
             *wi -= lr * step;
         }
     }
 
-    fn learning_rate(&self) -> f32 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.learning_rate = lr;
-    }
-
-    fn config(&self) -> OptimizerConfig {
-        OptimizerConfig::Sgd(Sgd {
-            buffers: Vec::new(),
-            started: Vec::new(),
-            ..self.clone()
-        })
-    }
+    super::shared_accessors!(Sgd);
 }
