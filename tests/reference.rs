@@ -47,13 +47,7 @@ fn dense_forward_and_backward_match_pytorch() {
             .unwrap();
         set_weights(&mut model, &[floats(&f["kernel"]), floats(&f["bias"])]);
         let mut rng = Rng::new(0);
-        let y = model.forward(
-            &x,
-            &mut Ctx {
-                training: false,
-                rng: &mut rng,
-            },
-        );
+        let y = model.forward(&x, &mut Ctx::new(false, &mut rng));
         assert_close(
             y.data(),
             &floats(&case["y"]),

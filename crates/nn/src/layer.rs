@@ -27,12 +27,26 @@ impl Param {
     }
 }
 
-/// What a forward pass needs besides its input: the mode and the randomness of the run.
+/// What a forward pass needs besides its input: the mode and the randomness of the run; it
+/// collects the activity penalties layers add on the way.
 pub struct Ctx<'a> {
     /// `true` while training (dropout active), `false` for evaluation and prediction.
     pub training: bool,
     /// The run's RNG (dropout masks); untouched in eval mode.
     pub rng: &'a mut Rng,
+    /// Loss terms added by layers during this pass (activity regularisers).
+    pub penalties: Vec<Tensor>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for training (`true`) or evaluation.
+    pub fn new(training: bool, rng: &'a mut Rng) -> Ctx<'a> {
+        Ctx {
+            training,
+            rng,
+            penalties: Vec::new(),
+        }
+    }
 }
 
 /// A layer: Keras's `__init__` (its config) / `build` / `call`, in Rust.
@@ -59,6 +73,10 @@ pub trait Layer: Send {
     /// Whether the layer's weights are trained.
     fn trainable(&self) -> bool {
         self.params().iter().all(|p| p.trainable)
+    }
+    /// The penalty of this layer's weights (kernel and bias regularisers), if it has any.
+    fn regularization(&self) -> Option<Tensor> {
+        None
     }
     /// Freezes (`false`) or unfreezes the layer's weights.
     fn set_trainable(&mut self, on: bool) {

@@ -10,8 +10,11 @@ pub mod layers;
 pub mod losses;
 pub mod metrics;
 pub mod model;
+pub mod named;
 pub mod optimizers;
+pub mod regularizers;
 pub mod saving;
+pub mod schedules;
 pub mod summary;
 pub mod testing;
 
@@ -28,3 +31,5 @@ pub use optimizers::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Clipping, Nadam, OptState, Optimizer, OptimizerConfig,
     RmsProp, Sgd,
 };
+pub use regularizers::Regularizer;
+pub use schedules::{Per, Schedule, ScheduleKind};

@@ -228,30 +228,31 @@ impl Model {
 
     /// One training forward pass drawing dropout masks from the model's RNG.
     pub fn forward_train(&mut self, x: &Tensor) -> Tensor {
+        self.forward_train_regularized(x).0
+    }
+
+    /// A training forward pass and the regularisation penalty (weight regularisers of the
+    /// trainable layers plus the activity penalties of this pass), if the model has any.
+    pub fn forward_train_regularized(&mut self, x: &Tensor) -> (Tensor, Option<Tensor>) {
         let mut rng = std::mem::replace(&mut self.rng, Rng::new(0));
-        let y = self.forward(
-            x,
-            &mut Ctx {
-                training: true,
-                rng: &mut rng,
-            },
-        );
+        let mut ctx = Ctx::new(true, &mut rng);
+        let y = self.forward(x, &mut ctx);
+        let mut terms = std::mem::take(&mut ctx.penalties);
         self.rng = rng;
-        y
+        terms.extend(
+            self.layers
+                .iter()
+                .filter(|l| l.trainable())
+                .filter_map(|l| l.regularization()),
+        );
+        let penalty = terms.into_iter().reduce(|a, b| a.add(&b));
+        (y, penalty)
     }
 
     /// An inference forward pass (eval mode, nothing recorded).
     pub fn forward_eval(&self, x: &Tensor) -> Tensor {
         let mut rng = Rng::new(0);
-        nabla_core::no_grad(|| {
-            self.forward(
-                x,
-                &mut Ctx {
-                    training: false,
-                    rng: &mut rng,
-                },
-            )
-        })
+        nabla_core::no_grad(|| self.forward(x, &mut Ctx::new(false, &mut rng)))
     }
 
     /// Per-sample input shape.

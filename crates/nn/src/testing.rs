@@ -57,13 +57,7 @@ pub fn check_layer(
     grad_check(&what, std::slice::from_ref(&x), |xs| {
         let mut r = Rng::new(0);
         model
-            .forward(
-                &xs[0],
-                &mut Ctx {
-                    training: false,
-                    rng: &mut r,
-                },
-            )
+            .forward(&xs[0], &mut Ctx::new(false, &mut r))
             .mul(&w)
             .sum()
     });

@@ -11,6 +11,9 @@ fn dense_cfg(units: usize, activation: Activation, use_bias: bool) -> LayerConfi
         use_bias,
         kernel_initializer: Initializer::GlorotUniform,
         bias_initializer: Initializer::Zeros,
+        kernel_regularizer: None,
+        bias_regularizer: None,
+        activity_regularizer: None,
         name: None,
         trainable: true,
     })
@@ -76,13 +79,7 @@ fn dropout_zeroes_about_rate_and_keeps_the_mean_in_training() {
         .unwrap();
     let x = Tensor::full(&[1, 10_000], 1.0);
     let mut rng = Rng::new(5);
-    let y = model.forward(
-        &x,
-        &mut Ctx {
-            training: true,
-            rng: &mut rng,
-        },
-    );
+    let y = model.forward(&x, &mut Ctx::new(true, &mut rng));
     let zeros = y.data().iter().filter(|&&v| v == 0.0).count() as f32 / 10_000.0;
     assert!((zeros - 0.2).abs() < 0.02, "dropped fraction {zeros}");
     let mean = y.data().iter().sum::<f32>() / 10_000.0;

@@ -11,6 +11,8 @@ use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::init::Initializer;
 use crate::layer::{Ctx, Layer, Param};
+use crate::named::name_or_table;
+use crate::regularizers::{optional, Regularizer};
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +29,32 @@ pub struct DenseConfig {
     #[serde(default = "default_true")]
     pub use_bias: bool,
     /// Kernel initialiser (default: glorot_uniform).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "name_or_table")]
     pub kernel_initializer: Initializer,
     /// Bias initialiser (default: zeros).
-    #[serde(default = "zeros")]
+    #[serde(default = "zeros", deserialize_with = "name_or_table")]
     pub bias_initializer: Initializer,
+    /// Penalty on the kernel (default: none).
+    #[serde(
+        default,
+        deserialize_with = "optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kernel_regularizer: Option<Regularizer>,
+    /// Penalty on the bias (default: none).
+    #[serde(
+        default,
+        deserialize_with = "optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bias_regularizer: Option<Regularizer>,
+    /// Penalty on the output, per sample (default: none).
+    #[serde(
+        default,
+        deserialize_with = "optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub activity_regularizer: Option<Regularizer>,
     /// Layer name (default: `dense`, `dense_1`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -60,6 +83,9 @@ impl Dense {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
+            kernel_regularizer: None,
+            bias_regularizer: None,
+            activity_regularizer: None,
             name: None,
             trainable: true,
         })
@@ -89,6 +115,24 @@ impl Dense {
     /// Sets the kernel initialiser.
     pub fn kernel_initializer(mut self, init: Initializer) -> Dense {
         self.cfg.kernel_initializer = init;
+        self
+    }
+
+    /// Penalises the kernel.
+    pub fn kernel_regularizer(mut self, r: Regularizer) -> Dense {
+        self.cfg.kernel_regularizer = Some(r);
+        self
+    }
+
+    /// Penalises the bias.
+    pub fn bias_regularizer(mut self, r: Regularizer) -> Dense {
+        self.cfg.bias_regularizer = Some(r);
+        self
+    }
+
+    /// Penalises the output.
+    pub fn activity_regularizer(mut self, r: Regularizer) -> Dense {
+        self.cfg.activity_regularizer = Some(r);
         self
     }
 
@@ -129,6 +173,15 @@ impl Layer for Dense {
                 units,
             ));
         }
+        for (what, r) in [
+            ("kernel_regularizer", self.cfg.kernel_regularizer),
+            ("bias_regularizer", self.cfg.bias_regularizer),
+            ("activity_regularizer", self.cfg.activity_regularizer),
+        ] {
+            if let Some(r) = r {
+                r.validate(&format!("{what} of layer '{}'", self.name()))?;
+            }
+        }
         let fan_in = match input.last() {
             Some(&n) if n > 0 => n,
             _ => {
@@ -159,10 +212,32 @@ impl Layer for Dense {
         Ok(out)
     }
 
-    fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         let kernel = self.kernel.as_ref().expect("Dense::forward before build");
         let y = x.linear(&kernel.value, self.bias.as_ref().map(|b| &b.value));
-        self.cfg.activation.apply_owned(y)
+        let y = self.cfg.activation.apply_owned(y);
+        if let (Some(r), true) = (self.cfg.activity_regularizer, ctx.training) {
+            let batch = y.shape()[0].max(1);
+            ctx.penalties.push(r.penalty(&y).scale(1.0 / batch as f32));
+        }
+        y
+    }
+
+    fn regularization(&self) -> Option<Tensor> {
+        let k = self
+            .kernel
+            .as_ref()
+            .zip(self.cfg.kernel_regularizer)
+            .map(|(p, r)| r.penalty(&p.value));
+        let b = self
+            .bias
+            .as_ref()
+            .zip(self.cfg.bias_regularizer)
+            .map(|(p, r)| r.penalty(&p.value));
+        match (k, b) {
+            (Some(k), Some(b)) => Some(k.add(&b)),
+            (k, b) => k.or(b),
+        }
     }
 
     fn params(&self) -> Vec<&Param> {
