@@ -101,7 +101,7 @@ fn validation_split_and_data_show_up_in_history() {
     assert!(h.get("val_accuracy")[0] > 0.5);
     assert!(h
         .to_csv()
-        .starts_with("epoch,loss,accuracy,val_loss,val_accuracy\n"));
+        .starts_with("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate\n"));
 }
 
 #[test]

@@ -167,6 +167,7 @@ fn optimizer_trajectories_match_torch_optim() {
             loss,
             metrics: vec![],
             clipping,
+            lr_schedule: None,
         };
         model.compile_config(&compile).unwrap();
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {

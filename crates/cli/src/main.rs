@@ -35,6 +35,9 @@ enum Command {
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
+        /// Continue from DIR/checkpoint.safetensors (written after every epoch).
+        #[arg(long)]
+        resume: bool,
     },
     /// Print the loss and metrics of a saved model (default data: the built-in test split).
     Evaluate {
@@ -82,7 +85,15 @@ fn main() {
             epochs,
             seed,
             quiet,
-        } => train::run(&spec, out, epochs, seed, quiet),
+            resume,
+        } => train::run(train::TrainArgs {
+            spec,
+            out,
+            epochs,
+            seed,
+            quiet,
+            resume,
+        }),
         Command::Evaluate {
             model,
             images,

@@ -1,43 +1,73 @@
-//! `nabla train SPEC`: build, compile, fit, evaluate on the test split, save.
+//! `nabla train SPEC`: build, compile, fit (checkpointing every epoch), evaluate on the test
+//! split, save. `--resume` continues from DIR/checkpoint.safetensors exactly.
 
 use anyhow::{Context, Result};
 use nabla::nn::saving::write_atomic;
 use nabla::prelude::*;
 use std::path::{Path, PathBuf};
 
-pub fn run(
-    spec_path: &Path,
-    out: Option<PathBuf>,
-    epochs: Option<usize>,
-    seed: Option<u64>,
-    quiet: bool,
-) -> Result<()> {
-    let mut spec = Spec::from_file(spec_path)?;
-    if let Some(e) = epochs {
+/// Options of `nabla train`.
+pub struct TrainArgs {
+    pub spec: PathBuf,
+    pub out: Option<PathBuf>,
+    pub epochs: Option<usize>,
+    pub seed: Option<u64>,
+    pub quiet: bool,
+    pub resume: bool,
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    let mut spec = Spec::from_file(&a.spec)?;
+    if let Some(e) = a.epochs {
         anyhow::ensure!(e > 0, "--epochs: expected a positive integer, received 0");
         spec.train.epochs = e;
     }
-    if let Some(s) = seed {
+    if let Some(s) = a.seed {
         spec.train.seed = s;
     }
-    let out = out.unwrap_or_else(|| {
-        let stem = spec_path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "run".into());
-        PathBuf::from("runs").join(stem)
-    });
-    let mut model = spec.build_model(spec.train.seed)?;
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.spec));
+    let checkpoint = out.join("checkpoint.safetensors");
+    let (mut model, resumed) = if a.resume {
+        anyhow::ensure!(
+            checkpoint.exists(),
+            "--resume: no checkpoint at {} (train without --resume first)",
+            checkpoint.display()
+        );
+        let (model, r) = nabla::train::resume(&checkpoint)?;
+        anyhow::ensure!(
+            r.epoch < spec.train.epochs,
+            "--resume: the checkpoint has {} epochs done, the spec asks for {}: nothing to do (raise --epochs)",
+            r.epoch,
+            spec.train.epochs
+        );
+        (model, Some(r))
+    } else {
+        (spec.build_model(spec.train.seed)?, None)
+    };
     let (train, test) = spec.load_data(&model)?;
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
-    if !quiet {
+    if !a.quiet && resumed.is_none() {
         print!("{}", model.summary());
     }
-    let history = model.fit(
-        &train,
-        spec.fit_options().verbose(if quiet { 0 } else { 1 }),
-    )?;
+    let mut fit = spec
+        .fit_options()
+        .verbose(if a.quiet { 0 } else { 1 })
+        .checkpoint(&checkpoint);
+    for c in &spec.train.callbacks {
+        fit = fit.callback_boxed(c.build(&out));
+    }
+    if let Some(r) = resumed {
+        if !a.quiet {
+            println!(
+                "resuming after epoch {} from {}",
+                r.epoch,
+                checkpoint.display()
+            );
+        }
+        fit = fit.resume(r);
+    }
+    let history = model.fit(&train, fit)?;
     if let Some(test) = &test {
         let scores = model.evaluate(test)?;
         println!("test: {}", scores.line());
@@ -51,4 +81,12 @@ pub fn run(
     write("spec.toml", spec.to_toml().as_bytes())?;
     println!("saved {}", out.join("model.safetensors").display());
     Ok(())
+}
+
+fn default_out(spec: &Path) -> PathBuf {
+    let stem = spec
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    PathBuf::from("runs").join(stem)
 }

@@ -7,6 +7,7 @@ use crate::layer::{Ctx, Layer, Param};
 use crate::losses::LossSpec;
 use crate::metrics::Metric;
 use crate::optimizers::{Clipping, Optimizer, OptimizerConfig};
+use crate::schedules::Schedule;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -120,6 +121,9 @@ pub struct CompileConfig {
     /// Gradient clipping before each step.
     #[serde(default, skip_serializing_if = "is_default")]
     pub clipping: Clipping,
+    /// How the learning rate changes over training (default: constant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_schedule: Option<Schedule>,
 }
 
 fn is_default(c: &Clipping) -> bool {
@@ -136,6 +140,10 @@ pub struct Compiled {
     pub metrics: Vec<Metric>,
     /// Gradient clipping before each step (none by default).
     pub clipping: Clipping,
+    /// Learning-rate schedule applied by `fit` (none: constant).
+    pub schedule: Option<Schedule>,
+    /// The learning rate the optimiser was compiled with (a schedule's `lr0`).
+    pub base_lr: f32,
 }
 
 /// A built sequential model.
@@ -170,11 +178,14 @@ impl Model {
     ) -> Result<()> {
         loss.validate()?;
         optimizer.config().validate()?;
+        let base_lr = optimizer.learning_rate();
         self.compiled = Some(Compiled {
             optimizer,
             loss,
             metrics: metrics.to_vec(),
             clipping: Clipping::default(),
+            schedule: None,
+            base_lr,
         });
         Ok(())
     }
@@ -193,7 +204,12 @@ impl Model {
         }
         let optimizer = cfg.optimizer.clone().into_optimizer();
         self.compile_boxed(optimizer, cfg.loss.clone(), &cfg.metrics)?;
-        self.compiled.as_mut().expect("just compiled").clipping = cfg.clipping;
+        if let Some(s) = &cfg.lr_schedule {
+            s.validate()?;
+        }
+        let c = self.compiled.as_mut().expect("just compiled");
+        c.clipping = cfg.clipping;
+        c.schedule = cfg.lr_schedule.clone();
         Ok(())
     }
 
@@ -209,11 +225,17 @@ impl Model {
 
     /// The compile config (to save), if compiled.
     pub fn compile_cfg(&self) -> Option<CompileConfig> {
-        self.compiled.as_ref().map(|c| CompileConfig {
-            optimizer: c.optimizer.config(),
-            loss: c.loss.clone(),
-            metrics: c.metrics.clone(),
-            clipping: c.clipping,
+        self.compiled.as_ref().map(|c| {
+            // saved with the compiled learning rate, not the one a schedule reached
+            let mut opt = c.optimizer.config().into_optimizer();
+            opt.set_learning_rate(c.base_lr);
+            CompileConfig {
+                optimizer: opt.config(),
+                loss: c.loss.clone(),
+                metrics: c.metrics.clone(),
+                clipping: c.clipping,
+                lr_schedule: c.schedule.clone(),
+            }
         })
     }
 
@@ -231,6 +253,15 @@ impl Model {
         self.forward_train_regularized(x).0
     }
 
+    /// The weight penalties (kernel and bias regularisers) of the trainable layers, if any.
+    pub fn regularization(&self) -> Option<Tensor> {
+        self.layers
+            .iter()
+            .filter(|l| l.trainable())
+            .filter_map(|l| l.regularization())
+            .reduce(|a, b| a.add(&b))
+    }
+
     /// A training forward pass and the regularisation penalty (weight regularisers of the
     /// trainable layers plus the activity penalties of this pass), if the model has any.
     pub fn forward_train_regularized(&mut self, x: &Tensor) -> (Tensor, Option<Tensor>) {
@@ -239,12 +270,7 @@ impl Model {
         let y = self.forward(x, &mut ctx);
         let mut terms = std::mem::take(&mut ctx.penalties);
         self.rng = rng;
-        terms.extend(
-            self.layers
-                .iter()
-                .filter(|l| l.trainable())
-                .filter_map(|l| l.regularization()),
-        );
+        terms.extend(self.regularization());
         let penalty = terms.into_iter().reduce(|a, b| a.add(&b));
         (y, penalty)
     }

@@ -34,6 +34,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
+        fault_injection(path, &mut f, bytes)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -44,39 +45,70 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// A named f32 tensor for a file: `(name, shape, values)`.
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
+/// safetensors bytes of `tensors` with `meta` in the header.
+fn encode(tensors: &[NamedTensor], meta: HashMap<String, String>) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s, _), b)| {
+            TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::config("tensor", "a valid f32 tensor", e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::tensor::serialize(views, Some(meta))
+        .map_err(|e| Error::config("model", "serialisable weights", e))
+}
+
+/// Test hook for crash safety: when `NABLA_TEST_ABORT_WRITING` names this file, write half
+/// of it to the temporary file and abort the process, as a crash in mid-write would.
+fn fault_injection(path: &Path, f: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if std::env::var("NABLA_TEST_ABORT_WRITING").is_ok_and(|v| !v.is_empty() && v == name) {
+        f.write_all(&bytes[..bytes.len() / 2])?;
+        f.sync_all()?;
+        std::process::abort();
+    }
+    Ok(())
+}
+
 impl Model {
     /// The model as safetensors bytes (weights + config metadata).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let named = self.named_params();
-        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = named
-            .iter()
-            .map(|(name, p)| {
-                let b = p
-                    .value
-                    .data()
-                    .iter()
-                    .flat_map(|v| v.to_le_bytes())
-                    .collect();
-                (name.clone(), p.value.shape().to_vec(), b)
-            })
+        self.to_bytes_with(Vec::new(), HashMap::new())
+    }
+
+    /// [`Model::to_bytes`] plus extra tensors and metadata (training checkpoints).
+    pub fn to_bytes_with(
+        &self,
+        extra: Vec<NamedTensor>,
+        extra_meta: HashMap<String, String>,
+    ) -> Result<Vec<u8>> {
+        let mut tensors: Vec<NamedTensor> = self
+            .named_params()
+            .into_iter()
+            .map(|(name, p)| (name, p.value.shape().to_vec(), p.value.to_vec()))
             .collect();
-        let views = bytes
-            .iter()
-            .map(|(n, s, b)| {
-                TensorView::new(Dtype::F32, s.clone(), b)
-                    .map(|v| (n.clone(), v))
-                    .map_err(|e| Error::config("weight", "a valid f32 tensor", e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut meta = HashMap::new();
+        tensors.extend(extra);
+        let mut meta = extra_meta;
         meta.insert(FORMAT_KEY.to_string(), FORMAT_VERSION.to_string());
         let json = |v: &dyn erased::Json| v.to_json();
         meta.insert(MODEL_KEY.to_string(), json(&self.config()));
         if let Some(c) = self.compile_cfg() {
             meta.insert(COMPILE_KEY.to_string(), json(&c));
         }
-        safetensors::tensor::serialize(views, Some(meta))
-            .map_err(|e| Error::config("model", "serialisable weights", e))
+        encode(&tensors, meta)
     }
 
     /// Saves the model to `path` (atomically).
@@ -89,10 +121,18 @@ impl Model {
     /// Loads a model saved by [`Model::save`]: rebuilds it from the stored config, fills the
     /// weights, and compiles it again if it was compiled.
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+        Ok(Model::load_with(path)?.0)
+    }
+
+    /// [`Model::load`] that also returns the file's metadata and the tensors that are not
+    /// weights (training checkpoints).
+    pub fn load_with(
+        path: impl AsRef<Path>,
+    ) -> Result<(Model, HashMap<String, String>, Vec<NamedTensor>)> {
         let path = path.as_ref();
         let bytes =
             std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-        Model::from_bytes(&bytes).map_err(|e| match e {
+        Model::from_bytes_with(&bytes).map_err(|e| match e {
             Error::File { msg, .. } => Error::file(path, msg),
             other => Error::file(path, other.to_string()),
         })
@@ -100,6 +140,13 @@ impl Model {
 
     /// [`Model::load`] from bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        Ok(Model::from_bytes_with(bytes)?.0)
+    }
+
+    /// [`Model::load_with`] from bytes.
+    pub fn from_bytes_with(
+        bytes: &[u8],
+    ) -> Result<(Model, HashMap<String, String>, Vec<NamedTensor>)> {
         let bad = |msg: String| Error::file("<bytes>", msg);
         let (_, meta) = SafeTensors::read_metadata(bytes)
             .map_err(|e| bad(format!("not a safetensors file or truncated ({e})")))?;
@@ -121,8 +168,8 @@ impl Model {
         let cfg: ModelConfig = serde_json::from_str(model_json)
             .map_err(|e| bad(format!("model config cannot be read: {e}")))?;
         let mut model = cfg.build(0)?;
-        for p in model.params_mut_named() {
-            let (name, param) = p;
+        let mut used = Vec::new();
+        for (name, param) in model.params_mut_named() {
             let view = st
                 .tensor(&name)
                 .map_err(|_| bad(format!("weight '{name}' is missing")))?;
@@ -134,19 +181,22 @@ impl Model {
                     view.shape()
                 )));
             }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let values = floats(view.data());
             param.value.update(|w| w.copy_from_slice(&values));
+            used.push(name);
         }
         if let Some(c) = meta.get(COMPILE_KEY) {
             let cc: CompileConfig = serde_json::from_str(c)
                 .map_err(|e| bad(format!("compile config cannot be read: {e}")))?;
             model.compile_config(&cc)?;
         }
-        Ok(model)
+        let extra = st
+            .tensors()
+            .into_iter()
+            .filter(|(n, v)| !used.contains(n) && v.dtype() == Dtype::F32)
+            .map(|(n, v)| (n, v.shape().to_vec(), floats(v.data())))
+            .collect();
+        Ok((model, meta, extra))
     }
 
     fn params_mut_named(&mut self) -> Vec<(String, &mut crate::layer::Param)> {
@@ -160,6 +210,14 @@ impl Model {
             })
             .collect()
     }
+}
+
+/// Little-endian f32 bytes to values.
+fn floats(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 mod erased {

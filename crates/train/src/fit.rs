@@ -1,9 +1,10 @@
 //! `Fit`: the options of `fit` (Keras's keyword arguments), as a builder.
 
+use crate::callback::Callback;
+use crate::history::History;
 use nabla_data::Dataset;
 
 /// Options of [`Training::fit`](crate::Training::fit).
-#[derive(Clone, Debug)]
 pub struct Fit<'a> {
     /// Passes over the training data (default 1).
     pub epochs: usize,
@@ -20,6 +21,16 @@ pub struct Fit<'a> {
     pub sample_weight: Option<&'a [f32]>,
     /// Weight of each class, indexed by class (Keras's `class_weight`).
     pub class_weight: Option<Vec<f32>>,
+    /// Hooks run during training.
+    pub callbacks: Vec<Box<dyn Callback + 'a>>,
+    /// Epochs already done (resume): training runs epochs `initial_epoch + 1 ..= epochs`.
+    pub initial_epoch: usize,
+    /// History of the epochs already done (resume), continued by this fit.
+    pub initial_history: History,
+    /// States to restore into the callbacks, in order (resume).
+    pub callback_states: Vec<serde_json::Value>,
+    /// Write a training checkpoint here after every epoch (atomically).
+    pub checkpoint: Option<std::path::PathBuf>,
     /// 0 = silent, 1 = progress bar (one line per epoch when stdout is not a terminal),
     /// 2 = one line per epoch.
     pub verbose: u8,
@@ -35,6 +46,11 @@ impl Default for Fit<'_> {
             validation_data: None,
             sample_weight: None,
             class_weight: None,
+            callbacks: Vec::new(),
+            initial_epoch: 0,
+            initial_history: History::default(),
+            callback_states: Vec::new(),
+            checkpoint: None,
             verbose: 1,
         }
     }
@@ -79,6 +95,35 @@ impl<'a> Fit<'a> {
     /// Weighs each sample's loss by its class's weight (`w[class]`).
     pub fn class_weight(mut self, w: &[f32]) -> Self {
         self.class_weight = Some(w.to_vec());
+        self
+    }
+    /// Adds a callback.
+    pub fn callback(mut self, c: impl Callback + 'a) -> Self {
+        self.callbacks.push(Box::new(c));
+        self
+    }
+    /// Adds a boxed callback.
+    pub fn callback_boxed(mut self, c: Box<dyn Callback + 'a>) -> Self {
+        self.callbacks.push(c);
+        self
+    }
+    /// Starts after `epoch` epochs (resuming), continuing `history`.
+    pub fn initial_epoch(mut self, epoch: usize, history: History) -> Self {
+        self.initial_epoch = epoch;
+        self.initial_history = history;
+        self
+    }
+    /// Continues a checkpointed run (see [`crate::resume`]); give the same callbacks, in the
+    /// same order, as the original run.
+    pub fn resume(mut self, r: crate::Resume) -> Self {
+        self.initial_epoch = r.epoch;
+        self.initial_history = r.history;
+        self.callback_states = r.callbacks;
+        self
+    }
+    /// Writes a training checkpoint to `path` after every epoch.
+    pub fn checkpoint(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
         self
     }
     /// Sets the verbosity (0, 1 or 2).

@@ -2,19 +2,29 @@
 //! [`Training`] extension trait), the [`History`], Keras-style progress, and the TOML [`Spec`]
 //! that drives the CLI.
 
+pub mod callback;
+pub mod callbacks;
 pub mod error;
 pub mod fit;
 pub mod history;
 pub mod logs;
 pub mod metrics;
 pub mod progress;
+pub mod resume;
 pub mod spec;
+pub mod totals;
 pub mod trainer;
 pub mod weights;
 
+pub use callback::{Callback, TrainState};
+pub use callbacks::{
+    CallbackConfig, CsvLogger, EarlyStopping, LambdaCallback, LearningRateScheduler,
+    ModelCheckpoint, ReduceLrOnPlateau, TerminateOnNaN,
+};
 pub use error::{Error, Result};
 pub use fit::Fit;
 pub use history::History;
 pub use logs::Logs;
+pub use resume::{resume, Resume};
 pub use spec::Spec;
 pub use trainer::Training;

@@ -86,6 +86,12 @@ pub struct TrainSpec {
     /// Reshuffle every epoch (default true).
     #[serde(default = "yes")]
     pub shuffle: bool,
+    /// How the learning rate changes (default: constant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_schedule: Option<nabla_nn::Schedule>,
+    /// Callbacks run during training.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callbacks: Vec<crate::callbacks::CallbackConfig>,
     /// Clip gradients to this global norm before each step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global_clipnorm: Option<f32>,
@@ -184,6 +190,7 @@ impl Spec {
                 global_clipnorm: self.train.global_clipnorm,
                 clipvalue: self.train.clipvalue,
             },
+            lr_schedule: self.train.lr_schedule.clone(),
         }
     }
 

@@ -1,15 +1,16 @@
 //! `fit`, `evaluate`, `predict`: the training loop, read top to bottom like Keras's.
 
+use crate::callback::{Callback, TrainState};
 use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::history::History;
 use crate::logs::Logs;
-use crate::metrics::{ClassReading, Tracker};
 use crate::progress::Progress;
+use crate::totals::Totals;
 use crate::weights::sample_weights;
 use nabla_core::Tensor;
 use nabla_data::{DataLoader, Dataset};
-use nabla_nn::{LossSpec, Metric, Model};
+use nabla_nn::{Metric, Model, Per};
 
 /// Batch size of `evaluate` and `predict`.
 pub const EVAL_BATCH: usize = 1000;
@@ -22,43 +23,6 @@ pub trait Training {
     fn evaluate(&mut self, data: &Dataset) -> Result<Logs>;
     /// The model's outputs for `x` `[n, ..input_shape]` (eval mode, in batches).
     fn predict(&self, x: &Tensor) -> Result<Tensor>;
-}
-
-/// The loss (weighted by batch size) and every metric's totals over an epoch.
-struct Totals {
-    loss: f64,
-    n: usize,
-    how: ClassReading,
-    metrics: Vec<Tracker>,
-}
-
-impl Totals {
-    fn new(loss: &LossSpec, metrics: &[Metric]) -> Totals {
-        Totals {
-            loss: 0.0,
-            n: 0,
-            how: ClassReading::of(loss),
-            metrics: metrics.iter().map(|&m| Tracker::new(m)).collect(),
-        }
-    }
-
-    fn add(&mut self, loss: f32, y_pred: &Tensor, y: &Tensor) {
-        let b = y_pred.shape()[0];
-        self.loss += loss as f64 * b as f64;
-        self.n += b;
-        for t in &mut self.metrics {
-            t.add(self.how, y_pred, y);
-        }
-    }
-
-    fn logs(&self, prefix: &str) -> Logs {
-        let mut l = Logs::default();
-        l.set(&format!("{prefix}loss"), self.loss / self.n.max(1) as f64);
-        for t in &self.metrics {
-            l.set(&format!("{prefix}{}", t.metric().name()), t.result());
-        }
-        l
-    }
 }
 
 /// Checks that `data` fits the model's input and the loss's targets.
@@ -85,23 +49,28 @@ fn check_data(model: &Model, data: &Dataset, what: &str) -> Result<()> {
 }
 
 impl Training for Model {
-    fn fit(&mut self, train: &Dataset, opts: Fit) -> Result<History> {
-        let (loss, metrics) = {
+    fn fit(&mut self, data: &Dataset, mut opts: Fit) -> Result<History> {
+        let (loss, metrics, schedule, base_lr) = {
             let c = self.compiled_mut()?;
-            (c.loss.clone(), c.metrics.clone())
+            (
+                c.loss.clone(),
+                c.metrics.clone(),
+                c.schedule.clone(),
+                c.base_lr,
+            )
         };
         if opts.batch_size == 0 {
             return Err(Error::Input(
                 "batch_size: expected a positive integer, received 0".into(),
             ));
         }
-        let mut weights = sample_weights(train, &opts, &loss, self.output_shape())?;
+        let mut weights = sample_weights(data, &opts, &loss, self.output_shape())?;
         let split;
         let (train, val) = if opts.validation_split > 0.0 {
-            split = train.split_last(opts.validation_split)?;
+            split = data.split_last(opts.validation_split)?;
             (&split.0, Some(&split.1))
         } else {
-            (train, opts.validation_data)
+            (data, opts.validation_data)
         };
         if let Some(w) = &mut weights {
             w.truncate(train.len()); // the held-out samples take their weights with them
@@ -115,19 +84,40 @@ impl Training for Model {
         if let Some(v) = val {
             check_data(self, v, "validation data")?;
         }
-        let mut history = History::default();
-        for epoch in 1..=opts.epochs {
+        let mut callbacks = std::mem::take(&mut opts.callbacks);
+        let mut history = std::mem::take(&mut opts.initial_history);
+        let epochs = opts.epochs;
+        for (c, state) in callbacks.iter_mut().zip(&opts.callback_states) {
+            c.load_state(state)?;
+        }
+        let mut hooks = Hooks {
+            callbacks: &mut callbacks,
+            epochs,
+        };
+        hooks.run(self, opts.initial_epoch, &history, |c, s| {
+            c.on_train_begin(s)
+        })?;
+        for epoch in opts.initial_epoch + 1..=epochs {
+            if let Some(s) = schedule.as_ref().filter(|s| s.per() == Per::Epoch) {
+                set_lr(self, s.learning_rate(base_lr, epoch as u64 - 1))?;
+            }
+            let mut stop = hooks.run(self, epoch, &history, |c, s| c.on_epoch_begin(s))?;
             let loader = if opts.shuffle {
                 DataLoader::shuffled(train, opts.batch_size, &mut self.rng)
             } else {
                 DataLoader::new(train, opts.batch_size)
             };
-            let progress = Progress::new(epoch, opts.epochs, loader.steps(), opts.verbose);
+            let progress = Progress::new(epoch, epochs, loader.steps(), opts.verbose);
             let mut totals = Totals::new(&loss, &metrics);
+            let mut penalty_sum = None;
             let order = loader.order().to_vec();
             for (step, (x, y)) in loader.enumerate() {
-                let y_pred = self.forward_train(&x);
-                let l = match &weights {
+                if let Some(s) = schedule.as_ref().filter(|s| s.per() == Per::Step) {
+                    let t = self.compiled_mut()?.optimizer.state().t;
+                    set_lr(self, s.learning_rate(base_lr, t))?;
+                }
+                let (y_pred, penalty) = self.forward_train_regularized(&x);
+                let mut l = match &weights {
                     None => loss.compute(&y_pred, &y),
                     Some(w) => {
                         let start = step * opts.batch_size;
@@ -136,8 +126,18 @@ impl Training for Model {
                         loss.compute_weighted(&y_pred, &y, &Tensor::from_vec(wb, &[idx.len()]))
                     }
                 };
+                if let Some(p) = &penalty {
+                    *penalty_sum.get_or_insert(0.0) += p.item() as f64 * y_pred.shape()[0] as f64;
+                    l = l.add(p);
+                }
                 let value = l.item();
                 if !value.is_finite() {
+                    if hooks.run(self, epoch, &history, |c, s| {
+                        c.on_batch_end(step + 1, value, s)
+                    })? {
+                        stop = true;
+                        break;
+                    }
                     return Err(Error::NonFinite {
                         epoch,
                         step: step + 1,
@@ -146,19 +146,46 @@ impl Training for Model {
                 }
                 totals.add(value, &y_pred, &y);
                 let grads = l.backward();
-                drop((l, y_pred)); // free the graph so weights update in place
+                drop((l, y_pred, penalty)); // free the graph so weights update in place
                 self.apply_gradients(&grads)?;
+                stop |= hooks.run(self, epoch, &history, |c, s| {
+                    c.on_batch_end(step + 1, value, s)
+                })?;
                 progress.step(step + 1, || totals.logs(""));
+                if stop {
+                    break;
+                }
             }
             let mut logs = totals.logs("");
+            if let Some(p) = penalty_sum {
+                logs.set("regularization_loss", p / totals.samples().max(1) as f64);
+            }
             if let Some(v) = val {
                 for (n, value) in self.evaluate(v)?.0 {
                     logs.set(&format!("val_{n}"), value);
                 }
             }
+            logs.set(
+                "learning_rate",
+                self.compiled_mut()?.optimizer.learning_rate() as f64,
+            );
+            stop |= hooks.run_epoch_end(self, epoch, &history, &mut logs)?;
             progress.finish(&logs);
             history.epochs.push(logs);
+            if let Some(path) = &opts.checkpoint {
+                let states = hooks
+                    .callbacks
+                    .iter()
+                    .map(|c| c.state().unwrap_or_default())
+                    .collect();
+                self.save_checkpoint(path, crate::resume::to_json(epoch, &history, states))?;
+            }
+            if stop {
+                break;
+            }
         }
+        let last = opts.initial_epoch.max(history.epochs.len());
+        hooks.run(self, last, &history, |c, s| c.on_train_end(s))?;
         Ok(history)
     }
 
@@ -167,10 +194,14 @@ impl Training for Model {
         let (loss, metrics) = (c.loss.clone(), c.metrics.clone());
         check_data(self, data, "evaluation data")?;
         let mut totals = Totals::new(&loss, &metrics);
+        // the weight penalties are part of the loss, as in training (Keras does the same)
+        let penalty = nabla_core::no_grad(|| self.regularization())
+            .map(|p| p.item())
+            .unwrap_or(0.0);
         for (x, y) in DataLoader::new(data, EVAL_BATCH) {
             let y_pred = self.forward_eval(&x);
             let l = nabla_core::no_grad(|| loss.compute(&y_pred, &y)).item();
-            totals.add(l, &y_pred, &y);
+            totals.add(l + penalty, &y_pred, &y);
         }
         Ok(totals.logs(""))
     }
@@ -206,5 +237,49 @@ impl Training for Model {
             .chain(self.output_shape().iter().copied())
             .collect();
         Ok(Tensor::from_vec(out, &shape))
+    }
+}
+
+/// Sets the optimiser's learning rate.
+fn set_lr(model: &mut Model, lr: f32) -> Result<()> {
+    model.compiled_mut()?.optimizer.set_learning_rate(lr);
+    Ok(())
+}
+
+/// Runs one hook of every callback; returns whether any asked to stop.
+struct Hooks<'c, 'a> {
+    callbacks: &'c mut Vec<Box<dyn Callback + 'a>>,
+    epochs: usize,
+}
+
+impl Hooks<'_, '_> {
+    fn run(
+        &mut self,
+        model: &mut Model,
+        epoch: usize,
+        history: &History,
+        mut f: impl FnMut(&mut dyn Callback, &mut TrainState) -> Result<()>,
+    ) -> Result<bool> {
+        let mut s = TrainState {
+            model,
+            stop_training: false,
+            epoch,
+            epochs: self.epochs,
+            history,
+        };
+        for c in self.callbacks.iter_mut() {
+            f(c.as_mut(), &mut s)?;
+        }
+        Ok(s.stop_training)
+    }
+
+    fn run_epoch_end(
+        &mut self,
+        model: &mut Model,
+        epoch: usize,
+        history: &History,
+        logs: &mut Logs,
+    ) -> Result<bool> {
+        self.run(model, epoch, history, |c, s| c.on_epoch_end(logs, s))
     }
 }

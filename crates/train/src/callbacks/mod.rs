@@ -1,0 +1,62 @@
+//! The built-in callbacks, one file each, and `CallbackConfig`, their spec form
+//! (`callbacks = [{ type = "early_stopping", monitor = "val_loss", patience = 3 }]`).
+
+mod csv_logger;
+mod early_stopping;
+mod lambda;
+mod lr_scheduler;
+mod model_checkpoint;
+mod monitor;
+mod reduce_lr;
+mod terminate_on_nan;
+
+pub use csv_logger::CsvLogger;
+pub use early_stopping::EarlyStopping;
+pub use lambda::LambdaCallback;
+pub use lr_scheduler::LearningRateScheduler;
+pub use model_checkpoint::ModelCheckpoint;
+pub use monitor::Mode;
+pub use reduce_lr::ReduceLrOnPlateau;
+pub use terminate_on_nan::TerminateOnNaN;
+
+use crate::callback::Callback;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A built-in callback as a spec writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CallbackConfig {
+    /// [`EarlyStopping`]
+    EarlyStopping(EarlyStopping),
+    /// [`ModelCheckpoint`]
+    ModelCheckpoint(ModelCheckpoint),
+    /// [`ReduceLrOnPlateau`]
+    #[serde(rename = "reduce_lr_on_plateau")]
+    ReduceLrOnPlateau(ReduceLrOnPlateau),
+    /// [`LearningRateScheduler`] with a schedule from `nabla_nn::schedules`
+    #[serde(rename = "learning_rate_scheduler")]
+    LearningRateScheduler(lr_scheduler::SchedulerConfig),
+    /// [`TerminateOnNaN`]
+    #[serde(rename = "terminate_on_nan")]
+    TerminateOnNaN(TerminateOnNaN),
+    /// [`CsvLogger`]
+    #[serde(rename = "csv_logger")]
+    CsvLogger(CsvLogger),
+}
+
+impl CallbackConfig {
+    /// The callback, ready to run; relative file paths are resolved against `dir`.
+    pub fn build(&self, dir: &Path) -> Box<dyn Callback> {
+        match self.clone() {
+            CallbackConfig::EarlyStopping(c) => Box::new(c),
+            CallbackConfig::ModelCheckpoint(c) => Box::new(c.under(dir)),
+            CallbackConfig::ReduceLrOnPlateau(c) => Box::new(c),
+            CallbackConfig::LearningRateScheduler(c) => {
+                Box::new(LearningRateScheduler::from_schedule(c.schedule))
+            }
+            CallbackConfig::TerminateOnNaN(c) => Box::new(c),
+            CallbackConfig::CsvLogger(c) => Box::new(c.under(dir)),
+        }
+    }
+}
