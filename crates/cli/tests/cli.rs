@@ -289,3 +289,141 @@ fn every_optimizer_spec_trains_one_epoch_and_lowers_the_loss() {
         );
     }
 }
+
+#[test]
+fn resume_continues_exactly_and_survives_a_crash_mid_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, parted) = (dir.path().join("straight"), dir.path().join("parted"));
+    ok(&[
+        "train",
+        &spec(),
+        "--out",
+        s(&straight),
+        "--epochs",
+        "2",
+        "-q",
+    ]);
+    ok(&["train", &spec(), "--out", s(&parted), "--epochs", "1", "-q"]);
+    let ck = parted.join("checkpoint.safetensors");
+    let epoch1 = std::fs::read(&ck).unwrap();
+    // resume, but crash while writing epoch 2's checkpoint: the process dies mid-write
+    let out = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args([
+            "train",
+            &spec(),
+            "--out",
+            s(&parted),
+            "--epochs",
+            "2",
+            "--resume",
+            "-q",
+        ])
+        .env("NABLA_TEST_ABORT_WRITING", "checkpoint.safetensors")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the process was aborted");
+    assert_eq!(
+        std::fs::read(&ck).unwrap(),
+        epoch1,
+        "the previous checkpoint is untouched"
+    );
+    let (_, r) = nabla::train::resume(&ck).unwrap();
+    assert_eq!(r.epoch, 1);
+    // resuming from it gives exactly the uninterrupted run
+    let printed = ok(&[
+        "train",
+        &spec(),
+        "--out",
+        s(&parted),
+        "--epochs",
+        "2",
+        "--resume",
+    ]);
+    assert!(printed.contains("resuming after epoch 1"), "{printed}");
+    let read = |d: &Path| std::fs::read_to_string(d.join("history.csv")).unwrap();
+    assert_eq!(read(&straight), read(&parted));
+    let e = fails(&[
+        "train",
+        &spec(),
+        "--out",
+        s(&parted),
+        "--epochs",
+        "2",
+        "--resume",
+    ]);
+    assert!(
+        e.contains("2 epochs done") && e.contains("nothing to do"),
+        "{e}"
+    );
+    let e = fails(&[
+        "train",
+        &spec(),
+        "--out",
+        s(&dir.path().join("none")),
+        "--resume",
+    ]);
+    assert!(e.contains("no checkpoint"), "{e}");
+}
+
+#[test]
+fn spec_callbacks_schedules_and_regularizers_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(spec()).unwrap()
+        .replace(
+            "{ type = \"dense\", units = 128, activation = \"relu\" }",
+            "{ type = \"dense\", units = 128, activation = \"relu\", kernel_regularizer = { type = \"l2\", l2 = 1e-4 }, kernel_initializer = \"he_uniform\" }",
+        )
+        .replace("[data]", "[data]\nvalidation_split = 0.1")
+        .replace(
+            "seed = 42",
+            "seed = 42\nlr_schedule = { type = \"exponential\", decay_rate = 0.5 }\nglobal_clipnorm = 5.0\ncallbacks = [\n  { type = \"early_stopping\", monitor = \"val_loss\", patience = 2 },\n  { type = \"csv_logger\", filename = \"log.csv\" },\n  { type = \"model_checkpoint\", filepath = \"best.safetensors\", save_best_only = true },\n]",
+        );
+    let p = dir.path().join("cb.toml");
+    std::fs::write(&p, text).unwrap();
+    let out = dir.path().join("o");
+    ok(&["train", s(&p), "--out", s(&out), "--epochs", "3", "-q"]);
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    assert!(
+        history.starts_with(
+            "epoch,loss,accuracy,regularization_loss,val_loss,val_accuracy,learning_rate"
+        ),
+        "{history}"
+    );
+    assert!(
+        history
+            .lines()
+            .nth(3)
+            .unwrap()
+            .ends_with(",0.0002500000118743628"),
+        "{history}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("log.csv")).unwrap(),
+        history
+    );
+    assert!(out.join("best.safetensors").exists());
+    // the saved spec keeps all of it and parses again
+    let saved = std::fs::read_to_string(out.join("spec.toml")).unwrap();
+    assert!(
+        saved.contains("early_stopping")
+            && saved.contains("exponential")
+            && saved.contains("kernel_regularizer"),
+        "{saved}"
+    );
+    let e = fails(&[
+        "train",
+        s(&write_spec(
+            &dir,
+            "bad.toml",
+            &saved.replace("patience = 2", "patiense = 2"),
+        )),
+        "-q",
+    ]);
+    assert!(e.contains("patiense"), "{e}");
+}
+
+fn write_spec(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
