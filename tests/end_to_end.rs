@@ -131,6 +131,43 @@ fn frozen_layers_do_not_change_and_show_as_non_trainable() {
 }
 
 #[test]
+fn load_weights_copies_by_name_and_reports_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Sequential::new([4])
+        .add(Dense::new(3).with_name("base"))
+        .add(Dense::new(2).with_name("head"))
+        .build(1)
+        .unwrap();
+    src.save(dir.path().join("src.safetensors")).unwrap();
+    let mut dst = Sequential::new([4])
+        .add(Dense::new(3).with_name("base"))
+        .add(Dense::new(5).with_name("head"))
+        .add(Dense::new(1).with_name("extra"))
+        .build(2)
+        .unwrap();
+    let head_before = dst.named_params()[2].1.value.to_vec();
+    let r = dst
+        .load_weights(dir.path().join("src.safetensors"))
+        .unwrap();
+    assert_eq!(r.loaded, vec!["base.kernel", "base.bias"]);
+    assert_eq!(r.skipped[0].0, "head.kernel");
+    assert!(
+        r.skipped[0].1.contains("[3, 2] in the file, [3, 5] here"),
+        "{r}"
+    );
+    assert_eq!(
+        r.skipped[2],
+        ("extra.kernel".to_string(), "not in the file".to_string())
+    );
+    assert!(r.unused.is_empty());
+    assert_eq!(
+        dst.named_params()[0].1.value.to_vec(),
+        src.named_params()[0].1.value.to_vec()
+    );
+    assert_eq!(dst.named_params()[2].1.value.to_vec(), head_before);
+}
+
+#[test]
 fn full_batch_gradient_descent_and_mse_fit_a_line() {
     // seed 004's perceptron: y = 2x - 1 learnt by plain gradient descent on the full batch
     let xs: Vec<f32> = (0..20).map(|i| i as f32 / 10.0 - 1.0).collect();

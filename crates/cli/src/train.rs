@@ -42,7 +42,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
         );
         (model, Some(r))
     } else {
-        (spec.build_model(spec.train.seed)?, None)
+        let mut model = spec.build_model(spec.train.seed)?;
+        if let Some(w) = &spec.train.load_weights {
+            let report = model.load_weights(w)?;
+            if !a.quiet {
+                print!("load_weights {}: {report}", w.display());
+            }
+        }
+        (model, None)
     };
     let (train, test) = spec.load_data(&model)?;
     std::fs::create_dir_all(&out)

@@ -167,6 +167,20 @@ impl Dataset {
         })
     }
 
+    /// The samples whose target satisfies `keep`, in order.
+    pub fn filter(&self, keep: impl Fn(&[f32]) -> bool) -> Dataset {
+        let idx: Vec<usize> = (0..self.len).filter(|&i| keep(self.target(i))).collect();
+        self.select(&idx)
+    }
+
+    /// The same samples with every target value mapped by `f` (e.g. relabelling classes).
+    pub fn map_targets(&self, f: impl Fn(f32) -> f32) -> Dataset {
+        Dataset {
+            y: self.y.iter().map(|&v| f(v)).collect(),
+            ..self.clone()
+        }
+    }
+
     /// A shuffled copy (seeded).
     pub fn shuffled(&self, rng: &mut Rng) -> Dataset {
         let mut idx: Vec<usize> = (0..self.len).collect();

@@ -18,6 +18,7 @@ pub mod saving;
 pub mod schedules;
 pub mod summary;
 pub mod testing;
+pub mod transfer;
 
 pub use activations::Activation;
 pub use config::{LayerConfig, ModelConfig};
@@ -34,3 +35,4 @@ pub use optimizers::{
 };
 pub use regularizers::Regularizer;
 pub use schedules::{Per, Schedule, ScheduleKind};
+pub use transfer::LoadReport;

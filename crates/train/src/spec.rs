@@ -86,6 +86,10 @@ pub struct TrainSpec {
     /// Reshuffle every epoch (default true).
     #[serde(default = "yes")]
     pub shuffle: bool,
+    /// Copy weights, by layer name, from this saved model before training (transfer learning;
+    /// layers missing from it or of another shape keep their initial weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_weights: Option<PathBuf>,
     /// How the learning rate changes (default: constant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_schedule: Option<nabla_nn::Schedule>,
