@@ -27,5 +27,8 @@ pub fn run(model_path: &Path, idx: Option<(PathBuf, PathBuf)>) -> Result<()> {
     for (name, v) in &scores.0 {
         println!("{name}: {v:.4}");
     }
+    if loss.kind.is_probabilistic() {
+        print!("{}", nabla::train::class_report(&mut model, &data)?);
+    }
     Ok(())
 }

@@ -87,6 +87,22 @@ fn train_evaluate_predict_summary_round_trip() {
     let model = a.join("model.safetensors");
     let eval = ok(&["evaluate", s(&model)]);
     assert_eq!(value(&eval, "accuracy"), (acc * 1e4).round() / 1e4);
+    assert!(
+        eval.contains("precision") && eval.contains("confusion matrix"),
+        "{eval}"
+    );
+    // the 10 rows of the confusion matrix add up to the 2,000 test samples
+    let rows: Vec<&str> = eval
+        .lines()
+        .skip_while(|l| !l.starts_with("confusion"))
+        .skip(1)
+        .collect();
+    let total: u64 = rows
+        .iter()
+        .flat_map(|l| l.split_whitespace().skip(1))
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!((rows.len(), total), (10, 2000));
     let pred = ok(&["predict", s(&model), "--index", "3"]);
     assert!(pred.starts_with("sample 3: class "), "{pred}");
     let sum = ok(&["summary", s(&model)]);
