@@ -443,3 +443,65 @@ fn write_spec(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+#[test]
+fn csv_data_with_a_normalization_layer_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    // three blobs with text labels; the second feature is on a scale 1000x the first
+    let mut rng = nabla::core::Rng::new(7);
+    let mut text = String::from("width,weight_g,kind\n");
+    for i in 0..300 {
+        let (name, cx, cy) = [
+            ("small", 0.0, 0.0),
+            ("medium", 3.0, 3000.0),
+            ("large", 6.0, 1500.0),
+        ][i % 3];
+        text += &format!(
+            "{},{},{name}\n",
+            cx + rng.normal(),
+            cy + 400.0 * rng.normal()
+        );
+    }
+    let csv = dir.path().join("blobs.csv");
+    std::fs::write(&csv, text).unwrap();
+    let spec_text = format!(
+        r#"
+[data]
+csv = {{ path = {:?}, label = "kind", test_split = 0.2 }}
+[model]
+input_shape = [2]
+layers = [
+  {{ type = "normalization" }},
+  {{ type = "dense", units = 16, activation = "relu" }},
+  {{ type = "dense", units = 3, activation = "softmax" }},
+]
+[train]
+optimizer = {{ type = "adam", learning_rate = 0.01 }}
+loss = "categorical_crossentropy"
+metrics = ["accuracy"]
+epochs = 30
+"#,
+        s(&csv)
+    );
+    let p = write_spec(&dir, "csv.toml", &spec_text);
+    let out = dir.path().join("o");
+    let printed = ok(&["train", s(&p), "--out", s(&out), "-q"]);
+    let acc = value(
+        printed.lines().find(|l| l.starts_with("test:")).unwrap(),
+        "accuracy",
+    );
+    assert!(acc >= 0.9, "{printed}");
+    // the adapted statistics are saved with the model and it predicts raw rows
+    let saved = std::fs::read_to_string(out.join("spec.toml")).unwrap();
+    assert!(saved.contains("csv"), "{saved}");
+    let bad = write_spec(
+        &dir,
+        "bad.toml",
+        &spec_text.replace("label = \"kind\"", "label = \"kinds\""),
+    );
+    let e = fails(&["train", s(&bad), "-q"]);
+    assert!(
+        e.contains("no column 'kinds'") && e.contains("\"kind\""),
+        "{e}"
+    );
+}

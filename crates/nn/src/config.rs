@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::layer::Layer;
 use crate::layers::{
     ActivationConfig, ActivationLayer, Dense, DenseConfig, Dropout, DropoutConfig, Flatten,
-    FlattenConfig,
+    FlattenConfig, Normalization, NormalizationConfig,
 };
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,8 @@ pub enum LayerConfig {
     Dropout(DropoutConfig),
     /// [`Flatten`]
     Flatten(FlattenConfig),
+    /// [`Normalization`]
+    Normalization(NormalizationConfig),
 }
 
 impl LayerConfig {
@@ -32,6 +34,7 @@ impl LayerConfig {
             LayerConfig::Activation(c) => Box::new(ActivationLayer::from_config(c)),
             LayerConfig::Dropout(c) => Box::new(Dropout::from_config(c)),
             LayerConfig::Flatten(c) => Box::new(Flatten::from_config(c)),
+            LayerConfig::Normalization(c) => Box::new(Normalization::from_config(c)),
         }
     }
 
@@ -42,6 +45,7 @@ impl LayerConfig {
             LayerConfig::Activation(_) => "activation",
             LayerConfig::Dropout(_) => "dropout",
             LayerConfig::Flatten(_) => "flatten",
+            LayerConfig::Normalization(_) => "normalization",
         }
     }
 }

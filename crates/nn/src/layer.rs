@@ -78,6 +78,12 @@ pub trait Layer: Send {
     fn regularization(&self) -> Option<Tensor> {
         None
     }
+    /// Whether the layer still wants statistics from the training data (see `adapt`).
+    fn needs_adapt(&self) -> bool {
+        false
+    }
+    /// Computes the layer's statistics from `x` (`[n, ..input]`), as Keras's `adapt`.
+    fn adapt(&mut self, _x: &Tensor) {}
     /// Freezes (`false`) or unfreezes the layer's weights.
     fn set_trainable(&mut self, on: bool) {
         for p in self.params_mut() {

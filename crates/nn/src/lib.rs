@@ -25,7 +25,7 @@ pub use config::{LayerConfig, ModelConfig};
 pub use error::{Error, Result};
 pub use init::Initializer;
 pub use layer::{Ctx, Layer, Param};
-pub use layers::{ActivationLayer, Dense, Dropout, Flatten};
+pub use layers::{ActivationLayer, Dense, Dropout, Flatten, Normalization};
 pub use losses::{Loss, LossSpec};
 pub use metrics::Metric;
 pub use model::{CompileConfig, Model, Sequential};

@@ -104,6 +104,7 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::Activation(c) => c.name.is_some(),
         LayerConfig::Dropout(c) => c.name.is_some(),
         LayerConfig::Flatten(c) => c.name.is_some(),
+        LayerConfig::Normalization(c) => c.name.is_some(),
     }
 }
 
@@ -251,6 +252,24 @@ impl Model {
     /// One training forward pass drawing dropout masks from the model's RNG.
     pub fn forward_train(&mut self, x: &Tensor) -> Tensor {
         self.forward_train_regularized(x).0
+    }
+
+    /// Adapts every layer that wants statistics (`Normalization`) to `x` `[n, ..input]`, each
+    /// on what reaches it. Called by `fit` on the training data when needed.
+    pub fn adapt(&mut self, x: &Tensor) {
+        let mut rng = Rng::new(0);
+        let mut h = x.clone();
+        for l in self.layers.iter_mut() {
+            if l.needs_adapt() {
+                l.adapt(&h);
+            }
+            h = nabla_core::no_grad(|| l.forward(&h, &mut Ctx::new(false, &mut rng)));
+        }
+    }
+
+    /// Whether any layer still wants statistics from the training data.
+    pub fn needs_adapt(&self) -> bool {
+        self.layers.iter().any(|l| l.needs_adapt())
     }
 
     /// The weight penalties (kernel and bias regularisers) of the trainable layers, if any.

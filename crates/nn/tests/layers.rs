@@ -58,6 +58,45 @@ fn activation() {
 }
 
 #[test]
+fn normalization() {
+    use nabla_nn::layers::{Method, NormalizationConfig};
+    for method in [Method::Standard, Method::Minmax] {
+        let cfg = NormalizationConfig {
+            method,
+            adapted: false,
+            name: None,
+            trainable: true,
+        };
+        let mut m = check_layer(LayerConfig::Normalization(cfg), &[3], &[3], 6);
+        assert!(m.needs_adapt());
+        let x = nabla_core::Tensor::from_vec(
+            vec![1.0, 10.0, 5.0, 3.0, 30.0, 5.0, 5.0, 20.0, 5.0],
+            &[3, 3],
+        );
+        m.adapt(&x);
+        assert!(!m.needs_adapt());
+        let y = m.forward_eval(&x);
+        let col = |j: usize| [y.data()[j], y.data()[3 + j], y.data()[6 + j]];
+        match method {
+            Method::Standard => {
+                let c = col(0);
+                assert!(
+                    (c[0] + c[1] + c[2]).abs() < 1e-5
+                        && (c[0] * c[0] + c[1] * c[1] + c[2] * c[2] - 3.0).abs() < 1e-4
+                );
+            }
+            Method::Minmax => assert_eq!(col(1), [0.0, 1.0, 0.5]),
+        }
+        assert_eq!(
+            col(2),
+            [0.0, 0.0, 0.0],
+            "a constant feature is centred, not divided by 0"
+        );
+        assert_eq!(m.summary().contains("Non-trainable params: 6"), true);
+    }
+}
+
+#[test]
 fn dropout_and_flatten() {
     let d = LayerConfig::Dropout(DropoutConfig {
         rate: 0.5,

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::fit::Fit;
-use nabla_data::{idx::read_idx_file, mnist, Dataset};
+use nabla_data::{idx::read_idx_file, mnist, CsvSpec, Dataset};
 use nabla_nn::{CompileConfig, Loss, LossSpec, Metric, Model, ModelConfig, OptimizerConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -31,6 +31,9 @@ pub struct DataSpec {
     /// IDX files instead of a built-in dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idx: Option<IdxSpec>,
+    /// A CSV file instead of a built-in dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<CsvSpec>,
     /// Fraction of the training data held out for validation (default 0).
     #[serde(default)]
     pub validation_split: f32,
@@ -41,6 +44,7 @@ impl Default for DataSpec {
         DataSpec {
             dataset: None,
             idx: None,
+            csv: None,
             validation_split: 0.0,
         }
     }
@@ -160,10 +164,23 @@ impl Spec {
                 "data.validation_split: expected a fraction in [0, 1), received {vs}"
             )));
         }
-        if self.data.dataset.is_some() && self.data.idx.is_some() {
+        let sources = [
+            self.data.dataset.is_some(),
+            self.data.idx.is_some(),
+            self.data.csv.is_some(),
+        ];
+        if sources.iter().filter(|&&s| s).count() > 1 {
             return Err(Error::Spec(
-                "data: expected one of `dataset` or `idx`, received both".into(),
+                "data: expected one of `dataset`, `idx` or `csv`, received several".into(),
             ));
+        }
+        if let Some(c) = &self.data.csv {
+            if !(0.0..1.0).contains(&c.test_split) {
+                return Err(Error::Spec(format!(
+                    "data.csv.test_split: expected a fraction in [0, 1), received {}",
+                    c.test_split
+                )));
+            }
         }
         if let Some(name) = &self.data.dataset {
             if name != "mnist" {
@@ -209,12 +226,21 @@ impl Spec {
 
     /// The training and (if any) test data, with targets shaped for the loss.
     pub fn load_data(&self, model: &Model) -> Result<(Dataset, Option<Dataset>)> {
-        let (train, test) = match &self.data.idx {
-            None => {
+        let (train, test) = match (&self.data.idx, &self.data.csv) {
+            (_, Some(csv)) => {
+                let all = csv.read()?.dataset;
+                if csv.test_split > 0.0 {
+                    let (tr, te) = all.split_last(csv.test_split)?;
+                    (tr, Some(te))
+                } else {
+                    (all, None)
+                }
+            }
+            (None, None) => {
                 let (tr, te) = mnist()?;
                 (tr, Some(te))
             }
-            Some(idx) => {
+            (Some(idx), None) => {
                 let load = |images: &Path, labels: &Path| -> Result<Dataset> {
                     Ok(nabla_data::mnist::from_idx(
                         &read_idx_file(images)?,

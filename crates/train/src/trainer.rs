@@ -84,6 +84,10 @@ impl Training for Model {
         if let Some(v) = val {
             check_data(self, v, "validation data")?;
         }
+        if self.needs_adapt() {
+            let (x, _) = train.batch(&(0..train.len()).collect::<Vec<_>>());
+            self.adapt(&x);
+        }
         let mut callbacks = std::mem::take(&mut opts.callbacks);
         let mut history = std::mem::take(&mut opts.initial_history);
         let epochs = opts.epochs;

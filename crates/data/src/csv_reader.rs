@@ -1,0 +1,270 @@
+//! CSV datasets: a header (or column numbers), chosen feature columns and one label column.
+//! Numeric labels are kept as numbers (class indices or regression targets); text labels are
+//! categorical and become class indices in sorted order (`classes` lists them). Ragged rows
+//! and non-numeric features are errors naming the file, the line and the column.
+
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How to read a CSV file (the spec's `[data] csv = { ... }`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSpec {
+    /// The file.
+    pub path: PathBuf,
+    /// The label column: its header name, or its number from 0 without a header.
+    pub label: String,
+    /// Feature columns (default: every column but the label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// Whether the first line names the columns (default true).
+    #[serde(default = "yes")]
+    pub header: bool,
+    /// Field separator (default `,`).
+    #[serde(default = "comma")]
+    pub delimiter: char,
+    /// Fraction of the rows, taken from the end, kept as the test split (default 0).
+    #[serde(default)]
+    pub test_split: f32,
+}
+
+fn yes() -> bool {
+    true
+}
+fn comma() -> char {
+    ','
+}
+
+/// A CSV file read into a dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CsvData {
+    /// Features `[n_features]` and one label per sample.
+    pub dataset: Dataset,
+    /// The names of the feature columns, in order.
+    pub features: Vec<String>,
+    /// For text labels, the class of each index (sorted); `None` for numeric labels.
+    pub classes: Option<Vec<String>>,
+}
+
+impl CsvSpec {
+    /// Reads the file.
+    pub fn read(&self) -> Result<CsvData> {
+        read_csv(self)
+    }
+}
+
+fn err(path: &Path, msg: String) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        msg,
+    }
+}
+
+/// Reads a CSV file as `spec` says.
+pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
+    let path = &spec.path;
+    if !spec.delimiter.is_ascii() {
+        return Err(err(
+            path,
+            format!(
+                "delimiter: expected an ASCII character, received {:?}",
+                spec.delimiter
+            ),
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(spec.delimiter as u8)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let mut records = reader.records();
+    let mut first = match records.next() {
+        Some(r) => r.map_err(|e| err(path, format!("cannot read: {e}")))?,
+        None => return Err(err(path, "is empty: expected a header and rows".into())),
+    };
+    let names: Vec<String> = if spec.header {
+        first.iter().map(|s| s.trim().to_string()).collect()
+    } else {
+        (0..first.len()).map(|i| i.to_string()).collect()
+    };
+    let column = |name: &str| {
+        names.iter().position(|n| n == name).ok_or_else(|| {
+            err(
+                path,
+                format!("no column '{name}': expected one of {names:?}"),
+            )
+        })
+    };
+    let label = column(&spec.label)?;
+    let features: Vec<usize> = match &spec.features {
+        Some(f) => f.iter().map(|n| column(n)).collect::<Result<_>>()?,
+        None => (0..names.len()).filter(|&i| i != label).collect(),
+    };
+    if features.is_empty() {
+        return Err(err(
+            path,
+            "no feature columns: expected at least one besides the label".into(),
+        ));
+    }
+    let mut x = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    let mut line = if spec.header { 1 } else { 0 };
+    let mut pending = if spec.header {
+        None
+    } else {
+        Some(std::mem::take(&mut first))
+    };
+    loop {
+        let rec = match pending.take() {
+            Some(r) => r,
+            None => match records.next() {
+                Some(r) => r.map_err(|e| err(path, format!("line {}: {e}", line + 1)))?,
+                None => break,
+            },
+        };
+        line += 1;
+        if rec.len() == 1 && rec.get(0).is_some_and(|s| s.trim().is_empty()) {
+            continue; // blank line
+        }
+        if rec.len() != names.len() {
+            return Err(err(
+                path,
+                format!(
+                    "line {line}: expected {} fields, received {}",
+                    names.len(),
+                    rec.len()
+                ),
+            ));
+        }
+        for &c in &features {
+            let s = rec.get(c).unwrap_or("").trim();
+            let v: f32 = s.parse().map_err(|_| {
+                err(
+                    path,
+                    format!(
+                        "line {line}, column '{}': expected a number, received '{s}'",
+                        names[c]
+                    ),
+                )
+            })?;
+            x.push(v);
+        }
+        labels.push(rec.get(label).unwrap_or("").trim().to_string());
+    }
+    if labels.is_empty() {
+        return Err(err(path, "has no data rows".into()));
+    }
+    let numeric: Option<Vec<f32>> = labels.iter().map(|s| s.parse::<f32>().ok()).collect();
+    let (y, classes) = match numeric {
+        Some(y) => (y, None),
+        None => {
+            let mut classes = labels.clone();
+            classes.sort();
+            classes.dedup();
+            let y = labels
+                .iter()
+                .map(|l| classes.binary_search(l).unwrap() as f32)
+                .collect();
+            (y, Some(classes))
+        }
+    };
+    let dataset = Dataset::new(x, &[features.len()], y, &[])?;
+    Ok(CsvData {
+        dataset,
+        features: features.iter().map(|&c| names[c].clone()).collect(),
+        classes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile_lite::Dir, PathBuf) {
+        let d = tempfile_lite::Dir::new();
+        let p = d.0.join("d.csv");
+        std::fs::write(&p, text).unwrap();
+        (d, p)
+    }
+
+    mod tempfile_lite {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                use std::sync::atomic::{AtomicUsize, Ordering};
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "nabla-csv-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn spec(path: PathBuf, label: &str) -> CsvSpec {
+        CsvSpec {
+            path,
+            label: label.into(),
+            features: None,
+            header: true,
+            delimiter: ',',
+            test_split: 0.0,
+        }
+    }
+
+    #[test]
+    fn categorical_and_numeric_labels() {
+        let (_d, p) = write("a,b,kind\n1,2,cat\n3,4.5,dog\n\n5,6,cat\n");
+        let c = read_csv(&spec(p.clone(), "kind")).unwrap();
+        assert_eq!(c.dataset.x(), &[1.0, 2.0, 3.0, 4.5, 5.0, 6.0]);
+        assert_eq!(c.dataset.y(), &[0.0, 1.0, 0.0]);
+        assert_eq!(c.classes, Some(vec!["cat".into(), "dog".into()]));
+        let c = read_csv(&CsvSpec {
+            features: Some(vec!["b".into()]),
+            ..spec(p, "a")
+        })
+        .unwrap();
+        assert_eq!(
+            (c.dataset.x(), c.dataset.y(), c.classes),
+            (&[2.0, 4.5, 6.0][..], &[1.0, 3.0, 5.0][..], None)
+        );
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let (_d, p) = write("a,b,y\n1,2,0\n3,x,1\n");
+        let e = read_csv(&spec(p, "y")).unwrap_err().to_string();
+        assert!(
+            e.contains("line 3, column 'b'") && e.contains("received 'x'"),
+            "{e}"
+        );
+        let (_d, p) = write("a,b,y\n1,2,0\n3,1\n");
+        let e = read_csv(&spec(p, "y")).unwrap_err().to_string();
+        assert!(e.contains("line 3: expected 3 fields, received 2"), "{e}");
+        let (_d, p) = write("a,b,y\n1,2,0\n");
+        let e = read_csv(&spec(p, "label")).unwrap_err().to_string();
+        assert!(
+            e.contains("no column 'label'") && e.contains("\"y\""),
+            "{e}"
+        );
+        let (_d, p) = write("1;2;0\n3;4;1\n");
+        let c = read_csv(&CsvSpec {
+            header: false,
+            delimiter: ';',
+            ..spec(p, "2")
+        })
+        .unwrap();
+        assert_eq!(c.dataset.len(), 2);
+    }
+}
