@@ -92,7 +92,7 @@ fn normalization() {
             [0.0, 0.0, 0.0],
             "a constant feature is centred, not divided by 0"
         );
-        assert_eq!(m.summary().contains("Non-trainable params: 6"), true);
+        assert!(m.summary().contains("Non-trainable params: 6"));
     }
 }
 
