@@ -86,6 +86,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     model.save(out.join("model.safetensors"))?;
     write("history.csv", history.to_csv().as_bytes())?;
     write("spec.toml", spec.to_toml().as_bytes())?;
+    history.plot(out.join("curves.png"))?;
     println!("saved {}", out.join("model.safetensors").display());
     Ok(())
 }

@@ -72,9 +72,20 @@ fn train_evaluate_predict_summary_round_trip() {
         "accuracy",
     );
     assert!(acc >= 0.94, "test accuracy {acc}");
-    for f in ["model.safetensors", "history.csv", "spec.toml"] {
+    for f in [
+        "model.safetensors",
+        "history.csv",
+        "spec.toml",
+        "curves.png",
+        "checkpoint.safetensors",
+    ] {
         assert!(a.join(f).exists(), "{f}");
     }
+    let png = std::fs::read(a.join("curves.png")).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+        "a real picture"
+    );
     let history = std::fs::read_to_string(a.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 6, "{history}");
     // the copied spec trains again to the very same numbers

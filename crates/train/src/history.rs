@@ -20,6 +20,11 @@ impl History {
         self.epochs.last()
     }
 
+    /// Draws the curves (loss, metrics, learning rate; training and validation) as a PNG.
+    pub fn plot(&self, path: impl AsRef<std::path::Path>) -> crate::Result<()> {
+        crate::curves::plot_history(self, path.as_ref())
+    }
+
     /// CSV with an `epoch` column (1-based) then one column per log name.
     pub fn to_csv(&self) -> String {
         let mut names: Vec<String> = Vec::new();

@@ -4,6 +4,7 @@
 
 pub mod callback;
 pub mod callbacks;
+pub mod curves;
 pub mod error;
 pub mod fit;
 pub mod history;
@@ -22,6 +23,7 @@ pub use callbacks::{
     CallbackConfig, CsvLogger, EarlyStopping, LambdaCallback, LearningRateScheduler,
     ModelCheckpoint, ReduceLrOnPlateau, TerminateOnNaN,
 };
+pub use curves::plot_history;
 pub use error::{Error, Result};
 pub use fit::Fit;
 pub use history::History;
