@@ -18,8 +18,11 @@ fn register_font() {
     });
 }
 
-/// The panels: `(title, [(series name, values)])`, training first, then `val_`.
-fn panels(history: &History) -> Vec<(String, Vec<(String, Vec<f64>)>)> {
+/// One line of a panel: its name and a value per epoch.
+type Series = (String, Vec<f64>);
+
+/// The panels: `(title, series)`, training first, then `val_`.
+fn panels(history: &History) -> Vec<(String, Vec<Series>)> {
     let mut names: Vec<String> = Vec::new();
     for logs in &history.epochs {
         for (n, _) in &logs.0 {
