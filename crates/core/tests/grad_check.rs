@@ -134,6 +134,9 @@ fn softmax_family_and_nll() {
     grad_check("log_softmax", &[a.clone()], |x| {
         weighted_sum(&x[0].log_softmax())
     });
+    grad_check("pick", &[a.clone()], |x| {
+        weighted_sum(&x[0].pick(&[1, 0, 4, 4]))
+    });
     grad_check("nll(log_softmax)", &[a], |x| {
         x[0].log_softmax().nll(&[0, 4, 2, 2])
     });

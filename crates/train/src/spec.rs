@@ -94,6 +94,9 @@ pub struct TrainSpec {
     /// layers missing from it or of another shape keep their initial weights).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_weights: Option<PathBuf>,
+    /// Weight of each class in the loss, indexed by class (`[1.0, 5.0]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weight: Option<Vec<f32>>,
     /// How the learning rate changes (default: constant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_schedule: Option<nabla_nn::Schedule>,
@@ -217,8 +220,12 @@ impl Spec {
 
     /// The `fit` options of the spec (validation from `data.validation_split`).
     pub fn fit_options(&self) -> Fit<'static> {
-        Fit::new()
-            .epochs(self.train.epochs)
+        let fit = Fit::new();
+        let fit = match &self.train.class_weight {
+            Some(w) => fit.class_weight(w),
+            None => fit,
+        };
+        fit.epochs(self.train.epochs)
             .batch_size(self.train.batch_size)
             .shuffle(self.train.shuffle)
             .validation_split(self.data.validation_split)
