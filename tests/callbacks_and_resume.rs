@@ -281,3 +281,143 @@ fn resume_gives_the_same_history_as_an_uninterrupted_run() {
     assert_eq!(rest, full, "identical history rows");
     assert_eq!(weights(&resumed), weights(&straight), "identical weights");
 }
+
+#[test]
+fn resume_is_exact_with_schedules_and_restore_best_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck.safetensors");
+    let sched = || {
+        Schedule::new(ScheduleKind::Step {
+            step_size: 1,
+            gamma: 0.5,
+        })
+    };
+    let cbs = |f: Fit<'static>| {
+        let mut es = EarlyStopping::new("loss", 10).restore_best_weights(true);
+        es.mode = nabla::train::callbacks::Mode::Max;
+        f.callback(LearningRateScheduler::from_schedule(sched()))
+            .callback(es)
+    };
+    let mut straight = mlp(8);
+    let full = straight
+        .fit(&data(), cbs(Fit::new().epochs(4).verbose(0)))
+        .unwrap();
+    let mut first = mlp(8);
+    first
+        .fit(
+            &data(),
+            cbs(Fit::new().epochs(2).verbose(0)).checkpoint(&ck),
+        )
+        .unwrap();
+    let (mut resumed, r) = nabla::train::resume(&ck).unwrap();
+    assert_eq!(
+        r.callbacks[1].tensors.len(),
+        4,
+        "early stopping's best weights travel as tensors"
+    );
+    let rest = resumed
+        .fit(
+            &data(),
+            cbs(Fit::new().epochs(4).verbose(0)).resume(r.clone()),
+        )
+        .unwrap();
+    assert_eq!(rest, full);
+    assert_eq!(weights(&resumed), weights(&straight));
+    let lr = full.get("learning_rate");
+    assert!((lr[3] - 1e-3 * 0.125).abs() < 1e-9, "{lr:?}");
+    // other callbacks than the checkpoint's: an error, not a silent mix-up
+    let (mut again, r2) = nabla::train::resume(&ck).unwrap();
+    let e = again
+        .fit(
+            &data(),
+            Fit::new()
+                .epochs(4)
+                .verbose(0)
+                .callback(TerminateOnNaN::default())
+                .resume(r2),
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("learning_rate_scheduler, early_stopping"),
+        "{e}"
+    );
+}
+
+#[test]
+fn misuse_is_an_error_not_a_surprise() {
+    let (train, test) = nabla::datasets::mnist().unwrap();
+    let small = train.slice(0..64);
+    // a compiled schedule would undo ReduceLROnPlateau
+    let mut m = mlp(9);
+    let mut cfg = m.compile_cfg().unwrap();
+    cfg.lr_schedule = Some(Schedule::new(ScheduleKind::Constant));
+    m.compile_config(&cfg).unwrap();
+    let e = m
+        .fit(
+            &small,
+            Fit::new()
+                .verbose(0)
+                .callback(ReduceLrOnPlateau::new("loss", 0.5, 1)),
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("reduce_lr_on_plateau") && e.to_string().contains("lr_schedule"),
+        "{e}"
+    );
+    // validation_data overrides validation_split, as in Keras
+    let mut m = mlp(9);
+    let h = m
+        .fit(
+            &small,
+            Fit::new()
+                .verbose(0)
+                .validation_split(0.5)
+                .validation_data(&test),
+        )
+        .unwrap();
+    let mut m2 = mlp(9);
+    let h2 = m2
+        .fit(&small, Fit::new().verbose(0).validation_data(&test))
+        .unwrap();
+    assert_eq!(h, h2);
+    // a split that holds out nothing
+    let e = mlp(9)
+        .fit(
+            &train.slice(0..40),
+            Fit::new().verbose(0).validation_split(0.01),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("holds out none"), "{e}");
+    // a metric that cannot read the targets
+    let mut m = mlp(9);
+    m.compile(
+        Adam::default(),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::CategoricalAccuracy],
+    )
+    .unwrap();
+    let e = m.fit(&small, Fit::new().verbose(0)).unwrap_err();
+    assert!(
+        e.to_string().contains("categorical_accuracy") && e.to_string().contains("one-hot"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cross_entropies_average_over_positions_for_sequence_outputs() {
+    let mut rng = nabla::core::Rng::new(3);
+    let logits = Tensor::from_vec((0..24).map(|_| rng.normal()).collect(), &[2, 3, 4]);
+    let labels = Tensor::from_vec(vec![0.0, 3.0, 1.0, 2.0, 2.0, 0.0], &[2, 3]);
+    let flat = Tensor::from_vec(logits.to_vec(), &[6, 4]);
+    let flat_labels = Tensor::from_vec(labels.to_vec(), &[6]);
+    let spec = Loss::SparseCategoricalCrossentropy
+        .from_logits()
+        .label_smoothing(0.1);
+    let a = spec.compute(&logits, &labels).item();
+    let b = spec.compute(&flat, &flat_labels).item();
+    assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    assert_eq!(spec.per_sample(&logits, &labels).shape(), &[2]);
+    assert!(spec.check_targets(labels.data(), &[3], &[3, 4]).is_ok());
+    assert!(spec.check_targets(labels.data(), &[], &[3, 4]).is_err());
+}

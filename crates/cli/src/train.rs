@@ -35,6 +35,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         );
         let (model, r) = nabla::train::resume(&checkpoint)?;
         anyhow::ensure!(
+            !r.stopped,
+            "--resume: training stopped early (a callback) after epoch {}: nothing to do",
+            r.epoch
+        );
+        anyhow::ensure!(
             r.epoch < spec.train.epochs,
             "--resume: the checkpoint has {} epochs done, the spec asks for {}: nothing to do (raise --epochs)",
             r.epoch,

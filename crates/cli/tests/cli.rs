@@ -516,3 +516,33 @@ epochs = 30
         "{e}"
     );
 }
+
+#[test]
+fn invalid_callback_settings_are_spec_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(spec()).unwrap();
+    let with = |cb: &str| text.replace("seed = 42", &format!("seed = 42\ncallbacks = [{cb}]"));
+    let p = write_spec(
+        &dir,
+        "a.toml",
+        &with(
+            r#"{ type = "learning_rate_scheduler", schedule = { type = "piecewise_constant", boundaries = [1], values = [] } }"#,
+        ),
+    );
+    let e = fails(&["train", s(&p), "-q"]);
+    assert!(e.contains("one more value than boundaries"), "{e}");
+    let p = write_spec(
+        &dir,
+        "b.toml",
+        &with(r#"{ type = "reduce_lr_on_plateau", factor = 2.0 }"#),
+    );
+    let e = fails(&["train", s(&p), "-q"]);
+    assert!(e.contains("factor") && e.contains("(0, 1)"), "{e}");
+    // a run that stopped early has nothing to resume
+    let stop = with(r#"{ type = "early_stopping", monitor = "loss", mode = "max", patience = 1 }"#);
+    let p = write_spec(&dir, "c.toml", &stop);
+    let out = dir.path().join("o");
+    ok(&["train", s(&p), "--out", s(&out), "-q"]);
+    let e = fails(&["train", s(&p), "--out", s(&out), "--resume", "-q"]);
+    assert!(e.contains("stopped early"), "{e}");
+}

@@ -32,16 +32,18 @@ fn slot_name(kind: usize, index: usize) -> String {
 }
 
 impl Model {
-    /// Writes a training checkpoint (atomically) with `trainer`'s JSON inside.
+    /// Writes a training checkpoint (atomically) with `trainer`'s JSON and extra tensors
+    /// (named freely, e.g. callbacks' weight copies) inside.
     pub fn save_checkpoint(
         &self,
         path: impl AsRef<Path>,
         trainer: serde_json::Value,
+        tensors: Vec<NamedTensor>,
     ) -> Result<()> {
         let path = path.as_ref();
         let c = self.compiled().ok_or(Error::NotCompiled)?;
         let state = c.optimizer.state();
-        let mut extra: Vec<NamedTensor> = Vec::new();
+        let mut extra: Vec<NamedTensor> = tensors;
         for (k, per_param) in state.slots.iter().enumerate() {
             for (i, buf) in per_param.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
                 extra.push((slot_name(k, i), vec![buf.len()], buf.clone()));
@@ -67,8 +69,10 @@ impl Model {
     }
 
     /// Reads a checkpoint: the model with its optimiser state, learning rate and RNG restored,
-    /// and the trainer's JSON.
-    pub fn load_checkpoint(path: impl AsRef<Path>) -> Result<(Model, serde_json::Value)> {
+    /// the trainer's JSON and its extra tensors.
+    pub fn load_checkpoint(
+        path: impl AsRef<Path>,
+    ) -> Result<(Model, serde_json::Value, Vec<NamedTensor>)> {
         let path = path.as_ref();
         let (mut model, meta, extra) = Model::load_with(path)?;
         let bad = |msg: String| Error::file(path, msg);
@@ -79,8 +83,11 @@ impl Model {
         })?;
         let m: Meta = serde_json::from_str(json)
             .map_err(|e| bad(format!("checkpoint state cannot be read: {e}")))?;
+        let (optim, others): (Vec<NamedTensor>, Vec<NamedTensor>) = extra
+            .into_iter()
+            .partition(|(n, _, _)| n.starts_with("optimizer."));
         let tensors: HashMap<String, Vec<f32>> =
-            extra.into_iter().map(|(n, _, v)| (n, v)).collect();
+            optim.into_iter().map(|(n, _, v)| (n, v)).collect();
         let opt = &mut model.compiled_mut()?.optimizer;
         opt.set_learning_rate(m.learning_rate);
         let state = opt.state_mut();
@@ -99,6 +106,6 @@ impl Model {
             }
         }
         model.rng = m.rng;
-        Ok((model, m.trainer))
+        Ok((model, m.trainer, others))
     }
 }

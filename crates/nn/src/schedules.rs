@@ -9,7 +9,7 @@
 //! - exponential:         `lr0 · rate^(t / decay_steps)` (`⌊⌋` with staircase) (Keras ExponentialDecay)
 //! - inverse_time:        `lr0 / (1 + rate · t / decay_steps)`             (InverseTimeDecay)
 //! - polynomial:          `(lr0 - end) · (1 - min(t, T) / T)^power + end`   (PolynomialDecay)
-//! - cosine:              linear warm-up from 0 over `warmup_steps`, then
+//! - cosine:              linear warm-up over `warmup_steps` (lr0·(t+1)/(w+1)), then
 //!   `lr0 · (α + (1 - α) · ½ (1 + cos(π · τ / T)))` over `T = decay_steps`; with `restarts`
 //!   the period grows by `t_mul` and the peak by `m_mul` at each restart (SGDR, Loshchilov &
 //!   Hutter 2017; Keras CosineDecay / CosineDecayRestarts)
@@ -134,7 +134,7 @@ pub enum ScheduleKind {
         /// Final learning rate as a fraction of `lr0` (default 0).
         #[serde(default)]
         alpha: f64,
-        /// Linear warm-up from 0 (default 0).
+        /// Length of the linear warm-up up to `lr0` (default 0).
         #[serde(default)]
         warmup_steps: u64,
         /// Restart the cosine after each period.

@@ -48,8 +48,21 @@ pub trait Callback {
     fn state(&self) -> Option<serde_json::Value> {
         None
     }
-    /// Restores what [`Callback::state`] returned.
-    fn load_state(&mut self, _state: &serde_json::Value) -> Result<()> {
+    /// Large state (weight copies) saved as tensors beside [`Callback::state`].
+    fn state_tensors(&self) -> Vec<Vec<f32>> {
+        Vec::new()
+    }
+    /// Restores what [`Callback::state`] and [`Callback::state_tensors`] returned.
+    fn load_state(&mut self, _state: &serde_json::Value, _tensors: Vec<Vec<f32>>) -> Result<()> {
         Ok(())
+    }
+    /// The callback's name, checked when a checkpoint's states are given back on resume.
+    fn name(&self) -> &'static str {
+        "callback"
+    }
+    /// Whether it sets the learning rate (then it cannot be combined with a compiled
+    /// `lr_schedule`, which would undo it).
+    fn changes_learning_rate(&self) -> bool {
+        false
     }
 }

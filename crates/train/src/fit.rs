@@ -28,7 +28,7 @@ pub struct Fit<'a> {
     /// History of the epochs already done (resume), continued by this fit.
     pub initial_history: History,
     /// States to restore into the callbacks, in order (resume).
-    pub callback_states: Vec<serde_json::Value>,
+    pub callback_states: Vec<crate::resume::SavedCallback>,
     /// Write a training checkpoint here after every epoch (atomically).
     pub checkpoint: Option<std::path::PathBuf>,
     /// 0 = silent, 1 = progress bar (one line per epoch when stdout is not a terminal),

@@ -26,8 +26,7 @@ impl ClassReading {
 
     /// `(predicted, true)` class per sample; a single output is class 1 above the threshold.
     pub fn classes(&self, y_pred: &Tensor, y_true: &Tensor) -> (Vec<usize>, Vec<usize>, usize) {
-        let b = y_pred.shape()[0];
-        let c = y_pred.numel() / b.max(1);
+        let c = y_pred.shape().last().copied().unwrap_or(1).max(1);
         let thr = if self.from_logits { 0.0 } else { 0.5 };
         let pred = if c == 1 {
             y_pred.data().iter().map(|&p| (p > thr) as usize).collect()
@@ -42,6 +41,41 @@ impl ClassReading {
             argmax_rows(y_true.data(), c)
         };
         (pred, truth, c.max(2))
+    }
+}
+
+/// Checks that `metric` can read targets of `y_shape` for outputs of `out_shape`: class
+/// indices need one per output row, everything else targets shaped like the outputs.
+pub fn check_targets(
+    metric: Metric,
+    loss: Loss,
+    y_shape: &[usize],
+    out_shape: &[usize],
+) -> Result<(), String> {
+    let rows = &out_shape[..out_shape.len().saturating_sub(1)];
+    let indices = y_shape == rows || (rows.is_empty() && y_shape == [1]);
+    let like_outputs = y_shape == out_shape;
+    let sparse_loss = loss == Loss::SparseCategoricalCrossentropy;
+    let (ok, expected) = match metric {
+        Metric::SparseCategoricalAccuracy => (indices, "class indices"),
+        Metric::CategoricalAccuracy => (like_outputs, "one-hot targets shaped like the outputs"),
+        Metric::BinaryAccuracy
+        | Metric::MeanAbsoluteError
+        | Metric::MeanSquaredError
+        | Metric::RootMeanSquaredError => (like_outputs, "targets shaped like the outputs"),
+        _ if sparse_loss => (indices, "class indices (as the loss)"),
+        _ => (
+            like_outputs,
+            "targets shaped like the outputs (as the loss)",
+        ),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "metric {}: expected {expected} for outputs {out_shape:?}, received targets of shape {y_shape:?}",
+            metric.name()
+        ))
     }
 }
 
@@ -87,8 +121,8 @@ impl Tracker {
 
     /// Adds one batch.
     pub fn add(&mut self, how: ClassReading, y_pred: &Tensor, y_true: &Tensor) {
-        let b = y_pred.shape()[0];
-        let c = y_pred.numel() / b.max(1);
+        let c = y_pred.shape().last().copied().unwrap_or(1).max(1);
+        let rows = y_pred.numel() / c;
         match (&mut self.state, self.metric) {
             (State::Count { hit, n }, Metric::BinaryAccuracy) => {
                 let thr = if how.from_logits { 0.0 } else { 0.5 };
@@ -104,7 +138,7 @@ impl Tracker {
                     let better = row.iter().filter(|&&v| v > row[t.min(c - 1)]).count();
                     *hit += (better < k) as u8 as f64;
                 }
-                *n += b as f64;
+                *n += rows as f64;
             }
             (State::Count { hit, n }, m) => {
                 let how = match m {
@@ -120,7 +154,7 @@ impl Tracker {
                 };
                 let (pred, truth, _) = how.classes(y_pred, y_true);
                 *hit += pred.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64;
-                *n += b as f64;
+                *n += pred.len() as f64;
             }
             (
                 State::Confusion {

@@ -193,6 +193,12 @@ impl Spec {
             }
         }
         self.compile_config().optimizer.validate()?;
+        for c in &self.train.callbacks {
+            c.validate()?;
+        }
+        if let Some(s) = &self.train.lr_schedule {
+            s.validate()?;
+        }
         self.train.loss.validate()?;
         Ok(())
     }

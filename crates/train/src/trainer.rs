@@ -38,6 +38,10 @@ fn check_data(model: &Model, data: &Dataset, what: &str) -> Result<()> {
         c.loss
             .check_targets(data.y(), data.y_shape(), model.output_shape())
             .map_err(|e| Error::Input(format!("{what}: {e}")))?;
+        for &m in &c.metrics {
+            crate::metrics::check_targets(m, c.loss.kind, data.y_shape(), model.output_shape())
+                .map_err(|e| Error::Input(format!("{what}: {e}")))?;
+        }
         let outputs: usize = model.output_shape().iter().product();
         if c.metrics.contains(&Metric::Auc) && outputs != 1 {
             return Err(Error::Input(format!(
@@ -66,14 +70,24 @@ impl Training for Model {
         }
         let mut weights = sample_weights(data, &opts, &loss, self.output_shape())?;
         let split;
-        let (train, val) = if opts.validation_split > 0.0 {
-            split = data.split_last(opts.validation_split)?;
-            (&split.0, Some(&split.1))
-        } else {
-            (data, opts.validation_data)
+        // as Keras: validation_data, when given, overrides validation_split
+        let (train, val) = match (opts.validation_data, opts.validation_split > 0.0) {
+            (Some(v), _) => (data, Some(v)),
+            (None, true) => {
+                split = data.split_last(opts.validation_split)?;
+                (&split.0, Some(&split.1))
+            }
+            (None, false) => (data, None),
         };
         if let Some(w) = &mut weights {
             w.truncate(train.len()); // the held-out samples take their weights with them
+        }
+        if val.is_some_and(|v| v.is_empty()) {
+            return Err(Error::Input(format!(
+                "validation data: expected at least 1 sample, received 0 (validation_split {} of {} samples holds out none)",
+                opts.validation_split,
+                data.len()
+            )));
         }
         check_data(self, train, "training data")?;
         if train.is_empty() {
@@ -91,8 +105,15 @@ impl Training for Model {
         let mut callbacks = std::mem::take(&mut opts.callbacks);
         let mut history = std::mem::take(&mut opts.initial_history);
         let epochs = opts.epochs;
-        for (c, state) in callbacks.iter_mut().zip(&opts.callback_states) {
-            c.load_state(state)?;
+        crate::resume::restore(&mut callbacks, &opts.callback_states)?;
+        if let (Some(_), Some(c)) = (
+            &schedule,
+            callbacks.iter().find(|c| c.changes_learning_rate()),
+        ) {
+            return Err(Error::Input(format!(
+                "callback {} sets the learning rate, and the model is compiled with an lr_schedule that would undo it: use one or the other",
+                c.name()
+            )));
         }
         let mut hooks = Hooks {
             callbacks: &mut callbacks,
@@ -177,12 +198,9 @@ impl Training for Model {
             progress.finish(&logs);
             history.epochs.push(logs);
             if let Some(path) = &opts.checkpoint {
-                let states = hooks
-                    .callbacks
-                    .iter()
-                    .map(|c| c.state().unwrap_or_default())
-                    .collect();
-                self.save_checkpoint(path, crate::resume::to_json(epoch, &history, states))?;
+                let (json, tensors) =
+                    crate::resume::to_checkpoint(epoch, &history, stop, hooks.callbacks);
+                self.save_checkpoint(path, json, tensors)?;
             }
             if stop {
                 break;
@@ -197,6 +215,11 @@ impl Training for Model {
         let c = self.compiled().ok_or(nabla_nn::Error::NotCompiled)?;
         let (loss, metrics) = (c.loss.clone(), c.metrics.clone());
         check_data(self, data, "evaluation data")?;
+        if data.is_empty() {
+            return Err(Error::Input(
+                "evaluation data: expected at least 1 sample, received 0".into(),
+            ));
+        }
         let mut totals = Totals::new(&loss, &metrics);
         // the weight penalties are part of the loss, as in training (Keras does the same)
         let penalty = nabla_core::no_grad(|| self.regularization())

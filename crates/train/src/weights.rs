@@ -67,8 +67,14 @@ pub fn sample_weights(
                 cw.len()
             )));
         }
-        for (wi, c) in w.iter_mut().zip(classes(data, loss)) {
-            *wi *= cw[c.min(cw.len() - 1)];
+        for (i, (wi, c)) in w.iter_mut().zip(classes(data, loss)).enumerate() {
+            let f = cw.get(c).ok_or_else(|| {
+                Error::Input(format!(
+                    "class_weight: sample {i} is of class {c}, but weights cover classes 0 to {}",
+                    cw.len() - 1
+                ))
+            })?;
+            *wi *= f;
         }
     }
     Ok(Some(w))

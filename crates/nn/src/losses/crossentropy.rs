@@ -16,10 +16,11 @@ use nabla_core::Tensor;
 /// Clip applied to probabilities before a log (Keras's `epsilon()`).
 pub const EPSILON: f32 = 1e-7;
 
-/// `log p` as `[batch, classes]` for predictions over the last axis.
+/// `log p` as `[rows, classes]` for predictions over the last axis (rows = batch, or
+/// batch · positions for outputs like `[batch, T, classes]`).
 pub(crate) fn log_probs(y_pred: &Tensor, from_logits: bool) -> Tensor {
-    let batch = y_pred.shape()[0];
-    let classes = y_pred.numel() / batch.max(1);
+    let classes = y_pred.shape().last().copied().unwrap_or(1).max(1);
+    let rows = y_pred.numel() / classes;
     let logp = if from_logits {
         y_pred.log_softmax()
     } else if let Some(logits) = y_pred.softmax_input() {
@@ -27,7 +28,12 @@ pub(crate) fn log_probs(y_pred: &Tensor, from_logits: bool) -> Tensor {
     } else {
         y_pred.clamp(EPSILON, 1.0 - EPSILON).log()
     };
-    logp.reshape(&[batch, classes])
+    logp.reshape(&[rows, classes])
+}
+
+/// Row losses `[rows]` to per-sample losses `[batch]` (mean over positions).
+fn per_sample(rows: Tensor, batch: usize) -> Tensor {
+    per_sample_mean(&rows.reshape(&[batch, rows.numel() / batch.max(1)]))
 }
 
 /// Categorical cross-entropy against one-hot or probability targets.
@@ -40,7 +46,7 @@ pub fn categorical(y_pred: &Tensor, y_true: &Tensor, from_logits: bool, smoothin
             .scale(1.0 - smoothing)
             .add_scalar(smoothing / classes as f32);
     }
-    logp.mul(&t).sum_axis(1).neg()
+    per_sample(logp.mul(&t).sum_axis(1).neg(), y_pred.shape()[0])
 }
 
 /// Sparse categorical cross-entropy against class indices.
@@ -52,13 +58,15 @@ pub fn sparse_categorical(
 ) -> Tensor {
     let logp = log_probs(y_pred, from_logits);
     let picked = logp.pick(labels).neg();
-    if smoothing == 0.0 {
-        return picked;
-    }
-    let classes = logp.shape()[1] as f32;
-    picked
-        .scale(1.0 - smoothing)
-        .add(&logp.sum_axis(1).scale(-smoothing / classes))
+    let rows = if smoothing == 0.0 {
+        picked
+    } else {
+        let classes = logp.shape()[1] as f32;
+        picked
+            .scale(1.0 - smoothing)
+            .add(&logp.sum_axis(1).scale(-smoothing / classes))
+    };
+    per_sample(rows, y_pred.shape()[0])
 }
 
 /// Binary cross-entropy, element-wise over the outputs, mean per sample.
@@ -91,12 +99,12 @@ pub fn kl_divergence(y_pred: &Tensor, y_true: &Tensor, from_logits: bool) -> Ten
     let logp = if from_logits || y_pred.softmax_input().is_some() {
         log_probs(y_pred, from_logits)
     } else {
-        let b = y_pred.shape()[0];
+        let c = y_pred.shape().last().copied().unwrap_or(1).max(1);
         y_pred
             .clamp(EPSILON, 1.0)
             .log()
-            .reshape(&[b, y_pred.numel() / b.max(1)])
+            .reshape(&[y_pred.numel() / c, c])
     };
     let t = y_true.reshape(logp.shape()).clamp(EPSILON, 1.0);
-    t.mul(&t.log().sub(&logp)).sum_axis(1)
+    per_sample(t.mul(&t.log().sub(&logp)).sum_axis(1), y_pred.shape()[0])
 }

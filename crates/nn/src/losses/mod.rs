@@ -223,9 +223,12 @@ impl LossSpec {
         let classes = out_shape.last().copied().unwrap_or(1);
         let name = self.kind.name();
         if self.kind == Loss::SparseCategoricalCrossentropy {
-            if !(y_shape.is_empty() || y_shape == [1]) {
+            // one class index per row of outputs: [] for an output [C], [T] for [T, C]
+            let positions = &out_shape[..out_shape.len().saturating_sub(1)];
+            let fits = y_shape == positions || (positions.is_empty() && y_shape == [1]);
+            if !fits {
                 return Err(Error::Targets(format!(
-                    "{name} expects one class index per sample, received targets of shape {y_shape:?}"
+                    "{name} expects one class index per output row, targets of shape {positions:?} for outputs {out_shape:?}, received targets of shape {y_shape:?}"
                 )));
             }
             if let Some((i, v)) = y

@@ -4,6 +4,8 @@
 //!
 //! Each optimiser writes only its per-parameter update on slices, with its formula and paper
 //! in its file's doc comment. Defaults are PyTorch's; each file says where Keras differs.
+//! One step counter `t` serves every parameter (as Keras's `iterations`); PyTorch counts per
+//! parameter, which differs only for a parameter that starts training late (unfrozen midway).
 //! `weight_decay` means PyTorch's coupled decay (`g += wd · w`, an L2 term in the gradient)
 //! everywhere except AdamW, whose decay is decoupled (`w -= lr · wd · w`).
 

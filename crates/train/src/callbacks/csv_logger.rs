@@ -83,7 +83,11 @@ impl Callback for CsvLogger {
         Some(serde_json::json!({ "rows": self.rows, "columns": self.columns }))
     }
 
-    fn load_state(&mut self, v: &serde_json::Value) -> Result<()> {
+    fn name(&self) -> &'static str {
+        "csv_logger"
+    }
+
+    fn load_state(&mut self, v: &serde_json::Value, _t: Vec<Vec<f32>>) -> Result<()> {
         self.rows = serde_json::from_value(v["rows"].clone()).unwrap_or_default();
         self.columns = serde_json::from_value(v["columns"].clone()).unwrap_or_default();
         Ok(())

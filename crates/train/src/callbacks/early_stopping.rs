@@ -112,17 +112,25 @@ impl Callback for EarlyStopping {
         }
         Ok(())
     }
-
     fn state(&self) -> Option<serde_json::Value> {
         Some(
-            serde_json::json!({ "wait": self.wait, "best": self.best, "best_weights": self.best_weights }),
+            serde_json::json!({ "wait": self.wait, "best": self.best, "stopped_epoch": self.stopped_epoch }),
         )
     }
 
-    fn load_state(&mut self, v: &serde_json::Value) -> Result<()> {
+    fn state_tensors(&self) -> Vec<Vec<f32>> {
+        self.best_weights.clone().unwrap_or_default()
+    }
+
+    fn load_state(&mut self, v: &serde_json::Value, tensors: Vec<Vec<f32>>) -> Result<()> {
         self.wait = v["wait"].as_u64().unwrap_or(0) as usize;
         self.best = v["best"].as_f64();
-        self.best_weights = serde_json::from_value(v["best_weights"].clone()).unwrap_or(None);
+        self.stopped_epoch = v["stopped_epoch"].as_u64().map(|e| e as usize);
+        self.best_weights = (!tensors.is_empty()).then_some(tensors);
         Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "early_stopping"
     }
 }

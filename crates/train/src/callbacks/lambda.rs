@@ -34,6 +34,10 @@ impl LambdaCallback {
 }
 
 impl Callback for LambdaCallback {
+    fn name(&self) -> &'static str {
+        "lambda"
+    }
+
     fn on_batch_end(&mut self, step: usize, loss: f32, _s: &mut TrainState) -> Result<()> {
         if let Some(f) = &mut self.on_batch_end {
             f(step, loss);

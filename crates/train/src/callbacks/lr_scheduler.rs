@@ -1,6 +1,7 @@
 //! `LearningRateScheduler`: sets the learning rate at the start of each epoch from a function
 //! of the epoch (0-based) and the current rate (Keras's `LearningRateScheduler`), or from a
-//! schedule of `nabla_nn::schedules` evaluated at the epoch with the compiled rate as `lr0`.
+//! schedule of `nabla_nn::schedules` evaluated at the epoch with the compiled rate as `lr0`
+//! (so a resumed run gets the same rates as an uninterrupted one).
 
 use crate::callback::{Callback, TrainState};
 use crate::error::Result;
@@ -15,38 +16,53 @@ pub struct SchedulerConfig {
     pub schedule: Schedule,
 }
 
-/// `lr = f(epoch, lr)` at every epoch start.
+enum Rule {
+    Function(Box<dyn FnMut(usize, f32) -> f32>),
+    Schedule(Schedule),
+}
+
+/// Sets the learning rate at every epoch start.
 pub struct LearningRateScheduler {
-    f: Box<dyn FnMut(usize, f32) -> f32>,
+    rule: Rule,
 }
 
 impl LearningRateScheduler {
     /// Uses `f(epoch, current_lr)` (epoch 0-based).
     pub fn new(f: impl FnMut(usize, f32) -> f32 + 'static) -> LearningRateScheduler {
-        LearningRateScheduler { f: Box::new(f) }
+        LearningRateScheduler {
+            rule: Rule::Function(Box::new(f)),
+        }
     }
 
     /// Uses a schedule, per epoch (its `per` setting is ignored here), from the compiled rate.
     pub fn from_schedule(schedule: Schedule) -> LearningRateScheduler {
-        let mut base: Option<f32> = None;
-        LearningRateScheduler::new(move |epoch, lr| {
-            let lr0 = *base.get_or_insert(lr);
-            schedule.learning_rate(lr0, epoch as u64)
-        })
+        LearningRateScheduler {
+            rule: Rule::Schedule(schedule),
+        }
     }
 }
 
 impl Callback for LearningRateScheduler {
     fn on_epoch_begin(&mut self, s: &mut TrainState) -> Result<()> {
-        let base = s.model.compiled_mut()?.base_lr;
-        let opt = &mut s.model.compiled_mut()?.optimizer;
+        let c = s.model.compiled_mut()?;
         let current = if s.epoch == 1 {
-            base
+            c.base_lr
         } else {
-            opt.learning_rate()
+            c.optimizer.learning_rate()
         };
-        let lr = (self.f)(s.epoch - 1, current);
-        opt.set_learning_rate(lr);
+        let lr = match &mut self.rule {
+            Rule::Function(f) => f(s.epoch - 1, current),
+            Rule::Schedule(sched) => sched.learning_rate(c.base_lr, s.epoch as u64 - 1),
+        };
+        c.optimizer.set_learning_rate(lr);
         Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "learning_rate_scheduler"
+    }
+
+    fn changes_learning_rate(&self) -> bool {
+        true
     }
 }

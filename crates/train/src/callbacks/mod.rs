@@ -46,6 +46,35 @@ pub enum CallbackConfig {
 }
 
 impl CallbackConfig {
+    /// Rejects settings that cannot work, naming the callback and the field.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |what: &str, expected: &str, got: String| {
+            Err(crate::Error::Spec(format!(
+                "callback {what}: expected {expected}, received {got}"
+            )))
+        };
+        match self {
+            CallbackConfig::LearningRateScheduler(c) => c
+                .schedule
+                .validate()
+                .map_err(|e| crate::Error::Spec(format!("callback learning_rate_scheduler: {e}"))),
+            CallbackConfig::ReduceLrOnPlateau(c) if !(c.factor > 0.0 && c.factor < 1.0) => bad(
+                "reduce_lr_on_plateau factor",
+                "a number in (0, 1)",
+                c.factor.to_string(),
+            ),
+            CallbackConfig::ReduceLrOnPlateau(c) if !(c.min_lr >= 0.0) => bad(
+                "reduce_lr_on_plateau min_lr",
+                "a number >= 0",
+                c.min_lr.to_string(),
+            ),
+            CallbackConfig::ModelCheckpoint(c) if c.every == 0 => {
+                bad("model_checkpoint every", "a positive integer", "0".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The callback, ready to run; relative file paths are resolved against `dir`.
     pub fn build(&self, dir: &Path) -> Box<dyn Callback> {
         match self.clone() {

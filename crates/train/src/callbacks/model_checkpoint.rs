@@ -94,8 +94,12 @@ impl Callback for ModelCheckpoint {
         Some(serde_json::json!({ "best": self.best }))
     }
 
-    fn load_state(&mut self, v: &serde_json::Value) -> Result<()> {
+    fn load_state(&mut self, v: &serde_json::Value, _t: Vec<Vec<f32>>) -> Result<()> {
         self.best = v["best"].as_f64();
         Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "model_checkpoint"
     }
 }

@@ -99,7 +99,15 @@ impl Callback for ReduceLrOnPlateau {
         )
     }
 
-    fn load_state(&mut self, v: &serde_json::Value) -> Result<()> {
+    fn name(&self) -> &'static str {
+        "reduce_lr_on_plateau"
+    }
+
+    fn changes_learning_rate(&self) -> bool {
+        true
+    }
+
+    fn load_state(&mut self, v: &serde_json::Value, _t: Vec<Vec<f32>>) -> Result<()> {
         self.wait = v["wait"].as_u64().unwrap_or(0) as usize;
         self.cooldown_left = v["cooldown_left"].as_u64().unwrap_or(0) as usize;
         self.best = v["best"].as_f64();

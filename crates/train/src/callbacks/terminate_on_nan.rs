@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 pub struct TerminateOnNaN {}
 
 impl Callback for TerminateOnNaN {
+    fn name(&self) -> &'static str {
+        "terminate_on_nan"
+    }
+
     fn on_batch_end(&mut self, step: usize, loss: f32, s: &mut TrainState) -> Result<()> {
         if !loss.is_finite() {
             eprintln!(
