@@ -63,7 +63,7 @@ impl CallbackConfig {
                 "a number in (0, 1)",
                 c.factor.to_string(),
             ),
-            CallbackConfig::ReduceLrOnPlateau(c) if !(c.min_lr >= 0.0) => bad(
+            CallbackConfig::ReduceLrOnPlateau(c) if c.min_lr < 0.0 || c.min_lr.is_nan() => bad(
                 "reduce_lr_on_plateau min_lr",
                 "a number >= 0",
                 c.min_lr.to_string(),
