@@ -2,7 +2,7 @@
 //! and this file holds the gradient rule of every primitive, one match arm each.
 
 use crate::cpu::binary::{self, BinaryOp};
-use crate::cpu::{index, matmul::matmul as gemm, reduce, softmax, unary};
+use crate::cpu::{conv, index, matmul::matmul as gemm, pool, reduce, softmax, unary};
 use crate::ops::{matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
 use std::cell::Cell;
@@ -304,6 +304,23 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             softmax::log_softmax_backward(out.data(), g, &mut dx, *x.shape().last().unwrap());
             send(grads, x, dx);
         }
+        // y = conv(x, w) + b: dx = col2im(wᵀ·dy), dw = Σ dy·colᵀ, db = Σ dy (cpu/conv.rs)
+        Op::Conv2d(x, w, b, geom) => {
+            let need_b = b.as_ref().is_some_and(|b| b.is_requires_grad());
+            let need = (x.is_requires_grad(), w.is_requires_grad(), need_b);
+            let (dx, dw, db) = conv::conv2d_backward(x.data(), w.data(), g, geom, need);
+            if let Some(dx) = dx {
+                send(grads, x, dx);
+            }
+            if let Some(dw) = dw {
+                send(grads, w, dw);
+            }
+            if let (Some(b), Some(db)) = (b, db) {
+                send(grads, b, db);
+            }
+        }
+        Op::MaxPool2d(x, arg, geom) => send(grads, x, pool::max_pool2d_backward(g, arg, geom)),
+        Op::AvgPool2d(x, geom) => send(grads, x, pool::avg_pool2d_backward(g, geom)),
         Op::Pick(x, idx) => {
             let mut dx = vec![0.0; x.numel()];
             index::pick_rows_backward(g, idx, &mut dx, x.shape()[1]);

@@ -13,6 +13,6 @@ mod tensor;
 pub mod testing;
 
 pub use autograd::{is_grad_enabled, no_grad, Gradients};
-pub use ops::UnaryOp;
+pub use ops::{UnaryOp, Window2d};
 pub use rng::Rng;
 pub use tensor::Tensor;

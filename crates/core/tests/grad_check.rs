@@ -186,3 +186,61 @@ fn unary_owned_reuses_only_unshared_buffers() {
     let expect: Vec<f32> = x.data().iter().map(|&v| (v > 0.0) as u8 as f32).collect();
     assert_eq!(g.get(&p).unwrap(), expect.as_slice());
 }
+
+fn win(
+    stride: (usize, usize),
+    pad: (usize, usize, usize, usize),
+    dilation: (usize, usize),
+    groups: usize,
+) -> nabla_core::Window2d {
+    nabla_core::Window2d {
+        stride,
+        pad,
+        dilation,
+        groups,
+    }
+}
+
+#[test]
+fn conv2d_plain_strided_padded_dilated_grouped() {
+    let x = rand(&[2, 4, 6, 5], 20);
+    let cases = [
+        ("plain", (1, 1), (0, 0, 0, 0), (1, 1), 1),
+        (
+            "strided + asymmetric padding",
+            (2, 1),
+            (1, 0, 2, 1),
+            (1, 1),
+            1,
+        ),
+        ("dilated", (1, 2), (1, 1, 1, 1), (2, 1), 1),
+        ("grouped", (1, 1), (1, 1, 0, 0), (1, 1), 2),
+    ];
+    for (name, s, p, d, g) in cases {
+        let w = rand(&[4, 4 / g, 3, 2], 21);
+        let b = rand(&[4], 22);
+        grad_check(&format!("conv2d {name}"), &[x.clone(), w, b], |t| {
+            weighted_sum(&t[0].conv2d(&t[1], Some(&t[2]), win(s, p, d, g)))
+        });
+    }
+}
+
+#[test]
+fn pooling_on_odd_sizes_with_padding_and_strides() {
+    // distinct values so that no finite-difference step crosses a tie
+    let n = 2 * 3 * 5 * 7;
+    let vals: Vec<f32> = (0..n).map(|i| ((i * 37) % n) as f32 * 0.1).collect();
+    let x = Tensor::from_vec(vals, &[2, 3, 5, 7]);
+    for (k, s, p) in [
+        ((2, 2), (2, 2), (0, 0, 0, 0)),
+        ((3, 2), (2, 1), (1, 1, 0, 1)),
+        ((3, 3), (1, 1), (1, 1, 1, 1)),
+    ] {
+        grad_check("max_pool2d", &[x.clone()], |t| {
+            weighted_sum(&t[0].max_pool2d(k, win(s, p, (1, 1), 1)))
+        });
+        grad_check("avg_pool2d", &[x.clone()], |t| {
+            weighted_sum(&t[0].avg_pool2d(k, win(s, p, (1, 1), 1)))
+        });
+    }
+}

@@ -3,8 +3,10 @@
 //! `unsafe`, SIMD and threads.
 
 pub mod binary;
+pub mod conv;
 pub mod index;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod simd;
 pub mod softmax;

@@ -1,6 +1,7 @@
 //! Tensor ops: each runs a `cpu` kernel and, when gradients are wanted, records itself as an
 //! [`Op`] on its output. The gradient rule of every op lives in `autograd.rs`.
 
+mod conv;
 mod elementwise;
 mod matmul;
 mod reduce;
@@ -10,6 +11,7 @@ mod softmax;
 use crate::cpu::binary::BinaryOp;
 pub use crate::cpu::unary::UnaryOp;
 use crate::tensor::{Node, Tensor};
+pub use conv::Window2d;
 pub(crate) use matmul::{matmul_dims, transpose_last2};
 use std::sync::Arc;
 
@@ -45,6 +47,12 @@ pub(crate) enum Op {
     LogSoftmax(Tensor),
     /// One element per row: `y[b] = x[b, idx[b]]`.
     Pick(Tensor, Arc<Vec<usize>>),
+    /// 2-d convolution: input, weight, bias.
+    Conv2d(Tensor, Tensor, Option<Tensor>, crate::cpu::conv::Conv2dGeom),
+    /// 2-d max pooling with the winning cell of each window.
+    MaxPool2d(Tensor, Arc<Vec<u32>>, crate::cpu::pool::Pool2dGeom),
+    /// 2-d average pooling.
+    AvgPool2d(Tensor, crate::cpu::pool::Pool2dGeom),
 }
 
 /// Wraps a freshly computed buffer as a tensor, recording `op` only when gradients are on
@@ -77,7 +85,7 @@ impl Op {
     pub(crate) fn inputs(&self) -> Vec<&Tensor> {
         match self {
             Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
-            Op::Linear(x, w, b) => {
+            Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _) => {
                 let mut v = vec![x, w];
                 if let Some(b) = b {
                     v.push(b);
@@ -95,7 +103,9 @@ impl Op {
             | Op::Transpose(x)
             | Op::Softmax(x)
             | Op::LogSoftmax(x)
-            | Op::Pick(x, _) => vec![x],
+            | Op::Pick(x, _)
+            | Op::MaxPool2d(x, _, _)
+            | Op::AvgPool2d(x, _) => vec![x],
         }
     }
 }

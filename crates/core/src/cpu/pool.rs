@@ -1,0 +1,195 @@
+//! 2-d pooling over `[N·C]` planes of `H × W`:
+//!
+//! - max: `y = max` of the window's cells inside the input (padding never wins). Ties go to
+//!   the first cell in row-major order, and the whole gradient goes to that one cell, as
+//!   PyTorch does.
+//! - average: `y = mean` of the window's cells inside the input (padding is not counted, as
+//!   Keras and PyTorch's `count_include_pad=False`); the gradient is shared equally by them.
+//!
+//! Output size: `OH = (H + pad_top + pad_bottom - kh) / sh + 1` (likewise OW).
+
+use rayon::prelude::*;
+
+/// Sizes of one 2-d pooling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dGeom {
+    /// Number of planes (batch · channels).
+    pub planes: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Window height and width.
+    pub k: (usize, usize),
+    /// Strides (vertical, horizontal).
+    pub stride: (usize, usize),
+    /// Padding (top, bottom, left, right).
+    pub pad: (usize, usize, usize, usize),
+}
+
+impl Pool2dGeom {
+    /// Output height and width, or `None` if the window does not fit.
+    pub fn out_hw(&self) -> Option<(usize, usize)> {
+        let ph = self.h + self.pad.0 + self.pad.1;
+        let pw = self.w + self.pad.2 + self.pad.3;
+        if ph < self.k.0 || pw < self.k.1 || self.stride.0 == 0 || self.stride.1 == 0 {
+            return None;
+        }
+        Some((
+            (ph - self.k.0) / self.stride.0 + 1,
+            (pw - self.k.1) / self.stride.1 + 1,
+        ))
+    }
+
+    /// The input rows and columns of output cell `(oy, ox)`, clipped to the input.
+    fn window(&self, oy: usize, ox: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let y0 = (oy * self.stride.0) as isize - self.pad.0 as isize;
+        let x0 = (ox * self.stride.1) as isize - self.pad.2 as isize;
+        let clip = |a: isize, n: usize, len: usize| {
+            a.max(0) as usize..((a + len as isize).max(0) as usize).min(n)
+        };
+        (clip(y0, self.h, self.k.0), clip(x0, self.w, self.k.1))
+    }
+}
+
+/// Max pooling: `(y, argmax)` where `argmax` is the winning cell's index within its plane
+/// (`u32::MAX` for a window that covers only padding, whose output is 0).
+pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
+    let (oh, ow) = g
+        .out_hw()
+        .expect("max_pool2d: window larger than padded input");
+    let (isz, osz) = (g.h * g.w, oh * ow);
+    let mut y = vec![0.0; g.planes * osz];
+    let mut arg = vec![u32::MAX; g.planes * osz];
+    y.par_chunks_mut(osz)
+        .zip(arg.par_chunks_mut(osz))
+        .enumerate()
+        .for_each(|(pl, (yp, ap))| {
+            let xp = &x[pl * isz..(pl + 1) * isz];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (rows, cols) = g.window(oy, ox);
+                    let (mut best, mut at) = (f32::NEG_INFINITY, u32::MAX);
+                    for iy in rows {
+                        for ix in cols.clone() {
+                            let v = xp[iy * g.w + ix];
+                            // strictly greater: the first maximum keeps the gradient; NaN wins so it shows
+                            if v > best || (at == u32::MAX) || v.is_nan() && !best.is_nan() {
+                                best = v;
+                                at = (iy * g.w + ix) as u32;
+                            }
+                        }
+                    }
+                    yp[oy * ow + ox] = if at == u32::MAX { 0.0 } else { best };
+                    ap[oy * ow + ox] = at;
+                }
+            }
+        });
+    (y, arg)
+}
+
+/// Backward of [`max_pool2d`]: each output's gradient goes to its winning cell.
+pub fn max_pool2d_backward(dy: &[f32], arg: &[u32], g: &Pool2dGeom) -> Vec<f32> {
+    let (oh, ow) = g
+        .out_hw()
+        .expect("max_pool2d: window larger than padded input");
+    let (isz, osz) = (g.h * g.w, oh * ow);
+    let mut dx = vec![0.0; g.planes * isz];
+    dx.par_chunks_mut(isz).enumerate().for_each(|(pl, dxp)| {
+        for (&d, &a) in dy[pl * osz..(pl + 1) * osz]
+            .iter()
+            .zip(&arg[pl * osz..(pl + 1) * osz])
+        {
+            if a != u32::MAX {
+                dxp[a as usize] += d;
+            }
+        }
+    });
+    dx
+}
+
+/// Average pooling over the cells inside the input.
+pub fn avg_pool2d(x: &[f32], g: &Pool2dGeom) -> Vec<f32> {
+    let (oh, ow) = g
+        .out_hw()
+        .expect("avg_pool2d: window larger than padded input");
+    let (isz, osz) = (g.h * g.w, oh * ow);
+    let mut y = vec![0.0; g.planes * osz];
+    y.par_chunks_mut(osz).enumerate().for_each(|(pl, yp)| {
+        let xp = &x[pl * isz..(pl + 1) * isz];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (rows, cols) = g.window(oy, ox);
+                let count = rows.len() * cols.len();
+                let s: f32 = rows
+                    .flat_map(|iy| cols.clone().map(move |ix| iy * g.w + ix))
+                    .map(|i| xp[i])
+                    .sum();
+                yp[oy * ow + ox] = if count > 0 { s / count as f32 } else { 0.0 };
+            }
+        }
+    });
+    y
+}
+
+/// Backward of [`avg_pool2d`].
+pub fn avg_pool2d_backward(dy: &[f32], g: &Pool2dGeom) -> Vec<f32> {
+    let (oh, ow) = g
+        .out_hw()
+        .expect("avg_pool2d: window larger than padded input");
+    let (isz, osz) = (g.h * g.w, oh * ow);
+    let mut dx = vec![0.0; g.planes * isz];
+    dx.par_chunks_mut(isz).enumerate().for_each(|(pl, dxp)| {
+        let dyp = &dy[pl * osz..(pl + 1) * osz];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (rows, cols) = g.window(oy, ox);
+                let count = rows.len() * cols.len();
+                if count == 0 {
+                    continue;
+                }
+                let share = dyp[oy * ow + ox] / count as f32;
+                for iy in rows {
+                    for ix in cols.clone() {
+                        dxp[iy * g.w + ix] += share;
+                    }
+                }
+            }
+        }
+    });
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_sizes_padding_and_ties() {
+        // 1 plane 3x3, window 2, stride 2, no padding: one output (the bottom row and right
+        // column are dropped, as PyTorch's floor mode does)
+        let x = [1.0, 5.0, 2.0, 5.0, 0.0, 9.0, 3.0, 4.0, 8.0];
+        let g = Pool2dGeom {
+            planes: 1,
+            h: 3,
+            w: 3,
+            k: (2, 2),
+            stride: (2, 2),
+            pad: (0, 0, 0, 0),
+        };
+        let (y, a) = max_pool2d(&x, &g);
+        assert_eq!((y, a.clone()), (vec![5.0], vec![1])); // tie 5 at index 1 and 3: the first
+        assert_eq!(
+            max_pool2d_backward(&[2.0], &a, &g),
+            vec![0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
+        // with padding 1 on every side: 2x2 outputs, padding never wins
+        let g = Pool2dGeom {
+            pad: (1, 1, 1, 1),
+            ..g
+        };
+        let (y, _) = max_pool2d(&[-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0, -9.0], &g);
+        assert_eq!(y, vec![-1.0, -2.0, -4.0, -5.0]);
+        assert_eq!(avg_pool2d(&x, &g), vec![1.0, 3.5, 4.0, 5.25]);
+    }
+}

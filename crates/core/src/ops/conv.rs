@@ -1,0 +1,109 @@
+//! Convolution and pooling ops on NCHW tensors (kernels in `cpu/conv.rs`, `cpu/pool.rs`).
+
+use super::{record, Op};
+use crate::cpu::conv::{self, Conv2dGeom};
+use crate::cpu::pool::{self, Pool2dGeom};
+use crate::tensor::Tensor;
+use std::sync::Arc;
+
+/// Settings of a 2-d convolution or pooling besides the shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window2d {
+    /// Strides (vertical, horizontal).
+    pub stride: (usize, usize),
+    /// Padding (top, bottom, left, right).
+    pub pad: (usize, usize, usize, usize),
+    /// Dilation (vertical, horizontal); 1 for pooling.
+    pub dilation: (usize, usize),
+    /// Groups (convolution only).
+    pub groups: usize,
+}
+
+fn nchw(t: &Tensor, op: &str) -> (usize, usize, usize, usize) {
+    match *t.shape() {
+        [n, c, h, w] => (n, c, h, w),
+        ref s => panic!("{op}: needs [batch, channels, height, width], got {s:?}"),
+    }
+}
+
+impl Tensor {
+    /// 2-d cross-correlation of `self [N, C, H, W]` with `w [OC, C/groups, kh, kw]`, plus `b [OC]`.
+    ///
+    /// # Shapes
+    /// - output: `[N, OC, OH, OW]`, `OH = (H + pads - dh·(kh-1) - 1) / sh + 1`
+    pub fn conv2d(&self, w: &Tensor, b: Option<&Tensor>, win: Window2d) -> Tensor {
+        let (n, c, h, wd) = nchw(self, "conv2d");
+        let (oc, cg, kh, kw) = nchw(w, "conv2d weight");
+        assert!(
+            win.groups > 0 && c % win.groups == 0 && oc % win.groups == 0 && cg == c / win.groups,
+            "conv2d: input {:?}, weight {:?} and groups {} do not fit",
+            self.shape(),
+            w.shape(),
+            win.groups
+        );
+        let g = Conv2dGeom {
+            n,
+            c,
+            h,
+            w: wd,
+            oc,
+            kh,
+            kw,
+            stride: win.stride,
+            pad: win.pad,
+            dilation: win.dilation,
+            groups: win.groups,
+        };
+        let (oh, ow) = g
+            .out_hw()
+            .unwrap_or_else(|| panic!("conv2d: kernel {kh}x{kw} does not fit input {h}x{wd}"));
+        let y = conv::conv2d(self.data(), w.data(), b.map(|b| b.data()), &g);
+        let mut inputs = vec![self, w];
+        if let Some(b) = b {
+            inputs.push(b);
+        }
+        record(y, vec![n, oc, oh, ow], &inputs, || {
+            Op::Conv2d(self.clone(), w.clone(), b.cloned(), g)
+        })
+    }
+
+    /// 2-d max pooling of `self [N, C, H, W]` over `k` windows (ties: the first cell wins).
+    pub fn max_pool2d(&self, k: (usize, usize), win: Window2d) -> Tensor {
+        let (n, c, h, w) = nchw(self, "max_pool2d");
+        let g = Pool2dGeom {
+            planes: n * c,
+            h,
+            w,
+            k,
+            stride: win.stride,
+            pad: win.pad,
+        };
+        let (oh, ow) = g
+            .out_hw()
+            .unwrap_or_else(|| panic!("max_pool2d: window {k:?} does not fit input {h}x{w}"));
+        let (y, arg) = pool::max_pool2d(self.data(), &g);
+        record(y, vec![n, c, oh, ow], &[self], || {
+            Op::MaxPool2d(self.clone(), Arc::new(arg), g)
+        })
+    }
+
+    /// 2-d average pooling of `self [N, C, H, W]` (padding not counted).
+    pub fn avg_pool2d(&self, k: (usize, usize), win: Window2d) -> Tensor {
+        let (n, c, h, w) = nchw(self, "avg_pool2d");
+        let g = Pool2dGeom {
+            planes: n * c,
+            h,
+            w,
+            k,
+            stride: win.stride,
+            pad: win.pad,
+        };
+        let (oh, ow) = g
+            .out_hw()
+            .unwrap_or_else(|| panic!("avg_pool2d: window {k:?} does not fit input {h}x{w}"));
+        let y = pool::avg_pool2d(self.data(), &g);
+        record(y, vec![n, c, oh, ow], &[self], || {
+            Op::AvgPool2d(self.clone(), g)
+        })
+    }
+}
