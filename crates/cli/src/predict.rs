@@ -25,6 +25,19 @@ pub fn run(model_path: &Path, index: Option<usize>, idx: Option<PathBuf>) -> Res
             (x, Some(y.to_vec()), i)
         }
     };
+    // images [n, 28, 28] for a model taking [1, 28, 28]: same values, the model's view
+    let per: usize = model.input_shape().iter().product();
+    let x = if x.rank() > 0
+        && x.numel() == x.shape()[0] * per
+        && &x.shape()[1..] != model.input_shape()
+    {
+        let shape: Vec<usize> = std::iter::once(x.shape()[0])
+            .chain(model.input_shape().iter().copied())
+            .collect();
+        x.reshape(&shape)
+    } else {
+        x
+    };
     let probs = model.predict(&x)?;
     let n = probs.shape()[0];
     let classes = probs.numel() / n.max(1);

@@ -181,6 +181,23 @@ impl Dataset {
         }
     }
 
+    /// The same samples seen with another per-sample shape of the same size (`[28, 28]` as
+    /// `[1, 28, 28]`).
+    pub fn with_x_shape(&self, shape: &[usize]) -> Result<Dataset> {
+        let n: usize = shape.iter().product();
+        if n != self.x_shape.iter().product::<usize>() {
+            return Err(Error::Shape(format!(
+                "samples of shape {:?} cannot be seen as {shape:?}: {} values each, {n} needed",
+                self.x_shape,
+                self.x_shape.iter().product::<usize>()
+            )));
+        }
+        Ok(Dataset {
+            x_shape: shape.to_vec(),
+            ..self.clone()
+        })
+    }
+
     /// A shuffled copy (seeded).
     pub fn shuffled(&self, rng: &mut Rng) -> Dataset {
         let mut idx: Vec<usize> = (0..self.len).collect();

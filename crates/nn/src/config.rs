@@ -4,8 +4,9 @@
 use crate::error::Result;
 use crate::layer::Layer;
 use crate::layers::{
-    ActivationConfig, ActivationLayer, Dense, DenseConfig, Dropout, DropoutConfig, Flatten,
-    FlattenConfig, Normalization, NormalizationConfig,
+    ActivationConfig, ActivationLayer, Conv2d, Conv2dConfig, Dense, DenseConfig, Dropout,
+    DropoutConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig, Normalization,
+    NormalizationConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig,
 };
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,18 @@ pub enum LayerConfig {
     Flatten(FlattenConfig),
     /// [`Normalization`]
     Normalization(NormalizationConfig),
+    /// [`Conv2d`]
+    Conv2d(Conv2dConfig),
+    /// [`Pool2d`], maximum
+    MaxPool2d(Pool2dConfig),
+    /// [`Pool2d`], mean
+    AvgPool2d(Pool2dConfig),
+    /// [`GlobalPool2d`], mean
+    GlobalAvgPool2d(GlobalPoolConfig),
+    /// [`GlobalPool2d`], maximum
+    GlobalMaxPool2d(GlobalPoolConfig),
+    /// [`Reshape`]
+    Reshape(ReshapeConfig),
 }
 
 impl LayerConfig {
@@ -35,6 +48,16 @@ impl LayerConfig {
             LayerConfig::Dropout(c) => Box::new(Dropout::from_config(c)),
             LayerConfig::Flatten(c) => Box::new(Flatten::from_config(c)),
             LayerConfig::Normalization(c) => Box::new(Normalization::from_config(c)),
+            LayerConfig::Conv2d(c) => Box::new(Conv2d::from_config(c)),
+            LayerConfig::MaxPool2d(c) => Box::new(Pool2d::from_config(PoolKind::Max, c)),
+            LayerConfig::AvgPool2d(c) => Box::new(Pool2d::from_config(PoolKind::Avg, c)),
+            LayerConfig::GlobalAvgPool2d(c) => {
+                Box::new(GlobalPool2d::from_config(PoolKind::Avg, c))
+            }
+            LayerConfig::GlobalMaxPool2d(c) => {
+                Box::new(GlobalPool2d::from_config(PoolKind::Max, c))
+            }
+            LayerConfig::Reshape(c) => Box::new(Reshape::from_config(c)),
         }
     }
 
@@ -46,6 +69,12 @@ impl LayerConfig {
             LayerConfig::Dropout(_) => "dropout",
             LayerConfig::Flatten(_) => "flatten",
             LayerConfig::Normalization(_) => "normalization",
+            LayerConfig::Conv2d(_) => "conv2d",
+            LayerConfig::MaxPool2d(_) => "max_pool2d",
+            LayerConfig::AvgPool2d(_) => "avg_pool2d",
+            LayerConfig::GlobalAvgPool2d(_) => "global_avg_pool2d",
+            LayerConfig::GlobalMaxPool2d(_) => "global_max_pool2d",
+            LayerConfig::Reshape(_) => "reshape",
         }
     }
 }

@@ -25,7 +25,10 @@ pub use config::{LayerConfig, ModelConfig};
 pub use error::{Error, Result};
 pub use init::Initializer;
 pub use layer::{Ctx, Layer, Param};
-pub use layers::{ActivationLayer, Dense, Dropout, Flatten, Normalization};
+pub use layers::{
+    ActivationLayer, Conv2d, Dense, Dropout, Flatten, GlobalPool2d, Normalization, Padding, Pool2d,
+    Reshape,
+};
 pub use losses::{Loss, LossSpec};
 pub use metrics::Metric;
 pub use model::{CompileConfig, Model, Sequential};

@@ -105,6 +105,10 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::Dropout(c) => c.name.is_some(),
         LayerConfig::Flatten(c) => c.name.is_some(),
         LayerConfig::Normalization(c) => c.name.is_some(),
+        LayerConfig::Conv2d(c) => c.name.is_some(),
+        LayerConfig::MaxPool2d(c) | LayerConfig::AvgPool2d(c) => c.name.is_some(),
+        LayerConfig::GlobalAvgPool2d(c) | LayerConfig::GlobalMaxPool2d(c) => c.name.is_some(),
+        LayerConfig::Reshape(c) => c.name.is_some(),
     }
 }
 

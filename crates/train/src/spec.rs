@@ -285,6 +285,14 @@ impl Spec {
 /// One-hot encodes class-index targets when the loss wants one row per sample
 /// (categorical cross-entropy), as Keras users do with `to_categorical`.
 pub fn targets_for_loss(data: Dataset, loss: &LossSpec, model: &Model) -> Result<Dataset> {
+    // images [28, 28] for a model taking [1, 28, 28]: same values, the model's view
+    let data = if data.x_shape() != model.input_shape()
+        && data.x_shape().iter().product::<usize>() == model.input_shape().iter().product::<usize>()
+    {
+        data.with_x_shape(model.input_shape())?
+    } else {
+        data
+    };
     let classes = model.output_shape().last().copied().unwrap_or(1);
     if loss.kind == Loss::CategoricalCrossentropy && data.y_shape().is_empty() {
         return Ok(data.one_hot(classes)?);

@@ -1,0 +1,298 @@
+//! `Conv2d`: 2-d convolution over channels-first images,
+//! `y = activation(conv(x, kernel) + bias)` (cross-correlation, as Keras and PyTorch).
+//!
+//! # Shapes
+//! - input: `[batch, channels, height, width]` (NCHW, PyTorch's layout; Keras defaults to NHWC)
+//! - kernel: `[filters, channels / groups, kh, kw]` (PyTorch's layout), bias: `[filters]`
+//! - output: `[batch, filters, OH, OW]`, `OH = (H + pads - dilation·(kh - 1) - 1) / stride + 1`
+
+use super::default_true;
+use super::window::{one, Padding, Pair};
+use crate::activations::Activation;
+use crate::config::LayerConfig;
+use crate::error::{Error, Result};
+use crate::init::Initializer;
+use crate::layer::{Ctx, Layer, Param};
+use crate::named::name_or_table;
+use crate::regularizers::{optional, Regularizer};
+use nabla_core::{Rng, Tensor, Window2d};
+use serde::{Deserialize, Serialize};
+
+/// The config of [`Conv2d`] (Keras's keyword arguments).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conv2dConfig {
+    /// Output channels.
+    pub filters: usize,
+    /// Window size: `3` or `[3, 5]`.
+    pub kernel_size: Pair,
+    /// Step between windows (default 1).
+    #[serde(default = "one")]
+    pub strides: Pair,
+    /// `"valid"` (default), `"same"` or explicit numbers.
+    #[serde(default)]
+    pub padding: Padding,
+    /// Spacing of the kernel's taps (default 1).
+    #[serde(default = "one")]
+    pub dilation_rate: Pair,
+    /// Independent channel groups (default 1; `groups = channels` is a depthwise convolution).
+    #[serde(default = "one_group")]
+    pub groups: usize,
+    /// Applied to the output (default: linear).
+    #[serde(default)]
+    pub activation: Activation,
+    /// Whether to add a bias (default: true).
+    #[serde(default = "default_true")]
+    pub use_bias: bool,
+    /// Kernel initialiser (default: glorot_uniform over fan_in = C/g·kh·kw, fan_out = filters·kh·kw).
+    #[serde(default, deserialize_with = "name_or_table")]
+    pub kernel_initializer: Initializer,
+    /// Bias initialiser (default: zeros).
+    #[serde(default = "zeros", deserialize_with = "name_or_table")]
+    pub bias_initializer: Initializer,
+    /// Penalty on the kernel.
+    #[serde(
+        default,
+        deserialize_with = "optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kernel_regularizer: Option<Regularizer>,
+    /// Penalty on the bias.
+    #[serde(
+        default,
+        deserialize_with = "optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bias_regularizer: Option<Regularizer>,
+    /// Layer name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether the weights are trained (default: true).
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+}
+
+fn one_group() -> usize {
+    1
+}
+fn zeros() -> Initializer {
+    Initializer::Zeros
+}
+
+/// A 2-d convolution layer.
+pub struct Conv2d {
+    cfg: Conv2dConfig,
+    win: Option<Window2d>,
+    kernel: Option<Param>,
+    bias: Option<Param>,
+}
+
+impl Conv2d {
+    /// `filters` output channels with a `kernel_size` window, stride 1, no padding.
+    pub fn new(filters: usize, kernel_size: impl Into<Pair>) -> Conv2d {
+        Conv2d::from_config(Conv2dConfig {
+            filters,
+            kernel_size: kernel_size.into(),
+            strides: one(),
+            padding: Padding::Valid,
+            dilation_rate: one(),
+            groups: 1,
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+            kernel_regularizer: None,
+            bias_regularizer: None,
+            name: None,
+            trainable: true,
+        })
+    }
+
+    /// A layer from its config (unbuilt).
+    pub fn from_config(cfg: Conv2dConfig) -> Conv2d {
+        Conv2d {
+            cfg,
+            win: None,
+            kernel: None,
+            bias: None,
+        }
+    }
+
+    /// Sets the activation.
+    pub fn activation(mut self, a: Activation) -> Conv2d {
+        self.cfg.activation = a;
+        self
+    }
+
+    /// Sets the strides.
+    pub fn strides(mut self, s: impl Into<Pair>) -> Conv2d {
+        self.cfg.strides = s.into();
+        self
+    }
+
+    /// Sets the padding.
+    pub fn padding(mut self, p: Padding) -> Conv2d {
+        self.cfg.padding = p;
+        self
+    }
+
+    /// Names the layer.
+    pub fn with_name(mut self, name: &str) -> Conv2d {
+        self.cfg.name = Some(name.to_string());
+        self
+    }
+}
+
+impl Layer for Conv2d {
+    fn name(&self) -> &str {
+        self.cfg.name.as_deref().unwrap_or("conv2d")
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.cfg.name = Some(name);
+    }
+
+    fn config(&self) -> LayerConfig {
+        let mut cfg = self.cfg.clone();
+        cfg.trainable = self.trainable();
+        LayerConfig::Conv2d(cfg)
+    }
+
+    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        let c = &self.cfg;
+        let name = self.name().to_string();
+        let positive = |what: &str, v: usize| {
+            if v == 0 {
+                Err(Error::config(
+                    format!("{what} of layer '{name}'"),
+                    "a positive integer",
+                    0,
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        for (what, v) in [
+            ("filters", c.filters),
+            ("kernel_size", c.kernel_size.0.min(c.kernel_size.1)),
+            ("strides", c.strides.0.min(c.strides.1)),
+            ("dilation_rate", c.dilation_rate.0.min(c.dilation_rate.1)),
+            ("groups", c.groups),
+        ] {
+            positive(what, v)?;
+        }
+        let [ch, h, w] = *input else {
+            return Err(Error::Shape {
+                layer: name,
+                expected: "[channels, height, width]".into(),
+                received: input.to_vec(),
+            });
+        };
+        if ch % c.groups != 0 || c.filters % c.groups != 0 {
+            return Err(Error::Shape {
+                layer: name,
+                expected: format!(
+                    "channels and filters ({}) divisible by groups ({})",
+                    c.filters, c.groups
+                ),
+                received: input.to_vec(),
+            });
+        }
+        let pad = c
+            .padding
+            .amounts(h, w, c.kernel_size, c.strides, c.dilation_rate);
+        let win = Window2d {
+            stride: (c.strides.0, c.strides.1),
+            pad,
+            dilation: (c.dilation_rate.0, c.dilation_rate.1),
+            groups: c.groups,
+        };
+        let geom = nabla_core::cpu::conv::Conv2dGeom {
+            n: 1,
+            c: ch,
+            h,
+            w,
+            oc: c.filters,
+            kh: c.kernel_size.0,
+            kw: c.kernel_size.1,
+            stride: win.stride,
+            pad,
+            dilation: win.dilation,
+            groups: c.groups,
+        };
+        let Some((oh, ow)) = geom.out_hw() else {
+            return Err(Error::Shape {
+                layer: name,
+                expected: format!(
+                    "an image at least as large as the kernel {:?} (dilated, after padding)",
+                    c.kernel_size
+                ),
+                received: input.to_vec(),
+            });
+        };
+        let area = c.kernel_size.0 * c.kernel_size.1;
+        let (fan_in, fan_out) = (ch / c.groups * area, c.filters * area);
+        let n = c.filters * fan_in;
+        let shape = [c.filters, ch / c.groups, c.kernel_size.0, c.kernel_size.1];
+        let mut kernel = Param::new(
+            "kernel",
+            Tensor::from_vec(c.kernel_initializer.sample(n, fan_in, fan_out, rng), &shape),
+        );
+        kernel.trainable = c.trainable;
+        self.bias = c.use_bias.then(|| {
+            let b = c.bias_initializer.sample(c.filters, fan_in, fan_out, rng);
+            let mut p = Param::new("bias", Tensor::from_vec(b, &[c.filters]));
+            p.trainable = c.trainable;
+            p
+        });
+        self.kernel = Some(kernel);
+        self.win = Some(win);
+        Ok(vec![c.filters, oh, ow])
+    }
+
+    fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
+        let kernel = self.kernel.as_ref().expect("Conv2d::forward before build");
+        let y = x.conv2d(
+            &kernel.value,
+            self.bias.as_ref().map(|b| &b.value),
+            self.win.expect("built"),
+        );
+        self.cfg.activation.apply_owned(y)
+    }
+
+    fn regularization(&self) -> Option<Tensor> {
+        let k = self
+            .kernel
+            .as_ref()
+            .zip(self.cfg.kernel_regularizer)
+            .map(|(p, r)| r.penalty(&p.value));
+        let b = self
+            .bias
+            .as_ref()
+            .zip(self.cfg.bias_regularizer)
+            .map(|(p, r)| r.penalty(&p.value));
+        match (k, b) {
+            (Some(k), Some(b)) => Some(k.add(&b)),
+            (k, b) => k.or(b),
+        }
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.kernel.iter().chain(self.bias.iter()).collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.kernel.iter_mut().chain(self.bias.iter_mut()).collect()
+    }
+
+    fn trainable(&self) -> bool {
+        self.cfg.trainable && self.params().iter().all(|p| p.trainable)
+    }
+
+    fn set_trainable(&mut self, on: bool) {
+        self.cfg.trainable = on;
+        for p in self.params_mut() {
+            p.trainable = on;
+        }
+    }
+}
