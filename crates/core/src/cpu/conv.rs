@@ -170,6 +170,9 @@ pub fn conv2d(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &Conv2dGeom) -> Vec<f3
     y
 }
 
+/// `(dx, dw, db)`, each present only when asked for.
+pub type ConvGrads = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
+
 /// Gradients of [`conv2d`]: `(dx, dw, db)`, each only when asked for.
 pub fn conv2d_backward(
     x: &[f32],
@@ -177,7 +180,7 @@ pub fn conv2d_backward(
     dy: &[f32],
     g: &Conv2dGeom,
     need: (bool, bool, bool),
-) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+) -> ConvGrads {
     let (oh, ow, _, k) = g.dims();
     let p = oh * ow;
     let ocg = g.oc / g.groups;
