@@ -188,7 +188,7 @@ impl Layer for Conv2d {
                 received: input.to_vec(),
             });
         };
-        if ch % c.groups != 0 || c.filters % c.groups != 0 {
+        if !ch.is_multiple_of(c.groups) || !c.filters.is_multiple_of(c.groups) {
             return Err(Error::Shape {
                 layer: name,
                 expected: format!(
