@@ -64,6 +64,18 @@ impl Conv2dGeom {
     }
 }
 
+/// The output columns `ox` whose input column `ox·s + off - pad` lies inside `0..w`.
+fn valid_cols(ow: usize, w: usize, s: usize, off: usize, pad: usize) -> std::ops::Range<usize> {
+    // ox·s + off >= pad  and  ox·s + off < pad + w
+    let lo = pad.saturating_sub(off).div_ceil(s);
+    let hi = if pad + w > off {
+        (pad + w - off).div_ceil(s)
+    } else {
+        0
+    };
+    lo.min(ow)..hi.min(ow).max(lo.min(ow))
+}
+
 /// Unrolls channels `c0..c0+cg` of one sample `x [C, H, W]` into `col [cg·kh·kw, OH·OW]`.
 fn im2col(x: &[f32], g: &Conv2dGeom, c0: usize, col: &mut [f32]) {
     let (oh, ow, cg, _) = g.dims();
@@ -75,21 +87,27 @@ fn im2col(x: &[f32], g: &Conv2dGeom, c0: usize, col: &mut [f32]) {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = &mut col[((c * g.kh + ki) * g.kw + kj) * p..][..p];
+                let cols = valid_cols(ow, g.w, sw, kj * dw, g.pad.2);
                 for oy in 0..oh {
                     let dst = &mut row[oy * ow..(oy + 1) * ow];
                     let iy = (oy * sh + ki * dh) as isize - g.pad.0 as isize;
-                    if iy < 0 || iy >= g.h as isize {
+                    if iy < 0 || iy >= g.h as isize || cols.is_empty() {
                         dst.fill(0.0);
                         continue;
                     }
                     let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    for (ox, d) in dst.iter_mut().enumerate() {
-                        let ix = (ox * sw + kj * dw) as isize - g.pad.2 as isize;
-                        *d = if ix >= 0 && (ix as usize) < g.w {
-                            src[ix as usize]
-                        } else {
-                            0.0
-                        };
+                    dst[..cols.start].fill(0.0);
+                    dst[cols.end..].fill(0.0);
+                    let x0 = cols.start * sw + kj * dw - g.pad.2;
+                    if sw == 1 {
+                        dst[cols.clone()].copy_from_slice(&src[x0..x0 + cols.len()]);
+                    } else {
+                        for (d, s) in dst[cols.clone()]
+                            .iter_mut()
+                            .zip(src[x0..].iter().step_by(sw))
+                        {
+                            *d = *s;
+                        }
                     }
                 }
             }
@@ -108,16 +126,26 @@ fn col2im(col: &[f32], g: &Conv2dGeom, c0: usize, dx: &mut [f32]) {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = &col[((c * g.kh + ki) * g.kw + kj) * p..][..p];
+                let cols = valid_cols(ow, g.w, sw, kj * dw, g.pad.2);
+                if cols.is_empty() {
+                    continue;
+                }
+                let x0 = cols.start * sw + kj * dw - g.pad.2;
                 for oy in 0..oh {
                     let iy = (oy * sh + ki * dh) as isize - g.pad.0 as isize;
                     if iy < 0 || iy >= g.h as isize {
                         continue;
                     }
                     let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    for (ox, &v) in row[oy * ow..(oy + 1) * ow].iter().enumerate() {
-                        let ix = (ox * sw + kj * dw) as isize - g.pad.2 as isize;
-                        if ix >= 0 && (ix as usize) < g.w {
-                            dst[ix as usize] += v;
+                    let src = &row[oy * ow + cols.start..oy * ow + cols.end];
+                    if sw == 1 {
+                        dst[x0..x0 + src.len()]
+                            .iter_mut()
+                            .zip(src)
+                            .for_each(|(d, v)| *d += v);
+                    } else {
+                        for (d, v) in dst[x0..].iter_mut().step_by(sw).zip(src) {
+                            *d += v;
                         }
                     }
                 }
