@@ -212,3 +212,71 @@ fn adam_defaults_are_pytorchs() {
         (1e-3, 0.9, 0.999, 1e-8)
     );
 }
+
+#[test]
+fn conv2d_and_pooling_match_pytorch() {
+    let f = fixture("conv.json");
+    let x = Tensor::from_vec(floats(&f["x"]), &usizes(&f["x_shape"])).requires_grad(true);
+    let pair = |v: &Value| {
+        let u = usizes(v);
+        (u[0], u[1])
+    };
+    let quad = |v: &Value| {
+        let u = usizes(v);
+        (u[0], u[1], u[2], u[3])
+    };
+    for (name, c) in f["cases"].as_object().unwrap() {
+        let r = Tensor::from_vec(floats(&c["r"]), &usizes(&c["y_shape"]));
+        let (y, extra) = if name.starts_with("conv") {
+            let w = Tensor::from_vec(floats(&c["w"]), &usizes(&c["w_shape"])).requires_grad(true);
+            let b = Tensor::from_vec(floats(&c["b"]), &[6]).requires_grad(true);
+            let win = nabla::core::Window2d {
+                stride: pair(&c["stride"]),
+                pad: quad(&c["pad"]),
+                dilation: pair(&c["dilation"]),
+                groups: c["groups"].as_u64().unwrap() as usize,
+            };
+            (x.conv2d(&w, Some(&b), win), Some((w, b)))
+        } else {
+            let win = nabla::core::Window2d {
+                stride: pair(&c["stride"]),
+                pad: quad(&c["pad"]),
+                dilation: (1, 1),
+                groups: 1,
+            };
+            let k = pair(&c["k"]);
+            let y = if c["kind"] == "max" {
+                x.max_pool2d(k, win)
+            } else {
+                x.avg_pool2d(k, win)
+            };
+            (y, None)
+        };
+        assert_eq!(y.shape(), usizes(&c["y_shape"]).as_slice(), "{name} shape");
+        assert_close(y.data(), &floats(&c["y"]), 1e-5, 1e-4, &format!("{name} y"));
+        let g = y.mul(&r).sum().backward();
+        assert_close(
+            g.get(&x).unwrap(),
+            &floats(&c["dx"]),
+            1e-5,
+            1e-4,
+            &format!("{name} dx"),
+        );
+        if let Some((w, b)) = extra {
+            assert_close(
+                g.get(&w).unwrap(),
+                &floats(&c["dw"]),
+                1e-4,
+                1e-4,
+                &format!("{name} dw"),
+            );
+            assert_close(
+                g.get(&b).unwrap(),
+                &floats(&c["db"]),
+                1e-4,
+                1e-4,
+                &format!("{name} db"),
+            );
+        }
+    }
+}

@@ -188,8 +188,50 @@ def optimizer_fixture():
                              "cases": cases})
 
 
+def conv_fixture():
+    """Conv2d (stride, padding, dilation, groups), MaxPool2d and AvgPool2d (padding not
+    counted), forward and gradients of L = sum(y * r)."""
+    cases = {}
+    x = arr((2, 4, 7, 6))
+    convs = {
+        "conv_plain": dict(stride=1, padding=0, dilation=1, groups=1),
+        "conv_strided_padded": dict(stride=(2, 1), padding=(1, 2), dilation=1, groups=1),
+        "conv_dilated_grouped": dict(stride=1, padding=1, dilation=(2, 1), groups=2),
+    }
+    for name, kw in convs.items():
+        g = kw["groups"]
+        w, b = arr((6, 4 // g, 3, 2)), arr((6,))
+        xt, wt, bt = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
+        y = F.conv2d(xt, wt, bt, **kw)
+        r = torch.tensor(arr(tuple(y.shape)))
+        (y * r).sum().backward()
+        ph, pw = kw["padding"] if isinstance(kw["padding"], tuple) else (kw["padding"],) * 2
+        sh, sw = kw["stride"] if isinstance(kw["stride"], tuple) else (kw["stride"],) * 2
+        dh, dw = kw["dilation"] if isinstance(kw["dilation"], tuple) else (kw["dilation"],) * 2
+        cases[name] = {"w": flat(w), "w_shape": list(w.shape), "b": flat(b), "stride": [sh, sw],
+                       "pad": [ph, ph, pw, pw], "dilation": [dh, dw], "groups": g,
+                       "y": flat(y), "y_shape": list(y.shape), "r": flat(r),
+                       "dx": flat(xt.grad), "dw": flat(wt.grad), "db": flat(bt.grad)}
+    pools = {
+        "max_2x2": ("max", (2, 2), (2, 2), (0, 0)),
+        "max_3x2_s21_p1": ("max", (3, 2), (2, 1), (1, 1)),
+        "avg_2x2": ("avg", (2, 2), (2, 2), (0, 0)),
+        "avg_3x3_s2_p1": ("avg", (3, 3), (2, 2), (1, 1)),
+    }
+    for name, (kind, k, s, p) in pools.items():
+        xt = torch.tensor(x, requires_grad=True)
+        y = (F.max_pool2d(xt, k, s, p) if kind == "max"
+             else F.avg_pool2d(xt, k, s, p, count_include_pad=False))
+        r = torch.tensor(arr(tuple(y.shape)))
+        (y * r).sum().backward()
+        cases[name] = {"kind": kind, "k": list(k), "stride": list(s), "pad": [p[0], p[0], p[1], p[1]],
+                       "y": flat(y), "y_shape": list(y.shape), "r": flat(r), "dx": flat(xt.grad)}
+    dump("conv.json", {"x": flat(x), "x_shape": list(x.shape), "cases": cases})
+
+
 if __name__ == "__main__":
     dense_fixture()
     loss_fixture()
     optimizer_fixture()
+    conv_fixture()
     print("wrote", os.path.normpath(OUT))

@@ -1,4 +1,4 @@
-//! `nabla bench W1`: the benchmark workloads of shared/bench/WORKLOADS.md, one JSON line each.
+//! `nabla bench W1|W2`: the benchmark workloads of shared/bench/WORKLOADS.md, one JSON line each.
 //!
 //! Timing matches the PyTorch reference script: the training clock covers the epochs only
 //! (shuffling and batch gathering inside it); inference is timed afterwards in batches of
@@ -10,16 +10,30 @@ use serde::Serialize;
 use std::time::Instant;
 
 pub fn run(workload: &str, epochs: Option<usize>) -> Result<()> {
-    match workload.to_ascii_uppercase().as_str() {
-        "W1" => w1(epochs),
-        other => bail!("unknown workload '{other}': expected one of W1 (W2-W4 need layers that are not built yet)"),
-    }
+    let w = workload.to_ascii_uppercase();
+    let (train, test) = nabla::datasets::mnist()?;
+    let (model, train, test, batch, spec_epochs) = match w.as_str() {
+        "W1" => (w1_model()?, train, test, 32, 5),
+        "W2" => {
+            // categorical cross-entropy on one-hot targets, images as [1, 28, 28]
+            let prep = |d: Dataset| -> Result<Dataset> { Ok(d.with_x_shape(&[1, 28, 28])?.one_hot(10)?) };
+            (w2_model()?, prep(train)?, prep(test)?, 128, 3)
+        }
+        other => bail!("unknown workload '{other}': expected one of W1, W2 (W3, W4 need layers that are not built yet)"),
+    };
+    measure(
+        &w,
+        model,
+        &train,
+        &test,
+        batch,
+        epochs.unwrap_or(spec_epochs),
+        spec_epochs,
+    )
 }
 
-fn w1(epochs: Option<usize>) -> Result<()> {
-    let spec_epochs = 5;
-    let epochs = epochs.unwrap_or(spec_epochs);
-    let (train, test) = nabla::datasets::mnist()?;
+/// W1: Flatten → Dense(128, relu) → Dropout(0.2) → Dense(10, softmax); Adam, sparse CE.
+fn w1_model() -> Result<Model> {
     let mut model = Sequential::new([28, 28])
         .add(Flatten::new())
         .add(Dense::new(128).activation(Activation::Relu))
@@ -31,12 +45,48 @@ fn w1(epochs: Option<usize>) -> Result<()> {
         Loss::SparseCategoricalCrossentropy,
         &[Metric::Accuracy],
     )?;
+    Ok(model)
+}
+
+/// W2: the seed CNN; Adam, categorical CE.
+fn w2_model() -> Result<Model> {
+    let relu = Activation::Relu;
+    let mut model = Sequential::new([1, 28, 28])
+        .add(Conv2d::new(32, 3).activation(relu))
+        .add(Pool2d::max(2))
+        .add(Conv2d::new(64, 3).activation(relu))
+        .add(Pool2d::max(2))
+        .add(Conv2d::new(64, 3).activation(relu))
+        .add(Flatten::new())
+        .add(Dense::new(64).activation(relu))
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .build(42)?;
+    model.compile(
+        Adam::new(1e-3),
+        Loss::CategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
+    Ok(model)
+}
+
+fn measure(
+    w: &str,
+    mut model: Model,
+    train: &Dataset,
+    test: &Dataset,
+    batch: usize,
+    epochs: usize,
+    spec_epochs: usize,
+) -> Result<()> {
     let t0 = Instant::now();
-    let history = model.fit(&train, Fit::new().epochs(epochs).batch_size(32).verbose(0))?;
+    let history = model.fit(
+        train,
+        Fit::new().epochs(epochs).batch_size(batch).verbose(0),
+    )?;
     let train_s = t0.elapsed().as_secs_f64();
-    let test_acc = model.evaluate(&test)?.get("accuracy").unwrap_or(f64::NAN);
-    let infer = infer_throughput(&model, &test)?;
-    let steps = epochs * train.len().div_ceil(32);
+    let test_acc = model.evaluate(test)?.get("accuracy").unwrap_or(f64::NAN);
+    let infer = infer_throughput(&model, test)?;
+    let steps = epochs * train.len().div_ceil(batch);
     let params: usize = model
         .named_params()
         .iter()
@@ -44,7 +94,7 @@ fn w1(epochs: Option<usize>) -> Result<()> {
         .sum();
     let rec = Record {
         framework: "nabla",
-        workload: "W1",
+        workload: if w == "W1" { "W1" } else { "W2" },
         train_samples_per_s: (epochs * train.len()) as f64 / train_s,
         infer_samples_per_s: infer,
         test_acc,
@@ -52,7 +102,7 @@ fn w1(epochs: Option<usize>) -> Result<()> {
         wall_s: train_s,
         version: env!("CARGO_PKG_VERSION"),
         threads: nabla::core::cpu::threads::num_threads(),
-        batch: 32,
+        batch,
         steps,
         train_loss_per_epoch: history
             .get("loss")

@@ -97,6 +97,115 @@ fn normalization() {
 }
 
 #[test]
+fn convolution_pooling_and_reshape() {
+    use nabla_nn::layers::{
+        Conv2dConfig, GlobalPoolConfig, Padding, Pair, Pool2dConfig, ReshapeConfig,
+    };
+    let conv = |filters, k: Pair, strides: Pair, padding: Padding, groups| {
+        LayerConfig::Conv2d(Conv2dConfig {
+            filters,
+            kernel_size: k,
+            strides,
+            padding,
+            dilation_rate: Pair(1, 1),
+            groups,
+            activation: Activation::Tanh,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+            kernel_regularizer: None,
+            bias_regularizer: None,
+            name: None,
+            trainable: true,
+        })
+    };
+    check_layer(
+        conv(4, Pair(3, 3), Pair(1, 1), Padding::Valid, 1),
+        &[2, 6, 5],
+        &[4, 4, 3],
+        4 * 2 * 9 + 4,
+    );
+    check_layer(
+        conv(4, Pair(3, 2), Pair(2, 2), Padding::Same, 2),
+        &[2, 7, 5],
+        &[4, 4, 3],
+        4 * 3 * 2 + 4,
+    );
+    check_layer(
+        conv(
+            3,
+            Pair(1, 1),
+            Pair(1, 1),
+            Padding::Explicit([1, 0, 2, 0]),
+            1,
+        ),
+        &[1, 3, 3],
+        &[3, 4, 5],
+        3 + 3,
+    );
+    let pool = |k: Pair, padding| Pool2dConfig {
+        pool_size: k,
+        strides: None,
+        padding,
+        name: None,
+        trainable: true,
+    };
+    check_layer(
+        LayerConfig::MaxPool2d(pool(Pair(2, 2), Padding::Valid)),
+        &[3, 5, 7],
+        &[3, 2, 3],
+        0,
+    );
+    check_layer(
+        LayerConfig::AvgPool2d(pool(Pair(3, 3), Padding::Same)),
+        &[2, 5, 7],
+        &[2, 2, 3],
+        0,
+    );
+    let g = GlobalPoolConfig {
+        name: None,
+        trainable: true,
+    };
+    check_layer(LayerConfig::GlobalAvgPool2d(g.clone()), &[3, 4, 5], &[3], 0);
+    check_layer(LayerConfig::GlobalMaxPool2d(g), &[3, 4, 5], &[3], 0);
+    let r = ReshapeConfig {
+        target_shape: vec![-1, 4],
+        name: None,
+        trainable: true,
+    };
+    check_layer(LayerConfig::Reshape(r), &[2, 6], &[3, 4], 0);
+}
+
+#[test]
+fn convolution_shape_errors_name_the_layer() {
+    use nabla_nn::{Conv2d, Pool2d, Sequential};
+    let e = Sequential::new([28, 28])
+        .add(Conv2d::new(8, 3))
+        .build(0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("conv2d") && e.contains("[channels, height, width]") && e.contains("[28, 28]"),
+        "{e}"
+    );
+    let e = Sequential::new([1, 2, 2])
+        .add(Conv2d::new(8, 3))
+        .build(0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("at least as large as the kernel"), "{e}");
+    let e = Sequential::new([3, 1, 5])
+        .add(Pool2d::max(2))
+        .build(0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("max_pool2d") && e.contains("[3, 1, 5]"), "{e}");
+}
+
+#[test]
 fn dropout_and_flatten() {
     let d = LayerConfig::Dropout(DropoutConfig {
         rate: 0.5,
