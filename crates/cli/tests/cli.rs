@@ -190,7 +190,10 @@ fn bench_prints_one_json_line() {
     }
     assert!(fails(&["bench", "W9"]).contains("unknown workload"));
     let w2 = ok(&["bench", "W2", "--epochs", "1"]);
-    assert!(w2.starts_with(r#"{"framework":"nabla","workload":"W2""#) && w2.contains(r#""batch":128"#), "{w2}");
+    assert!(
+        w2.starts_with(r#"{"framework":"nabla","workload":"W2""#) && w2.contains(r#""batch":128"#),
+        "{w2}"
+    );
 }
 
 #[test]

@@ -8,6 +8,29 @@ use gemm::Parallelism;
 /// one thread), so small products stay on the calling thread.
 const PARALLEL_MIN_FLOPS: usize = 1 << 23;
 
+/// [`matmul`] on the calling thread only (for callers that already run one task per thread).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_serial(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    trans_a: bool,
+    trans_b: bool,
+    accumulate: bool,
+) {
+    gemm_with(
+        out,
+        a,
+        b,
+        (m, k, n),
+        (trans_a, trans_b, accumulate),
+        Parallelism::None,
+    );
+}
+
 /// `out[m, n] = (accumulate ? out : 0) + op(a)[m, k] · op(b)[k, n]`.
 ///
 /// `a` is stored `[m, k]` row-major, or `[k, m]` when `trans_a`; `b` is `[k, n]`, or `[n, k]`
@@ -23,6 +46,51 @@ pub fn matmul(
     trans_a: bool,
     trans_b: bool,
     accumulate: bool,
+) {
+    let threads = num_threads();
+    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    gemm_with(out, a, b, (m, k, n), (trans_a, trans_b, accumulate), par);
+}
+
+crate::multiversion! {
+    /// `out[i, j] (+)= Σ_t a[i, t] · b[j, t]`: row-by-row dot products, for products with a
+    /// tiny output and a long inner dimension (a conv's weight gradient, e.g. 32×9 outputs
+    /// over 40k terms), where a GEMM's tiles sit mostly empty.
+    fn dot_rows(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize, accumulate: bool) {
+        for i in 0..m {
+            let ar = &a[i * k..(i + 1) * k];
+            for j in 0..n {
+                let br = &b[j * k..(j + 1) * k];
+                // 16 partial sums so the compiler can keep them in one wide register
+                let mut acc = [0.0f32; 16];
+                for (ac, bc) in ar.chunks_exact(16).zip(br.chunks_exact(16)) {
+                    for l in 0..16 {
+                        acc[l] += ac[l] * bc[l];
+                    }
+                }
+                let tail = k - k % 16;
+                let mut s: f32 = acc.iter().sum();
+                for t in tail..k {
+                    s += ar[t] * br[t];
+                }
+                let o = &mut out[i * n + j];
+                *o = if accumulate { *o + s } else { s };
+            }
+        }
+    }
+}
+
+fn gemm_with(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    (trans_a, trans_b, accumulate): (bool, bool, bool),
+    par: Parallelism,
 ) {
     assert!(
         out.len() == m * n && a.len() == m * k && b.len() == k * n,
@@ -40,6 +108,10 @@ pub fn matmul(
         }
         return;
     }
+    if !trans_a && trans_b && m * n <= 1024 && k >= 1024 {
+        dot_rows(out, a, b, m, k, n, accumulate);
+        return;
+    }
     // (row stride, column stride) of each operand as seen by the product.
     let (a_rs, a_cs) = if trans_a {
         (1, m as isize)
@@ -50,12 +122,6 @@ pub fn matmul(
         (1, k as isize)
     } else {
         (n as isize, 1)
-    };
-    let threads = num_threads();
-    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
     };
     // SAFETY: the asserts above guarantee every index the strides reach lies inside the
     // slices; `out` does not alias `a` or `b` (it is a distinct `&mut`).
@@ -106,6 +172,20 @@ mod tests {
             }
         }
         t
+    }
+
+    #[test]
+    fn long_thin_products_take_the_dot_path_correctly() {
+        let (m, k, n) = (3, 2003, 4);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let bt: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.11).cos()).collect();
+        let b = transpose(&bt, n, k);
+        let want = naive(&a, &b, m, k, n);
+        let mut out = vec![1.0; m * n];
+        matmul(&mut out, &a, &bt, m, k, n, false, true, true);
+        for (x, y) in out.iter().zip(&want) {
+            assert!((x - 1.0 - y).abs() < 1e-3, "{x} vs {y}");
+        }
     }
 
     #[test]

@@ -52,6 +52,14 @@ impl Pool2dGeom {
     }
 }
 
+/// Planes per parallel task: a few tasks per thread (one task per small plane costs more
+/// in scheduling than the pooling itself).
+fn planes_per_task(planes: usize) -> usize {
+    planes
+        .div_ceil(4 * super::threads::num_threads().max(1))
+        .max(1)
+}
+
 /// Max pooling: `(y, argmax)` where `argmax` is the winning cell's index within its plane
 /// (`u32::MAX` for a window that covers only padding, whose output is 0).
 pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
@@ -61,20 +69,24 @@ pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
     let (isz, osz) = (g.h * g.w, oh * ow);
     let mut y = vec![0.0; g.planes * osz];
     let mut arg = vec![u32::MAX; g.planes * osz];
-    y.par_chunks_mut(osz)
-        .zip(arg.par_chunks_mut(osz))
-        .enumerate()
-        .for_each(|(pl, (yp, ap))| {
-            let xp = &x[pl * isz..(pl + 1) * isz];
+    let per = planes_per_task(g.planes);
+    let blocks = y
+        .par_chunks_mut(per * osz)
+        .zip(arg.par_chunks_mut(per * osz));
+    blocks.enumerate().for_each(|(blk, (yb, ab))| {
+        for (i, (yp, ap)) in yb.chunks_mut(osz).zip(ab.chunks_mut(osz)).enumerate() {
+            let xp = &x[(blk * per + i) * isz..][..isz];
             for oy in 0..oh {
                 for ox in 0..ow {
                     let (rows, cols) = g.window(oy, ox);
                     let (mut best, mut at) = (f32::NEG_INFINITY, u32::MAX);
                     for iy in rows {
+                        let row = &xp[iy * g.w..(iy + 1) * g.w];
                         for ix in cols.clone() {
-                            let v = xp[iy * g.w + ix];
-                            // strictly greater: the first maximum keeps the gradient; NaN wins so it shows
-                            if v > best || (at == u32::MAX) || v.is_nan() && !best.is_nan() {
+                            let v = row[ix];
+                            // strictly greater: the first maximum keeps the gradient; a NaN wins
+                            // so that it shows
+                            if at == u32::MAX || v > best || (v.is_nan() && !best.is_nan()) {
                                 best = v;
                                 at = (iy * g.w + ix) as u32;
                             }
@@ -84,7 +96,8 @@ pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
                     ap[oy * ow + ox] = at;
                 }
             }
-        });
+        }
+    });
     (y, arg)
 }
 
@@ -95,16 +108,19 @@ pub fn max_pool2d_backward(dy: &[f32], arg: &[u32], g: &Pool2dGeom) -> Vec<f32> 
         .expect("max_pool2d: window larger than padded input");
     let (isz, osz) = (g.h * g.w, oh * ow);
     let mut dx = vec![0.0; g.planes * isz];
-    dx.par_chunks_mut(isz).enumerate().for_each(|(pl, dxp)| {
-        for (&d, &a) in dy[pl * osz..(pl + 1) * osz]
-            .iter()
-            .zip(&arg[pl * osz..(pl + 1) * osz])
-        {
-            if a != u32::MAX {
-                dxp[a as usize] += d;
+    let per = planes_per_task(g.planes);
+    dx.par_chunks_mut(per * isz)
+        .enumerate()
+        .for_each(|(blk, dxb)| {
+            for (i, dxp) in dxb.chunks_mut(isz).enumerate() {
+                let o = (blk * per + i) * osz;
+                for (&d, &a) in dy[o..o + osz].iter().zip(&arg[o..o + osz]) {
+                    if a != u32::MAX {
+                        dxp[a as usize] += d;
+                    }
+                }
             }
-        }
-    });
+        });
     dx
 }
 
@@ -115,20 +131,24 @@ pub fn avg_pool2d(x: &[f32], g: &Pool2dGeom) -> Vec<f32> {
         .expect("avg_pool2d: window larger than padded input");
     let (isz, osz) = (g.h * g.w, oh * ow);
     let mut y = vec![0.0; g.planes * osz];
-    y.par_chunks_mut(osz).enumerate().for_each(|(pl, yp)| {
-        let xp = &x[pl * isz..(pl + 1) * isz];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let (rows, cols) = g.window(oy, ox);
-                let count = rows.len() * cols.len();
-                let s: f32 = rows
-                    .flat_map(|iy| cols.clone().map(move |ix| iy * g.w + ix))
-                    .map(|i| xp[i])
-                    .sum();
-                yp[oy * ow + ox] = if count > 0 { s / count as f32 } else { 0.0 };
+    let per = planes_per_task(g.planes);
+    y.par_chunks_mut(per * osz)
+        .enumerate()
+        .for_each(|(blk, yb)| {
+            for (i, yp) in yb.chunks_mut(osz).enumerate() {
+                let xp = &x[(blk * per + i) * isz..][..isz];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let (rows, cols) = g.window(oy, ox);
+                        let count = rows.len() * cols.len();
+                        let s: f32 = rows
+                            .map(|iy| xp[iy * g.w..][cols.clone()].iter().sum::<f32>())
+                            .sum();
+                        yp[oy * ow + ox] = if count > 0 { s / count as f32 } else { 0.0 };
+                    }
+                }
             }
-        }
-    });
+        });
     y
 }
 
@@ -139,24 +159,29 @@ pub fn avg_pool2d_backward(dy: &[f32], g: &Pool2dGeom) -> Vec<f32> {
         .expect("avg_pool2d: window larger than padded input");
     let (isz, osz) = (g.h * g.w, oh * ow);
     let mut dx = vec![0.0; g.planes * isz];
-    dx.par_chunks_mut(isz).enumerate().for_each(|(pl, dxp)| {
-        let dyp = &dy[pl * osz..(pl + 1) * osz];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let (rows, cols) = g.window(oy, ox);
-                let count = rows.len() * cols.len();
-                if count == 0 {
-                    continue;
-                }
-                let share = dyp[oy * ow + ox] / count as f32;
-                for iy in rows {
-                    for ix in cols.clone() {
-                        dxp[iy * g.w + ix] += share;
+    let per = planes_per_task(g.planes);
+    dx.par_chunks_mut(per * isz)
+        .enumerate()
+        .for_each(|(blk, dxb)| {
+            for (i, dxp) in dxb.chunks_mut(isz).enumerate() {
+                let dyp = &dy[(blk * per + i) * osz..][..osz];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let (rows, cols) = g.window(oy, ox);
+                        let count = rows.len() * cols.len();
+                        if count == 0 {
+                            continue;
+                        }
+                        let share = dyp[oy * ow + ox] / count as f32;
+                        for iy in rows {
+                            dxp[iy * g.w..][cols.clone()]
+                                .iter_mut()
+                                .for_each(|d| *d += share);
+                        }
                     }
                 }
             }
-        }
-    });
+        });
     dx
 }
 
