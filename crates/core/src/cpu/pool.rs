@@ -76,6 +76,10 @@ pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
     blocks.enumerate().for_each(|(blk, (yb, ab))| {
         for (i, (yp, ap)) in yb.chunks_mut(osz).zip(ab.chunks_mut(osz)).enumerate() {
             let xp = &x[(blk * per + i) * isz..][..isz];
+            if g.pad == (0, 0, 0, 0) {
+                max_pool_inside(xp, g, (oh, ow), yp, ap);
+                continue;
+            }
             for oy in 0..oh {
                 for ox in 0..ow {
                     let (rows, cols) = g.window(oy, ox);
@@ -99,6 +103,35 @@ pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
         }
     });
     (y, arg)
+}
+
+/// Max pooling of one plane without padding: every window lies inside, so plain index
+/// arithmetic replaces the clipping of the general path (same tie and NaN rules).
+fn max_pool_inside(
+    xp: &[f32],
+    g: &Pool2dGeom,
+    (oh, ow): (usize, usize),
+    yp: &mut [f32],
+    ap: &mut [u32],
+) {
+    for oy in 0..oh {
+        let y0 = oy * g.stride.0;
+        for ox in 0..ow {
+            let start = y0 * g.w + ox * g.stride.1;
+            let (mut best, mut at) = (xp[start], start);
+            for ky in 0..g.k.0 {
+                let r = start + ky * g.w;
+                for (kx, &v) in xp[r..r + g.k.1].iter().enumerate() {
+                    if v > best || (v.is_nan() && !best.is_nan()) {
+                        best = v;
+                        at = r + kx;
+                    }
+                }
+            }
+            yp[oy * ow + ox] = best;
+            ap[oy * ow + ox] = at as u32;
+        }
+    }
 }
 
 /// Backward of [`max_pool2d`]: each output's gradient goes to its winning cell.
