@@ -75,6 +75,16 @@ impl Regularizer {
     }
 }
 
+/// The sum of the penalties of a layer's weights that have a regulariser, if any.
+pub(crate) fn weight_penalty(
+    terms: &[(Option<&crate::layer::Param>, Option<Regularizer>)],
+) -> Option<Tensor> {
+    terms
+        .iter()
+        .filter_map(|(p, r)| p.zip(*r).map(|(p, r)| r.penalty(&p.value)))
+        .reduce(|a, b| a.add(&b))
+}
+
 /// `name_or_table` for an optional regulariser field.
 pub(crate) fn optional<'de, D: serde::Deserializer<'de>>(
     d: D,

@@ -224,20 +224,10 @@ impl Layer for Dense {
     }
 
     fn regularization(&self) -> Option<Tensor> {
-        let k = self
-            .kernel
-            .as_ref()
-            .zip(self.cfg.kernel_regularizer)
-            .map(|(p, r)| r.penalty(&p.value));
-        let b = self
-            .bias
-            .as_ref()
-            .zip(self.cfg.bias_regularizer)
-            .map(|(p, r)| r.penalty(&p.value));
-        match (k, b) {
-            (Some(k), Some(b)) => Some(k.add(&b)),
-            (k, b) => k.or(b),
-        }
+        crate::regularizers::weight_penalty(&[
+            (self.kernel.as_ref(), self.cfg.kernel_regularizer),
+            (self.bias.as_ref(), self.cfg.bias_regularizer),
+        ])
     }
 
     fn params(&self) -> Vec<&Param> {
