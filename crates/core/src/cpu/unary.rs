@@ -208,8 +208,27 @@ pub fn forward(op: UnaryOp, x: &[f32]) -> Vec<f32> {
     y
 }
 
+/// Above this many elements, element-wise work is split over the worker threads (each
+/// element independent, so the result does not depend on the thread count).
+const PARALLEL_MIN: usize = 1 << 18;
+
+fn par_chunk(n: usize) -> Option<usize> {
+    let t = super::threads::num_threads();
+    (t > 1 && n >= PARALLEL_MIN).then(|| n.div_ceil(t).div_ceil(16) * 16)
+}
+
 /// `x[i] = f(x[i])`
 pub fn forward_inplace(op: UnaryOp, x: &mut [f32]) {
+    use rayon::prelude::*;
+    match par_chunk(x.len()) {
+        Some(c) => x
+            .par_chunks_mut(c)
+            .for_each(|part| forward_serial(op, part)),
+        None => forward_serial(op, x),
+    }
+}
+
+fn forward_serial(op: UnaryOp, x: &mut [f32]) {
     match op {
         // The hot activation gets a loop compiled for wide vectors.
         UnaryOp::Relu => relu_inplace(x),
@@ -237,6 +256,19 @@ crate::multiversion! {
 
 /// `dx[i] += dy[i] · f'(x[i])`
 pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    use rayon::prelude::*;
+    match par_chunk(dx.len()) {
+        Some(c) => dx
+            .par_chunks_mut(c)
+            .zip(x.par_chunks(c))
+            .zip(y.par_chunks(c))
+            .zip(dy.par_chunks(c))
+            .for_each(|(((d, x), y), g)| backward_serial(op, x, y, g, d)),
+        None => backward_serial(op, x, y, dy, dx),
+    }
+}
+
+fn backward_serial(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
     match op {
         UnaryOp::Relu => relu_backward(x, dy, dx),
         _ => {
