@@ -35,9 +35,9 @@ pub mod prelude {
     pub use nabla_core::{no_grad, Gradients, Rng, Tensor};
     pub use nabla_data::{DataLoader, Dataset};
     pub use nabla_nn::{
-        Activation, ActivationLayer, Adam, AdamW, Conv2d, Dense, Dropout, Flatten, GlobalPool2d,
-        Initializer, Layer, Loss, LossSpec, Metric, Model, Normalization, Optimizer, Padding,
-        Pool2d, Regularizer, Reshape, Sequential, Sgd,
+        Activation, ActivationLayer, Adam, AdamW, BatchNorm, Conv2d, Dense, Dropout, Flatten,
+        GlobalPool2d, Initializer, Layer, Loss, LossSpec, Metric, Model, Normalization, Optimizer,
+        Padding, Pool2d, Regularizer, Reshape, Sequential, Sgd,
     };
     pub use nabla_train::{Fit, History, Logs, Spec, Training};
 }

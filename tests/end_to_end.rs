@@ -168,6 +168,42 @@ fn load_weights_copies_by_name_and_reports_the_rest() {
 }
 
 #[test]
+fn batch_norm_trains_saves_its_statistics_and_predicts_identically_after_load() {
+    let (train, test) = nabla::datasets::mnist().unwrap();
+    let mut model = Sequential::new([28, 28])
+        .add(Flatten::new())
+        .add(Dense::new(64))
+        .add(BatchNorm::new())
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .build(5)
+        .unwrap();
+    model
+        .compile(
+            Adam::default(),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    model
+        .fit(&train.slice(0..4000), Fit::new().epochs(2).verbose(0))
+        .unwrap();
+    let acc = model.evaluate(&test).unwrap().get("accuracy").unwrap();
+    assert!(acc > 0.88, "{acc}");
+    let stats = &model.named_params()[4];
+    assert_eq!(stats.0, "batch_norm.moving_mean");
+    assert!(
+        stats.1.value.data().iter().any(|&v| v != 0.0),
+        "running mean updated"
+    );
+    let loaded = Model::from_bytes(&model.to_bytes().unwrap()).unwrap();
+    let (x, _) = test.batch(&(0..100).collect::<Vec<_>>());
+    assert_eq!(
+        model.predict(&x).unwrap().data(),
+        loaded.predict(&x).unwrap().data()
+    );
+}
+
+#[test]
 fn full_batch_gradient_descent_and_mse_fit_a_line() {
     // seed 004's perceptron: y = 2x - 1 learnt by plain gradient descent on the full batch
     let xs: Vec<f32> = (0..20).map(|i| i as f32 / 10.0 - 1.0).collect();

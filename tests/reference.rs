@@ -280,3 +280,60 @@ fn conv2d_and_pooling_match_pytorch() {
         }
     }
 }
+
+#[test]
+fn batch_norm_matches_pytorch_in_training_and_eval() {
+    let f = fixture("batch_norm.json");
+    let shape = [2, 3, 4, 5];
+    let mut model = Sequential::new([3, 4, 5])
+        .add(BatchNorm::new())
+        .build(0)
+        .unwrap();
+    set_weights(&mut model, &[floats(&f["gamma"]), floats(&f["beta"])]);
+    model
+        .compile(Sgd::new(0.0), Loss::MeanSquaredError, &[])
+        .unwrap();
+    let x = Tensor::from_vec(floats(&f["x"]), &shape).requires_grad(true);
+    let (y, _) = model.forward_train_regularized(&x);
+    assert_close(y.data(), &floats(&f["y"]), 1e-5, 1e-4, "train y");
+    let r = Tensor::from_vec(floats(&f["r"]), &shape);
+    let g = y.mul(&r).sum().backward();
+    let p = model.named_params();
+    assert_close(g.get(&x).unwrap(), &floats(&f["dx"]), 1e-5, 1e-3, "dx");
+    assert_close(
+        g.get(&p[0].1.value).unwrap(),
+        &floats(&f["dgamma"]),
+        1e-4,
+        1e-4,
+        "dgamma",
+    );
+    assert_close(
+        g.get(&p[1].1.value).unwrap(),
+        &floats(&f["dbeta"]),
+        1e-4,
+        1e-4,
+        "dbeta",
+    );
+    assert_close(
+        p[2].1.value.data(),
+        &floats(&f["running_mean"]),
+        1e-6,
+        1e-5,
+        "running mean",
+    );
+    assert_close(
+        p[3].1.value.data(),
+        &floats(&f["running_var"]),
+        1e-6,
+        1e-5,
+        "running var",
+    );
+    let x2 = Tensor::from_vec(floats(&f["x2"]), &shape);
+    assert_close(
+        model.forward_eval(&x2).data(),
+        &floats(&f["y_eval"]),
+        1e-5,
+        1e-4,
+        "eval y",
+    );
+}

@@ -229,9 +229,32 @@ def conv_fixture():
     dump("conv.json", {"x": flat(x), "x_shape": list(x.shape), "cases": cases})
 
 
+def batch_norm_fixture():
+    """BatchNorm2d (momentum 0.1 = nabla's 0.9, eps 1e-5): a training step's output, gradients
+    and running statistics, then the eval output with those statistics."""
+    x, w, b = arr((2, 3, 4, 5)), arr((3,)), arr((3,))
+    bn = torch.nn.BatchNorm2d(3, momentum=0.1, eps=1e-5)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor(w))
+        bn.bias.copy_(torch.tensor(b))
+    xt = torch.tensor(x, requires_grad=True)
+    bn.train()
+    y = bn(xt)
+    r = torch.tensor(arr(tuple(y.shape)))
+    (y * r).sum().backward()
+    bn.eval()
+    x2 = arr((2, 3, 4, 5))
+    y_eval = bn(torch.tensor(x2))
+    dump("batch_norm.json", {"x": flat(x), "gamma": flat(w), "beta": flat(b), "r": flat(r), "y": flat(y),
+                             "dx": flat(xt.grad), "dgamma": flat(bn.weight.grad), "dbeta": flat(bn.bias.grad),
+                             "running_mean": flat(bn.running_mean), "running_var": flat(bn.running_var),
+                             "x2": flat(x2), "y_eval": flat(y_eval)})
+
+
 if __name__ == "__main__":
     dense_fixture()
     loss_fixture()
     optimizer_fixture()
     conv_fixture()
+    batch_norm_fixture()
     print("wrote", os.path.normpath(OUT))

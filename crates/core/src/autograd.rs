@@ -2,7 +2,7 @@
 //! and this file holds the gradient rule of every primitive, one match arm each.
 
 use crate::cpu::binary::{self, BinaryOp};
-use crate::cpu::{conv, index, matmul::matmul as gemm, pool, reduce, softmax, unary};
+use crate::cpu::{batch_norm, conv, index, matmul::matmul as gemm, pool, reduce, softmax, unary};
 use crate::ops::{matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
 use std::cell::Cell;
@@ -318,6 +318,16 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             if let (Some(b), Some(db)) = (b, db) {
                 send(grads, b, db);
             }
+        }
+        Op::BatchNorm(x, gamma, beta, saved) => {
+            let (n, c) = (x.shape()[0], x.shape()[1]);
+            let s = x.numel() / (n * c).max(1);
+            let (mean, inv_std) = &**saved;
+            let (dx, dg, db) =
+                batch_norm::backward(x.data(), g, n, c, s, gamma.data(), mean, inv_std);
+            send(grads, x, dx);
+            send(grads, gamma, dg);
+            send(grads, beta, db);
         }
         Op::MaxPool2d(x, arg, geom) => send(grads, x, pool::max_pool2d_backward(g, arg, geom)),
         Op::AvgPool2d(x, geom) => send(grads, x, pool::avg_pool2d_backward(g, geom)),

@@ -244,3 +244,14 @@ fn pooling_on_odd_sizes_with_padding_and_strides() {
         });
     }
 }
+
+#[test]
+fn batch_norm_in_training_mode() {
+    for shape in [vec![4, 3], vec![2, 3, 2, 3]] {
+        let x = rand(&shape, 30);
+        let (g, b) = (positive(&[3], 31), rand(&[3], 32));
+        grad_check("batch_norm", &[x, g, b], |t| {
+            weighted_sum(&t[0].batch_norm(&t[1], &t[2], 1e-5).0)
+        });
+    }
+}

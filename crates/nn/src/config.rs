@@ -4,9 +4,9 @@
 use crate::error::Result;
 use crate::layer::Layer;
 use crate::layers::{
-    ActivationConfig, ActivationLayer, Conv2d, Conv2dConfig, Dense, DenseConfig, Dropout,
-    DropoutConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig, Normalization,
-    NormalizationConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig,
+    ActivationConfig, ActivationLayer, BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense,
+    DenseConfig, Dropout, DropoutConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig,
+    Normalization, NormalizationConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig,
 };
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,8 @@ pub enum LayerConfig {
     GlobalMaxPool2d(GlobalPoolConfig),
     /// [`Reshape`]
     Reshape(ReshapeConfig),
+    /// [`BatchNorm`]
+    BatchNorm(BatchNormConfig),
 }
 
 impl LayerConfig {
@@ -58,6 +60,7 @@ impl LayerConfig {
                 Box::new(GlobalPool2d::from_config(PoolKind::Max, c))
             }
             LayerConfig::Reshape(c) => Box::new(Reshape::from_config(c)),
+            LayerConfig::BatchNorm(c) => Box::new(BatchNorm::from_config(c)),
         }
     }
 
@@ -75,6 +78,7 @@ impl LayerConfig {
             LayerConfig::GlobalAvgPool2d(_) => "global_avg_pool2d",
             LayerConfig::GlobalMaxPool2d(_) => "global_max_pool2d",
             LayerConfig::Reshape(_) => "reshape",
+            LayerConfig::BatchNorm(_) => "batch_norm",
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct Ctx<'a> {
     pub rng: &'a mut Rng,
     /// Loss terms added by layers during this pass (activity regularisers).
     pub penalties: Vec<Tensor>,
+    /// New values of non-trainable weights computed by the pass (`layer.weight`, values):
+    /// batch norm's running statistics, written by the model after the pass.
+    pub stat_updates: Vec<(String, Vec<f32>)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -45,6 +48,7 @@ impl<'a> Ctx<'a> {
             training,
             rng,
             penalties: Vec::new(),
+            stat_updates: Vec::new(),
         }
     }
 }

@@ -26,8 +26,8 @@ pub use error::{Error, Result};
 pub use init::Initializer;
 pub use layer::{Ctx, Layer, Param};
 pub use layers::{
-    ActivationLayer, Conv2d, Dense, Dropout, Flatten, GlobalPool2d, Normalization, Padding, Pool2d,
-    Reshape,
+    ActivationLayer, BatchNorm, Conv2d, Dense, Dropout, Flatten, GlobalPool2d, Normalization,
+    Padding, Pool2d, Reshape,
 };
 pub use losses::{Loss, LossSpec};
 pub use metrics::Metric;

@@ -109,6 +109,7 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::MaxPool2d(c) | LayerConfig::AvgPool2d(c) => c.name.is_some(),
         LayerConfig::GlobalAvgPool2d(c) | LayerConfig::GlobalMaxPool2d(c) => c.name.is_some(),
         LayerConfig::Reshape(c) => c.name.is_some(),
+        LayerConfig::BatchNorm(c) => c.name.is_some(),
     }
 }
 
@@ -292,7 +293,22 @@ impl Model {
         let mut ctx = Ctx::new(true, &mut rng);
         let y = self.forward(x, &mut ctx);
         let mut terms = std::mem::take(&mut ctx.penalties);
+        let updates = std::mem::take(&mut ctx.stat_updates);
         self.rng = rng;
+        // running statistics computed by the pass (batch norm): written now that no layer
+        // is being borrowed
+        for (name, values) in updates {
+            for l in self.layers.iter_mut() {
+                let lname = l.name().to_string();
+                for p in l.params_mut() {
+                    if name.strip_prefix(&lname).and_then(|r| r.strip_prefix('.'))
+                        == Some(p.name.as_str())
+                    {
+                        p.value.update(|w| w.copy_from_slice(&values));
+                    }
+                }
+            }
+        }
         terms.extend(self.regularization());
         let penalty = terms.into_iter().reduce(|a, b| a.add(&b));
         (y, penalty)

@@ -206,6 +206,34 @@ fn convolution_shape_errors_name_the_layer() {
 }
 
 #[test]
+fn batch_norm() {
+    use nabla_nn::layers::BatchNormConfig;
+    let cfg = BatchNormConfig {
+        momentum: 0.9,
+        epsilon: 1e-5,
+        center: true,
+        scale: true,
+        name: None,
+        trainable: true,
+    };
+    check_layer(
+        LayerConfig::BatchNorm(cfg.clone()),
+        &[3, 2, 2],
+        &[3, 2, 2],
+        12,
+    );
+    check_layer(
+        LayerConfig::BatchNorm(BatchNormConfig {
+            center: false,
+            ..cfg
+        }),
+        &[4],
+        &[4],
+        12,
+    );
+}
+
+#[test]
 fn dropout_and_flatten() {
     let d = LayerConfig::Dropout(DropoutConfig {
         rate: 0.5,

@@ -87,6 +87,38 @@ impl Tensor {
         })
     }
 
+    /// Batch normalisation in training mode over channel axis 1 of `self [N, C, ..]`:
+    /// `y = γ (x - μ) / sqrt(σ² + ε) + β` with the batch's per-channel mean and biased
+    /// variance. Returns `y` and the batch's `(mean, biased variance)` per channel.
+    pub fn batch_norm(
+        &self,
+        gamma: &Tensor,
+        beta: &Tensor,
+        eps: f32,
+    ) -> (Tensor, Vec<f32>, Vec<f32>) {
+        assert!(
+            self.rank() >= 2,
+            "batch_norm: needs [batch, channels, ..], got {:?}",
+            self.shape()
+        );
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let s = self.numel() / (n * c).max(1);
+        assert!(
+            gamma.shape() == [c] && beta.shape() == [c],
+            "batch_norm: γ {:?} and β {:?} for {c} channels",
+            gamma.shape(),
+            beta.shape()
+        );
+        let (y, mean, inv_std) =
+            crate::cpu::batch_norm::forward(self.data(), n, c, s, gamma.data(), beta.data(), eps);
+        let var: Vec<f32> = inv_std.iter().map(|&i| 1.0 / (i * i) - eps).collect();
+        let saved = Arc::new((mean.clone(), inv_std));
+        let t = record(y, self.shape().to_vec(), &[self, gamma, beta], || {
+            Op::BatchNorm(self.clone(), gamma.clone(), beta.clone(), saved)
+        });
+        (t, mean, var)
+    }
+
     /// 2-d average pooling of `self [N, C, H, W]` (padding not counted).
     pub fn avg_pool2d(&self, k: (usize, usize), win: Window2d) -> Tensor {
         let (n, c, h, w) = nchw(self, "avg_pool2d");

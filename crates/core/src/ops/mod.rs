@@ -53,6 +53,8 @@ pub(crate) enum Op {
     MaxPool2d(Tensor, Arc<Vec<u32>>, crate::cpu::pool::Pool2dGeom),
     /// 2-d average pooling.
     AvgPool2d(Tensor, crate::cpu::pool::Pool2dGeom),
+    /// Batch normalisation (training mode): x, γ, β, the batch's mean and 1/std per channel.
+    BatchNorm(Tensor, Tensor, Tensor, Arc<(Vec<f32>, Vec<f32>)>),
 }
 
 /// Wraps a freshly computed buffer as a tensor, recording `op` only when gradients are on
@@ -85,6 +87,7 @@ impl Op {
     pub(crate) fn inputs(&self) -> Vec<&Tensor> {
         match self {
             Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
+            Op::BatchNorm(x, g, b, _) => vec![x, g, b],
             Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _) => {
                 let mut v = vec![x, w];
                 if let Some(b) = b {

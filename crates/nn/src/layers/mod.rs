@@ -1,6 +1,7 @@
 //! The layers, one file each.
 
 mod activation;
+mod batch_norm;
 mod conv2d;
 mod dense;
 mod dropout;
@@ -12,6 +13,7 @@ mod reshape;
 pub mod window;
 
 pub use activation::{ActivationConfig, ActivationLayer};
+pub use batch_norm::{BatchNorm, BatchNormConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, DropoutConfig};
