@@ -118,7 +118,7 @@ impl Layer for BatchNorm {
 
     fn build(&mut self, input: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
         let c = &self.cfg;
-        if !(0.0..1.0).contains(&c.momentum) || !(c.epsilon > 0.0) {
+        if !(0.0..1.0).contains(&c.momentum) || c.epsilon.is_nan() || c.epsilon <= 0.0 {
             return Err(Error::config(
                 format!("momentum and epsilon of layer '{}'", self.name()),
                 "momentum in [0, 1) and epsilon > 0",
