@@ -122,10 +122,11 @@ fn max_pool_inside(
             for ky in 0..g.k.0 {
                 let r = start + ky * g.w;
                 for (kx, &v) in xp[r..r + g.k.1].iter().enumerate() {
-                    if v > best || (v.is_nan() && !best.is_nan()) {
-                        best = v;
-                        at = r + kx;
-                    }
+                    // branch-free select: the winner's position is data-dependent, and a
+                    // mispredicted branch per cell cost more than the pooling itself
+                    let better = v > best || (v.is_nan() && !best.is_nan());
+                    best = if better { v } else { best };
+                    at = if better { r + kx } else { at };
                 }
             }
             yp[oy * ow + ox] = best;
