@@ -7,6 +7,7 @@ use crate::layers::{
     ActivationConfig, ActivationLayer, BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense,
     DenseConfig, Dropout, DropoutConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig,
     Normalization, NormalizationConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig,
+    SpatialDropout2d, SpatialDropoutConfig,
 };
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,9 @@ pub enum LayerConfig {
     Reshape(ReshapeConfig),
     /// [`BatchNorm`]
     BatchNorm(BatchNormConfig),
+    /// [`SpatialDropout2d`]
+    #[serde(rename = "spatial_dropout2d")]
+    SpatialDropout2d(SpatialDropoutConfig),
 }
 
 impl LayerConfig {
@@ -61,6 +65,7 @@ impl LayerConfig {
             }
             LayerConfig::Reshape(c) => Box::new(Reshape::from_config(c)),
             LayerConfig::BatchNorm(c) => Box::new(BatchNorm::from_config(c)),
+            LayerConfig::SpatialDropout2d(c) => Box::new(SpatialDropout2d::from_config(c)),
         }
     }
 
@@ -79,6 +84,7 @@ impl LayerConfig {
             LayerConfig::GlobalMaxPool2d(_) => "global_max_pool2d",
             LayerConfig::Reshape(_) => "reshape",
             LayerConfig::BatchNorm(_) => "batch_norm",
+            LayerConfig::SpatialDropout2d(_) => "spatial_dropout2d",
         }
     }
 }

@@ -110,6 +110,7 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::GlobalAvgPool2d(c) | LayerConfig::GlobalMaxPool2d(c) => c.name.is_some(),
         LayerConfig::Reshape(c) => c.name.is_some(),
         LayerConfig::BatchNorm(c) => c.name.is_some(),
+        LayerConfig::SpatialDropout2d(c) => c.name.is_some(),
     }
 }
 

@@ -234,6 +234,42 @@ fn batch_norm() {
 }
 
 #[test]
+fn spatial_dropout_drops_whole_channels() {
+    use nabla_core::{Rng, Tensor};
+    use nabla_nn::layers::{SpatialDropout2d, SpatialDropoutConfig};
+    use nabla_nn::{Ctx, Sequential};
+    check_layer(
+        LayerConfig::SpatialDropout2d(SpatialDropoutConfig {
+            rate: 0.5,
+            name: None,
+            trainable: true,
+        }),
+        &[4, 3, 3],
+        &[4, 3, 3],
+        0,
+    );
+    let model = Sequential::new([64, 3, 3])
+        .add(SpatialDropout2d::new(0.5))
+        .build(0)
+        .unwrap();
+    let x = Tensor::full(&[2, 64, 3, 3], 1.0);
+    let y = model.forward(&x, &mut Ctx::new(true, &mut Rng::new(1)));
+    let mut dropped = 0;
+    for map in y.data().chunks(9) {
+        assert!(
+            map.iter().all(|&v| v == map[0]),
+            "a whole map is kept or dropped"
+        );
+        assert!(map[0] == 0.0 || map[0] == 2.0);
+        dropped += (map[0] == 0.0) as usize;
+    }
+    assert!(
+        (40..=88).contains(&dropped),
+        "{dropped} of 128 maps dropped"
+    );
+}
+
+#[test]
 fn dropout_and_flatten() {
     let d = LayerConfig::Dropout(DropoutConfig {
         rate: 0.5,

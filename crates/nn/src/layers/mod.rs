@@ -10,6 +10,7 @@ mod global_pool2d;
 mod normalization;
 mod pool2d;
 mod reshape;
+mod spatial_dropout;
 pub mod window;
 
 pub use activation::{ActivationConfig, ActivationLayer};
@@ -22,6 +23,7 @@ pub use global_pool2d::{GlobalPool2d, GlobalPoolConfig};
 pub use normalization::{Method, Normalization, NormalizationConfig};
 pub use pool2d::{Pool2d, Pool2dConfig, PoolKind};
 pub use reshape::{Reshape, ReshapeConfig};
+pub use spatial_dropout::{SpatialDropout2d, SpatialDropoutConfig};
 pub use window::{Padding, Pair};
 
 fn default_true() -> bool {
