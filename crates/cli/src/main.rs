@@ -77,6 +77,13 @@ enum Command {
 }
 
 fn main() {
+    // `nabla evaluate MODEL | head` should end quietly when head closes the pipe, as Unix tools
+    // do, not panic on the failed write: restore the default SIGPIPE action Rust turns off.
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {
