@@ -69,7 +69,16 @@ impl Tensor {
 
     /// 2-d max pooling of `self [N, C, H, W]` over `k` windows (ties: the first cell wins).
     pub fn max_pool2d(&self, k: (usize, usize), win: Window2d) -> Tensor {
-        let (n, c, h, w) = nchw(self, "max_pool2d");
+        let (g, shape) = self.pool_geom("max_pool2d", k, win);
+        let (y, arg) = pool::max_pool2d(self.data(), &g);
+        record(y, shape, &[self], || {
+            Op::MaxPool2d(self.clone(), Arc::new(arg), g)
+        })
+    }
+
+    /// The pooling geometry of `self [N, C, H, W]` and the output shape.
+    fn pool_geom(&self, op: &str, k: (usize, usize), win: Window2d) -> (Pool2dGeom, Vec<usize>) {
+        let (n, c, h, w) = nchw(self, op);
         let g = Pool2dGeom {
             planes: n * c,
             h,
@@ -80,11 +89,8 @@ impl Tensor {
         };
         let (oh, ow) = g
             .out_hw()
-            .unwrap_or_else(|| panic!("max_pool2d: window {k:?} does not fit input {h}x{w}"));
-        let (y, arg) = pool::max_pool2d(self.data(), &g);
-        record(y, vec![n, c, oh, ow], &[self], || {
-            Op::MaxPool2d(self.clone(), Arc::new(arg), g)
-        })
+            .unwrap_or_else(|| panic!("{op}: window {k:?} does not fit input {h}x{w}"));
+        (g, vec![n, c, oh, ow])
     }
 
     /// Batch normalisation in training mode over channel axis 1 of `self [N, C, ..]`:
@@ -121,21 +127,8 @@ impl Tensor {
 
     /// 2-d average pooling of `self [N, C, H, W]` (padding not counted).
     pub fn avg_pool2d(&self, k: (usize, usize), win: Window2d) -> Tensor {
-        let (n, c, h, w) = nchw(self, "avg_pool2d");
-        let g = Pool2dGeom {
-            planes: n * c,
-            h,
-            w,
-            k,
-            stride: win.stride,
-            pad: win.pad,
-        };
-        let (oh, ow) = g
-            .out_hw()
-            .unwrap_or_else(|| panic!("avg_pool2d: window {k:?} does not fit input {h}x{w}"));
+        let (g, shape) = self.pool_geom("avg_pool2d", k, win);
         let y = pool::avg_pool2d(self.data(), &g);
-        record(y, vec![n, c, oh, ow], &[self], || {
-            Op::AvgPool2d(self.clone(), g)
-        })
+        record(y, shape, &[self], || Op::AvgPool2d(self.clone(), g))
     }
 }

@@ -22,6 +22,16 @@ pub struct DropoutConfig {
     pub trainable: bool,
 }
 
+/// `n` factors of inverted dropout: 0 with probability `rate`, else `1 / (1 - rate)`.
+pub(crate) fn keep_mask(rng: &mut Rng, n: usize, rate: f32) -> Vec<f32> {
+    let scale = 1.0 / (1.0 - rate);
+    let mut mask = vec![0.0; n];
+    rng.fill_uniform(&mut mask);
+    mask.iter_mut()
+        .for_each(|m| *m = if *m < rate { 0.0 } else { scale });
+    mask
+}
+
 /// Inverted dropout.
 pub struct Dropout {
     cfg: DropoutConfig,
@@ -73,13 +83,10 @@ impl Layer for Dropout {
         if !ctx.training || rate == 0.0 {
             return x.clone();
         }
-        let scale = 1.0 / (1.0 - rate);
-        let mut mask = vec![0.0; x.numel()];
-        ctx.rng.fill_uniform(&mut mask);
-        for m in mask.iter_mut() {
-            *m = if *m < rate { 0.0 } else { scale };
-        }
-        x.mul(&Tensor::from_vec(mask, x.shape()))
+        x.mul(&Tensor::from_vec(
+            keep_mask(ctx.rng, x.numel(), rate),
+            x.shape(),
+        ))
     }
 
     fn set_trainable(&mut self, on: bool) {

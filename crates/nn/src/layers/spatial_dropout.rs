@@ -86,11 +86,7 @@ impl Layer for SpatialDropout2d {
             return x.clone();
         }
         let (n, c) = (x.shape()[0], x.shape()[1]);
-        let mut mask = vec![0.0; n * c];
-        ctx.rng.fill_uniform(&mut mask);
-        let scale = 1.0 / (1.0 - rate);
-        mask.iter_mut()
-            .for_each(|m| *m = if *m < rate { 0.0 } else { scale });
+        let mask = super::dropout::keep_mask(ctx.rng, n * c, rate);
         // [n, c, 1, ..] broadcasts over the maps
         let mut shape = vec![n, c];
         shape.extend(std::iter::repeat_n(1, x.rank() - 2));
