@@ -76,38 +76,40 @@ fn valid_cols(ow: usize, w: usize, s: usize, off: usize, pad: usize) -> std::ops
     lo.min(ow)..hi.min(ow).max(lo.min(ow))
 }
 
-/// Unrolls channels `c0..c0+cg` of one sample `x [C, H, W]` into columns `off..off+OH·OW`
-/// of `col [cg·kh·kw, ld]`.
-fn im2col(x: &[f32], g: &Conv2dGeom, c0: usize, col: &mut [f32], ld: usize, off: usize) {
-    let (oh, ow, cg, _) = g.dims();
-    let p = oh * ow;
-    let (sh, sw) = g.stride;
-    let (dh, dw) = g.dilation;
-    for c in 0..cg {
-        let plane = &x[(c0 + c) * g.h * g.w..(c0 + c + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let row = &mut col[((c * g.kh + ki) * g.kw + kj) * ld + off..][..p];
-                let cols = valid_cols(ow, g.w, sw, kj * dw, g.pad.2);
-                for oy in 0..oh {
-                    let dst = &mut row[oy * ow..(oy + 1) * ow];
-                    let iy = (oy * sh + ki * dh) as isize - g.pad.0 as isize;
-                    if iy < 0 || iy >= g.h as isize || cols.is_empty() {
-                        dst.fill(0.0);
-                        continue;
-                    }
-                    let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    dst[..cols.start].fill(0.0);
-                    dst[cols.end..].fill(0.0);
-                    let x0 = cols.start * sw + kj * dw - g.pad.2;
-                    if sw == 1 {
-                        dst[cols.clone()].copy_from_slice(&src[x0..x0 + cols.len()]);
-                    } else {
-                        for (d, s) in dst[cols.clone()]
-                            .iter_mut()
-                            .zip(src[x0..].iter().step_by(sw))
-                        {
-                            *d = *s;
+crate::multiversion! {
+    /// Unrolls channels `c0..c0+cg` of one sample `x [C, H, W]` into columns `off..off+OH·OW`
+    /// of `col [cg·kh·kw, ld]`.
+    fn im2col(x: &[f32], g: &Conv2dGeom, c0: usize, col: &mut [f32], ld: usize, off: usize) {
+        let (oh, ow, cg, _) = g.dims();
+        let p = oh * ow;
+        let (sh, sw) = g.stride;
+        let (dh, dw) = g.dilation;
+        for c in 0..cg {
+            let plane = &x[(c0 + c) * g.h * g.w..(c0 + c + 1) * g.h * g.w];
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    let row = &mut col[((c * g.kh + ki) * g.kw + kj) * ld + off..][..p];
+                    let cols = valid_cols(ow, g.w, sw, kj * dw, g.pad.2);
+                    for oy in 0..oh {
+                        let dst = &mut row[oy * ow..(oy + 1) * ow];
+                        let iy = (oy * sh + ki * dh) as isize - g.pad.0 as isize;
+                        if iy < 0 || iy >= g.h as isize || cols.is_empty() {
+                            dst.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+                        dst[..cols.start].fill(0.0);
+                        dst[cols.end..].fill(0.0);
+                        let x0 = cols.start * sw + kj * dw - g.pad.2;
+                        if sw == 1 {
+                            copy_short(&mut dst[cols.clone()], &src[x0..x0 + cols.len()]);
+                        } else {
+                            for (d, s) in dst[cols.clone()]
+                                .iter_mut()
+                                .zip(src[x0..].iter().step_by(sw))
+                            {
+                                *d = *s;
+                            }
                         }
                     }
                 }
@@ -152,6 +154,51 @@ fn col2im(col: &[f32], g: &Conv2dGeom, c0: usize, dx: &mut [f32], ld: usize, off
                     }
                 }
             }
+        }
+    }
+}
+
+/// `dst = src` for the short rows of im2col (3 to 30 values): fixed-size overlapping
+/// copies compile to a few vector moves, where a `memcpy` call per row cost more than the
+/// copy (5% of W2's time).
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    #[inline(always)]
+    fn fixed<const L: usize>(dst: &mut [f32], src: &[f32]) {
+        let n = dst.len();
+        let mut i = 0;
+        while i + L <= n {
+            let a: [f32; L] = src[i..i + L].try_into().expect("L values");
+            dst[i..i + L].copy_from_slice(&a);
+            i += L;
+        }
+        if i < n {
+            // the last L values again, overlapping what is already copied
+            let a: [f32; L] = src[n - L..n].try_into().expect("L values");
+            dst[n - L..n].copy_from_slice(&a);
+        }
+    }
+    match dst.len() {
+        0 => {}
+        n @ 1..=3 => (0..n).for_each(|i| dst[i] = src[i]),
+        4..=7 => fixed::<4>(dst, src),
+        8..=15 => fixed::<8>(dst, src),
+        _ => fixed::<16>(dst, src),
+    }
+}
+
+crate::multiversion! {
+    /// `out[r] += Σ rows[r·p .. (r+1)·p]` for each row (16 partial sums per row).
+    fn add_row_sums(rows: &[f32], p: usize, out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks(p)) {
+            let mut acc = [0.0f32; 16];
+            let body = row.len() - row.len() % 16;
+            for c in row[..body].chunks_exact(16) {
+                for l in 0..16 {
+                    acc[l] += c[l];
+                }
+            }
+            *o += acc.iter().sum::<f32>() + row[body..].iter().sum::<f32>();
         }
     }
 }
@@ -306,9 +353,7 @@ pub fn conv2d_backward(
     let db = need.2.then(|| {
         let mut db = vec![0.0f32; g.oc];
         for dyn_ in dy.chunks(out_sz) {
-            for (d, row) in db.iter_mut().zip(dyn_.chunks(p)) {
-                *d += row.iter().sum::<f32>();
-            }
+            add_row_sums(dyn_, p, &mut db);
         }
         db
     });

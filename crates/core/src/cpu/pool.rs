@@ -70,6 +70,7 @@ pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
     let mut y = vec![0.0; g.planes * osz];
     let mut arg = vec![u32::MAX; g.planes * osz];
     let per = planes_per_task(g.planes);
+    let corner = window_corners(g, (oh, ow));
     let blocks = y
         .par_chunks_mut(per * osz)
         .zip(arg.par_chunks_mut(per * osz));
@@ -77,7 +78,7 @@ pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
         for (i, (yp, ap)) in yb.chunks_mut(osz).zip(ab.chunks_mut(osz)).enumerate() {
             let xp = &x[(blk * per + i) * isz..][..isz];
             if g.pad == (0, 0, 0, 0) {
-                max_pool_inside(xp, g, (oh, ow), yp, ap);
+                max_pool_inside(xp, g, &corner, yp, ap);
                 continue;
             }
             for oy in 0..oh {
@@ -105,32 +106,46 @@ pub fn max_pool2d(x: &[f32], g: &Pool2dGeom) -> (Vec<f32>, Vec<u32>) {
     (y, arg)
 }
 
-/// Max pooling of one plane without padding: every window lies inside, so plain index
-/// arithmetic replaces the clipping of the general path (same tie and NaN rules).
-fn max_pool_inside(
-    xp: &[f32],
-    g: &Pool2dGeom,
-    (oh, ow): (usize, usize),
-    yp: &mut [f32],
-    ap: &mut [u32],
-) {
-    for oy in 0..oh {
-        let y0 = oy * g.stride.0;
-        for ox in 0..ow {
-            let start = y0 * g.w + ox * g.stride.1;
-            let (mut best, mut at) = (xp[start], start);
-            for ky in 0..g.k.0 {
-                let r = start + ky * g.w;
-                for (kx, &v) in xp[r..r + g.k.1].iter().enumerate() {
-                    // branch-free select: the winner's position is data-dependent, and a
-                    // mispredicted branch per cell cost more than the pooling itself
-                    let better = v > best || (v.is_nan() && !best.is_nan());
-                    best = if better { v } else { best };
-                    at = if better { r + kx } else { at };
-                }
+/// Max pooling of one plane without padding: every window lies inside, so output `j`'s
+/// window starts at cell `corner[j]` and its cell `(ky, kx)` is `corner[j] + ky·W + kx`. The
+/// running maximum is updated over the whole plane one window cell at a time, a long loop
+/// the compiler vectorises (rows of 13 outputs were too short to); same tie and NaN rules
+/// as the general path.
+fn max_pool_inside(xp: &[f32], g: &Pool2dGeom, corner: &[u32], yp: &mut [f32], ap: &mut [u32]) {
+    for ((y, a), &c) in yp.iter_mut().zip(ap.iter_mut()).zip(corner) {
+        *y = xp[c as usize];
+        *a = c;
+    }
+    for ky in 0..g.k.0 {
+        for kx in 0..g.k.1 {
+            if ky + kx > 0 {
+                max_cells(yp, ap, xp, corner, (ky * g.w + kx) as u32);
             }
-            yp[oy * ow + ox] = best;
-            ap[oy * ow + ox] = at as u32;
+        }
+    }
+}
+
+/// The first cell of each output's window, row-major over the outputs (no padding).
+fn window_corners(g: &Pool2dGeom, (oh, ow): (usize, usize)) -> Vec<u32> {
+    (0..oh)
+        .flat_map(|oy| (0..ow).map(move |ox| (oy * g.stride.0 * g.w + ox * g.stride.1) as u32))
+        .collect()
+}
+
+crate::multiversion! {
+    /// `best[j] = max(best[j], x[corner[j] + off])` with `at[j]` following the winner: a
+    /// strictly greater value wins, and a NaN wins over a number.
+    fn max_cells(best: &mut [f32], at: &mut [u32], x: &[f32], corner: &[u32], off: u32) {
+        // corners increase, so the last is the largest cell read
+        let last = corner.last().map_or(0, |&c| c as usize + off as usize);
+        assert!(last < x.len(), "max_pool2d: window cell {last} outside the plane");
+        for ((b, a), &c) in best.iter_mut().zip(at.iter_mut()).zip(corner) {
+            let i = c + off;
+            // SAFETY: i <= last < x.len() (corners increase; checked above)
+            let v = unsafe { *x.get_unchecked(i as usize) };
+            let better = v > *b || (v.is_nan() && !b.is_nan());
+            *b = if better { v } else { *b };
+            *a = if better { i } else { *a };
         }
     }
 }
@@ -250,5 +265,44 @@ mod tests {
         let (y, _) = max_pool2d(&[-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0, -9.0], &g);
         assert_eq!(y, vec![-1.0, -2.0, -4.0, -5.0]);
         assert_eq!(avg_pool2d(&x, &g), vec![1.0, 3.5, 4.0, 5.25]);
+    }
+
+    #[test]
+    fn unpadded_path_matches_direct_loops_with_ties() {
+        for (k, stride, h, w) in [
+            ((2, 2), (2, 2), 7, 9),
+            ((3, 2), (1, 3), 8, 11),
+            ((2, 3), (3, 1), 9, 6),
+        ] {
+            let g = Pool2dGeom {
+                planes: 3,
+                h,
+                w,
+                k,
+                stride,
+                pad: (0, 0, 0, 0),
+            };
+            // few distinct values, so ties are common
+            let x: Vec<f32> = (0..3 * h * w).map(|i| ((i * 7919) % 5) as f32).collect();
+            let (oh, ow) = g.out_hw().unwrap();
+            let (y, a) = max_pool2d(&x, &g);
+            for p in 0..3 {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut best = (f32::NEG_INFINITY, 0);
+                        for ky in 0..k.0 {
+                            for kx in 0..k.1 {
+                                let i = (oy * stride.0 + ky) * w + ox * stride.1 + kx;
+                                if x[p * h * w + i] > best.0 {
+                                    best = (x[p * h * w + i], i as u32);
+                                }
+                            }
+                        }
+                        let o = (p * oh + oy) * ow + ox;
+                        assert_eq!((y[o], a[o]), best, "plane {p} output ({oy}, {ox})");
+                    }
+                }
+            }
+        }
     }
 }
