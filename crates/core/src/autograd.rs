@@ -2,7 +2,9 @@
 //! and this file holds the gradient rule of every primitive, one match arm each.
 
 use crate::cpu::binary::{self, BinaryOp};
-use crate::cpu::{batch_norm, conv, index, matmul::matmul as gemm, pool, reduce, softmax, unary};
+use crate::cpu::{
+    batch_norm, conv, index, layout, matmul::matmul as gemm, pool, reduce, softmax, unary, upsample,
+};
 use crate::ops::{matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
 use std::cell::Cell;
@@ -331,6 +333,14 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         }
         Op::MaxPool2d(x, arg, geom) => send(grads, x, pool::max_pool2d_backward(g, arg, geom)),
         Op::AvgPool2d(x, geom) => send(grads, x, pool::avg_pool2d_backward(g, geom)),
+        Op::Permute(x, axes) => send(
+            grads,
+            x,
+            layout::permute(g, out.shape(), &layout::inverse(axes)),
+        ),
+        Op::Pad(x, pads) => send(grads, x, layout::unpad(g, x.shape(), pads)),
+        Op::Narrow(x, pads) => send(grads, x, layout::pad(g, out.shape(), pads)),
+        Op::Upsample2d(x, geom) => send(grads, x, upsample::upsample2d_backward(g, geom)),
         Op::Pick(x, idx) => {
             let mut dx = vec![0.0; x.numel()];
             index::pick_rows_backward(g, idx, &mut dx, x.shape()[1]);

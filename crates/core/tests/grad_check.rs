@@ -255,3 +255,31 @@ fn batch_norm_in_training_mode() {
         });
     }
 }
+
+#[test]
+fn layout_ops_permute_pad_narrow() {
+    let a = rand(&[2, 3, 4], 31);
+    grad_check("permute", &[a.clone()], |x| {
+        weighted_sum(&x[0].permute(&[2, 0, 1]))
+    });
+    grad_check("pad", &[a.clone()], |x| {
+        weighted_sum(&x[0].pad(&[(0, 1), (2, 0), (1, 3)]))
+    });
+    grad_check("narrow", &[a.clone()], |x| {
+        weighted_sum(&x[0].narrow(2, 1, 2))
+    });
+    // a composite: narrow after pad gives back the input
+    let back = a.pad(&[(0, 0), (1, 1), (0, 0)]).narrow(1, 1, 3);
+    assert_eq!(back.data(), a.data());
+}
+
+#[test]
+fn upsampling_nearest_and_bilinear() {
+    use nabla_core::Interpolation;
+    let a = rand(&[2, 2, 3, 5], 32);
+    for mode in [Interpolation::Nearest, Interpolation::Bilinear] {
+        grad_check(&format!("upsample2d {mode:?}"), &[a.clone()], |x| {
+            weighted_sum(&x[0].upsample2d((2, 3), mode))
+        });
+    }
+}

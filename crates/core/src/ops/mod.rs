@@ -3,10 +3,12 @@
 
 mod conv;
 mod elementwise;
+mod layout;
 mod matmul;
 mod reduce;
 mod reshape;
 mod softmax;
+mod upsample;
 
 use crate::cpu::binary::BinaryOp;
 pub use crate::cpu::unary::UnaryOp;
@@ -53,6 +55,14 @@ pub(crate) enum Op {
     MaxPool2d(Tensor, Arc<Vec<u32>>, crate::cpu::pool::Pool2dGeom),
     /// 2-d average pooling.
     AvgPool2d(Tensor, crate::cpu::pool::Pool2dGeom),
+    /// Axis permutation (the axes given to `permute`).
+    Permute(Tensor, Vec<usize>),
+    /// Zero padding, `(before, after)` per axis.
+    Pad(Tensor, Vec<(usize, usize)>),
+    /// A slice, as the `(before, after)` cut from each axis.
+    Narrow(Tensor, Vec<(usize, usize)>),
+    /// 2-d upsampling.
+    Upsample2d(Tensor, crate::cpu::upsample::UpsampleGeom),
     /// Batch normalisation (training mode): x, γ, β, the batch's mean and 1/std per channel.
     BatchNorm(Tensor, Tensor, Tensor, Arc<(Vec<f32>, Vec<f32>)>),
 }
@@ -108,7 +118,11 @@ impl Op {
             | Op::LogSoftmax(x)
             | Op::Pick(x, _)
             | Op::MaxPool2d(x, _, _)
-            | Op::AvgPool2d(x, _) => vec![x],
+            | Op::AvgPool2d(x, _)
+            | Op::Permute(x, _)
+            | Op::Pad(x, _)
+            | Op::Narrow(x, _)
+            | Op::Upsample2d(x, _) => vec![x],
         }
     }
 }

@@ -1,0 +1,129 @@
+//! Data movement between shapes: axis permutation and zero padding (whose adjoint is
+//! slicing). Row-major layouts throughout; the innermost axis is copied as whole rows.
+
+/// Row-major strides of `shape`.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// `y = x.permute(axes)`: output axis `i` is input axis `axes[i]`, so
+/// `y[j_0, .., j_{r-1}] = x[i]` with `i_{axes[k]} = j_k`.
+pub fn permute(x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
+    let r = shape.len();
+    let xs = strides(shape);
+    let out_shape: Vec<usize> = axes.iter().map(|&a| shape[a]).collect();
+    // input stride of each output axis
+    let st: Vec<usize> = axes.iter().map(|&a| xs[a]).collect();
+    let mut y = Vec::with_capacity(x.len());
+    if x.is_empty() {
+        return y;
+    }
+    let mut idx = vec![0usize; r];
+    let (last, inner) = (r - 1, out_shape[r - 1]);
+    let step = st[last];
+    loop {
+        let base: usize = idx.iter().zip(&st).map(|(i, s)| i * s).sum();
+        y.extend((0..inner).map(|j| x[base + j * step]));
+        // next index over the outer output axes
+        let mut k = last;
+        loop {
+            if k == 0 {
+                return y;
+            }
+            k -= 1;
+            idx[k] += 1;
+            if idx[k] < out_shape[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+}
+
+/// The inverse permutation: `permute(permute(x, a), inverse(a)) == x`.
+pub fn inverse(axes: &[usize]) -> Vec<usize> {
+    let mut inv = vec![0; axes.len()];
+    for (i, &a) in axes.iter().enumerate() {
+        inv[a] = i;
+    }
+    inv
+}
+
+/// Zero padding: `y` of shape `shape[i] + before[i] + after[i]` holding `x` at offset
+/// `before`, zeros elsewhere.
+pub fn pad(x: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
+    let out: Vec<usize> = shape
+        .iter()
+        .zip(pads)
+        .map(|(n, (b, a))| n + b + a)
+        .collect();
+    let mut y = vec![0.0; out.iter().product()];
+    for_rows(shape, pads, |src, dst, n| {
+        y[dst..dst + n].copy_from_slice(&x[src..src + n])
+    });
+    y
+}
+
+/// The adjoint of [`pad`]: the block of `dy` (padded shape) that `x` occupied.
+pub fn unpad(dy: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
+    let mut dx = vec![0.0; shape.iter().product()];
+    for_rows(shape, pads, |src, dst, n| {
+        dx[src..src + n].copy_from_slice(&dy[dst..dst + n])
+    });
+    dx
+}
+
+/// Calls `f(offset in x, offset in padded, row length)` for every innermost row of `x`.
+fn for_rows(shape: &[usize], pads: &[(usize, usize)], mut f: impl FnMut(usize, usize, usize)) {
+    let r = shape.len();
+    if r == 0 || shape.contains(&0) {
+        if r == 0 {
+            f(0, 0, 1);
+        }
+        return;
+    }
+    let out: Vec<usize> = shape
+        .iter()
+        .zip(pads)
+        .map(|(n, (b, a))| n + b + a)
+        .collect();
+    let (xs, ys) = (strides(shape), strides(&out));
+    let rows: usize = shape[..r - 1].iter().product();
+    for row in 0..rows {
+        let (mut rest, mut src, mut dst) = (row, 0, pads[r - 1].0);
+        for k in (0..r - 1).rev() {
+            let i = rest % shape[k];
+            rest /= shape[k];
+            src += i * xs[k];
+            dst += (i + pads[k].0) * ys[k];
+        }
+        f(src, dst, shape[r - 1]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permute_and_pad_by_definition() {
+        // x [2, 3, 4] = 0..24; y = permute(x, [2, 0, 1]) has shape [4, 2, 3]
+        let x: Vec<f32> = (0..24).map(|i| i as f32).collect();
+        let y = permute(&x, &[2, 3, 4], &[2, 0, 1]);
+        for (j0, j1, j2) in [(0, 0, 0), (3, 1, 2), (1, 0, 2), (2, 1, 0)] {
+            assert_eq!(y[(j0 * 2 + j1) * 3 + j2], x[(j1 * 3 + j2) * 4 + j0]);
+        }
+        assert_eq!(permute(&y, &[4, 2, 3], &inverse(&[2, 0, 1])), x);
+        // pad [2, 2] by rows (1, 0), columns (0, 2)
+        let p = pad(&[1.0, 2.0, 3.0, 4.0], &[2, 2], &[(1, 0), (0, 2)]);
+        assert_eq!(p, vec![0., 0., 0., 0., 1., 2., 0., 0., 3., 4., 0., 0.]);
+        assert_eq!(
+            unpad(&p, &[2, 2], &[(1, 0), (0, 2)]),
+            vec![1.0, 2.0, 3.0, 4.0]
+        );
+    }
+}
