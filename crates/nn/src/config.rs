@@ -4,10 +4,11 @@
 use crate::error::Result;
 use crate::layer::Layer;
 use crate::layers::{
-    ActivationConfig, ActivationLayer, BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense,
-    DenseConfig, Dropout, DropoutConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig,
-    Normalization, NormalizationConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig,
-    SpatialDropout2d, SpatialDropoutConfig,
+    ActivationConfig, ActivationLayer, BatchNorm, BatchNormConfig, Conv1d, Conv1dConfig, Conv2d,
+    Conv2dConfig, Dense, DenseConfig, Dropout, DropoutConfig, Flatten, FlattenConfig, GlobalPool2d,
+    GlobalPoolConfig, Normalization, NormalizationConfig, Permute, PermuteConfig, Pool1d,
+    Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig, SpatialDropout2d,
+    SpatialDropoutConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d, ZeroPadding2dConfig,
 };
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,20 @@ pub enum LayerConfig {
     /// [`SpatialDropout2d`]
     #[serde(rename = "spatial_dropout2d")]
     SpatialDropout2d(SpatialDropoutConfig),
+    /// [`Conv1d`]
+    Conv1d(Conv1dConfig),
+    /// [`Pool1d`], maximum
+    MaxPool1d(Pool1dConfig),
+    /// [`Pool1d`], mean
+    AvgPool1d(Pool1dConfig),
+    /// [`ZeroPadding2d`]
+    #[serde(rename = "zero_padding2d")]
+    ZeroPadding2d(ZeroPadding2dConfig),
+    /// [`UpSampling2d`]
+    #[serde(rename = "up_sampling2d", alias = "upsampling2d")]
+    UpSampling2d(UpSampling2dConfig),
+    /// [`Permute`]
+    Permute(PermuteConfig),
 }
 
 impl LayerConfig {
@@ -66,6 +81,12 @@ impl LayerConfig {
             LayerConfig::Reshape(c) => Box::new(Reshape::from_config(c)),
             LayerConfig::BatchNorm(c) => Box::new(BatchNorm::from_config(c)),
             LayerConfig::SpatialDropout2d(c) => Box::new(SpatialDropout2d::from_config(c)),
+            LayerConfig::Conv1d(c) => Box::new(Conv1d::from_config(c)),
+            LayerConfig::MaxPool1d(c) => Box::new(Pool1d::from_config(PoolKind::Max, c)),
+            LayerConfig::AvgPool1d(c) => Box::new(Pool1d::from_config(PoolKind::Avg, c)),
+            LayerConfig::ZeroPadding2d(c) => Box::new(ZeroPadding2d::from_config(c)),
+            LayerConfig::UpSampling2d(c) => Box::new(UpSampling2d::from_config(c)),
+            LayerConfig::Permute(c) => Box::new(Permute::from_config(c)),
         }
     }
 
@@ -85,6 +106,12 @@ impl LayerConfig {
             LayerConfig::Reshape(_) => "reshape",
             LayerConfig::BatchNorm(_) => "batch_norm",
             LayerConfig::SpatialDropout2d(_) => "spatial_dropout2d",
+            LayerConfig::Conv1d(_) => "conv1d",
+            LayerConfig::MaxPool1d(_) => "max_pool1d",
+            LayerConfig::AvgPool1d(_) => "avg_pool1d",
+            LayerConfig::ZeroPadding2d(_) => "zero_padding2d",
+            LayerConfig::UpSampling2d(_) => "up_sampling2d",
+            LayerConfig::Permute(_) => "permute",
         }
     }
 }

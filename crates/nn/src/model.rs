@@ -111,6 +111,11 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::Reshape(c) => c.name.is_some(),
         LayerConfig::BatchNorm(c) => c.name.is_some(),
         LayerConfig::SpatialDropout2d(c) => c.name.is_some(),
+        LayerConfig::Conv1d(c) => c.name.is_some(),
+        LayerConfig::MaxPool1d(c) | LayerConfig::AvgPool1d(c) => c.name.is_some(),
+        LayerConfig::ZeroPadding2d(c) => c.name.is_some(),
+        LayerConfig::UpSampling2d(c) => c.name.is_some(),
+        LayerConfig::Permute(c) => c.name.is_some(),
     }
 }
 

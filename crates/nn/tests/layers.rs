@@ -306,3 +306,115 @@ fn dropout_zeroes_about_rate_and_keeps_the_mean_in_training() {
         "identity in eval mode"
     );
 }
+
+fn from_json(s: &str) -> LayerConfig {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+#[test]
+fn one_dimensional_convolution_and_pooling() {
+    // 3 channels, length 10: kernel 3, stride 2, dilation 2 -> (10 - 4 - 1) / 2 + 1 = 3
+    check_layer(
+        from_json(
+            r#"{"type": "conv1d", "filters": 4, "kernel_size": 3, "strides": 2, "dilation_rate": 2}"#,
+        ),
+        &[3, 10],
+        &[4, 3],
+        4 * 3 * 3 + 4,
+    );
+    // causal keeps the length; groups split the channels
+    check_layer(
+        from_json(
+            r#"{"type": "conv1d", "filters": 4, "kernel_size": 3, "padding": "causal", "groups": 2, "activation": "tanh"}"#,
+        ),
+        &[2, 7],
+        &[4, 7],
+        4 * 3 + 4,
+    );
+    check_layer(
+        from_json(
+            r#"{"type": "conv1d", "filters": 2, "kernel_size": 4, "padding": "same", "use_bias": false}"#,
+        ),
+        &[1, 9],
+        &[2, 9],
+        8,
+    );
+    check_layer(from_json(r#"{"type": "max_pool1d"}"#), &[3, 9], &[3, 4], 0);
+    check_layer(
+        from_json(r#"{"type": "avg_pool1d", "pool_size": 3, "strides": 2, "padding": [1, 1]}"#),
+        &[2, 8],
+        &[2, 4],
+        0,
+    );
+}
+
+#[test]
+fn causal_conv1d_output_sees_only_the_past() {
+    use nabla_core::Tensor;
+    let m = nabla_nn::Sequential::new([1, 6])
+        .add(nabla_nn::layers::Conv1d::new(1, 3).padding(nabla_nn::layers::Padding1d::Causal))
+        .build(3)
+        .unwrap();
+    let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[1, 1, 6]);
+    let mut x2 = x.data().to_vec();
+    x2[5] = 100.0; // change the last step only
+    let (a, b) = (
+        m.forward_eval(&x),
+        m.forward_eval(&Tensor::from_vec(x2, &[1, 1, 6])),
+    );
+    assert_eq!(&a.data()[..5], &b.data()[..5]);
+    assert_ne!(a.data()[5], b.data()[5]);
+}
+
+#[test]
+fn padding_upsampling_and_permute() {
+    check_layer(
+        from_json(r#"{"type": "zero_padding2d", "padding": [[1, 0], [2, 3]]}"#),
+        &[2, 3, 4],
+        &[2, 4, 9],
+        0,
+    );
+    check_layer(
+        from_json(r#"{"type": "zero_padding2d"}"#),
+        &[1, 2, 2],
+        &[1, 4, 4],
+        0,
+    );
+    check_layer(
+        from_json(r#"{"type": "up_sampling2d", "size": [2, 3]}"#),
+        &[2, 3, 4],
+        &[2, 6, 12],
+        0,
+    );
+    check_layer(
+        from_json(r#"{"type": "up_sampling2d", "interpolation": "bilinear"}"#),
+        &[1, 3, 3],
+        &[1, 6, 6],
+        0,
+    );
+    check_layer(
+        from_json(r#"{"type": "permute", "dims": [3, 1, 2]}"#),
+        &[2, 3, 4],
+        &[4, 2, 3],
+        0,
+    );
+    // errors name the layer, the expected and the received value
+    let e = nabla_nn::Sequential::new([2, 3])
+        .add_boxed(from_json(r#"{"type": "permute", "dims": [1, 3]}"#).into_layer())
+        .build(0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("permute") && e.contains("1..=2") && e.contains("[1, 3]"),
+        "{e}"
+    );
+    let e =
+        serde_json::from_str::<LayerConfig>(r#"{"type": "zero_padding2d", "padding": [1, 2, 3]}"#)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        e.contains("[top, bottom, left, right]") && e.contains("[1,2,3]"),
+        "{e}"
+    );
+}

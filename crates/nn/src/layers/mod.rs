@@ -2,29 +2,39 @@
 
 mod activation;
 mod batch_norm;
+mod conv1d;
 mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
 mod global_pool2d;
 mod normalization;
+mod permute;
+mod pool1d;
 mod pool2d;
 mod reshape;
 mod spatial_dropout;
+mod upsampling2d;
 pub mod window;
+mod zero_padding2d;
 
 pub use activation::{ActivationConfig, ActivationLayer};
 pub use batch_norm::{BatchNorm, BatchNormConfig};
+pub use conv1d::{Conv1d, Conv1dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, DropoutConfig};
 pub use flatten::{Flatten, FlattenConfig};
 pub use global_pool2d::{GlobalPool2d, GlobalPoolConfig};
 pub use normalization::{Method, Normalization, NormalizationConfig};
+pub use permute::{Permute, PermuteConfig};
+pub use pool1d::{Pool1d, Pool1dConfig};
 pub use pool2d::{Pool2d, Pool2dConfig, PoolKind};
 pub use reshape::{Reshape, ReshapeConfig};
 pub use spatial_dropout::{SpatialDropout2d, SpatialDropoutConfig};
-pub use window::{Padding, Pair};
+pub use upsampling2d::{UpSampling2d, UpSampling2dConfig, UpsampleMode};
+pub use window::{Padding, Padding1d, Pair};
+pub use zero_padding2d::{Sides, ZeroPadding2d, ZeroPadding2dConfig};
 
 fn default_true() -> bool {
     true

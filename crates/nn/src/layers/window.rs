@@ -117,6 +117,76 @@ impl<'de> Deserialize<'de> for Padding {
     }
 }
 
+/// How a sequence is padded (1-d layers): `"valid"`, `"same"`, `"causal"` (all the zeros
+/// before the start, so output `t` sees inputs up to `t` only, as Keras) or `p` / `[left, right]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Padding1d {
+    /// No padding.
+    #[default]
+    Valid,
+    /// Enough zeros for `ceil(length / stride)` outputs.
+    Same,
+    /// `dilation·(kernel - 1)` zeros on the left.
+    Causal,
+    /// `[left, right]`.
+    Explicit(usize, usize),
+}
+
+impl Padding1d {
+    /// `(left, right)` for a sequence of length `n`, window `k`, stride `s`, dilation `d`.
+    pub fn amounts(&self, n: usize, k: usize, s: usize, d: usize) -> (usize, usize) {
+        match self {
+            Padding1d::Valid => (0, 0),
+            Padding1d::Causal => (d * k.saturating_sub(1), 0),
+            Padding1d::Explicit(l, r) => (*l, *r),
+            Padding1d::Same => {
+                let (_, _, l, r) = Padding::Same.amounts(1, n, Pair(1, k), Pair(1, s), Pair(1, d));
+                (l, r)
+            }
+        }
+    }
+
+    /// As the 2-d padding of a `1 × n` image.
+    pub fn to_2d(&self, n: usize, k: usize, s: usize, d: usize) -> Padding {
+        let (l, r) = self.amounts(n, k, s, d);
+        Padding::Explicit([0, 0, l, r])
+    }
+}
+
+impl Serialize for Padding1d {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Padding1d::Valid => s.serialize_str("valid"),
+            Padding1d::Same => s.serialize_str("same"),
+            Padding1d::Causal => s.serialize_str("causal"),
+            Padding1d::Explicit(l, r) => [*l, *r].serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Padding1d {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = Value::deserialize(d)?;
+        let n = |v: &Value| v.as_u64().map(|n| n as usize);
+        match (&v, v.as_str()) {
+            (_, Some("valid")) => Ok(Padding1d::Valid),
+            (_, Some("same")) => Ok(Padding1d::Same),
+            (_, Some("causal")) => Ok(Padding1d::Causal),
+            (Value::Number(_), _) if n(&v).is_some() => {
+                let p = n(&v).unwrap_or(0);
+                Ok(Padding1d::Explicit(p, p))
+            }
+            (Value::Array(a), _) if a.len() == 2 && a.iter().all(|x| n(x).is_some()) => Ok(
+                Padding1d::Explicit(n(&a[0]).unwrap_or(0), n(&a[1]).unwrap_or(0)),
+            ),
+            _ => Err(D::Error::custom(format!(
+                "padding: expected \"valid\", \"same\", \"causal\", p or [left, right], received {v}"
+            ))),
+        }
+    }
+}
+
 pub(crate) fn one() -> Pair {
     Pair(1, 1)
 }
