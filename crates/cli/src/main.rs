@@ -1,5 +1,6 @@
 //! `nabla`: train, evaluate, predict, summarise and benchmark models from the command line.
 
+mod augment;
 mod bench;
 mod evaluate;
 mod predict;
@@ -58,8 +59,34 @@ enum Command {
         #[arg(long, conflicts_with = "idx")]
         index: Option<usize>,
         /// An IDX images file: predicts every image in it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "images")]
         idx: Option<PathBuf>,
+        /// PNG or JPEG files, each converted to the model's input shape (gray or RGB,
+        /// resized, values / 255).
+        #[arg(conflicts_with = "index")]
+        images: Vec<PathBuf>,
+        /// Invert image files (1 - value): for dark digits on a light background, since
+        /// MNIST digits are light on dark.
+        #[arg(long, requires = "images")]
+        invert: bool,
+    },
+    /// Write a PNG grid of training images: the originals in the first row, then rows of
+    /// the same images as the spec's `[data] augment` settings transform them.
+    Augment {
+        /// The TOML spec.
+        spec: PathBuf,
+        /// The PNG to write.
+        #[arg(long, default_value = "augment.png")]
+        out: PathBuf,
+        /// Images per row.
+        #[arg(long, default_value_t = 8)]
+        samples: usize,
+        /// Augmented rows under the originals.
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+        /// Seed of the random transforms (default: the spec's train.seed).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Print the layers, output shapes and parameter counts of a spec or a saved model.
     Summary {
@@ -106,7 +133,20 @@ fn main() {
             images,
             labels,
         } => evaluate::run(&model, images.zip(labels)),
-        Command::Predict { model, index, idx } => predict::run(&model, index, idx),
+        Command::Predict {
+            model,
+            index,
+            idx,
+            images,
+            invert,
+        } => predict::run(&model, index, idx, &images, invert),
+        Command::Augment {
+            spec,
+            out,
+            samples,
+            rows,
+            seed,
+        } => augment::run(&spec, &out, samples, rows, seed),
         Command::Summary { path } => summary::run(&path),
         Command::Bench { workload, epochs } => bench::run(&workload, epochs),
     };

@@ -1,12 +1,32 @@
-//! `nabla predict MODEL [--index I | --idx FILE]`: predicted class and probabilities.
+//! `nabla predict MODEL [--index I | --idx FILE | IMAGE.png ..]`: predicted class and
+//! probabilities. Image files (PNG, JPEG) are converted to the model's input shape: gray
+//! for 1 channel or `[h, w]` inputs, RGB for 3, resized bilinearly, values / 255
+//! (`--invert` for dark-on-light digits).
 
 use anyhow::Result;
 use nabla::data::idx::read_idx_file;
 use nabla::prelude::*;
 use std::path::{Path, PathBuf};
 
-pub fn run(model_path: &Path, index: Option<usize>, idx: Option<PathBuf>) -> Result<()> {
+pub fn run(
+    model_path: &Path,
+    index: Option<usize>,
+    idx: Option<PathBuf>,
+    images: &[PathBuf],
+    invert: bool,
+) -> Result<()> {
     let model = Model::load(model_path)?;
+    if !images.is_empty() {
+        let shape = model.input_shape().to_vec();
+        let mut x = Vec::new();
+        for path in images {
+            x.extend(nabla::data::read_image(path, &shape, invert)?);
+        }
+        let batch: Vec<usize> = std::iter::once(images.len()).chain(shape).collect();
+        let probs = model.predict(&Tensor::from_vec(x, &batch))?;
+        let names: Vec<String> = images.iter().map(|p| p.display().to_string()).collect();
+        return print_rows(&probs, |i| names[i].clone(), None);
+    }
     let (x, labels, first) = match idx {
         Some(path) => {
             let a = read_idx_file(&path)?;
@@ -39,18 +59,30 @@ pub fn run(model_path: &Path, index: Option<usize>, idx: Option<PathBuf>) -> Res
         x
     };
     let probs = model.predict(&x)?;
+    print_rows(
+        &probs,
+        |i| format!("sample {}", first + i),
+        labels.as_deref(),
+    )
+}
+
+/// One line per row of `probs`: the best class, its probability and all of them.
+fn print_rows(
+    probs: &Tensor,
+    what: impl Fn(usize) -> String,
+    labels: Option<&[f32]>,
+) -> Result<()> {
     let n = probs.shape()[0];
     let classes = probs.numel() / n.max(1);
     for (i, row) in probs.data().chunks(classes).enumerate() {
         let best = nabla::core::cpu::reduce::argmax_rows(row, classes)[0];
         let truth = labels
-            .as_ref()
             .map(|l| format!(" (label {})", l[i]))
             .unwrap_or_default();
         let ps: Vec<String> = row.iter().map(|p| format!("{p:.4}")).collect();
-        let i = first + i;
         println!(
-            "sample {i}: class {best}{truth} p={:.4} probabilities=[{}]",
+            "{}: class {best}{truth} p={:.4} probabilities=[{}]",
+            what(i),
             row[best],
             ps.join(", ")
         );

@@ -116,6 +116,7 @@ fn train_evaluate_predict_summary_round_trip() {
     assert_eq!((rows.len(), total), (10, 2000));
     let pred = ok(&["predict", s(&model), "--index", "3"]);
     assert!(pred.starts_with("sample 3: class "), "{pred}");
+    predict_image_files(&model);
     let sum = ok(&["summary", s(&model)]);
     assert!(sum.contains("Total params: 101770"), "{sum}");
     assert_eq!(sum, ok(&["summary", &spec()]));
@@ -134,6 +135,125 @@ fn train_evaluate_predict_summary_round_trip() {
         e.contains("[n, 28, 28]") && e.contains("[1, 20, 20]"),
         "{e}"
     );
+}
+
+/// Real test-split digits as PNG (gray 28x28, RGB 56x56) and JPEG files: each file's name
+/// holds its label (`digit_<label>_idx<i>`), and the model must predict it.
+fn predict_image_files(model: &Path) {
+    let dir = format!("{}/../../tests/fixtures/digits", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png" || e == "jpg"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 12, "{files:?}");
+    let mut args = vec!["predict", s(model)];
+    args.extend(files.iter().map(|f| s(f)));
+    let out = ok(&args);
+    assert_eq!(out.lines().count(), files.len(), "{out}");
+    for (line, file) in out.lines().zip(&files) {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let label = name
+            .split("digit_")
+            .nth(1)
+            .unwrap()
+            .split('_')
+            .next()
+            .unwrap();
+        assert!(
+            line.starts_with(&format!("{}: class {label} ", s(file))),
+            "{line}"
+        );
+    }
+    // a file that is not an image, and inverted digits (dark on light) that are off
+    let e = fails(&["predict", s(model), &spec()]);
+    assert!(
+        e.contains("mnist_mlp.toml") && e.contains("PNG or JPEG"),
+        "{e}"
+    );
+    let inverted = ok(&["predict", s(model), s(&files[0]), "--invert"]);
+    assert!(inverted.contains("class "), "{inverted}");
+}
+
+#[test]
+fn augment_writes_a_grid_and_an_image_folder_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let aug = format!(
+        "{}/../../specs/mnist_cnn_augmented.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let grid = dir.path().join("grid.png");
+    let out = ok(&[
+        "augment",
+        &aug,
+        "--out",
+        s(&grid),
+        "--samples",
+        "4",
+        "--rows",
+        "3",
+    ]);
+    assert!(out.contains("random_affine"), "{out}");
+    let png = std::fs::read(&grid).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // IHDR: width and height of 4 x 4 tiles of 28 pixels with 2-pixel gaps
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert_eq!((w, h), (4 * 30 - 2, 4 * 30 - 2));
+    let e = fails(&["augment", &spec(), "--out", s(&dir.path().join("x.png"))]);
+    assert!(e.contains("[data] augment"), "{e}");
+    assert!(!dir.path().join("x.png").exists());
+
+    // a 3-class image folder (real digits) trains from a spec
+    let folder = format!(
+        "{}/../../tests/fixtures/image_folder",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = format!(
+        r#"
+[data]
+images = "{folder}"
+test_images = "{folder}"
+augment = {{ rotation_range = 5 }}
+
+[model]
+input_shape = [1, 28, 28]
+layers = [
+  {{ type = "conv2d", filters = 4, kernel_size = 3, activation = "relu" }},
+  {{ type = "max_pool2d" }},
+  {{ type = "flatten" }},
+  {{ type = "dense", units = 3, activation = "softmax" }},
+]
+
+[train]
+loss = "sparse_categorical_crossentropy"
+metrics = ["accuracy"]
+epochs = 30
+batch_size = 4
+"#
+    );
+    let p = write_spec(&dir, "folder.toml", &text);
+    let out = ok(&["train", s(&p), "--out", s(&dir.path().join("f")), "-q"]);
+    let acc = value(
+        out.lines().find(|l| l.starts_with("test:")).unwrap(),
+        "accuracy",
+    );
+    assert!(acc >= 0.9, "{out}");
+    let e = fails(&[
+        "train",
+        s(&write_spec(
+            &dir,
+            "bad.toml",
+            &text.replace(&folder, "/nonexistent/dir"),
+        )),
+        "-q",
+        "--out",
+        s(&dir.path().join("g")),
+    ]);
+    assert!(e.contains("/nonexistent/dir"), "{e}");
 }
 
 #[test]
@@ -550,4 +670,19 @@ fn invalid_callback_settings_are_spec_errors() {
     ok(&["train", s(&p), "--out", s(&out), "-q"]);
     let e = fails(&["train", s(&p), "--out", s(&out), "--resume", "-q"]);
     assert!(e.contains("stopped early"), "{e}");
+}
+
+#[test]
+fn every_spec_in_specs_builds_and_summarises() {
+    let dir = format!("{}/../../specs", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let out = ok(&["summary", s(&p)]);
+            assert!(out.contains("Total params"), "{}: {out}", p.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "{n} specs");
 }

@@ -1,15 +1,21 @@
 //! nabla-data: the in-memory [`Dataset`], the [`DataLoader`] (batches, seeded shuffle), the
 //! IDX reader and the built-in [`mnist`] digits embedded in the binary.
 
+pub mod augment;
 pub mod csv_reader;
 pub mod dataset;
 pub mod error;
 pub mod idx;
+pub mod image_file;
+pub mod image_folder;
 pub mod loader;
 pub mod mnist;
 
+pub use augment::{AugmentConfig, Normalize, Pipeline};
 pub use csv_reader::{read_csv, CsvData, CsvSpec};
 pub use dataset::Dataset;
 pub use error::{Error, Result};
+pub use image_file::read_image;
+pub use image_folder::read_image_folder;
 pub use loader::DataLoader;
 pub use mnist::mnist;

@@ -34,6 +34,8 @@ pub struct Fit<'a> {
     /// 0 = silent, 1 = progress bar (one line per epoch when stdout is not a terminal),
     /// 2 = one line per epoch.
     pub verbose: u8,
+    /// Random transforms applied to every training batch (never to validation data).
+    pub augment: Option<nabla_data::Pipeline>,
 }
 
 impl Default for Fit<'_> {
@@ -52,6 +54,7 @@ impl Default for Fit<'_> {
             callback_states: Vec::new(),
             checkpoint: None,
             verbose: 1,
+            augment: None,
         }
     }
 }
@@ -129,6 +132,12 @@ impl<'a> Fit<'a> {
     /// Sets the verbosity (0, 1 or 2).
     pub fn verbose(mut self, v: u8) -> Self {
         self.verbose = v;
+        self
+    }
+    /// Augments every training batch with `pipeline` (drawing from the model's generator,
+    /// so a seed gives the same augmented batches).
+    pub fn augment(mut self, pipeline: nabla_data::Pipeline) -> Self {
+        self.augment = Some(pipeline);
         self
     }
 }

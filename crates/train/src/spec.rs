@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::fit::Fit;
-use nabla_data::{idx::read_idx_file, mnist, CsvSpec, Dataset};
+use nabla_data::{idx::read_idx_file, mnist, AugmentConfig, CsvSpec, Dataset, Normalize};
 use nabla_nn::{CompileConfig, Loss, LossSpec, Metric, Model, ModelConfig, OptimizerConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -34,9 +34,21 @@ pub struct DataSpec {
     /// A CSV file instead of a built-in dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv: Option<CsvSpec>,
+    /// An image folder (one sub-folder per class) instead of a built-in dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<PathBuf>,
+    /// Test images, a folder like `images` with the same class folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_images: Option<PathBuf>,
     /// Fraction of the training data held out for validation (default 0).
     #[serde(default)]
     pub validation_split: f32,
+    /// Random transforms of the training images (Keras's `ImageDataGenerator` names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<AugmentConfig>,
+    /// Per-channel standardisation of all the data (training and test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalize>,
 }
 
 impl Default for DataSpec {
@@ -45,7 +57,11 @@ impl Default for DataSpec {
             dataset: None,
             idx: None,
             csv: None,
+            images: None,
+            test_images: None,
             validation_split: 0.0,
+            augment: None,
+            normalize: None,
         }
     }
 }
@@ -171,10 +187,18 @@ impl Spec {
             self.data.dataset.is_some(),
             self.data.idx.is_some(),
             self.data.csv.is_some(),
+            self.data.images.is_some(),
         ];
         if sources.iter().filter(|&&s| s).count() > 1 {
             return Err(Error::Spec(
-                "data: expected one of `dataset`, `idx` or `csv`, received several".into(),
+                "data: expected one of `dataset`, `idx`, `csv` or `images`, received several"
+                    .into(),
+            ));
+        }
+        if self.data.test_images.is_some() && self.data.images.is_none() {
+            return Err(Error::Spec(
+                "data.test_images: expected with `images` (the training folder), received alone"
+                    .into(),
             ));
         }
         if let Some(c) = &self.data.csv {
@@ -191,6 +215,9 @@ impl Spec {
                     "data.dataset: unknown dataset '{name}', expected one of: mnist"
                 )));
             }
+        }
+        if let Some(a) = &self.data.augment {
+            a.validate()?;
         }
         self.compile_config().optimizer.validate()?;
         for c in &self.train.callbacks {
@@ -231,6 +258,10 @@ impl Spec {
             Some(w) => fit.class_weight(w),
             None => fit,
         };
+        let fit = match self.data.augment.as_ref().map(AugmentConfig::pipeline) {
+            Some(Ok(p)) if !p.is_empty() => fit.augment(p),
+            _ => fit, // off, or invalid (which `validate` reports when the spec is read)
+        };
         fit.epochs(self.train.epochs)
             .batch_size(self.train.batch_size)
             .shuffle(self.train.shuffle)
@@ -240,6 +271,26 @@ impl Spec {
     /// The training and (if any) test data, with targets shaped for the loss.
     pub fn load_data(&self, model: &Model) -> Result<(Dataset, Option<Dataset>)> {
         let (train, test) = match (&self.data.idx, &self.data.csv) {
+            _ if self.data.images.is_some() => {
+                let shape = model.input_shape();
+                let read = |dir: &PathBuf| -> Result<(Dataset, Vec<String>)> {
+                    Ok(nabla_data::read_image_folder(dir, shape)?)
+                };
+                let (train, classes) = read(self.data.images.as_ref().expect("checked"))?;
+                let test = match &self.data.test_images {
+                    Some(dir) => {
+                        let (test, test_classes) = read(dir)?;
+                        if test_classes != classes {
+                            return Err(Error::Spec(format!(
+                                "data.test_images: expected the class folders {classes:?} of data.images, received {test_classes:?}"
+                            )));
+                        }
+                        Some(test)
+                    }
+                    None => None,
+                };
+                (train, test)
+            }
             (_, Some(csv)) => {
                 let all = csv.read()?.dataset;
                 if csv.test_split > 0.0 {
@@ -274,10 +325,15 @@ impl Spec {
                 (train, test)
             }
         };
-        let train = targets_for_loss(train, &self.train.loss, model)?;
-        let test = test
-            .map(|t| targets_for_loss(t, &self.train.loss, model))
-            .transpose()?;
+        let prepare = |d: Dataset| -> Result<Dataset> {
+            let d = targets_for_loss(d, &self.train.loss, model)?;
+            Ok(match &self.data.normalize {
+                Some(n) => n.apply(&d)?,
+                None => d,
+            })
+        };
+        let train = prepare(train)?;
+        let test = test.map(prepare).transpose()?;
         Ok((train, test))
     }
 }

@@ -90,6 +90,9 @@ impl Training for Model {
             )));
         }
         check_data(self, train, "training data")?;
+        if opts.augment.is_some() {
+            nabla_data::Pipeline::image_shape(train.x_shape())?;
+        }
         if train.is_empty() {
             return Err(Error::Input(
                 "training data: expected at least 1 sample, received 0".into(),
@@ -137,6 +140,10 @@ impl Training for Model {
             let mut penalty_sum = None;
             let order = loader.order().to_vec();
             for (step, (x, y)) in loader.enumerate() {
+                let x = match &opts.augment {
+                    Some(p) => p.apply_batch(&x, &mut self.rng)?,
+                    None => x,
+                };
                 if let Some(s) = schedule.as_ref().filter(|s| s.per() == Per::Step) {
                     let t = self.compiled_mut()?.optimizer.state().t;
                     set_lr(self, s.learning_rate(base_lr, t))?;
