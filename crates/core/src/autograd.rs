@@ -205,6 +205,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             unary::backward(*kind, x.data(), out.data(), g, &mut dx);
             send(grads, x, dx);
         }
+        Op::ReluInPlace(x) => send(grads, x, unary::relu_backward_from_output(out.data(), g)),
         Op::Clamp(x, lo, hi) => send(
             grads,
             x,

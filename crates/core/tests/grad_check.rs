@@ -283,3 +283,15 @@ fn upsampling_nearest_and_bilinear() {
         });
     }
 }
+
+#[test]
+fn relu_in_the_buffer_of_its_input_while_recording() {
+    // the product is held by no one else, so `unary_owned` turns it into the ReLU's output
+    // in place; its gradient comes from the output's sign
+    let (a, b) = (rand(&[3, 5], 41), rand(&[3, 5], 42));
+    grad_check("relu in place", &[a.clone(), b.clone()], |x| {
+        weighted_sum(&x[0].mul(&x[1]).unary_owned(UnaryOp::Relu))
+    });
+    let want = a.mul(&b).relu();
+    assert_eq!(a.mul(&b).unary_owned(UnaryOp::Relu).data(), want.data());
+}

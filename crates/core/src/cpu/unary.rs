@@ -254,6 +254,32 @@ crate::multiversion! {
     }
 }
 
+/// ReLU's gradient from its output: `dx[i] = dy[i]` where `y[i] > 0`, else 0 (`y > 0`
+/// exactly where `x > 0`).
+pub fn relu_backward_from_output(y: &[f32], dy: &[f32]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut dx = vec![0.0; y.len()];
+    match par_chunk(dx.len()) {
+        Some(c) => dx
+            .par_chunks_mut(c)
+            .zip(y.par_chunks(c))
+            .zip(dy.par_chunks(c))
+            .for_each(|((d, y), g)| relu_mask(y, g, d)),
+        None => relu_mask(y, dy, &mut dx),
+    }
+    dx
+}
+
+crate::multiversion! {
+    fn relu_mask(y: &[f32], dy: &[f32], dx: &mut [f32]) {
+        let n = dx.len();
+        let (y, dy) = (&y[..n], &dy[..n]);
+        for i in 0..n {
+            dx[i] = if y[i] > 0.0 { dy[i] } else { 0.0 };
+        }
+    }
+}
+
 /// `dx[i] += dy[i] · f'(x[i])`
 pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
     use rayon::prelude::*;

@@ -88,6 +88,20 @@ impl Tensor {
     /// recorded and no one else holds it (inference: activations without new allocations).
     pub fn unary_owned(mut self, op: UnaryOp) -> Tensor {
         let records = crate::autograd::is_grad_enabled() && self.is_requires_grad();
+        if records && op == UnaryOp::Relu {
+            // training: no one else holds the pre-activation (say a conv's output), so its
+            // buffer becomes the output; saves a copy now and a zeroed buffer in backward
+            if let Some(node) = std::sync::Arc::get_mut(&mut self.0) {
+                if std::sync::Arc::get_mut(&mut node.data).is_some() {
+                    let mut data = std::mem::take(&mut node.data);
+                    let buf = std::sync::Arc::get_mut(&mut data).expect("unique (checked)");
+                    unary::forward_inplace(op, buf);
+                    let data = std::mem::take(buf);
+                    let shape = self.shape().to_vec();
+                    return super::record(data, shape, &[&self], || Op::ReluInPlace(self.clone()));
+                }
+            }
+        }
         if !records {
             if let Some(node) = std::sync::Arc::get_mut(&mut self.0) {
                 if let Some(data) = std::sync::Arc::get_mut(&mut node.data) {

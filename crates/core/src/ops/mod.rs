@@ -29,6 +29,9 @@ pub(crate) enum Op {
     Powf(Tensor, f32),
     /// `f(x)` element-wise.
     Unary(UnaryOp, Tensor),
+    /// `max(x, 0)` computed in x's own buffer: the gradient needs only the output's sign,
+    /// and `x` is kept (without its data) to route the gradient.
+    ReluInPlace(Tensor),
     /// `min(max(x, lo), hi)`
     Clamp(Tensor, f32, f32),
     /// `a[.., m, k] · b[.., k, n]` (b may be 2-d and shared by the batch).
@@ -109,6 +112,7 @@ impl Op {
             | Op::AddScalar(x)
             | Op::Powf(x, _)
             | Op::Unary(_, x)
+            | Op::ReluInPlace(x)
             | Op::Clamp(x, _, _)
             | Op::SumAll(x)
             | Op::SumAxis(x, _)
