@@ -308,10 +308,11 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             send(grads, x, dx);
         }
         // y = conv(x, w) + b: dx = col2im(wᵀ·dy), dw = Σ dy·colᵀ, db = Σ dy (cpu/conv.rs)
-        Op::Conv2d(x, w, b, geom) => {
+        Op::Conv2d(x, w, b, geom, relu) => {
             let need_b = b.as_ref().is_some_and(|b| b.is_requires_grad());
             let need = (x.is_requires_grad(), w.is_requires_grad(), need_b);
-            let (dx, dw, db) = conv::conv2d_backward(x.data(), w.data(), g, geom, need);
+            let y = relu.then(|| out.data());
+            let (dx, dw, db) = conv::conv2d_backward(x.data(), w.data(), g, geom, need, y);
             if let Some(dx) = dx {
                 send(grads, x, dx);
             }

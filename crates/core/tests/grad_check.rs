@@ -219,8 +219,19 @@ fn conv2d_plain_strided_padded_dilated_grouped() {
     for (name, s, p, d, g) in cases {
         let w = rand(&[4, 4 / g, 3, 2], 21);
         let b = rand(&[4], 22);
-        grad_check(&format!("conv2d {name}"), &[x.clone(), w, b], |t| {
-            weighted_sum(&t[0].conv2d(&t[1], Some(&t[2]), win(s, p, d, g)))
+        grad_check(
+            &format!("conv2d {name}"),
+            &[x.clone(), w.clone(), b.clone()],
+            |t| weighted_sum(&t[0].conv2d(&t[1], Some(&t[2]), win(s, p, d, g))),
+        );
+        // fused ReLU: the same values as conv2d then relu, and its gradient
+        let fused = x.conv2d_relu(&w, Some(&b), win(s, p, d, g));
+        assert_eq!(
+            fused.data(),
+            x.conv2d(&w, Some(&b), win(s, p, d, g)).relu().data()
+        );
+        grad_check(&format!("conv2d_relu {name}"), &[x.clone(), w, b], |t| {
+            weighted_sum(&t[0].conv2d_relu(&t[1], Some(&t[2]), win(s, p, d, g)))
         });
     }
 }

@@ -13,6 +13,7 @@
 
 use super::matmul::matmul_serial;
 use super::threads::num_threads;
+use super::unary::relu_mask;
 use rayon::prelude::*;
 
 /// Sizes of one 2-d convolution.
@@ -208,15 +209,17 @@ fn chunk(n: usize) -> usize {
     n.div_ceil(num_threads().max(1)).max(1)
 }
 
-/// Samples unrolled together into one `col` matrix: about 256 KB of it, so it stays in the
-/// core's L2 cache between im2col and the GEMM (measured on W2: 8 MB blocks were 30% slower;
-/// 256 KB and 1 MB blocks and one sample at a time all within noise).
+/// Samples unrolled together into one `col` matrix: about 256 KB of it (2^16 floats), so
+/// it stays in the core's L2 cache between im2col and the GEMM. Measured on W2, one run of
+/// each interleaved, three times: 2^16 floats 4.35k-5.0k samples/s, 2^17 4.2k-4.7k, 2^18
+/// (one 1 MB block, spilling L2: im2col's stores stalled) 3.4k-4.0k.
 fn block(k: usize, p: usize) -> usize {
-    ((1 << 18) / (k * p).max(1)).max(1)
+    ((1 << 16) / (k * p).max(1)).max(1)
 }
 
-/// `y [N, OC, OH, OW]` of `x [N, C, H, W]` and `w [OC, C/groups, kh, kw]`, plus `b [OC]`.
-pub fn conv2d(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &Conv2dGeom) -> Vec<f32> {
+/// `y [N, OC, OH, OW]` of `x [N, C, H, W]` and `w [OC, C/groups, kh, kw]`, plus `b [OC]`,
+/// then `max(y, 0)` when `relu` (fused into the pass that lays the output out).
+pub fn conv2d(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &Conv2dGeom, relu: bool) -> Vec<f32> {
     let (oh, ow, cg, k) = g.dims();
     let p = oh * ow;
     let ocg = g.oc / g.groups;
@@ -259,9 +262,14 @@ pub fn conv2d(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &Conv2dGeom) -> Vec<f3
                         let bias = b.map_or(0.0, |b| b[grp * ocg + o]);
                         for i in 0..mb {
                             let dst = &mut yb[i * out_sz + (grp * ocg + o) * p..][..p];
-                            dst.iter_mut()
-                                .zip(&tmp[o * ld + i * p..][..p])
-                                .for_each(|(d, v)| *d = v + bias);
+                            let src = &tmp[o * ld + i * p..][..p];
+                            if relu {
+                                dst.iter_mut()
+                                    .zip(src)
+                                    .for_each(|(d, v)| *d = (v + bias).max(0.0));
+                            } else {
+                                dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bias);
+                            }
                         }
                     }
                 }
@@ -273,13 +281,15 @@ pub fn conv2d(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &Conv2dGeom) -> Vec<f3
 /// `(dx, dw, db)`, each present only when asked for.
 pub type ConvGrads = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
 
-/// Gradients of [`conv2d`]: `(dx, dw, db)`, each only when asked for.
+/// Gradients of [`conv2d`]: `(dx, dw, db)`, each only when asked for. With a fused ReLU,
+/// `relu_out` is its output `y`, and the gradient passes only where `y > 0`.
 pub fn conv2d_backward(
     x: &[f32],
     w: &[f32],
     dy: &[f32],
     g: &Conv2dGeom,
     need: (bool, bool, bool),
+    relu_out: Option<&[f32]>,
 ) -> ConvGrads {
     let (oh, ow, cg, k) = g.dims();
     let p = oh * ow;
@@ -294,13 +304,14 @@ pub fn conv2d_backward(
         Some(d) => d.chunks_mut(per * in_sz).map(Some).collect(),
         None => (0..tasks).map(|_| None).collect(),
     };
-    let parts: Vec<Option<Vec<f32>>> = dx_chunks
+    let parts: Vec<(Option<Vec<f32>>, Vec<f32>)> = dx_chunks
         .into_par_iter()
         .enumerate()
         .map(|(t, mut dxs)| {
             let count = ((t + 1) * per).min(g.n) - t * per;
             let m = block(k, p).min(count);
             let mut dw = need.1.then(|| vec![0.0; w.len()]);
+            let mut db = vec![0.0; if need.2 { g.oc } else { 0 }];
             let (mut col, mut dyt) = (vec![0.0; k * m * p], vec![0.0; ocg * m * p]);
             let mut b0 = 0;
             while b0 < count {
@@ -309,11 +320,18 @@ pub fn conv2d_backward(
                 for grp in 0..g.groups {
                     for o in 0..ocg {
                         for i in 0..mb {
-                            let src = &dy[(first + i) * out_sz + (grp * ocg + o) * p..][..p];
-                            dyt[o * ld + i * p..][..p].copy_from_slice(src);
+                            let at = (first + i) * out_sz + (grp * ocg + o) * p;
+                            let dst = &mut dyt[o * ld + i * p..][..p];
+                            match relu_out {
+                                Some(y) => relu_mask(&y[at..at + p], &dy[at..at + p], dst),
+                                None => dst.copy_from_slice(&dy[at..at + p]),
+                            }
                         }
                     }
                     let dyt = &dyt[..ocg * ld];
+                    if need.2 {
+                        add_row_sums(dyt, ld, &mut db[grp * ocg..(grp + 1) * ocg]);
+                    }
                     if let Some(dw) = dw.as_mut() {
                         for i in 0..mb {
                             im2col(
@@ -339,24 +357,20 @@ pub fn conv2d_backward(
                 }
                 b0 += mb;
             }
-            dw
+            (dw, db)
         })
         .collect();
-    let dw = need.1.then(|| {
-        // the tasks' buffers added in order: the same result for the same thread count
-        let mut dw = vec![0.0; w.len()];
-        for part in parts.into_iter().flatten() {
-            dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    // the tasks' sums added in order: the same result for the same thread count
+    let mut dw = need.1.then(|| vec![0.0; w.len()]);
+    let mut db = need.2.then(|| vec![0.0; g.oc]);
+    for (part_w, part_b) in parts {
+        if let (Some(dw), Some(pw)) = (dw.as_mut(), part_w) {
+            dw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
         }
-        dw
-    });
-    let db = need.2.then(|| {
-        let mut db = vec![0.0f32; g.oc];
-        for dyn_ in dy.chunks(out_sz) {
-            add_row_sums(dyn_, p, &mut db);
+        if let Some(db) = db.as_mut() {
+            db.iter_mut().zip(part_b).for_each(|(a, b)| *a += b);
         }
-        db
-    });
+    }
     (dx, dw, db)
 }
 
@@ -425,7 +439,7 @@ mod tests {
             .map(|i| ((i * 13 % 17) as f32 - 8.0) / 5.0)
             .collect();
         let want = naive(&x, &w, &g);
-        let got = conv2d(&x, &w, None, &g);
+        let got = conv2d(&x, &w, None, &g, false);
         assert_eq!(got.len(), want.len());
         for (a, b) in got.iter().zip(&want) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");

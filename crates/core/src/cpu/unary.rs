@@ -271,7 +271,8 @@ pub fn relu_backward_from_output(y: &[f32], dy: &[f32]) -> Vec<f32> {
 }
 
 crate::multiversion! {
-    fn relu_mask(y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    /// `dx[i] = dy[i]` where `y[i] > 0`, else 0.
+    pub fn relu_mask(y: &[f32], dy: &[f32], dx: &mut [f32]) {
         let n = dx.len();
         let (y, dy) = (&y[..n], &dy[..n]);
         for i in 0..n {

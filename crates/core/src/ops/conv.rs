@@ -32,6 +32,17 @@ impl Tensor {
     /// # Shapes
     /// - output: `[N, OC, OH, OW]`, `OH = (H + pads - dh·(kh-1) - 1) / sh + 1`
     pub fn conv2d(&self, w: &Tensor, b: Option<&Tensor>, win: Window2d) -> Tensor {
+        self.conv2d_act(w, b, win, false)
+    }
+
+    /// [`Tensor::conv2d`] followed by `max(·, 0)`, fused: the ReLU is applied while the
+    /// output is laid out, and its gradient mask while the output gradient is gathered (one
+    /// pass over the largest maps less each way, and no buffer for the pre-activation).
+    pub fn conv2d_relu(&self, w: &Tensor, b: Option<&Tensor>, win: Window2d) -> Tensor {
+        self.conv2d_act(w, b, win, true)
+    }
+
+    fn conv2d_act(&self, w: &Tensor, b: Option<&Tensor>, win: Window2d, relu: bool) -> Tensor {
         let (n, c, h, wd) = nchw(self, "conv2d");
         let (oc, cg, kh, kw) = nchw(w, "conv2d weight");
         assert!(
@@ -57,13 +68,13 @@ impl Tensor {
         let (oh, ow) = g
             .out_hw()
             .unwrap_or_else(|| panic!("conv2d: kernel {kh}x{kw} does not fit input {h}x{wd}"));
-        let y = conv::conv2d(self.data(), w.data(), b.map(|b| b.data()), &g);
+        let y = conv::conv2d(self.data(), w.data(), b.map(|b| b.data()), &g, relu);
         let mut inputs = vec![self, w];
         if let Some(b) = b {
             inputs.push(b);
         }
         record(y, vec![n, oc, oh, ow], &inputs, || {
-            Op::Conv2d(self.clone(), w.clone(), b.cloned(), g)
+            Op::Conv2d(self.clone(), w.clone(), b.cloned(), g, relu)
         })
     }
 

@@ -53,7 +53,13 @@ pub(crate) enum Op {
     /// One element per row: `y[b] = x[b, idx[b]]`.
     Pick(Tensor, Arc<Vec<usize>>),
     /// 2-d convolution: input, weight, bias.
-    Conv2d(Tensor, Tensor, Option<Tensor>, crate::cpu::conv::Conv2dGeom),
+    Conv2d(
+        Tensor,
+        Tensor,
+        Option<Tensor>,
+        crate::cpu::conv::Conv2dGeom,
+        bool,
+    ),
     /// 2-d max pooling with the winning cell of each window.
     MaxPool2d(Tensor, Arc<Vec<u32>>, crate::cpu::pool::Pool2dGeom),
     /// 2-d average pooling.
@@ -101,7 +107,7 @@ impl Op {
         match self {
             Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
             Op::BatchNorm(x, g, b, _) => vec![x, g, b],
-            Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _) => {
+            Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _, _) => {
                 let mut v = vec![x, w];
                 if let Some(b) = b {
                     v.push(b);

@@ -238,14 +238,27 @@ impl Layer for Conv1d {
             .value;
         let (n, ch, len) = (x.shape()[0], x.shape()[1], x.shape()[2]);
         let k = kernel.shape();
-        let y = x.reshape(&[n, ch, 1, len]).conv2d(
-            &kernel.reshape(&[k[0], k[1], 1, k[2]]),
+        let (x, kernel) = (
+            x.reshape(&[n, ch, 1, len]),
+            kernel.reshape(&[k[0], k[1], 1, k[2]]),
+        );
+        let (b, win) = (
             self.bias.as_ref().map(|b| &b.value),
             self.win.expect("built"),
         );
+        let relu = self.cfg.activation == Activation::Relu;
+        let y = if relu {
+            x.conv2d_relu(&kernel, b, win)
+        } else {
+            x.conv2d(&kernel, b, win)
+        };
         let s = y.shape().to_vec();
         let y = y.reshape(&[s[0], s[1], s[3]]);
-        self.cfg.activation.apply_owned(y)
+        if relu {
+            y
+        } else {
+            self.cfg.activation.apply_owned(y)
+        }
     }
 
     fn regularization(&self) -> Option<Tensor> {

@@ -252,12 +252,16 @@ impl Layer for Conv2d {
 
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
         let kernel = self.kernel.as_ref().expect("Conv2d::forward before build");
-        let y = x.conv2d(
-            &kernel.value,
+        let (b, win) = (
             self.bias.as_ref().map(|b| &b.value),
             self.win.expect("built"),
         );
-        self.cfg.activation.apply_owned(y)
+        if self.cfg.activation == Activation::Relu {
+            return x.conv2d_relu(&kernel.value, b, win);
+        }
+        self.cfg
+            .activation
+            .apply_owned(x.conv2d(&kernel.value, b, win))
     }
 
     fn regularization(&self) -> Option<Tensor> {
