@@ -85,12 +85,32 @@ crate::multiversion! {
         let p = oh * ow;
         let (sh, sw) = g.stride;
         let (dh, dw) = g.dilation;
+        if g.pad == (0, 0, 0, 0) && sw == 1 {
+            // every window inside: each (channel, tap) row is OH segments of OW values
+            for c in 0..cg {
+                let plane = &x[(c0 + c) * g.h * g.w..(c0 + c + 1) * g.h * g.w];
+                for ki in 0..g.kh {
+                    for kj in 0..g.kw {
+                        let row = &mut col[((c * g.kh + ki) * g.kw + kj) * ld + off..][..p];
+                        let first = ki * dh * g.w + kj * dw;
+                        for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
+                            copy_short(dst, &plane[first + oy * sh * g.w..][..ow]);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        // the tap's valid output columns depend only on kj
+        let valid: Vec<std::ops::Range<usize>> = (0..g.kw)
+            .map(|kj| valid_cols(ow, g.w, sw, kj * dw, g.pad.2))
+            .collect();
         for c in 0..cg {
             let plane = &x[(c0 + c) * g.h * g.w..(c0 + c + 1) * g.h * g.w];
             for ki in 0..g.kh {
                 for kj in 0..g.kw {
                     let row = &mut col[((c * g.kh + ki) * g.kw + kj) * ld + off..][..p];
-                    let cols = valid_cols(ow, g.w, sw, kj * dw, g.pad.2);
+                    let cols = valid[kj].clone();
                     for oy in 0..oh {
                         let dst = &mut row[oy * ow..(oy + 1) * ow];
                         let iy = (oy * sh + ki * dh) as isize - g.pad.0 as isize;
@@ -99,8 +119,13 @@ crate::multiversion! {
                             continue;
                         }
                         let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                        dst[..cols.start].fill(0.0);
-                        dst[cols.end..].fill(0.0);
+                        // (guarded: an empty `fill` can still be a `memset` call)
+                        if cols.start > 0 {
+                            dst[..cols.start].fill(0.0);
+                        }
+                        if cols.end < ow {
+                            dst[cols.end..].fill(0.0);
+                        }
                         let x0 = cols.start * sw + kj * dw - g.pad.2;
                         if sw == 1 {
                             copy_short(&mut dst[cols.clone()], &src[x0..x0 + cols.len()]);
@@ -181,7 +206,10 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
     }
     match dst.len() {
         0 => {}
-        n @ 1..=3 => (0..n).for_each(|i| dst[i] = src[i]),
+        // fixed sizes: a few moves instead of a loop (W2's last layer has rows of 3)
+        1 => dst[0] = src[0],
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        3 => dst[..3].copy_from_slice(&src[..3]),
         4..=7 => fixed::<4>(dst, src),
         8..=15 => fixed::<8>(dst, src),
         _ => fixed::<16>(dst, src),
@@ -438,11 +466,20 @@ mod tests {
         let w: Vec<f32> = (0..6 * 2 * 3 * 2)
             .map(|i| ((i * 13 % 17) as f32 - 8.0) / 5.0)
             .collect();
-        let want = naive(&x, &w, &g);
-        let got = conv2d(&x, &w, None, &g, false);
-        assert_eq!(got.len(), want.len());
-        for (a, b) in got.iter().zip(&want) {
-            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        // the general path, then the unpadded stride-1 path (with and without dilation)
+        let unpadded = |dilation| Conv2dGeom {
+            stride: (1, 1),
+            pad: (0, 0, 0, 0),
+            dilation,
+            ..g
+        };
+        for g in [g, unpadded((1, 1)), unpadded((2, 1))] {
+            let want = naive(&x, &w, &g);
+            let got = conv2d(&x, &w, None, &g, false);
+            assert_eq!(got.len(), want.len());
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-4, "{g:?}: {a} vs {b}");
+            }
         }
     }
 }
