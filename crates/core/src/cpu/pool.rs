@@ -276,7 +276,8 @@ mod tests {
         ] {
             let g = Pool2dGeom {
                 planes: 3,
-                h,
+            ((2, 2), (2, 2), 7, 9),
+            ((2, 2), (2, 2), 6, 8),
                 w,
                 k,
                 stride,
