@@ -271,13 +271,13 @@ mod tests {
     fn unpadded_path_matches_direct_loops_with_ties() {
         for (k, stride, h, w) in [
             ((2, 2), (2, 2), 7, 9),
+            ((2, 2), (2, 2), 6, 8),
             ((3, 2), (1, 3), 8, 11),
             ((2, 3), (3, 1), 9, 6),
         ] {
             let g = Pool2dGeom {
                 planes: 3,
-            ((2, 2), (2, 2), 7, 9),
-            ((2, 2), (2, 2), 6, 8),
+                h,
                 w,
                 k,
                 stride,
