@@ -3,7 +3,8 @@
 
 use crate::cpu::binary::{self, BinaryOp};
 use crate::cpu::{
-    batch_norm, conv, index, layout, matmul::matmul as gemm, pool, reduce, softmax, unary, upsample,
+    batch_norm, conv, index, layer_norm, layout, matmul::matmul as gemm, pool, reduce, softmax,
+    unary, upsample,
 };
 use crate::ops::{matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
@@ -335,6 +336,31 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         }
         Op::MaxPool2d(x, arg, geom) => send(grads, x, pool::max_pool2d_backward(g, arg, geom)),
         Op::AvgPool2d(x, geom) => send(grads, x, pool::avg_pool2d_backward(g, geom)),
+        Op::Norm(x, gamma, beta, saved) => {
+            let d = gamma.numel();
+            let (mean, r) = &**saved;
+            let center = beta.is_some();
+            let (dx, dg, db) = layer_norm::backward(x.data(), g, d, gamma.data(), mean, r, center);
+            send(grads, x, dx);
+            send(grads, gamma, dg);
+            if let Some(b) = beta {
+                send(grads, b, db);
+            }
+        }
+        Op::Embedding(table, idx) => {
+            let (indices, padding) = &**idx;
+            let d = table.shape()[1];
+            let mut dt = vec![0.0; table.numel()];
+            for (gr, &i) in g.chunks(d).zip(indices) {
+                if Some(i) != *padding {
+                    dt[i * d..(i + 1) * d]
+                        .iter_mut()
+                        .zip(gr)
+                        .for_each(|(a, b)| *a += b);
+                }
+            }
+            send(grads, table, dt);
+        }
         Op::Permute(x, axes) => send(
             grads,
             x,

@@ -306,3 +306,31 @@ fn relu_in_the_buffer_of_its_input_while_recording() {
     let want = a.mul(&b).relu();
     assert_eq!(a.mul(&b).unary_owned(UnaryOp::Relu).data(), want.data());
 }
+
+#[test]
+fn layer_norm_and_rms_norm_over_the_last_axis() {
+    let (x, g, b) = (rand(&[2, 3, 5], 51), rand(&[5], 52), rand(&[5], 53));
+    grad_check("layer_norm", &[x.clone(), g.clone(), b], |t| {
+        weighted_sum(&t[0].layer_norm(&t[1], &t[2], 1e-5))
+    });
+    grad_check("rms_norm", &[x, g], |t| weighted_sum(&t[0].rms_norm(&t[1], 1e-5)));
+}
+
+#[test]
+fn embedding_rows_and_padding() {
+    let table = rand(&[6, 4], 54);
+    // index 2 twice: its gradient adds up; index 0 is padding: zero row, no gradient
+    let idx = [2, 0, 5, 2, 1, 0];
+    grad_check("embedding", &[table.clone()], |t| {
+        weighted_sum(&t[0].embedding(&idx, &[2, 3], Some(0)))
+    });
+    let y = table.embedding(&idx, &[2, 3], Some(0));
+    assert_eq!(y.shape(), [2, 3, 4]);
+    assert_eq!(&y.data()[..4], &table.data()[8..12]);
+    assert_eq!(&y.data()[4..8], &[0.0; 4]);
+    let t = table.requires_grad(true);
+    let gr = t.embedding(&idx, &[6], Some(0)).sum().backward();
+    let dt = gr.get(&t).unwrap();
+    assert_eq!(&dt[..4], &[0.0; 4], "padding row gets no gradient");
+    assert_eq!(&dt[8..12], &[2.0; 4], "index 2 used twice");
+}

@@ -5,6 +5,7 @@ mod conv;
 mod elementwise;
 mod layout;
 mod matmul;
+mod norm;
 mod reduce;
 mod reshape;
 mod softmax;
@@ -72,6 +73,10 @@ pub(crate) enum Op {
     Narrow(Tensor, Vec<(usize, usize)>),
     /// 2-d upsampling.
     Upsample2d(Tensor, crate::cpu::upsample::UpsampleGeom),
+    /// Layer or RMS norm over the last axis: x, γ, β (layer norm only), each row's (mean, r).
+    Norm(Tensor, Tensor, Option<Tensor>, Arc<(Vec<f32>, Vec<f32>)>),
+    /// Rows of a table picked by indices (and the padding index, which gets no gradient).
+    Embedding(Tensor, Arc<(Vec<usize>, Option<usize>)>),
     /// Batch normalisation (training mode): x, γ, β, the batch's mean and 1/std per channel.
     BatchNorm(Tensor, Tensor, Tensor, Arc<(Vec<f32>, Vec<f32>)>),
 }
@@ -107,7 +112,7 @@ impl Op {
         match self {
             Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
             Op::BatchNorm(x, g, b, _) => vec![x, g, b],
-            Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _, _) => {
+            Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _, _) | Op::Norm(x, w, b, _) => {
                 let mut v = vec![x, w];
                 if let Some(b) = b {
                     v.push(b);
@@ -130,6 +135,7 @@ impl Op {
             | Op::MaxPool2d(x, _, _)
             | Op::AvgPool2d(x, _)
             | Op::Permute(x, _)
+            | Op::Embedding(x, _)
             | Op::Pad(x, _)
             | Op::Narrow(x, _)
             | Op::Upsample2d(x, _) => vec![x],

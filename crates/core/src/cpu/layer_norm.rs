@@ -1,0 +1,100 @@
+//! Normalisation over the last axis of `x [R, D]` (each row on its own), with its fused
+//! backward: layer norm (Ba et al., 2016) and, with `center = false`, RMS norm (Zhang &
+//! Sennrich, 2019).
+//!
+//! ```text
+//! layer norm:  μ = mean(x),  x̂ = (x - μ) · r,  r = 1 / sqrt(mean((x - μ)²) + ε),  y = γ x̂ + β
+//! RMS norm:    μ = 0,        x̂ = x · r,        r = 1 / sqrt(mean(x²) + ε),         y = γ x̂
+//! dγ = Σ_rows dy · x̂,  dβ = Σ_rows dy,  with g = γ · dy per row:
+//! dx = r · (g - mean(g) - x̂ · mean(g · x̂))      (layer norm)
+//! dx = r · (g - x̂ · mean(g · x̂))                (RMS norm)
+//! ```
+//! Row statistics are accumulated in f64.
+
+use rayon::prelude::*;
+
+/// Rows per parallel task below which one thread does all.
+const PARALLEL_MIN: usize = 1 << 15;
+
+/// `(y, mean, r)`: the output and each row's mean (0 for RMS norm) and `r`.
+pub fn forward(
+    x: &[f32],
+    d: usize,
+    gamma: &[f32],
+    beta: Option<&[f32]>,
+    eps: f32,
+    center: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let rows = x.len() / d.max(1);
+    let mut y = vec![0.0; x.len()];
+    let mut stats = vec![(0.0f32, 0.0f32); rows];
+    let body = |(xr, (yr, st)): (&[f32], (&mut [f32], &mut (f32, f32)))| {
+        let mu = if center {
+            xr.iter().map(|&v| v as f64).sum::<f64>() / d as f64
+        } else {
+            0.0
+        };
+        let var = xr.iter().map(|&v| (v as f64 - mu).powi(2)).sum::<f64>() / d as f64;
+        let r = 1.0 / (var + eps as f64).sqrt();
+        let (mu, r) = (mu as f32, r as f32);
+        for (j, (o, &v)) in yr.iter_mut().zip(xr).enumerate() {
+            *o = gamma[j] * ((v - mu) * r) + beta.map_or(0.0, |b| b[j]);
+        }
+        *st = (mu, r);
+    };
+    let it = x.chunks(d).zip(y.chunks_mut(d).zip(stats.iter_mut()));
+    if x.len() >= PARALLEL_MIN {
+        x.par_chunks(d)
+            .zip(y.par_chunks_mut(d).zip(stats.par_iter_mut()))
+            .for_each(body);
+    } else {
+        it.for_each(body);
+    }
+    let (mean, r) = stats.into_iter().unzip();
+    (y, mean, r)
+}
+
+/// `(dx, dγ, dβ)` from `dy`, the input and the forward's row statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    x: &[f32],
+    dy: &[f32],
+    d: usize,
+    gamma: &[f32],
+    mean: &[f32],
+    r: &[f32],
+    center: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut dx = vec![0.0; x.len()];
+    let (mut dg, mut db) = (vec![0.0f64; d], vec![0.0f64; d]);
+    let mut xhat = vec![0.0f32; d];
+    let mut g = vec![0.0f32; d];
+    for (i, ((xr, dyr), dxr)) in x
+        .chunks(d)
+        .zip(dy.chunks(d))
+        .zip(dx.chunks_mut(d))
+        .enumerate()
+    {
+        let (mu, ri) = (mean[i], r[i]);
+        let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
+        for j in 0..d {
+            xhat[j] = (xr[j] - mu) * ri;
+            g[j] = gamma[j] * dyr[j];
+            sum_g += g[j] as f64;
+            sum_gx += (g[j] * xhat[j]) as f64;
+            dg[j] += (dyr[j] * xhat[j]) as f64;
+            db[j] += dyr[j] as f64;
+        }
+        let mean_g = if center {
+            (sum_g / d as f64) as f32
+        } else {
+            0.0
+        };
+        let mean_gx = (sum_gx / d as f64) as f32;
+        for j in 0..d {
+            dxr[j] = ri * (g[j] - mean_g - xhat[j] * mean_gx);
+        }
+    }
+    let to32 = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
+    (dx, to32(dg), to32(db))
+}
