@@ -313,7 +313,9 @@ fn layer_norm_and_rms_norm_over_the_last_axis() {
     grad_check("layer_norm", &[x.clone(), g.clone(), b], |t| {
         weighted_sum(&t[0].layer_norm(&t[1], &t[2], 1e-5))
     });
-    grad_check("rms_norm", &[x, g], |t| weighted_sum(&t[0].rms_norm(&t[1], 1e-5)));
+    grad_check("rms_norm", &[x, g], |t| {
+        weighted_sum(&t[0].rms_norm(&t[1], 1e-5))
+    });
 }
 
 #[test]

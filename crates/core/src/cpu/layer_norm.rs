@@ -28,27 +28,28 @@ pub fn forward(
     let rows = x.len() / d.max(1);
     let mut y = vec![0.0; x.len()];
     let mut stats = vec![(0.0f32, 0.0f32); rows];
-    let body = |(xr, (yr, st)): (&[f32], (&mut [f32], &mut (f32, f32)))| {
+    let row = |xr: &[f32], yr: &mut [f32]| -> (f32, f32) {
         let mu = if center {
             xr.iter().map(|&v| v as f64).sum::<f64>() / d as f64
         } else {
             0.0
         };
         let var = xr.iter().map(|&v| (v as f64 - mu).powi(2)).sum::<f64>() / d as f64;
-        let r = 1.0 / (var + eps as f64).sqrt();
-        let (mu, r) = (mu as f32, r as f32);
+        let (mu, r) = (mu as f32, (1.0 / (var + eps as f64).sqrt()) as f32);
         for (j, (o, &v)) in yr.iter_mut().zip(xr).enumerate() {
             *o = gamma[j] * ((v - mu) * r) + beta.map_or(0.0, |b| b[j]);
         }
-        *st = (mu, r);
+        (mu, r)
     };
-    let it = x.chunks(d).zip(y.chunks_mut(d).zip(stats.iter_mut()));
     if x.len() >= PARALLEL_MIN {
         x.par_chunks(d)
-            .zip(y.par_chunks_mut(d).zip(stats.par_iter_mut()))
-            .for_each(body);
+            .zip(y.par_chunks_mut(d))
+            .zip(stats.par_iter_mut())
+            .for_each(|((xr, yr), st)| *st = row(xr, yr));
     } else {
-        it.for_each(body);
+        for ((xr, yr), st) in x.chunks(d).zip(y.chunks_mut(d)).zip(stats.iter_mut()) {
+            *st = row(xr, yr);
+        }
     }
     let (mean, r) = stats.into_iter().unzip();
     (y, mean, r)
