@@ -337,3 +337,135 @@ fn batch_norm_matches_pytorch_in_training_and_eval() {
         "eval y",
     );
 }
+
+/// `(value, d(Σ y·r)/d inputs)` of `f` at `inputs`.
+fn grads_of(
+    inputs: &[Tensor],
+    r: &[f32],
+    f: impl Fn(&[Tensor]) -> Tensor,
+) -> (Tensor, Vec<Vec<f32>>) {
+    let xs: Vec<Tensor> = inputs
+        .iter()
+        .map(|t| t.clone().requires_grad(true))
+        .collect();
+    let y = f(&xs);
+    let g = y
+        .mul(&Tensor::from_vec(r.to_vec(), y.shape()))
+        .sum()
+        .backward();
+    let d = xs.iter().map(|x| g.get(x).unwrap().to_vec()).collect();
+    (y, d)
+}
+
+#[test]
+fn layer_norm_rms_norm_and_embedding_match_pytorch() {
+    let f = fixture("norm_embedding.json");
+    let x = Tensor::from_vec(floats(&f["x"]), &[2, 3, 6]);
+    let gamma = Tensor::from_vec(floats(&f["gamma"]), &[6]);
+    let beta = Tensor::from_vec(floats(&f["beta"]), &[6]);
+    let ln = &f["layer_norm"];
+    let (y, d) = grads_of(&[x.clone(), gamma.clone(), beta], &floats(&ln["r"]), |t| {
+        t[0].layer_norm(&t[1], &t[2], 1e-5)
+    });
+    assert_close(y.data(), &floats(&ln["y"]), 1e-5, 1e-4, "layer_norm y");
+    assert_close(&d[0], &floats(&ln["dx"]), 1e-5, 1e-3, "layer_norm dx");
+    assert_close(
+        &d[1],
+        &floats(&ln["dgamma"]),
+        1e-5,
+        1e-4,
+        "layer_norm dgamma",
+    );
+    assert_close(&d[2], &floats(&ln["dbeta"]), 1e-5, 1e-4, "layer_norm dbeta");
+    let rms = &f["rms_norm"];
+    let (y, d) = grads_of(&[x, gamma], &floats(&rms["r"]), |t| {
+        t[0].rms_norm(&t[1], 1e-5)
+    });
+    assert_close(y.data(), &floats(&rms["y"]), 1e-5, 1e-4, "rms_norm y");
+    assert_close(&d[0], &floats(&rms["dx"]), 1e-5, 1e-3, "rms_norm dx");
+    assert_close(
+        &d[1],
+        &floats(&rms["dgamma"]),
+        1e-5,
+        1e-4,
+        "rms_norm dgamma",
+    );
+    // Embedding(7, 4, padding_idx=0) through the layer
+    let e = &f["embedding"];
+    let mut model = Sequential::new([3])
+        .add(nabla::nn::layers::Embedding::new(7, 4).padding_idx(0))
+        .build(0)
+        .unwrap();
+    set_weights(&mut model, &[floats(&e["table"])]);
+    let idx: Vec<f32> = usizes(&e["idx"]).iter().map(|&i| i as f32).collect();
+    let y = model.forward(
+        &Tensor::from_vec(idx, &[2, 3]),
+        &mut Ctx::new(true, &mut Rng::new(0)),
+    );
+    assert_close(y.data(), &floats(&e["y"]), 0.0, 0.0, "embedding y");
+    let r = Tensor::from_vec(floats(&e["r"]), y.shape());
+    let g = y.mul(&r).sum().backward();
+    let table = &model.named_params()[0].1.value;
+    assert_close(
+        g.get(table).unwrap(),
+        &floats(&e["dtable"]),
+        1e-6,
+        1e-5,
+        "embedding dtable",
+    );
+}
+
+#[test]
+fn conv1d_and_upsampling_match_pytorch() {
+    let f = fixture("conv1d_upsample.json");
+    let cfg: nabla::nn::LayerConfig = serde_json::from_str(
+        r#"{"type": "conv1d", "filters": 4, "kernel_size": 3, "strides": 2, "padding": [1, 1], "dilation_rate": 2}"#,
+    )
+    .unwrap();
+    let mut model = Sequential::new([3, 9])
+        .add_boxed(cfg.into_layer())
+        .build(0)
+        .unwrap();
+    set_weights(&mut model, &[floats(&f["w"]), floats(&f["b"])]);
+    let x = Tensor::from_vec(floats(&f["x"]), &[2, 3, 9]).requires_grad(true);
+    let y = model.forward(&x, &mut Ctx::new(true, &mut Rng::new(0)));
+    assert_close(y.data(), &floats(&f["y"]), 1e-5, 1e-4, "conv1d y");
+    let g = y
+        .mul(&Tensor::from_vec(floats(&f["r"]), y.shape()))
+        .sum()
+        .backward();
+    let p = model.named_params();
+    assert_close(
+        g.get(&x).unwrap(),
+        &floats(&f["dx"]),
+        1e-5,
+        1e-4,
+        "conv1d dx",
+    );
+    assert_close(
+        g.get(&p[0].1.value).unwrap(),
+        &floats(&f["dw"]),
+        1e-4,
+        1e-4,
+        "conv1d dw",
+    );
+    assert_close(
+        g.get(&p[1].1.value).unwrap(),
+        &floats(&f["db"]),
+        1e-4,
+        1e-4,
+        "conv1d db",
+    );
+    let u = Tensor::from_vec(floats(&f["u"]), &[1, 2, 3, 4]);
+    for (name, mode) in [
+        ("nearest", nabla::core::Interpolation::Nearest),
+        ("bilinear", nabla::core::Interpolation::Bilinear),
+    ] {
+        let m = &f[name];
+        let (y, d) = grads_of(std::slice::from_ref(&u), &floats(&m["r"]), |t| {
+            t[0].upsample2d((2, 2), mode)
+        });
+        assert_close(y.data(), &floats(&m["y"]), 1e-6, 1e-5, name);
+        assert_close(&d[0], &floats(&m["dx"]), 1e-5, 1e-4, name);
+    }
+}

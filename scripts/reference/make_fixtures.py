@@ -251,10 +251,64 @@ def batch_norm_fixture():
                              "x2": flat(x2), "y_eval": flat(y_eval)})
 
 
+def norm_embedding_fixture():
+    """LayerNorm and RMSNorm over the last axis (eps 1e-5) and Embedding with padding_idx:
+    outputs and gradients of sum(y * r)."""
+    x, w, b = arr((2, 3, 6)), arr((6,)), arr((6,))
+    out = {"x": flat(x), "gamma": flat(w), "beta": flat(b)}
+    for name, layer in [("layer_norm", torch.nn.LayerNorm(6, eps=1e-5)),
+                        ("rms_norm", torch.nn.RMSNorm(6, eps=1e-5))]:
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(w))
+            if getattr(layer, "bias", None) is not None:
+                layer.bias.copy_(torch.tensor(b))
+        xt = torch.tensor(x, requires_grad=True)
+        y = layer(xt)
+        r = torch.tensor(arr(tuple(y.shape)))
+        (y * r).sum().backward()
+        out[name] = {"r": flat(r), "y": flat(y), "dx": flat(xt.grad), "dgamma": flat(layer.weight.grad)}
+        if getattr(layer, "bias", None) is not None:
+            out[name]["dbeta"] = flat(layer.bias.grad)
+    table = arr((7, 4))
+    emb = torch.nn.Embedding(7, 4, padding_idx=0)
+    with torch.no_grad():
+        emb.weight.copy_(torch.tensor(table))
+    idx = [[3, 0, 6], [3, 1, 0]]
+    y = emb(torch.tensor(idx))
+    r = torch.tensor(arr(tuple(y.shape)))
+    (y * r).sum().backward()
+    out["embedding"] = {"table": flat(table), "idx": [i for row in idx for i in row], "r": flat(r),
+                        "y": flat(y), "dtable": flat(emb.weight.grad)}
+    dump("norm_embedding.json", out)
+
+
+def conv1d_upsample_fixture():
+    """Conv1d (stride 2, padding 1, dilation 2) and bilinear / nearest upsampling by 2."""
+    x, w, b = arr((2, 3, 9)), arr((4, 3, 3)), arr((4,))
+    xt, wt, bt = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
+    y = F.conv1d(xt, wt, bt, stride=2, padding=1, dilation=2)
+    r = torch.tensor(arr(tuple(y.shape)))
+    (y * r).sum().backward()
+    out = {"x": flat(x), "w": flat(w), "b": flat(b), "r": flat(r), "y": flat(y),
+           "dx": flat(xt.grad), "dw": flat(wt.grad), "db": flat(bt.grad)}
+    u = arr((1, 2, 3, 4))
+    for mode in ["nearest", "bilinear"]:
+        ut = torch.tensor(u, requires_grad=True)
+        kw = {} if mode == "nearest" else {"align_corners": False}
+        y = F.interpolate(ut, scale_factor=2, mode=mode, **kw)
+        r = torch.tensor(arr(tuple(y.shape)))
+        (y * r).sum().backward()
+        out[mode] = {"r": flat(r), "y": flat(y), "dx": flat(ut.grad)}
+    out["u"] = flat(u)
+    dump("conv1d_upsample.json", out)
+
+
 if __name__ == "__main__":
     dense_fixture()
     loss_fixture()
     optimizer_fixture()
     conv_fixture()
     batch_norm_fixture()
+    norm_embedding_fixture()
+    conv1d_upsample_fixture()
     print("wrote", os.path.normpath(OUT))

@@ -5,10 +5,11 @@ use crate::error::Result;
 use crate::layer::Layer;
 use crate::layers::{
     ActivationConfig, ActivationLayer, BatchNorm, BatchNormConfig, Conv1d, Conv1dConfig, Conv2d,
-    Conv2dConfig, Dense, DenseConfig, Dropout, DropoutConfig, Flatten, FlattenConfig, GlobalPool2d,
-    GlobalPoolConfig, Normalization, NormalizationConfig, Permute, PermuteConfig, Pool1d,
-    Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig, SpatialDropout2d,
-    SpatialDropoutConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d, ZeroPadding2dConfig,
+    Conv2dConfig, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Flatten,
+    FlattenConfig, GlobalPool2d, GlobalPoolConfig, LayerNorm, LayerNormConfig, Normalization,
+    NormalizationConfig, Permute, PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig,
+    PoolKind, Reshape, ReshapeConfig, SpatialDropout2d, SpatialDropoutConfig, UpSampling2d,
+    UpSampling2dConfig, ZeroPadding2d, ZeroPadding2dConfig,
 };
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,12 @@ pub enum LayerConfig {
     UpSampling2d(UpSampling2dConfig),
     /// [`Permute`]
     Permute(PermuteConfig),
+    /// [`LayerNorm`]
+    LayerNorm(LayerNormConfig),
+    /// [`LayerNorm`], RMS
+    RmsNorm(LayerNormConfig),
+    /// [`Embedding`]
+    Embedding(EmbeddingConfig),
 }
 
 impl LayerConfig {
@@ -87,6 +94,9 @@ impl LayerConfig {
             LayerConfig::ZeroPadding2d(c) => Box::new(ZeroPadding2d::from_config(c)),
             LayerConfig::UpSampling2d(c) => Box::new(UpSampling2d::from_config(c)),
             LayerConfig::Permute(c) => Box::new(Permute::from_config(c)),
+            LayerConfig::LayerNorm(c) => Box::new(LayerNorm::from_config(c, false)),
+            LayerConfig::RmsNorm(c) => Box::new(LayerNorm::from_config(c, true)),
+            LayerConfig::Embedding(c) => Box::new(Embedding::from_config(c)),
         }
     }
 
@@ -112,6 +122,9 @@ impl LayerConfig {
             LayerConfig::ZeroPadding2d(_) => "zero_padding2d",
             LayerConfig::UpSampling2d(_) => "up_sampling2d",
             LayerConfig::Permute(_) => "permute",
+            LayerConfig::LayerNorm(_) => "layer_norm",
+            LayerConfig::RmsNorm(_) => "rms_norm",
+            LayerConfig::Embedding(_) => "embedding",
         }
     }
 }

@@ -116,6 +116,8 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::ZeroPadding2d(c) => c.name.is_some(),
         LayerConfig::UpSampling2d(c) => c.name.is_some(),
         LayerConfig::Permute(c) => c.name.is_some(),
+        LayerConfig::LayerNorm(c) | LayerConfig::RmsNorm(c) => c.name.is_some(),
+        LayerConfig::Embedding(c) => c.name.is_some(),
     }
 }
 

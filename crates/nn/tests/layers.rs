@@ -418,3 +418,55 @@ fn padding_upsampling_and_permute() {
         "{e}"
     );
 }
+
+#[test]
+fn layer_norm_and_rms_norm() {
+    check_layer(from_json(r#"{"type": "layer_norm"}"#), &[3, 5], &[3, 5], 10);
+    check_layer(
+        from_json(r#"{"type": "layer_norm", "center": false, "epsilon": 1e-3}"#),
+        &[4],
+        &[4],
+        4,
+    );
+    check_layer(
+        from_json(r#"{"type": "rms_norm", "center": false}"#),
+        &[2, 6],
+        &[2, 6],
+        6,
+    );
+    let e = nabla_nn::Sequential::new([4])
+        .add_boxed(from_json(r#"{"type": "rms_norm"}"#).into_layer())
+        .build(0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("center") && e.contains("rms_norm"), "{e}");
+}
+
+#[test]
+fn embedding_looks_up_rows_and_checks_indices() {
+    use nabla_core::Tensor;
+    use nabla_nn::layers::Embedding;
+    let cfg =
+        from_json(r#"{"type": "embedding", "input_dim": 10, "output_dim": 3, "padding_idx": 0}"#);
+    let m = nabla_nn::Sequential::new([4])
+        .add_boxed(cfg.into_layer())
+        .build(5)
+        .unwrap();
+    assert_eq!(m.output_shape(), [4, 3]);
+    let table = m.named_params()[0].1.value.data().to_vec();
+    assert_eq!(&table[..3], &[0.0; 3], "the padding row starts at zero");
+    assert!(table[3..].iter().all(|v| v.abs() <= 0.05 && *v != 0.0));
+    let y = m.forward_eval(&Tensor::from_vec(vec![9.0, 0.0, 1.0, 9.0], &[1, 4]));
+    assert_eq!(&y.data()[..3], &table[27..30]);
+    assert_eq!(&y.data()[9..12], &table[27..30]);
+    let e = Embedding::new(10, 3)
+        .check_indices(&[1.0, 10.0])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("embedding") && e.contains("[0, 10)") && e.contains("10"),
+        "{e}"
+    );
+    assert!(Embedding::new(10, 3).check_indices(&[2.5]).is_err());
+}

@@ -59,8 +59,8 @@ impl Tensor {
     }
 
     /// Rows of `self [V, D]` (a table) picked by `indices`: output `[.., D]` with the
-    /// indices' shape `idx_shape` in front. Indices equal to `padding` get a zero row and
-    /// send no gradient (PyTorch's `padding_idx`).
+    /// indices' shape `idx_shape` in front. Indices equal to `padding` send no gradient, so
+    /// that row keeps its value (zeros, as the layer initialises it: PyTorch's `padding_idx`).
     ///
     /// # Panics
     /// If an index is not below `V` (layers check their input first).
@@ -80,9 +80,7 @@ impl Tensor {
         let mut y = vec![0.0; indices.len() * d];
         for (row, &i) in y.chunks_mut(d).zip(indices) {
             assert!(i < v, "embedding: index {i} outside the table of {v} rows");
-            if Some(i) != padding {
-                row.copy_from_slice(&table[i * d..(i + 1) * d]);
-            }
+            row.copy_from_slice(&table[i * d..(i + 1) * d]);
         }
         let shape: Vec<usize> = idx_shape.iter().copied().chain([d]).collect();
         let idx = Arc::new((indices.to_vec(), padding));
