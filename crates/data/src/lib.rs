@@ -10,6 +10,8 @@ pub mod image_file;
 pub mod image_folder;
 pub mod loader;
 pub mod mnist;
+pub mod text;
+pub mod tokenizer;
 
 pub use augment::{AugmentConfig, Normalize, Pipeline};
 pub use csv_reader::{read_csv, CsvData, CsvSpec};
@@ -19,3 +21,5 @@ pub use image_file::read_image;
 pub use image_folder::read_image_folder;
 pub use loader::DataLoader;
 pub use mnist::mnist;
+pub use text::{shakespeare, shakespeare_ids, windows};
+pub use tokenizer::CharTokenizer;
