@@ -469,3 +469,55 @@ fn conv1d_and_upsampling_match_pytorch() {
         assert_close(&d[0], &floats(&m["dx"]), 1e-5, 1e-4, name);
     }
 }
+
+#[test]
+fn multi_head_attention_matches_pytorch_with_and_without_causal_mask() {
+    let f = fixture("attention.json");
+    let names = ["wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo"];
+    let weights: Vec<Vec<f32>> = names.iter().map(|n| floats(&f[*n])).collect();
+    for (case, causal) in [("full", false), ("causal", true)] {
+        let c = &f[case];
+        let mut model = Sequential::new([4, 6])
+            .add(nabla::nn::layers::MultiHeadAttention::new(2, 3).causal(causal))
+            .build(0)
+            .unwrap();
+        set_weights(&mut model, &weights);
+        let x = Tensor::from_vec(floats(&f["x"]), &[2, 4, 6]).requires_grad(true);
+        let y = model.forward(&x, &mut Ctx::new(true, &mut Rng::new(0)));
+        assert_close(y.data(), &floats(&c["y"]), 1e-5, 1e-4, &format!("{case} y"));
+        let g = y
+            .mul(&Tensor::from_vec(floats(&c["r"]), y.shape()))
+            .sum()
+            .backward();
+        let p = model.named_params();
+        let grad = |i: usize| g.get(&p[i].1.value).unwrap().to_vec();
+        assert_close(
+            g.get(&x).unwrap(),
+            &floats(&c["dx"]),
+            1e-5,
+            1e-3,
+            &format!("{case} dx"),
+        );
+        assert_close(
+            &grad(0),
+            &floats(&c["dwq"]),
+            1e-5,
+            1e-3,
+            &format!("{case} dwq"),
+        );
+        assert_close(
+            &grad(3),
+            &floats(&c["dwo"]),
+            1e-5,
+            1e-3,
+            &format!("{case} dwo"),
+        );
+        assert_close(
+            &grad(6),
+            &floats(&c["dbv"]),
+            1e-5,
+            1e-3,
+            &format!("{case} dbv"),
+        );
+    }
+}

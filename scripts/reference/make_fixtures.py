@@ -303,6 +303,32 @@ def conv1d_upsample_fixture():
     dump("conv1d_upsample.json", out)
 
 
+def attention_fixture():
+    """nn.MultiheadAttention(6, 2 heads, batch_first) as self-attention, with and without a
+    causal mask: outputs and gradients of sum(y * r). nabla's Wq = in_proj_weight[:6].T, etc."""
+    x = arr((2, 4, 6))
+    mha = torch.nn.MultiheadAttention(6, 2, batch_first=True)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.tensor(arr((18, 6), 0.4)))
+        mha.in_proj_bias.copy_(torch.tensor(arr((18,), 0.1)))
+        mha.out_proj.weight.copy_(torch.tensor(arr((6, 6), 0.4)))
+        mha.out_proj.bias.copy_(torch.tensor(arr((6,), 0.1)))
+    w, b = mha.in_proj_weight.detach().numpy(), mha.in_proj_bias.detach().numpy()
+    out = {"x": flat(x), "wq": flat(w[0:6].T), "wk": flat(w[6:12].T), "wv": flat(w[12:18].T),
+           "wo": flat(mha.out_proj.weight.detach().numpy().T), "bq": flat(b[0:6]), "bk": flat(b[6:12]),
+           "bv": flat(b[12:18]), "bo": flat(mha.out_proj.bias)}
+    for name, mask in [("full", None), ("causal", torch.triu(torch.ones(4, 4, dtype=torch.bool), 1))]:
+        mha.zero_grad()
+        xt = torch.tensor(x, requires_grad=True)
+        y, _ = mha(xt, xt, xt, attn_mask=mask, need_weights=False)
+        r = torch.tensor(arr(tuple(y.shape)))
+        (y * r).sum().backward()
+        out[name] = {"r": flat(r), "y": flat(y), "dx": flat(xt.grad),
+                     "dwq": flat(mha.in_proj_weight.grad[0:6].T), "dwo": flat(mha.out_proj.weight.grad.T),
+                     "dbv": flat(mha.in_proj_bias.grad[12:18])}
+    dump("attention.json", out)
+
+
 if __name__ == "__main__":
     dense_fixture()
     loss_fixture()
@@ -311,4 +337,5 @@ if __name__ == "__main__":
     batch_norm_fixture()
     norm_embedding_fixture()
     conv1d_upsample_fixture()
+    attention_fixture()
     print("wrote", os.path.normpath(OUT))

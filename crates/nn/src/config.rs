@@ -4,12 +4,13 @@
 use crate::error::Result;
 use crate::layer::Layer;
 use crate::layers::{
-    ActivationConfig, ActivationLayer, BatchNorm, BatchNormConfig, Conv1d, Conv1dConfig, Conv2d,
-    Conv2dConfig, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Flatten,
-    FlattenConfig, GlobalPool2d, GlobalPoolConfig, LayerNorm, LayerNormConfig, Normalization,
-    NormalizationConfig, Permute, PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig,
-    PoolKind, Reshape, ReshapeConfig, SpatialDropout2d, SpatialDropoutConfig, UpSampling2d,
-    UpSampling2dConfig, ZeroPadding2d, ZeroPadding2dConfig,
+    ActivationConfig, ActivationLayer, AttentionConfig, BatchNorm, BatchNormConfig, Conv1d,
+    Conv1dConfig, Conv2d, Conv2dConfig, Dense, DenseConfig, Dropout, DropoutConfig, Embedding,
+    EmbeddingConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig, LayerNorm,
+    LayerNormConfig, MultiHeadAttention, Normalization, NormalizationConfig, Permute,
+    PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig,
+    SpatialDropout2d, SpatialDropoutConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d,
+    ZeroPadding2dConfig,
 };
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,8 @@ pub enum LayerConfig {
     RmsNorm(LayerNormConfig),
     /// [`Embedding`]
     Embedding(EmbeddingConfig),
+    /// [`MultiHeadAttention`]
+    MultiHeadAttention(AttentionConfig),
 }
 
 impl LayerConfig {
@@ -97,6 +100,7 @@ impl LayerConfig {
             LayerConfig::LayerNorm(c) => Box::new(LayerNorm::from_config(c, false)),
             LayerConfig::RmsNorm(c) => Box::new(LayerNorm::from_config(c, true)),
             LayerConfig::Embedding(c) => Box::new(Embedding::from_config(c)),
+            LayerConfig::MultiHeadAttention(c) => Box::new(MultiHeadAttention::from_config(c)),
         }
     }
 
@@ -125,6 +129,7 @@ impl LayerConfig {
             LayerConfig::LayerNorm(_) => "layer_norm",
             LayerConfig::RmsNorm(_) => "rms_norm",
             LayerConfig::Embedding(_) => "embedding",
+            LayerConfig::MultiHeadAttention(_) => "multi_head_attention",
         }
     }
 }

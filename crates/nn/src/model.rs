@@ -118,6 +118,7 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::Permute(c) => c.name.is_some(),
         LayerConfig::LayerNorm(c) | LayerConfig::RmsNorm(c) => c.name.is_some(),
         LayerConfig::Embedding(c) => c.name.is_some(),
+        LayerConfig::MultiHeadAttention(c) => c.name.is_some(),
     }
 }
 

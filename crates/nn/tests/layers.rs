@@ -470,3 +470,29 @@ fn embedding_looks_up_rows_and_checks_indices() {
     );
     assert!(Embedding::new(10, 3).check_indices(&[2.5]).is_err());
 }
+
+#[test]
+fn multi_head_attention_and_its_causal_mask() {
+    use nabla_core::Tensor;
+    let params = 3 * (6 * 6) + 6 * 6 + 3 * 6 + 6;
+    for causal in [false, true] {
+        let cfg = format!(
+            r#"{{"type": "multi_head_attention", "num_heads": 2, "key_dim": 3, "causal": {causal}}}"#
+        );
+        check_layer(from_json(&cfg), &[4, 6], &[4, 6], params);
+    }
+    // causal: changing the last step changes only the last output
+    let m = nabla_nn::Sequential::new([5, 4])
+        .add(nabla_nn::layers::MultiHeadAttention::new(2, 2).causal(true))
+        .build(1)
+        .unwrap();
+    let x: Vec<f32> = (0..20).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+    let mut x2 = x.clone();
+    x2[16..].iter_mut().for_each(|v| *v += 1.0);
+    let (a, b) = (
+        m.forward_eval(&Tensor::from_vec(x, &[1, 5, 4])),
+        m.forward_eval(&Tensor::from_vec(x2, &[1, 5, 4])),
+    );
+    assert_eq!(&a.data()[..16], &b.data()[..16]);
+    assert_ne!(&a.data()[16..], &b.data()[16..]);
+}

@@ -1,6 +1,7 @@
 //! The layers, one file each.
 
 mod activation;
+mod attention;
 mod batch_norm;
 mod conv1d;
 mod conv2d;
@@ -21,6 +22,7 @@ pub mod window;
 mod zero_padding2d;
 
 pub use activation::{ActivationConfig, ActivationLayer};
+pub use attention::{AttentionConfig, MultiHeadAttention};
 pub use batch_norm::{BatchNorm, BatchNormConfig};
 pub use conv1d::{Conv1d, Conv1dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};

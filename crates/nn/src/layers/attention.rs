@@ -1,0 +1,201 @@
+//! `MultiHeadAttention`: self-attention over a sequence (Vaswani et al., 2017), built from
+//! the tape's primitives (matmul, permute, softmax), so every step has its checked gradient:
+//!
+//! ```text
+//! Q = x Wq + bq,  K = x Wk + bk,  V = x Wv + bv          (each [B, T, H·dk], split into H heads)
+//! A_h = softmax(Q_h K_hᵀ / sqrt(dk) + M)                 (M: -1e9 above the diagonal if causal)
+//! y = concat_h(dropout(A_h) V_h) Wo + bo                 ([B, T, D])
+//! ```
+//! Weights are stored `[in, out]` like `Dense` (PyTorch's `in_proj_weight` rows are Wqᵀ, Wkᵀ, Wvᵀ
+//! for `key_dim = D / H`). A fused kernel that does not materialise `A` is still to come.
+//!
+//! # Shapes
+//! - input: `[batch, time, features]`; output: the same
+//! - Wq, Wk, Wv: `[features, heads·key_dim]`, Wo: `[heads·key_dim, features]`
+
+use super::default_true;
+use crate::config::LayerConfig;
+use crate::error::{Error, Result};
+use crate::init::Initializer;
+use crate::layer::{Ctx, Layer, Param};
+use crate::named::name_or_table;
+use nabla_core::{Rng, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The config of [`MultiHeadAttention`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttentionConfig {
+    /// Number of heads.
+    pub num_heads: usize,
+    /// Size of each head's queries and keys (and values).
+    pub key_dim: usize,
+    /// Each position attends only to itself and earlier positions (default false).
+    #[serde(default)]
+    pub causal: bool,
+    /// Dropout on the attention weights while training (default 0).
+    #[serde(default)]
+    pub dropout: f32,
+    /// Biases on the four projections (default true).
+    #[serde(default = "default_true")]
+    pub use_bias: bool,
+    /// Projection initialiser (default glorot_uniform).
+    #[serde(default, deserialize_with = "name_or_table")]
+    pub kernel_initializer: Initializer,
+    /// Layer name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether the weights are trained (default: true).
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+}
+
+/// Multi-head self-attention.
+pub struct MultiHeadAttention {
+    cfg: AttentionConfig,
+    /// Wq, Wk, Wv, Wo, then bq, bk, bv, bo when `use_bias`.
+    params: Vec<Param>,
+}
+
+impl MultiHeadAttention {
+    /// `num_heads` heads of size `key_dim`.
+    pub fn new(num_heads: usize, key_dim: usize) -> MultiHeadAttention {
+        MultiHeadAttention::from_config(AttentionConfig {
+            num_heads,
+            key_dim,
+            causal: false,
+            dropout: 0.0,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            name: None,
+            trainable: true,
+        })
+    }
+
+    /// Causal masking on or off.
+    pub fn causal(mut self, on: bool) -> MultiHeadAttention {
+        self.cfg.causal = on;
+        self
+    }
+
+    /// A layer from its config.
+    pub fn from_config(cfg: AttentionConfig) -> MultiHeadAttention {
+        MultiHeadAttention {
+            cfg,
+            params: Vec::new(),
+        }
+    }
+
+    /// `x [B, T, H·dk] -> [B, H, T, dk]`.
+    fn heads(&self, x: &Tensor) -> Tensor {
+        let (b, t) = (x.shape()[0], x.shape()[1]);
+        let (h, dk) = (self.cfg.num_heads, self.cfg.key_dim);
+        x.reshape(&[b, t, h, dk]).permute(&[0, 2, 1, 3])
+    }
+}
+
+/// `[T, T]`: 0 on and below the diagonal, -1e9 above (a large finite number, so a row
+/// never becomes all -inf).
+fn causal_mask(t: usize) -> Tensor {
+    let m = (0..t * t)
+        .map(|i| if i % t > i / t { -1e9 } else { 0.0 })
+        .collect();
+    Tensor::from_vec(m, &[t, t])
+}
+
+impl Layer for MultiHeadAttention {
+    fn name(&self) -> &str {
+        self.cfg.name.as_deref().unwrap_or("multi_head_attention")
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.cfg.name = Some(name);
+    }
+
+    fn config(&self) -> LayerConfig {
+        let mut cfg = self.cfg.clone();
+        cfg.trainable = self.trainable();
+        LayerConfig::MultiHeadAttention(cfg)
+    }
+
+    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        let c = &self.cfg;
+        if c.num_heads == 0 || c.key_dim == 0 || !(0.0..1.0).contains(&c.dropout) {
+            return Err(Error::config(
+                format!("num_heads, key_dim and dropout of layer '{}'", self.name()),
+                "positive integers and a dropout in [0, 1)",
+                format!("{}, {}, {}", c.num_heads, c.key_dim, c.dropout),
+            ));
+        }
+        let [_, d] = *input else {
+            return Err(Error::Shape {
+                layer: self.name().to_string(),
+                expected: "[time, features]".into(),
+                received: input.to_vec(),
+            });
+        };
+        let e = c.num_heads * c.key_dim;
+        let mut params = Vec::new();
+        for (name, (i, o)) in [
+            ("wq", (d, e)),
+            ("wk", (d, e)),
+            ("wv", (d, e)),
+            ("wo", (e, d)),
+        ] {
+            let w = c.kernel_initializer.sample(i * o, i, o, rng);
+            params.push(Param::new(name, Tensor::from_vec(w, &[i, o])));
+        }
+        if c.use_bias {
+            for (name, n) in [("bq", e), ("bk", e), ("bv", e), ("bo", d)] {
+                params.push(Param::new(name, Tensor::zeros(&[n])));
+            }
+        }
+        for p in &mut params {
+            p.trainable = c.trainable;
+        }
+        self.params = params;
+        Ok(input.to_vec())
+    }
+
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        let p = &self.params;
+        let bias = |i: usize| self.cfg.use_bias.then(|| &p[4 + i].value);
+        let (b, t) = (x.shape()[0], x.shape()[1]);
+        let q = self.heads(&x.linear(&p[0].value, bias(0)));
+        let k = self.heads(&x.linear(&p[1].value, bias(1)));
+        let v = self.heads(&x.linear(&p[2].value, bias(2)));
+        // [B, H, T, dk] · [B, H, dk, T]
+        let kt = k.permute(&[0, 1, 3, 2]);
+        let mut scores = q.matmul(&kt).scale(1.0 / (self.cfg.key_dim as f32).sqrt());
+        if self.cfg.causal {
+            scores = scores.add(&causal_mask(t));
+        }
+        let mut a = scores.softmax();
+        if ctx.training && self.cfg.dropout > 0.0 {
+            let mask = super::dropout::keep_mask(ctx.rng, a.numel(), self.cfg.dropout);
+            a = a.mul(&Tensor::from_vec(mask, a.shape()));
+        }
+        let e = self.cfg.num_heads * self.cfg.key_dim;
+        let out = a.matmul(&v).permute(&[0, 2, 1, 3]).reshape(&[b, t, e]);
+        out.linear(&p[3].value, bias(3))
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.params.iter().collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.params.iter_mut().collect()
+    }
+
+    fn trainable(&self) -> bool {
+        self.cfg.trainable && self.params.iter().all(|p| p.trainable)
+    }
+
+    fn set_trainable(&mut self, on: bool) {
+        self.cfg.trainable = on;
+        for p in &mut self.params {
+            p.trainable = on;
+        }
+    }
+}
