@@ -12,6 +12,7 @@ use crate::layers::{
     SpatialDropout2d, SpatialDropoutConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d,
     ZeroPadding2dConfig,
 };
+use crate::layers::{PositionalConfig, PositionalEmbedding, TransformerBlock, TransformerConfig};
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,10 @@ pub enum LayerConfig {
     Embedding(EmbeddingConfig),
     /// [`MultiHeadAttention`]
     MultiHeadAttention(AttentionConfig),
+    /// [`PositionalEmbedding`]
+    PositionalEmbedding(PositionalConfig),
+    /// [`TransformerBlock`]
+    TransformerBlock(TransformerConfig),
 }
 
 impl LayerConfig {
@@ -101,6 +106,8 @@ impl LayerConfig {
             LayerConfig::RmsNorm(c) => Box::new(LayerNorm::from_config(c, true)),
             LayerConfig::Embedding(c) => Box::new(Embedding::from_config(c)),
             LayerConfig::MultiHeadAttention(c) => Box::new(MultiHeadAttention::from_config(c)),
+            LayerConfig::PositionalEmbedding(c) => Box::new(PositionalEmbedding::from_config(c)),
+            LayerConfig::TransformerBlock(c) => Box::new(TransformerBlock::from_config(c)),
         }
     }
 
@@ -130,6 +137,8 @@ impl LayerConfig {
             LayerConfig::RmsNorm(_) => "rms_norm",
             LayerConfig::Embedding(_) => "embedding",
             LayerConfig::MultiHeadAttention(_) => "multi_head_attention",
+            LayerConfig::PositionalEmbedding(_) => "positional_embedding",
+            LayerConfig::TransformerBlock(_) => "transformer_block",
         }
     }
 }

@@ -119,6 +119,8 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::LayerNorm(c) | LayerConfig::RmsNorm(c) => c.name.is_some(),
         LayerConfig::Embedding(c) => c.name.is_some(),
         LayerConfig::MultiHeadAttention(c) => c.name.is_some(),
+        LayerConfig::PositionalEmbedding(c) => c.name.is_some(),
+        LayerConfig::TransformerBlock(c) => c.name.is_some(),
     }
 }
 

@@ -496,3 +496,42 @@ fn multi_head_attention_and_its_causal_mask() {
     assert_eq!(&a.data()[..16], &b.data()[..16]);
     assert_ne!(&a.data()[16..], &b.data()[16..]);
 }
+
+#[test]
+fn positional_embeddings_and_transformer_blocks() {
+    check_layer(
+        from_json(r#"{"type": "positional_embedding"}"#),
+        &[5, 4],
+        &[5, 4],
+        20,
+    );
+    check_layer(
+        from_json(r#"{"type": "positional_embedding", "kind": "sinusoidal", "max_length": 8}"#),
+        &[5, 4],
+        &[5, 4],
+        0,
+    );
+    // ln1 8 + attention 4·16 + 16 + ln2 8 + mlp 4·16 + 16 + 16·4 + 4
+    for (norm_first, causal) in [(true, true), (false, false)] {
+        let cfg = format!(
+            r#"{{"type": "transformer_block", "num_heads": 2, "norm_first": {norm_first}, "causal": {causal}}}"#
+        );
+        let m = check_layer(from_json(&cfg), &[3, 4], &[3, 4], 244);
+        let names: Vec<String> = m.named_params().into_iter().map(|(n, _)| n).collect();
+        assert!(
+            names.contains(&"transformer_block.attn/wq".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"transformer_block.ln2/gamma".to_string()),
+            "{names:?}"
+        );
+    }
+    let e = nabla_nn::Sequential::new([3, 4])
+        .add_boxed(from_json(r#"{"type": "positional_embedding", "max_length": 2}"#).into_layer())
+        .build(0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("max_length") && e.contains("3"), "{e}");
+}

@@ -1,0 +1,226 @@
+//! `TransformerBlock`: attention and an MLP, each with a residual connection and layer norm.
+//!
+//! ```text
+//! pre-norm (norm_first, GPT-2's):  x = x + drop(attn(ln1(x)));  y = x + drop(mlp(ln2(x)))
+//! post-norm (Vaswani et al.):      x = ln1(x + drop(attn(x)));  y = ln2(x + drop(mlp(x)))
+//! mlp(x) = act(x W1 + b1) W2 + b2,  W1: [D, mlp_ratio·D]
+//! ```
+//! Built from [`MultiHeadAttention`], [`LayerNorm`] and [`Dense`]; their weights are named
+//! `attn/wq`, `ln1/gamma`, `mlp1/kernel`, … inside the block.
+//!
+//! # Shapes
+//! - input: `[batch, time, features]`; output: the same
+
+use super::default_true;
+use super::{Dense, LayerNorm, MultiHeadAttention};
+use crate::activations::Activation;
+use crate::config::LayerConfig;
+use crate::error::{Error, Result};
+use crate::layer::{Ctx, Layer, Param};
+use nabla_core::{Rng, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The config of [`TransformerBlock`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformerConfig {
+    /// Attention heads.
+    pub num_heads: usize,
+    /// Size of each head (default: features / num_heads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_dim: Option<usize>,
+    /// Hidden width of the MLP as a multiple of the features (default 4).
+    #[serde(default = "four")]
+    pub mlp_ratio: usize,
+    /// The MLP's activation (default gelu).
+    #[serde(default = "gelu")]
+    pub activation: Activation,
+    /// Causal attention (default false; true for a GPT).
+    #[serde(default)]
+    pub causal: bool,
+    /// Dropout on the attention weights and on both residual branches (default 0).
+    #[serde(default)]
+    pub dropout: f32,
+    /// Layer norm before each branch (default true) or after each residual sum (false).
+    #[serde(default = "default_true")]
+    pub norm_first: bool,
+    /// The layer norms' ε (default 1e-5).
+    #[serde(default = "epsilon")]
+    pub epsilon: f32,
+    /// Layer name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether the weights are trained (default: true).
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+}
+
+fn four() -> usize {
+    4
+}
+fn gelu() -> Activation {
+    Activation::Gelu
+}
+fn epsilon() -> f32 {
+    1e-5
+}
+
+/// One transformer block.
+pub struct TransformerBlock {
+    cfg: TransformerConfig,
+    /// ln1, attn, ln2, mlp1, mlp2 once built.
+    parts: Vec<(&'static str, Box<dyn Layer>)>,
+}
+
+impl TransformerBlock {
+    /// A pre-norm block with `num_heads` heads.
+    pub fn new(num_heads: usize) -> TransformerBlock {
+        TransformerBlock::from_config(TransformerConfig {
+            num_heads,
+            key_dim: None,
+            mlp_ratio: 4,
+            activation: Activation::Gelu,
+            causal: false,
+            dropout: 0.0,
+            norm_first: true,
+            epsilon: epsilon(),
+            name: None,
+            trainable: true,
+        })
+    }
+
+    /// Causal attention on or off.
+    pub fn causal(mut self, on: bool) -> TransformerBlock {
+        self.cfg.causal = on;
+        self
+    }
+
+    /// A layer from its config.
+    pub fn from_config(cfg: TransformerConfig) -> TransformerBlock {
+        TransformerBlock {
+            cfg,
+            parts: Vec::new(),
+        }
+    }
+
+    fn dropout(&self, x: Tensor, ctx: &mut Ctx) -> Tensor {
+        if !ctx.training || self.cfg.dropout == 0.0 {
+            return x;
+        }
+        let mask = super::dropout::keep_mask(ctx.rng, x.numel(), self.cfg.dropout);
+        x.mul(&Tensor::from_vec(mask, x.shape()))
+    }
+}
+
+impl Layer for TransformerBlock {
+    fn name(&self) -> &str {
+        self.cfg.name.as_deref().unwrap_or("transformer_block")
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.cfg.name = Some(name);
+    }
+
+    fn config(&self) -> LayerConfig {
+        let mut cfg = self.cfg.clone();
+        cfg.trainable = self.trainable();
+        LayerConfig::TransformerBlock(cfg)
+    }
+
+    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        let c = &self.cfg;
+        let [_, d] = *input else {
+            return Err(Error::Shape {
+                layer: self.name().to_string(),
+                expected: "[time, features]".into(),
+                received: input.to_vec(),
+            });
+        };
+        let key_dim = c.key_dim.unwrap_or(d / c.num_heads.max(1));
+        if c.num_heads == 0 || key_dim == 0 || c.mlp_ratio == 0 || !(0.0..1.0).contains(&c.dropout)
+        {
+            return Err(Error::config(
+                format!("num_heads, key_dim, mlp_ratio and dropout of layer '{}'", self.name()),
+                "positive integers (key_dim defaults to features / num_heads) and a dropout in [0, 1)",
+                format!("{}, {key_dim}, {}, {}", c.num_heads, c.mlp_ratio, c.dropout),
+            ));
+        }
+        let mut attn = MultiHeadAttention::new(c.num_heads, key_dim).causal(c.causal);
+        if c.dropout > 0.0 {
+            let mut ac = match attn.config() {
+                LayerConfig::MultiHeadAttention(ac) => ac,
+                _ => unreachable!("attention config"),
+            };
+            ac.dropout = c.dropout;
+            attn = MultiHeadAttention::from_config(ac);
+        }
+        let norm = || {
+            let mut l = LayerNorm::new();
+            if let LayerConfig::LayerNorm(mut lc) = l.config() {
+                lc.epsilon = c.epsilon;
+                l = LayerNorm::from_config(lc, false);
+            }
+            l
+        };
+        let mut parts: Vec<(&'static str, Box<dyn Layer>)> = vec![
+            ("ln1", Box::new(norm())),
+            ("attn", Box::new(attn)),
+            ("ln2", Box::new(norm())),
+            (
+                "mlp1",
+                Box::new(Dense::new(c.mlp_ratio * d).activation(c.activation)),
+            ),
+            ("mlp2", Box::new(Dense::new(d))),
+        ];
+        let mut shape = input.to_vec();
+        for (prefix, l) in &mut parts {
+            // mlp1 widens the features, mlp2 brings them back
+            shape = l.build(&shape, rng)?;
+            for p in l.params_mut() {
+                p.name = format!("{prefix}/{}", p.name);
+                p.trainable = c.trainable;
+            }
+        }
+        self.parts = parts;
+        Ok(input.to_vec())
+    }
+
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        let run = |i: usize, x: &Tensor, ctx: &mut Ctx| self.parts[i].1.forward(x, ctx);
+        if self.cfg.norm_first {
+            let h = run(0, x, ctx);
+            let a = run(1, &h, ctx);
+            let x = x.add(&self.dropout(a, ctx));
+            let h = run(2, &x, ctx);
+            let m = run(4, &run(3, &h, ctx), ctx);
+            x.add(&self.dropout(m, ctx))
+        } else {
+            let a = run(1, x, ctx);
+            let x = run(0, &x.add(&self.dropout(a, ctx)), ctx);
+            let m = run(4, &run(3, &x, ctx), ctx);
+            run(2, &x.add(&self.dropout(m, ctx)), ctx)
+        }
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.parts.iter().flat_map(|(_, l)| l.params()).collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.parts
+            .iter_mut()
+            .flat_map(|(_, l)| l.params_mut())
+            .collect()
+    }
+
+    fn trainable(&self) -> bool {
+        self.cfg.trainable && self.params().iter().all(|p| p.trainable)
+    }
+
+    fn set_trainable(&mut self, on: bool) {
+        self.cfg.trainable = on;
+        for p in self.params_mut() {
+            p.trainable = on;
+        }
+    }
+}
