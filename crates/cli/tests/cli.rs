@@ -686,3 +686,53 @@ fn every_spec_in_specs_builds_and_summarises() {
     }
     assert!(n >= 5, "{n} specs");
 }
+
+#[test]
+fn a_text_spec_trains_a_causal_transformer_and_writes_its_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[data]
+text = { corpus = "shakespeare", context = 16, stride = 256 }
+
+[model]
+input_shape = [16]
+layers = [
+  { type = "embedding", input_dim = 76, output_dim = 16 },
+  { type = "positional_embedding" },
+  { type = "transformer_block", num_heads = 2, causal = true },
+  { type = "layer_norm" },
+  { type = "dense", units = 76 },
+]
+
+[train]
+optimizer = { type = "adamw", learning_rate = 3e-3, weight_decay = 0.01 }
+loss = { type = "sparse_categorical_crossentropy", from_logits = true }
+epochs = 3
+batch_size = 16
+"#;
+    let p = write_spec(&dir, "gpt.toml", text);
+    let out = dir.path().join("run");
+    let printed = ok(&["train", s(&p), "--out", s(&out), "-q"]);
+    let loss = value(
+        printed.lines().find(|l| l.starts_with("test:")).unwrap(),
+        "loss",
+    );
+    // chance is ln(76) = 4.33 per character
+    assert!(loss < 3.3, "{printed}");
+    let tok: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tokenizer.json")).unwrap())
+            .unwrap();
+    assert_eq!(tok["chars"].as_array().unwrap().len(), 76);
+    let e = fails(&[
+        "train",
+        s(&write_spec(
+            &dir,
+            "bad.toml",
+            &text.replace("shakespeare", "poems"),
+        )),
+        "-q",
+        "--out",
+        s(&dir.path().join("b")),
+    ]);
+    assert!(e.contains("data.text") && e.contains("poems"), "{e}");
+}

@@ -40,6 +40,9 @@ pub struct DataSpec {
     /// Test images, a folder like `images` with the same class folders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_images: Option<PathBuf>,
+    /// Text for next-token prediction instead of a built-in dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextSpec>,
     /// Fraction of the training data held out for validation (default 0).
     #[serde(default)]
     pub validation_split: f32,
@@ -59,10 +62,61 @@ impl Default for DataSpec {
             csv: None,
             images: None,
             test_images: None,
+            text: None,
             validation_split: 0.0,
             augment: None,
             normalize: None,
         }
+    }
+}
+
+/// Text cut into next-token windows (`x = ids[s..s+T]`, `y = ids[s+1..s+T+1]`) over a
+/// character vocabulary; the last `test_split` of the characters is the test split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextSpec {
+    /// `"shakespeare"`: the embedded plays (vocabulary of the whole file, 76 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<String>,
+    /// A UTF-8 text file instead (vocabulary: its distinct characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Tokens per window (the model's input length).
+    pub context: usize,
+    /// Tokens between window starts (default: `context`, no overlap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<usize>,
+    /// Fraction of the text, from its end, for the test split (default 0.1).
+    #[serde(default = "tenth")]
+    pub test_split: f32,
+}
+
+fn tenth() -> f32 {
+    0.1
+}
+
+impl TextSpec {
+    /// The text's `(train ids, test ids, tokenizer)`.
+    pub fn ids(&self) -> Result<(Vec<usize>, Vec<usize>, nabla_data::CharTokenizer)> {
+        let (text, tok) = match (&self.corpus, &self.path) {
+            (Some(c), None) if c == "shakespeare" => nabla_data::shakespeare()?,
+            (None, Some(p)) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    Error::Spec(format!("data.text.path: cannot read {} as UTF-8 text: {e}", p.display()))
+                })?;
+                let tok = nabla_data::CharTokenizer::from_text(&text);
+                (text, tok)
+            }
+            _ => {
+                return Err(Error::Spec(format!(
+                    "data.text: expected corpus = \"shakespeare\" or path = \"file.txt\", received corpus {:?}, path {:?}",
+                    self.corpus, self.path
+                )))
+            }
+        };
+        let ids = tok.encode(&text)?;
+        let cut = ((ids.len() as f64) * (1.0 - self.test_split as f64)) as usize;
+        Ok((ids[..cut].to_vec(), ids[cut..].to_vec(), tok))
     }
 }
 
@@ -188,10 +242,11 @@ impl Spec {
             self.data.idx.is_some(),
             self.data.csv.is_some(),
             self.data.images.is_some(),
+            self.data.text.is_some(),
         ];
         if sources.iter().filter(|&&s| s).count() > 1 {
             return Err(Error::Spec(
-                "data: expected one of `dataset`, `idx`, `csv` or `images`, received several"
+                "data: expected one of `dataset`, `idx`, `csv`, `images` or `text`, received several"
                     .into(),
             ));
         }
@@ -218,6 +273,14 @@ impl Spec {
         }
         if let Some(a) = &self.data.augment {
             a.validate()?;
+        }
+        if let Some(t) = &self.data.text {
+            if t.context == 0 || t.stride == Some(0) || !(0.0..1.0).contains(&t.test_split) {
+                return Err(Error::Spec(format!(
+                    "data.text: expected context and stride > 0 and test_split in [0, 1), received context {}, stride {:?}, test_split {}",
+                    t.context, t.stride, t.test_split
+                )));
+            }
         }
         self.compile_config().optimizer.validate()?;
         for c in &self.train.callbacks {
@@ -271,6 +334,18 @@ impl Spec {
     /// The training and (if any) test data, with targets shaped for the loss.
     pub fn load_data(&self, model: &Model) -> Result<(Dataset, Option<Dataset>)> {
         let (train, test) = match (&self.data.idx, &self.data.csv) {
+            _ if self.data.text.is_some() => {
+                let t = self.data.text.as_ref().expect("checked");
+                let (train, test, _) = t.ids()?;
+                let stride = t.stride.unwrap_or(t.context);
+                let train = nabla_data::windows(&train, t.context, stride)?;
+                let test = if test.len() > t.context {
+                    Some(nabla_data::windows(&test, t.context, t.context)?)
+                } else {
+                    None
+                };
+                (train, test)
+            }
             _ if self.data.images.is_some() => {
                 let shape = model.input_shape();
                 let read = |dir: &PathBuf| -> Result<(Dataset, Vec<String>)> {
