@@ -519,7 +519,7 @@ fn positional_embeddings_and_transformer_blocks() {
         let m = check_layer(from_json(&cfg), &[3, 4], &[3, 4], 244);
         let names: Vec<String> = m.named_params().into_iter().map(|(n, _)| n).collect();
         assert!(
-            names.contains(&"transformer_block.attn/wq".to_string()),
+            names.contains(&"transformer_block.attn/query/kernel".to_string()),
             "{names:?}"
         );
         assert!(

@@ -53,7 +53,8 @@ pub struct AttentionConfig {
 /// Multi-head self-attention.
 pub struct MultiHeadAttention {
     cfg: AttentionConfig,
-    /// Wq, Wk, Wv, Wo, then bq, bk, bv, bo when `use_bias`.
+    /// Wq, Wk, Wv, Wo, then bq, bk, bv, bo when `use_bias` (named as Keras names them:
+    /// `query/kernel`, …, `output/bias`).
     params: Vec<Param>,
 }
 
@@ -137,16 +138,21 @@ impl Layer for MultiHeadAttention {
         let e = c.num_heads * c.key_dim;
         let mut params = Vec::new();
         for (name, (i, o)) in [
-            ("wq", (d, e)),
-            ("wk", (d, e)),
-            ("wv", (d, e)),
-            ("wo", (e, d)),
+            ("query/kernel", (d, e)),
+            ("key/kernel", (d, e)),
+            ("value/kernel", (d, e)),
+            ("output/kernel", (e, d)),
         ] {
             let w = c.kernel_initializer.sample(i * o, i, o, rng);
             params.push(Param::new(name, Tensor::from_vec(w, &[i, o])));
         }
         if c.use_bias {
-            for (name, n) in [("bq", e), ("bk", e), ("bv", e), ("bo", d)] {
+            for (name, n) in [
+                ("query/bias", e),
+                ("key/bias", e),
+                ("value/bias", e),
+                ("output/bias", d),
+            ] {
                 params.push(Param::new(name, Tensor::zeros(&[n])));
             }
         }

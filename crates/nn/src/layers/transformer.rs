@@ -6,7 +6,7 @@
 //! mlp(x) = act(x W1 + b1) W2 + b2,  W1: [D, mlp_ratio·D]
 //! ```
 //! Built from [`MultiHeadAttention`], [`LayerNorm`] and [`Dense`]; their weights are named
-//! `attn/wq`, `ln1/gamma`, `mlp1/kernel`, … inside the block.
+//! `attn/query/kernel`, `ln1/gamma`, `mlp1/kernel`, … inside the block.
 //!
 //! # Shapes
 //! - input: `[batch, time, features]`; output: the same

@@ -49,11 +49,15 @@ pub trait Optimizer: Send {
             let Some(g) = grads.get(&p.value) else {
                 continue;
             };
+            self.begin_param(&p.name);
             p.value.update(|w| self.update(i, w, g));
         }
     }
     /// Called once per step after the step counter `t` advanced (shared per-step terms).
     fn begin_step(&mut self) {}
+    /// Called before each parameter's update with its name inside its layer (`kernel`,
+    /// `bias`, `attn/query/kernel`): optimisers that treat some weights differently look here.
+    fn begin_param(&mut self, _name: &str) {}
     /// Updates parameter number `index` (`w`) with its gradient `g`.
     fn update(&mut self, index: usize, w: &mut [f32], g: &[f32]);
     /// The current learning rate.
