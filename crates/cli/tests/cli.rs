@@ -707,6 +707,7 @@ layers = [
 [train]
 optimizer = { type = "adamw", learning_rate = 3e-3, weight_decay = 0.01 }
 loss = { type = "sparse_categorical_crossentropy", from_logits = true }
+metrics = ["perplexity"]
 epochs = 3
 batch_size = 16
 "#;
@@ -717,8 +718,13 @@ batch_size = 16
         printed.lines().find(|l| l.starts_with("test:")).unwrap(),
         "loss",
     );
-    // chance is ln(76) = 4.33 per character
+    // chance is ln(76) = 4.33 per character; perplexity = e^loss (no regulariser here)
     assert!(loss < 3.3, "{printed}");
+    let ppl = value(
+        printed.lines().find(|l| l.starts_with("test:")).unwrap(),
+        "perplexity",
+    );
+    assert!((ppl.ln() - loss).abs() < 1e-3, "{printed}");
     let tok: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("tokenizer.json")).unwrap())
             .unwrap();

@@ -42,6 +42,9 @@ pub enum Metric {
     MeanSquaredError,
     /// Square root of the mean squared error.
     RootMeanSquaredError,
+    /// `exp` of the mean cross-entropy per row (per token for a language model): as many
+    /// equally likely choices as the model hesitates between (76 at chance on 76 characters).
+    Perplexity,
 }
 
 /// Every metric name a spec accepts.
@@ -59,6 +62,7 @@ pub const NAMES: &[&str] = &[
     "mae",
     "mse",
     "rmse",
+    "perplexity",
 ];
 
 impl Metric {
@@ -77,6 +81,7 @@ impl Metric {
             "mae" | "mean_absolute_error" => Metric::MeanAbsoluteError,
             "mse" | "mean_squared_error" => Metric::MeanSquaredError,
             "rmse" | "root_mean_squared_error" => Metric::RootMeanSquaredError,
+            "perplexity" => Metric::Perplexity,
             _ => return None,
         })
     }
@@ -96,6 +101,7 @@ impl Metric {
             Metric::MeanAbsoluteError => "mae".into(),
             Metric::MeanSquaredError => "mse".into(),
             Metric::RootMeanSquaredError => "rmse".into(),
+            Metric::Perplexity => "perplexity".into(),
         }
     }
 }

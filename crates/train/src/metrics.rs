@@ -84,6 +84,7 @@ enum State {
     Confusion { m: Vec<u64>, c: usize, binary: bool },
     Scores(Vec<(f32, bool)>),
     Errors { abs: f64, sq: f64, n: f64 },
+    LogLoss { sum: f64, n: f64 },
 }
 
 /// One metric's running totals.
@@ -102,6 +103,7 @@ impl Tracker {
                 binary: false,
             },
             Metric::Auc => State::Scores(Vec::new()),
+            Metric::Perplexity => State::LogLoss { sum: 0.0, n: 0.0 },
             Metric::MeanAbsoluteError | Metric::MeanSquaredError | Metric::RootMeanSquaredError => {
                 State::Errors {
                     abs: 0.0,
@@ -174,6 +176,21 @@ impl Tracker {
                     m[t * *classes + p] += 1;
                 }
             }
+            (State::LogLoss { sum, n }, _) => {
+                let (_, truth, _) = how.classes(y_pred, y_true);
+                for (row, &t) in y_pred.data().chunks(c).zip(&truth) {
+                    let t = t.min(c - 1);
+                    *sum += if how.from_logits {
+                        // log Σ e^v - v_t, shifted by the row's maximum
+                        let m = row.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)) as f64;
+                        let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+                        lse - row[t] as f64
+                    } else {
+                        -(row[t].max(1e-7) as f64).ln()
+                    };
+                }
+                *n += rows as f64;
+            }
             (State::Scores(s), _) => {
                 for (p, t) in y_pred.data().iter().zip(y_true.data()) {
                     s.push((*p, *t > 0.5));
@@ -214,6 +231,7 @@ impl Tracker {
             (State::Errors { abs, n, .. }, Metric::MeanAbsoluteError) => abs / n.max(1.0),
             (State::Errors { sq, n, .. }, Metric::MeanSquaredError) => sq / n.max(1.0),
             (State::Errors { sq, n, .. }, _) => (sq / n.max(1.0)).sqrt(),
+            (State::LogLoss { sum, n }, _) => (sum / n.max(1.0)).exp(),
         }
     }
 }

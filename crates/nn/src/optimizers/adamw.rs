@@ -118,7 +118,9 @@ mod tests {
             .sum()
             .add(&bias.value.mul(&Tensor::zeros(&[2])).sum());
         let grads = loss.backward();
-        let mut opt = AdamW::new(0.1).weight_decay(0.5).exclude_from_weight_decay(&["bias"]);
+        let mut opt = AdamW::new(0.1)
+            .weight_decay(0.5)
+            .exclude_from_weight_decay(&["bias"]);
         opt.step(&mut [&mut kernel, &mut bias], &grads);
         assert_eq!(kernel.value.data(), &[0.95, 0.95]); // 1 - 0.1 · 0.5
         assert_eq!(bias.value.data(), &[1.0, 1.0]);
