@@ -259,3 +259,36 @@ fn a_tiny_causal_transformer_learns_shakespeare_characters() {
     // every position predicts the next character: ln(76) = 4.33 at chance
     assert!(after < 3.0, "validation loss {before} -> {after}");
 }
+
+#[test]
+fn gradient_accumulation_equals_the_large_batch() {
+    // 70 samples: batches 32, 32, 6 against micro-batches of 8 accumulated 4 at a time
+    // (8·4, 8·4, then the epoch's last 6 alone): the same three SGD steps
+    let (train, _) = nabla::datasets::mnist().unwrap();
+    let idx: Vec<usize> = (0..70).collect();
+    let (x, y) = train.batch(&idx);
+    let data = Dataset::new(x.data().to_vec(), &[28, 28], y.data().to_vec(), &[]).unwrap();
+    let run = |batch: usize, accumulate: usize| {
+        let mut m = Sequential::new([28, 28])
+            .add(Flatten::new())
+            .add(Dense::new(10).activation(Activation::Softmax))
+            .build(4)
+            .unwrap();
+        m.compile(Sgd::new(0.5), Loss::SparseCategoricalCrossentropy, &[])
+            .unwrap();
+        let fit = Fit::new()
+            .epochs(2)
+            .batch_size(batch)
+            .shuffle(false)
+            .accumulate(accumulate)
+            .verbose(0);
+        m.fit(&data, fit).unwrap();
+        m.named_params()[0].1.value.data().to_vec()
+    };
+    let (big, accumulated, small) = (run(32, 1), run(8, 4), run(8, 1));
+    nabla::core::testing::assert_close(&accumulated, &big, 1e-6, 1e-4, "accumulated vs big batch");
+    assert!(
+        big.iter().zip(&small).any(|(a, b)| (a - b).abs() > 1e-3),
+        "small batches differ"
+    );
+}

@@ -36,6 +36,10 @@ pub struct Fit<'a> {
     pub verbose: u8,
     /// Random transforms applied to every training batch (never to validation data).
     pub augment: Option<nabla_data::Pipeline>,
+    /// Micro-batches per optimiser step (default 1): gradients of `accumulate` batches are
+    /// averaged (weighted by their sizes) before one update, an effective batch of
+    /// `accumulate · batch_size` in the memory of one batch.
+    pub accumulate: usize,
 }
 
 impl Default for Fit<'_> {
@@ -55,6 +59,7 @@ impl Default for Fit<'_> {
             checkpoint: None,
             verbose: 1,
             augment: None,
+            accumulate: 1,
         }
     }
 }
@@ -132,6 +137,11 @@ impl<'a> Fit<'a> {
     /// Sets the verbosity (0, 1 or 2).
     pub fn verbose(mut self, v: u8) -> Self {
         self.verbose = v;
+        self
+    }
+    /// Sets the micro-batches per optimiser step (gradient accumulation).
+    pub fn accumulate(mut self, micro_batches: usize) -> Self {
+        self.accumulate = micro_batches;
         self
     }
     /// Augments every training batch with `pipeline` (drawing from the model's generator,

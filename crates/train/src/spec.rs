@@ -91,6 +91,14 @@ pub struct TextSpec {
     pub test_split: f32,
 }
 
+fn one_step() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
 fn tenth() -> f32 {
     0.1
 }
@@ -179,6 +187,9 @@ pub struct TrainSpec {
     /// Clip each gradient element to `[-clipvalue, clipvalue]` before each step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clipvalue: Option<f32>,
+    /// Micro-batches whose gradients are averaged into one step (default 1; Keras's name).
+    #[serde(default = "one_step", skip_serializing_if = "is_one")]
+    pub gradient_accumulation_steps: usize,
 }
 
 fn default_optimizer() -> OptimizerConfig {
@@ -224,6 +235,11 @@ impl Spec {
         if t.epochs == 0 {
             return Err(Error::Spec(
                 "train.epochs: expected a positive integer, received 0".into(),
+            ));
+        }
+        if t.gradient_accumulation_steps == 0 {
+            return Err(Error::Spec(
+                "train.gradient_accumulation_steps: expected a positive integer, received 0".into(),
             ));
         }
         if t.batch_size == 0 {
@@ -326,6 +342,7 @@ impl Spec {
             _ => fit, // off, or invalid (which `validate` reports when the spec is read)
         };
         fit.epochs(self.train.epochs)
+            .accumulate(self.train.gradient_accumulation_steps)
             .batch_size(self.train.batch_size)
             .shuffle(self.train.shuffle)
             .validation_split(self.data.validation_split)

@@ -89,6 +89,11 @@ impl Training for Model {
                 data.len()
             )));
         }
+        if opts.accumulate == 0 {
+            return Err(Error::Input(
+                "fit: accumulate (micro-batches per step) expected >= 1, received 0".into(),
+            ));
+        }
         check_data(self, train, "training data")?;
         if opts.augment.is_some() {
             nabla_data::Pipeline::image_shape(train.x_shape())?;
@@ -136,6 +141,8 @@ impl Training for Model {
                 DataLoader::new(train, opts.batch_size)
             };
             let progress = Progress::new(epoch, epochs, loader.steps(), opts.verbose);
+            // gradient accumulation: (sum, samples, micro-batches) not yet applied
+            let mut pending: Option<(nabla_core::Gradients, usize, usize)> = None;
             let mut totals = Totals::new(&loss, &metrics);
             let mut penalty_sum = None;
             let order = loader.order().to_vec();
@@ -177,9 +184,23 @@ impl Training for Model {
                     });
                 }
                 totals.add(value, &y_pred, &y);
+                let n = y_pred.shape()[0];
                 let grads = l.backward();
                 drop((l, y_pred, penalty)); // free the graph so weights update in place
-                self.apply_gradients(&grads)?;
+                if opts.accumulate <= 1 {
+                    self.apply_gradients(&grads)?;
+                } else {
+                    // Σ n_i · ∇(mean loss of micro-batch i), applied as the mean over them all
+                    let mut g = grads;
+                    g.scale(n as f32);
+                    let (sum, count, batches) = pending.get_or_insert_with(Default::default);
+                    sum.accumulate(g);
+                    *count += n;
+                    *batches += 1;
+                    if *batches == opts.accumulate {
+                        self.apply_pending(&mut pending)?;
+                    }
+                }
                 stop |= hooks.run(self, epoch, &history, |c, s| {
                     c.on_batch_end(step + 1, value, s)
                 })?;
@@ -188,6 +209,8 @@ impl Training for Model {
                     break;
                 }
             }
+            // an epoch's last micro-batches form a smaller step
+            self.apply_pending(&mut pending)?;
             let mut logs = totals.logs("");
             if let Some(p) = penalty_sum {
                 logs.set("regularization_loss", p / totals.samples().max(1) as f64);
@@ -315,5 +338,26 @@ impl Hooks<'_, '_> {
         logs: &mut Logs,
     ) -> Result<bool> {
         self.run(model, epoch, history, |c, s| c.on_epoch_end(logs, s))
+    }
+}
+
+/// Applies accumulated micro-batch gradients, if any, as their sample-weighted mean.
+trait ApplyPending {
+    fn apply_pending(
+        &mut self,
+        pending: &mut Option<(nabla_core::Gradients, usize, usize)>,
+    ) -> Result<()>;
+}
+
+impl ApplyPending for Model {
+    fn apply_pending(
+        &mut self,
+        pending: &mut Option<(nabla_core::Gradients, usize, usize)>,
+    ) -> Result<()> {
+        if let Some((mut sum, count, _)) = pending.take() {
+            sum.scale(1.0 / count.max(1) as f32);
+            self.apply_gradients(&sum)?;
+        }
+        Ok(())
     }
 }
