@@ -305,6 +305,17 @@ fn relu_in_the_buffer_of_its_input_while_recording() {
     });
     let want = a.mul(&b).relu();
     assert_eq!(a.mul(&b).unary_owned(UnaryOp::Relu).data(), want.data());
+    // ops whose gradient reads their own output keep it: tanh, division, softmax
+    grad_check("relu after tanh", &[a.clone()], |x| {
+        weighted_sum(&x[0].tanh().unary_owned(UnaryOp::Relu))
+    });
+    grad_check("relu after division", &[a.clone(), b.clone()], |x| {
+        let d = x[1].square().add_scalar(1.0);
+        weighted_sum(&x[0].div(&d).unary_owned(UnaryOp::Relu))
+    });
+    grad_check("relu after softmax", &[a], |x| {
+        weighted_sum(&x[0].softmax().unary_owned(UnaryOp::Relu))
+    });
 }
 
 #[test]

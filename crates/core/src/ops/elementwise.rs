@@ -92,7 +92,8 @@ impl Tensor {
             // training: no one else holds the pre-activation (say a conv's output), so its
             // buffer becomes the output; saves a copy now and a zeroed buffer in backward
             if let Some(node) = std::sync::Arc::get_mut(&mut self.0) {
-                if std::sync::Arc::get_mut(&mut node.data).is_some() {
+                let keeps_output = node.op.as_ref().is_some_and(Op::reads_output);
+                if !keeps_output && std::sync::Arc::get_mut(&mut node.data).is_some() {
                     let mut data = std::mem::take(&mut node.data);
                     let buf = std::sync::Arc::get_mut(&mut data).expect("unique (checked)");
                     unary::forward_inplace(op, buf);

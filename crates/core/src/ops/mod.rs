@@ -107,6 +107,20 @@ pub(crate) fn record_tensor(t: Tensor, inputs: &[&Tensor], op: impl FnOnce() -> 
 }
 
 impl Op {
+    /// Whether this op's gradient rule reads the op's own output (so that output's buffer
+    /// must not be taken over by an in-place op).
+    pub(crate) fn reads_output(&self) -> bool {
+        matches!(
+            self,
+            Op::Unary(..)
+                | Op::ReluInPlace(_)
+                | Op::Softmax(_)
+                | Op::LogSoftmax(_)
+                | Op::Conv2d(.., true)
+                | Op::Binary(BinaryOp::Div, ..)
+        )
+    }
+
     /// The tensors this op read, in order.
     pub(crate) fn inputs(&self) -> Vec<&Tensor> {
         match self {
