@@ -3,6 +3,7 @@
 mod augment;
 mod bench;
 mod evaluate;
+mod generate;
 mod predict;
 mod summary;
 mod train;
@@ -69,6 +70,30 @@ enum Command {
         /// MNIST digits are light on dark.
         #[arg(long, requires = "images")]
         invert: bool,
+    },
+    /// Generate text with a model trained on `[data] text` (vocabulary from tokenizer.json
+    /// beside it), streaming characters as they are sampled.
+    Generate {
+        /// A saved model.
+        model: PathBuf,
+        /// The text to continue.
+        #[arg(long)]
+        prompt: String,
+        /// New characters to write.
+        #[arg(long, default_value_t = 300)]
+        tokens: usize,
+        /// Divides the logits (0: always the most likely character).
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f32,
+        /// Sample among the k most likely only (0: all).
+        #[arg(long, default_value_t = 0)]
+        top_k: usize,
+        /// Sample among the most likely until their probabilities reach p.
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f32,
+        /// Seed of the sampling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Write a PNG grid of training images: the originals in the first row, then rows of
     /// the same images as the spec's `[data] augment` settings transform them.
@@ -140,6 +165,25 @@ fn main() {
             images,
             invert,
         } => predict::run(&model, index, idx, &images, invert),
+        Command::Generate {
+            model,
+            prompt,
+            tokens,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+        } => generate::run(
+            &model,
+            &prompt,
+            tokens,
+            nabla::nn::generate::Sampling {
+                temperature,
+                top_k,
+                top_p,
+                seed,
+            },
+        ),
         Command::Augment {
             spec,
             out,

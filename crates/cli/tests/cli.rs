@@ -729,6 +729,31 @@ batch_size = 16
         serde_json::from_str(&std::fs::read_to_string(out.join("tokenizer.json")).unwrap())
             .unwrap();
     assert_eq!(tok["chars"].as_array().unwrap().len(), 76);
+    // generation: the prompt and 40 sampled characters, the same for the same seed
+    let model = out.join("model.safetensors");
+    let args = |seed: &'static str| {
+        vec![
+            "generate",
+            s(&model),
+            "--prompt",
+            "ROMEO:",
+            "--tokens",
+            "40",
+            "--top-k",
+            "10",
+            "--seed",
+            seed,
+        ]
+    };
+    let a = ok(&args("3"));
+    assert!(
+        a.starts_with("ROMEO:") && a.trim_end_matches('\n').chars().count() == 46,
+        "{a:?}"
+    );
+    assert_eq!(a, ok(&args("3")));
+    assert_ne!(a, ok(&args("4")));
+    let e = fails(&["generate", s(&model), "--prompt", "ROMEO€"]);
+    assert!(e.contains("--prompt") && e.contains("'€'"), "{e}");
     let e = fails(&[
         "train",
         s(&write_spec(

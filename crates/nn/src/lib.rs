@@ -5,6 +5,7 @@ pub mod activations;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod generate;
 pub mod init;
 pub mod layer;
 pub mod layers;
