@@ -56,7 +56,8 @@ pub fn generate(
             ))
         }
     };
-    if prompt.is_empty() || !(s.temperature >= 0.0) || !(s.top_p > 0.0 && s.top_p <= 1.0) {
+    let temperature_ok = s.temperature >= 0.0 && s.temperature.is_finite();
+    if prompt.is_empty() || !temperature_ok || s.top_p.is_nan() || s.top_p <= 0.0 || s.top_p > 1.0 {
         return Err(Error::config(
             "generate: prompt, temperature and top_p",
             "a non-empty prompt, temperature >= 0 and top_p in (0, 1]",
