@@ -746,9 +746,9 @@ batch_size = 16
         ]
     };
     let a = ok(&args("3"));
-    let text = a.strip_suffix('\n').unwrap();
+    let generated = a.strip_suffix('\n').unwrap();
     assert!(
-        text.starts_with("ROMEO:") && text.chars().count() == 46,
+        generated.starts_with("ROMEO:") && generated.chars().count() == 46,
         "{a:?}"
     );
     assert_eq!(a, ok(&args("3")));
