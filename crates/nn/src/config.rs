@@ -12,7 +12,10 @@ use crate::layers::{
     SpatialDropout2d, SpatialDropoutConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d,
     ZeroPadding2dConfig,
 };
-use crate::layers::{PositionalConfig, PositionalEmbedding, TransformerBlock, TransformerConfig};
+use crate::layers::{
+    PositionalConfig, PositionalEmbedding, SequencePool, SequencePoolConfig, SequenceReduce,
+    TransformerBlock, TransformerConfig,
+};
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +76,14 @@ pub enum LayerConfig {
     PositionalEmbedding(PositionalConfig),
     /// [`TransformerBlock`]
     TransformerBlock(TransformerConfig),
+    /// [`SequencePool`], mean over time
+    #[serde(rename = "global_avg_pool1d")]
+    GlobalAvgPool1d(SequencePoolConfig),
+    /// [`SequencePool`], maximum over time
+    #[serde(rename = "global_max_pool1d")]
+    GlobalMaxPool1d(SequencePoolConfig),
+    /// [`SequencePool`], the last step
+    LastStep(SequencePoolConfig),
 }
 
 impl LayerConfig {
@@ -108,6 +119,15 @@ impl LayerConfig {
             LayerConfig::MultiHeadAttention(c) => Box::new(MultiHeadAttention::from_config(c)),
             LayerConfig::PositionalEmbedding(c) => Box::new(PositionalEmbedding::from_config(c)),
             LayerConfig::TransformerBlock(c) => Box::new(TransformerBlock::from_config(c)),
+            LayerConfig::GlobalAvgPool1d(c) => {
+                Box::new(SequencePool::from_config(SequenceReduce::Mean, c))
+            }
+            LayerConfig::GlobalMaxPool1d(c) => {
+                Box::new(SequencePool::from_config(SequenceReduce::Max, c))
+            }
+            LayerConfig::LastStep(c) => {
+                Box::new(SequencePool::from_config(SequenceReduce::Last, c))
+            }
         }
     }
 
@@ -139,6 +159,9 @@ impl LayerConfig {
             LayerConfig::MultiHeadAttention(_) => "multi_head_attention",
             LayerConfig::PositionalEmbedding(_) => "positional_embedding",
             LayerConfig::TransformerBlock(_) => "transformer_block",
+            LayerConfig::GlobalAvgPool1d(_) => "global_avg_pool1d",
+            LayerConfig::GlobalMaxPool1d(_) => "global_max_pool1d",
+            LayerConfig::LastStep(_) => "last_step",
         }
     }
 }

@@ -121,6 +121,9 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::MultiHeadAttention(c) => c.name.is_some(),
         LayerConfig::PositionalEmbedding(c) => c.name.is_some(),
         LayerConfig::TransformerBlock(c) => c.name.is_some(),
+        LayerConfig::GlobalAvgPool1d(c)
+        | LayerConfig::GlobalMaxPool1d(c)
+        | LayerConfig::LastStep(c) => c.name.is_some(),
     }
 }
 

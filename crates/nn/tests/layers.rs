@@ -535,3 +535,30 @@ fn positional_embeddings_and_transformer_blocks() {
         .to_string();
     assert!(e.contains("max_length") && e.contains("3"), "{e}");
 }
+
+#[test]
+fn sequence_reductions_over_time() {
+    use nabla_core::Tensor;
+    for name in ["global_avg_pool1d", "global_max_pool1d", "last_step"] {
+        check_layer(
+            from_json(&format!(r#"{{"type": "{name}"}}"#)),
+            &[4, 3],
+            &[3],
+            0,
+        );
+    }
+    // x [1, 3 steps, 2 features]
+    let x = Tensor::from_vec(vec![1.0, 6.0, 5.0, 2.0, 3.0, 4.0], &[1, 3, 2]);
+    let run = |name: &str| {
+        nabla_nn::Sequential::new([3, 2])
+            .add_boxed(from_json(&format!(r#"{{"type": "{name}"}}"#)).into_layer())
+            .build(0)
+            .unwrap()
+            .forward_eval(&x)
+            .data()
+            .to_vec()
+    };
+    assert_eq!(run("global_avg_pool1d"), [3.0, 4.0]);
+    assert_eq!(run("global_max_pool1d"), [5.0, 6.0]);
+    assert_eq!(run("last_step"), [3.0, 4.0]);
+}
