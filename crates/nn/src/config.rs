@@ -14,7 +14,7 @@ use crate::layers::{
 };
 use crate::layers::{
     PositionalConfig, PositionalEmbedding, SequencePool, SequencePoolConfig, SequenceReduce,
-    TransformerBlock, TransformerConfig,
+    TimeDistributed, TimeDistributedConfig, TransformerBlock, TransformerConfig,
 };
 use crate::model::{Model, Sequential};
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,8 @@ pub enum LayerConfig {
     GlobalMaxPool1d(SequencePoolConfig),
     /// [`SequencePool`], the last step
     LastStep(SequencePoolConfig),
+    /// [`TimeDistributed`]
+    TimeDistributed(TimeDistributedConfig),
 }
 
 impl LayerConfig {
@@ -128,6 +130,7 @@ impl LayerConfig {
             LayerConfig::LastStep(c) => {
                 Box::new(SequencePool::from_config(SequenceReduce::Last, c))
             }
+            LayerConfig::TimeDistributed(c) => Box::new(TimeDistributed::from_config(c)),
         }
     }
 
@@ -162,6 +165,7 @@ impl LayerConfig {
             LayerConfig::GlobalAvgPool1d(_) => "global_avg_pool1d",
             LayerConfig::GlobalMaxPool1d(_) => "global_max_pool1d",
             LayerConfig::LastStep(_) => "last_step",
+            LayerConfig::TimeDistributed(_) => "time_distributed",
         }
     }
 }

@@ -124,6 +124,7 @@ fn has_name(cfg: &LayerConfig) -> bool {
         LayerConfig::GlobalAvgPool1d(c)
         | LayerConfig::GlobalMaxPool1d(c)
         | LayerConfig::LastStep(c) => c.name.is_some(),
+        LayerConfig::TimeDistributed(c) => c.name.is_some(),
     }
 }
 

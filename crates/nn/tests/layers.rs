@@ -562,3 +562,32 @@ fn sequence_reductions_over_time() {
     assert_eq!(run("global_max_pool1d"), [5.0, 6.0]);
     assert_eq!(run("last_step"), [3.0, 4.0]);
 }
+
+#[test]
+fn time_distributed_applies_one_layer_to_every_step() {
+    use nabla_core::Tensor;
+    // a Dense over [3 steps, 4 features] -> [3, 2]: same weights on each step
+    let td = r#"{"type": "time_distributed", "layer": {"type": "dense", "units": 2}}"#;
+    check_layer(from_json(td), &[3, 4], &[3, 2], 4 * 2 + 2);
+    // a Conv2d over [2 steps, 1, 5, 5] images -> [2, 3, 3, 3]
+    let conv = r#"{"type": "time_distributed", "layer": {"type": "conv2d", "filters": 3, "kernel_size": 3}}"#;
+    let m = check_layer(from_json(conv), &[2, 1, 5, 5], &[2, 3, 3, 3], 3 * 9 + 3);
+    // step 1 alone through the inner layer equals step 1 of the wrapped output
+    let x: Vec<f32> = (0..50).map(|i| ((i * 13 % 7) as f32 - 3.0) / 3.0).collect();
+    let y = m.forward_eval(&Tensor::from_vec(x.clone(), &[1, 2, 1, 5, 5]));
+    let inner = nabla_nn::Sequential::new([1, 5, 5])
+        .add_boxed(from_json(r#"{"type": "conv2d", "filters": 3, "kernel_size": 3}"#).into_layer())
+        .build(0)
+        .unwrap();
+    let mut inner = inner;
+    let w: Vec<Vec<f32>> = m
+        .named_params()
+        .iter()
+        .map(|(_, p)| p.value.data().to_vec())
+        .collect();
+    for (p, v) in inner.params_mut().into_iter().zip(&w) {
+        p.value.update(|d| d.copy_from_slice(v));
+    }
+    let step1 = inner.forward_eval(&Tensor::from_vec(x[25..].to_vec(), &[1, 1, 5, 5]));
+    assert_eq!(&y.data()[27..], step1.data());
+}
