@@ -753,6 +753,16 @@ batch_size = 16
     );
     assert_eq!(a, ok(&args("3")));
     assert_ne!(a, ok(&args("4")));
+    // the epoch line of a text spec reports tokens/s
+    let verbose = ok(&[
+        "train",
+        s(&p),
+        "--out",
+        s(&dir.path().join("v")),
+        "--epochs",
+        "1",
+    ]);
+    assert!(verbose.contains(" tokens/s - loss: "), "{verbose}");
     let e = fails(&["generate", s(&model), "--prompt", "ROMEO€"]);
     assert!(e.contains("--prompt") && e.contains("'€'"), "{e}");
     let e = fails(&[

@@ -40,6 +40,8 @@ pub struct Fit<'a> {
     /// averaged (weighted by their sizes) before one update, an effective batch of
     /// `accumulate · batch_size` in the memory of one batch.
     pub accumulate: usize,
+    /// Tokens per sample when samples are token sequences (0: not; then no tokens/s).
+    pub tokens_per_sample: usize,
 }
 
 impl Default for Fit<'_> {
@@ -60,6 +62,7 @@ impl Default for Fit<'_> {
             verbose: 1,
             augment: None,
             accumulate: 1,
+            tokens_per_sample: 0,
         }
     }
 }
@@ -137,6 +140,11 @@ impl<'a> Fit<'a> {
     /// Sets the verbosity (0, 1 or 2).
     pub fn verbose(mut self, v: u8) -> Self {
         self.verbose = v;
+        self
+    }
+    /// Samples are sequences of `n` tokens: the epoch line reports tokens/s.
+    pub fn tokens_per_sample(mut self, n: usize) -> Self {
+        self.tokens_per_sample = n;
         self
     }
     /// Sets the micro-batches per optimiser step (gradient accumulation).

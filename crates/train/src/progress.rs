@@ -1,4 +1,5 @@
-//! Keras-style progress: `Epoch 1/5` then `250/250 - 1s - 3ms/step - loss: ... - accuracy: ...`.
+//! Keras-style progress: `Epoch 1/5` then `250/250 - 1s - 3ms/step - loss: ... - accuracy: ...`;
+//! for token sequences (language models) the epoch line also gives `tokens/s`.
 //! A live bar (indicatif) only when stdout is a terminal; otherwise one line per epoch.
 
 use crate::logs::Logs;
@@ -12,6 +13,8 @@ pub struct Progress {
     steps: usize,
     start: Instant,
     verbose: u8,
+    /// Tokens trained on this epoch, when the samples are token sequences.
+    tokens: Option<usize>,
 }
 
 impl Progress {
@@ -35,7 +38,14 @@ impl Progress {
             steps,
             start: Instant::now(),
             verbose,
+            tokens: None,
         }
+    }
+
+    /// Reports `tokens` trained per epoch as tokens/s in the epoch line.
+    pub fn with_tokens(mut self, tokens: usize) -> Progress {
+        self.tokens = Some(tokens);
+        self
     }
 
     /// After step `step` (1-based), with the running logs.
@@ -56,8 +66,12 @@ impl Progress {
         if self.verbose > 0 {
             let secs = self.start.elapsed().as_secs_f64();
             let per_step = secs * 1000.0 / self.steps.max(1) as f64;
+            let rate = self
+                .tokens
+                .map(|t| format!(" - {:.0} tokens/s", t as f64 / secs.max(1e-9)))
+                .unwrap_or_default();
             println!(
-                "{}/{} - {:.1}s - {:.2}ms/step - {}",
+                "{}/{} - {:.1}s - {:.2}ms/step{rate} - {}",
                 self.steps,
                 self.steps,
                 secs,

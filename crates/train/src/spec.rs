@@ -341,6 +341,10 @@ impl Spec {
             Some(Ok(p)) if !p.is_empty() => fit.augment(p),
             _ => fit, // off, or invalid (which `validate` reports when the spec is read)
         };
+        let fit = match &self.data.text {
+            Some(t) => fit.tokens_per_sample(t.context),
+            None => fit,
+        };
         fit.epochs(self.train.epochs)
             .accumulate(self.train.gradient_accumulation_steps)
             .batch_size(self.train.batch_size)

@@ -140,7 +140,10 @@ impl Training for Model {
             } else {
                 DataLoader::new(train, opts.batch_size)
             };
-            let progress = Progress::new(epoch, epochs, loader.steps(), opts.verbose);
+            let mut progress = Progress::new(epoch, epochs, loader.steps(), opts.verbose);
+            if opts.tokens_per_sample > 0 {
+                progress = progress.with_tokens(train.len() * opts.tokens_per_sample);
+            }
             // gradient accumulation: (sum, samples, micro-batches) not yet applied
             let mut pending: Option<(nabla_core::Gradients, usize, usize)> = None;
             let mut totals = Totals::new(&loss, &metrics);
