@@ -201,7 +201,7 @@ impl Training for Model {
                     *count += n;
                     *batches += 1;
                     if *batches == opts.accumulate {
-                        self.apply_pending(&mut pending)?;
+                        apply_pending(self, &mut pending)?;
                     }
                 }
                 stop |= hooks.run(self, epoch, &history, |c, s| {
@@ -213,7 +213,7 @@ impl Training for Model {
                 }
             }
             // an epoch's last micro-batches form a smaller step
-            self.apply_pending(&mut pending)?;
+            apply_pending(self, &mut pending)?;
             let mut logs = totals.logs("");
             if let Some(p) = penalty_sum {
                 logs.set("regularization_loss", p / totals.samples().max(1) as f64);
@@ -345,22 +345,13 @@ impl Hooks<'_, '_> {
 }
 
 /// Applies accumulated micro-batch gradients, if any, as their sample-weighted mean.
-trait ApplyPending {
-    fn apply_pending(
-        &mut self,
-        pending: &mut Option<(nabla_core::Gradients, usize, usize)>,
-    ) -> Result<()>;
-}
-
-impl ApplyPending for Model {
-    fn apply_pending(
-        &mut self,
-        pending: &mut Option<(nabla_core::Gradients, usize, usize)>,
-    ) -> Result<()> {
-        if let Some((mut sum, count, _)) = pending.take() {
-            sum.scale(1.0 / count.max(1) as f32);
-            self.apply_gradients(&sum)?;
-        }
-        Ok(())
+fn apply_pending(
+    model: &mut Model,
+    pending: &mut Option<(nabla_core::Gradients, usize, usize)>,
+) -> Result<()> {
+    if let Some((mut sum, count, _)) = pending.take() {
+        sum.scale(1.0 / count.max(1) as f32);
+        model.apply_gradients(&sum)?;
     }
+    Ok(())
 }

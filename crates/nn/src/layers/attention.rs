@@ -79,6 +79,12 @@ impl MultiHeadAttention {
         self
     }
 
+    /// Sets the dropout on the attention weights.
+    pub fn dropout(mut self, rate: f32) -> MultiHeadAttention {
+        self.cfg.dropout = rate;
+        self
+    }
+
     /// A layer from its config.
     pub fn from_config(cfg: AttentionConfig) -> MultiHeadAttention {
         MultiHeadAttention {

@@ -74,6 +74,12 @@ impl LayerNorm {
         l
     }
 
+    /// Sets ε.
+    pub fn epsilon(mut self, eps: f32) -> LayerNorm {
+        self.cfg.epsilon = eps;
+        self
+    }
+
     /// A layer from its config (`rms`: RMS norm).
     pub fn from_config(cfg: LayerNormConfig, rms: bool) -> LayerNorm {
         LayerNorm {

@@ -145,23 +145,10 @@ impl Layer for TransformerBlock {
                 format!("{}, {key_dim}, {}, {}", c.num_heads, c.mlp_ratio, c.dropout),
             ));
         }
-        let mut attn = MultiHeadAttention::new(c.num_heads, key_dim).causal(c.causal);
-        if c.dropout > 0.0 {
-            let mut ac = match attn.config() {
-                LayerConfig::MultiHeadAttention(ac) => ac,
-                _ => unreachable!("attention config"),
-            };
-            ac.dropout = c.dropout;
-            attn = MultiHeadAttention::from_config(ac);
-        }
-        let norm = || {
-            let mut l = LayerNorm::new();
-            if let LayerConfig::LayerNorm(mut lc) = l.config() {
-                lc.epsilon = c.epsilon;
-                l = LayerNorm::from_config(lc, false);
-            }
-            l
-        };
+        let attn = MultiHeadAttention::new(c.num_heads, key_dim)
+            .causal(c.causal)
+            .dropout(c.dropout);
+        let norm = || LayerNorm::new().epsilon(c.epsilon);
         let mut parts: Vec<(&'static str, Box<dyn Layer>)> = vec![
             ("ln1", Box::new(norm())),
             ("attn", Box::new(attn)),
