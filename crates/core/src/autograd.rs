@@ -3,8 +3,8 @@
 
 use crate::cpu::binary::{self, BinaryOp};
 use crate::cpu::{
-    batch_norm, conv, index, layer_norm, layout, matmul::matmul as gemm, pool, reduce, softmax,
-    unary, upsample,
+    batch_norm, conv, index, layer_norm, layout, matmul::matmul as gemm, pool, recurrent, reduce,
+    softmax, unary, upsample,
 };
 use crate::ops::{matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
@@ -369,6 +369,36 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         Op::Pad(x, pads) => send(grads, x, layout::unpad(g, x.shape(), pads)),
         Op::Narrow(x, pads) => send(grads, x, layout::pad(g, out.shape(), pads)),
         Op::Upsample2d(x, geom) => send(grads, x, upsample::upsample2d_backward(g, geom)),
+        Op::Recurrent(r) => {
+            let (h0, c0) = (r.h0.as_ref(), r.c0.as_ref());
+            let d = recurrent::backward(
+                &r.geom,
+                r.x.data(),
+                r.weights(),
+                h0.map(|v| v.data()),
+                c0.map(|v| v.data()),
+                out.data(),
+                &r.saved,
+                g,
+                r.x.is_requires_grad(),
+            );
+            if let Some(dx) = d.dx {
+                send(grads, &r.x, dx);
+            }
+            send(grads, &r.w_ih, d.dw_ih);
+            send(grads, &r.w_hh, d.dw_hh);
+            for (bias, db) in [(&r.b_ih, d.db_ih), (&r.b_hh, d.db_hh)] {
+                if let Some(bias) = bias {
+                    send(grads, bias, db);
+                }
+            }
+            if let Some(h0) = h0 {
+                send(grads, h0, d.dh0);
+            }
+            if let Some(c0) = c0 {
+                send(grads, c0, d.dc0);
+            }
+        }
         Op::Pick(x, idx) => {
             let mut dx = vec![0.0; x.numel()];
             index::pick_rows_backward(g, idx, &mut dx, x.shape()[1]);

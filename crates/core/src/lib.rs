@@ -13,7 +13,8 @@ mod tensor;
 pub mod testing;
 
 pub use autograd::{is_grad_enabled, no_grad, Gradients};
+pub use cpu::recurrent::Cell as RnnCell;
 pub use cpu::upsample::Interpolation;
-pub use ops::{UnaryOp, Window2d};
+pub use ops::{RnnParams, UnaryOp, Window2d};
 pub use rng::Rng;
 pub use tensor::Tensor;

@@ -348,3 +348,78 @@ fn embedding_rows_and_padding() {
     assert_eq!(&dt[..4], &[0.0; 4], "padding row gets no gradient");
     assert_eq!(&dt[8..12], &[2.0; 4], "index 2 used twice");
 }
+
+#[test]
+fn recurrent_cells_over_several_steps_both_directions() {
+    use nabla_core::{RnnCell, RnnParams};
+    let (b, t, i, h) = (2, 4, 3, 2);
+    for cell in [
+        RnnCell::Lstm,
+        RnnCell::Gru,
+        RnnCell::RnnTanh,
+        RnnCell::RnnRelu,
+    ] {
+        let gh = cell.gates() * h;
+        let lstm = cell == RnnCell::Lstm;
+        for reverse in [false, true] {
+            let mut inputs = vec![
+                rand(&[b, t, i], 40),
+                rand(&[gh, i], 41).scale(0.6),
+                rand(&[gh, h], 42).scale(0.6),
+                rand(&[gh], 43).scale(0.3),
+                rand(&[gh], 44).scale(0.3),
+                rand(&[b, h], 45),
+            ];
+            if lstm {
+                inputs.push(rand(&[b, h], 46));
+            }
+            let name = format!("{cell:?} reverse={reverse}");
+            grad_check(&name, &inputs, |x| {
+                let p = RnnParams {
+                    w_ih: &x[1],
+                    w_hh: &x[2],
+                    b_ih: Some(&x[3]),
+                    b_hh: Some(&x[4]),
+                };
+                let y = x[0].recurrent(cell, p, Some(&x[5]), x.get(6), reverse);
+                weighted_sum(&y)
+            });
+        }
+    }
+}
+
+#[test]
+fn stacked_recurrent_layers_without_biases_or_states() {
+    use nabla_core::{RnnCell, RnnParams};
+    let (b, t, i, h) = (2, 3, 2, 3);
+    for cell in [RnnCell::Lstm, RnnCell::Gru] {
+        let gh = cell.gates() * h;
+        let s = cell.states() * h;
+        let inputs = [
+            rand(&[b, t, i], 50),
+            rand(&[gh, i], 51).scale(0.5),
+            rand(&[gh, h], 52).scale(0.5),
+            rand(&[gh, h], 53).scale(0.5),
+            rand(&[gh, h], 54).scale(0.5),
+        ];
+        grad_check(&format!("stacked {cell:?}"), &inputs, |x| {
+            let p1 = RnnParams {
+                w_ih: &x[1],
+                w_hh: &x[2],
+                b_ih: None,
+                b_hh: None,
+            };
+            let y1 = x[0].recurrent(cell, p1, None, None, false);
+            let h1 = y1.narrow(2, 0, h);
+            let p2 = RnnParams {
+                w_ih: &x[3],
+                w_hh: &x[4],
+                b_ih: None,
+                b_hh: None,
+            };
+            let y2 = h1.recurrent(cell, p2, None, None, true);
+            assert_eq!(y2.shape(), [b, t, s]);
+            weighted_sum(&y2)
+        });
+    }
+}

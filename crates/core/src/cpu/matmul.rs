@@ -126,28 +126,117 @@ fn gemm_with(
     // SAFETY: the asserts above guarantee every index the strides reach lies inside the
     // slices; `out` does not alias `a` or `b` (it is a distinct `&mut`).
     unsafe {
-        gemm::gemm(
-            m,
+        gemm_raw(
+            out,
             n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
+            a,
+            (a_rs, a_cs),
+            b,
+            (b_rs, b_cs),
+            (m, k, n),
             accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
             par,
-        );
+        )
     }
+}
+
+/// [`matmul`] on rows spread through larger buffers: row `i` of `a [m, k]` starts at
+/// `a[i · a_rs]` and row `i` of `out [m, n]` at `out[i · out_rs]` (one time step inside a
+/// `[batch, time, ..]` buffer); `b` is contiguous `[k, n]`, or `[n, k]` when `trans_b`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_rows(
+    out: &mut [f32],
+    out_rs: usize,
+    a: &[f32],
+    a_rs: usize,
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    trans_b: bool,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        assert!(accumulate || k > 0, "matmul_rows: k = 0 without accumulate");
+        return;
+    }
+    assert!(
+        out_rs >= n
+            && a_rs >= k
+            && (m - 1) * out_rs + n <= out.len()
+            && (m - 1) * a_rs + k <= a.len()
+            && b.len() == k * n,
+        "matmul_rows: sizes out={} (stride {out_rs}) a={} (stride {a_rs}) b={} do not fit \
+         m={m} k={k} n={n}",
+        out.len(),
+        a.len(),
+        b.len()
+    );
+    let threads = num_threads();
+    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    let bs = if trans_b {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
+    // SAFETY: the assert above keeps every row the strides reach inside its slice, rows of
+    // `out` do not overlap (out_rs >= n), and `out` does not alias `a` or `b`.
+    unsafe {
+        gemm_raw(
+            out,
+            out_rs,
+            a,
+            (a_rs as isize, 1),
+            b,
+            bs,
+            (m, k, n),
+            accumulate,
+            par,
+        )
+    }
+}
+
+/// The `gemm` crate's call: `out` rows `out_rs` apart (columns contiguous), `a` and `b`
+/// with (row, column) strides.
+///
+/// # Safety
+/// Every element the strides reach must lie inside its slice, and rows of `out` must not
+/// overlap.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw(
+    out: &mut [f32],
+    out_rs: usize,
+    a: &[f32],
+    (a_rs, a_cs): (isize, isize),
+    b: &[f32],
+    (b_rs, b_cs): (isize, isize),
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+    par: Parallelism,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        out.as_mut_ptr(),
+        1,
+        out_rs as isize,
+        accumulate,
+        a.as_ptr(),
+        a_cs,
+        a_rs,
+        b.as_ptr(),
+        b_cs,
+        b_rs,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        par,
+    );
 }
 
 #[cfg(test)]

@@ -5,12 +5,15 @@
 pub mod batch_norm;
 pub mod binary;
 pub mod conv;
+pub mod gates;
 pub mod index;
 pub mod layer_norm;
 pub mod layout;
 pub mod matmul;
 pub mod pool;
+pub mod recurrent;
 pub mod reduce;
+pub mod rnn_cell;
 pub mod simd;
 pub mod softmax;
 pub mod threads;

@@ -6,6 +6,7 @@ mod elementwise;
 mod layout;
 mod matmul;
 mod norm;
+mod recurrent;
 mod reduce;
 mod reshape;
 mod softmax;
@@ -16,6 +17,8 @@ pub use crate::cpu::unary::UnaryOp;
 use crate::tensor::{Node, Tensor};
 pub use conv::Window2d;
 pub(crate) use matmul::{matmul_dims, transpose_last2};
+pub(crate) use recurrent::RecurrentRecord;
+pub use recurrent::RnnParams;
 use std::sync::Arc;
 
 /// A recorded op: what made a tensor, holding the inputs its gradient needs.
@@ -79,6 +82,8 @@ pub(crate) enum Op {
     Embedding(Tensor, Arc<(Vec<usize>, Option<usize>)>),
     /// Batch normalisation (training mode): x, γ, β, the batch's mean and 1/std per channel.
     BatchNorm(Tensor, Tensor, Tensor, Arc<(Vec<f32>, Vec<f32>)>),
+    /// A recurrent layer's pass over a sequence (one direction).
+    Recurrent(Box<RecurrentRecord>),
 }
 
 /// Wraps a freshly computed buffer as a tensor, recording `op` only when gradients are on
@@ -124,6 +129,7 @@ impl Op {
     /// The tensors this op read, in order.
     pub(crate) fn inputs(&self) -> Vec<&Tensor> {
         match self {
+            Op::Recurrent(r) => r.inputs(),
             Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
             Op::BatchNorm(x, g, b, _) => vec![x, g, b],
             Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _, _) | Op::Norm(x, w, b, _) => {
