@@ -329,6 +329,48 @@ def attention_fixture():
     dump("attention.json", out)
 
 
+def recurrent_fixture():
+    """nn.LSTM (2 layers, bidirectional), nn.GRU (2 layers) and nn.RNN (ReLU, bidirectional),
+    batch_first, from given initial states: outputs, final states and the gradients of
+    sum(y * r) + sum(h_n * rh) (+ sum(c_n * rc)) for the input, the initial states and every
+    weight, in named_parameters order (nabla names and orders its weights the same way)."""
+    out = {}
+    cases = [
+        ("lstm", torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)),
+        ("gru", torch.nn.GRU(3, 4, num_layers=2, batch_first=True)),
+        ("rnn_relu", torch.nn.RNN(3, 4, nonlinearity="relu", bidirectional=True, batch_first=True)),
+    ]
+    for name, mod in cases:
+        d = 2 if mod.bidirectional else 1
+        states = d * mod.num_layers
+        with torch.no_grad():
+            for p in mod.parameters():
+                p.copy_(torch.tensor(arr(tuple(p.shape), 0.5)))
+        x = torch.tensor(arr((2, 5, 3)), requires_grad=True)
+        h0 = torch.tensor(arr((states, 2, 4), 0.5), requires_grad=True)
+        c0 = torch.tensor(arr((states, 2, 4), 0.5), requires_grad=True)
+        if name == "lstm":
+            y, (hn, cn) = mod(x, (h0, c0))
+        else:
+            y, hn = mod(x, h0)
+        r, rh = torch.tensor(arr(tuple(y.shape))), torch.tensor(arr(tuple(hn.shape)))
+        loss = (y * r).sum() + (hn * rh).sum()
+        case = {"x": flat(x), "h0": flat(h0), "r": flat(r), "rh": flat(rh)}
+        if name == "lstm":
+            rc = torch.tensor(arr(tuple(cn.shape)))
+            loss = loss + (cn * rc).sum()
+            case.update({"c0": flat(c0), "rc": flat(rc), "cn": flat(cn)})
+        loss.backward()
+        case.update({"y": flat(y), "hn": flat(hn), "dx": flat(x.grad), "dh0": flat(h0.grad),
+                     "weights": [flat(p) for p in mod.parameters()],
+                     "names": [n for n, _ in mod.named_parameters()],
+                     "grads": [flat(p.grad) for p in mod.parameters()]})
+        if name == "lstm":
+            case["dc0"] = flat(c0.grad)
+        out[name] = case
+    dump("recurrent.json", out)
+
+
 if __name__ == "__main__":
     dense_fixture()
     loss_fixture()
@@ -338,4 +380,5 @@ if __name__ == "__main__":
     norm_embedding_fixture()
     conv1d_upsample_fixture()
     attention_fixture()
+    recurrent_fixture()
     print("wrote", os.path.normpath(OUT))

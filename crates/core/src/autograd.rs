@@ -6,7 +6,7 @@ use crate::cpu::{
     batch_norm, conv, index, layer_norm, layout, matmul::matmul as gemm, pool, recurrent, reduce,
     softmax, unary, upsample,
 };
-use crate::ops::{matmul_dims, transpose_last2, Op};
+use crate::ops::{concat_backward, matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -397,6 +397,11 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             }
             if let Some(c0) = c0 {
                 send(grads, c0, d.dc0);
+            }
+        }
+        Op::Concat(parts, axis) => {
+            for (p, d) in parts.iter().zip(concat_backward(parts, *axis, g)) {
+                send(grads, p, d);
             }
         }
         Op::Pick(x, idx) => {

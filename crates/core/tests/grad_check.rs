@@ -423,3 +423,18 @@ fn stacked_recurrent_layers_without_biases_or_states() {
         });
     }
 }
+
+#[test]
+fn concat_along_each_axis() {
+    let (a, b) = (rand(&[2, 3, 2], 60), rand(&[2, 1, 2], 61));
+    grad_check("concat axis 1", &[a.clone(), b.clone()], |x| {
+        weighted_sum(&Tensor::concat(&[&x[0], &x[1], &x[0]], 1))
+    });
+    let c = rand(&[2, 3, 4], 62);
+    grad_check("concat last axis", &[a.clone(), c], |x| {
+        weighted_sum(&Tensor::concat(&[&x[0], &x[1]], 2))
+    });
+    let y = Tensor::concat(&[&a, &rand(&[1, 3, 2], 63)], 0);
+    assert_eq!(y.shape(), [3, 3, 2]);
+    assert_eq!(&y.data()[..12], a.data());
+}

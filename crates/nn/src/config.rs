@@ -16,7 +16,9 @@ use crate::layers::{
     PositionalConfig, PositionalEmbedding, SequencePool, SequencePoolConfig, SequenceReduce,
     TimeDistributed, TimeDistributedConfig, TransformerBlock, TransformerConfig,
 };
+use crate::layers::{Recurrent, RecurrentConfig};
 use crate::model::{Model, Sequential};
+use nabla_core::RnnCell;
 use serde::{Deserialize, Serialize};
 
 /// A layer's config, tagged by `type` (`{ type = "dense", units = 128 }`).
@@ -86,6 +88,12 @@ pub enum LayerConfig {
     LastStep(SequencePoolConfig),
     /// [`TimeDistributed`]
     TimeDistributed(TimeDistributedConfig),
+    /// [`Recurrent`], LSTM cells
+    Lstm(RecurrentConfig),
+    /// [`Recurrent`], GRU cells
+    Gru(RecurrentConfig),
+    /// [`Recurrent`], plain RNN cells
+    SimpleRnn(RecurrentConfig),
 }
 
 impl LayerConfig {
@@ -131,6 +139,9 @@ impl LayerConfig {
                 Box::new(SequencePool::from_config(SequenceReduce::Last, c))
             }
             LayerConfig::TimeDistributed(c) => Box::new(TimeDistributed::from_config(c)),
+            LayerConfig::Lstm(c) => Box::new(Recurrent::from_config(RnnCell::Lstm, c)),
+            LayerConfig::Gru(c) => Box::new(Recurrent::from_config(RnnCell::Gru, c)),
+            LayerConfig::SimpleRnn(c) => Box::new(Recurrent::from_config(RnnCell::RnnTanh, c)),
         }
     }
 
@@ -166,6 +177,9 @@ impl LayerConfig {
             LayerConfig::GlobalMaxPool1d(_) => "global_max_pool1d",
             LayerConfig::LastStep(_) => "last_step",
             LayerConfig::TimeDistributed(_) => "time_distributed",
+            LayerConfig::Lstm(_) => "lstm",
+            LayerConfig::Gru(_) => "gru",
+            LayerConfig::SimpleRnn(_) => "simple_rnn",
         }
     }
 }

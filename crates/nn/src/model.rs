@@ -125,6 +125,7 @@ fn has_name(cfg: &LayerConfig) -> bool {
         | LayerConfig::GlobalMaxPool1d(c)
         | LayerConfig::LastStep(c) => c.name.is_some(),
         LayerConfig::TimeDistributed(c) => c.name.is_some(),
+        LayerConfig::Lstm(c) | LayerConfig::Gru(c) | LayerConfig::SimpleRnn(c) => c.name.is_some(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Tensor ops: each runs a `cpu` kernel and, when gradients are wanted, records itself as an
 //! [`Op`] on its output. The gradient rule of every op lives in `autograd.rs`.
 
+mod concat;
 mod conv;
 mod elementwise;
 mod layout;
@@ -15,6 +16,7 @@ mod upsample;
 use crate::cpu::binary::BinaryOp;
 pub use crate::cpu::unary::UnaryOp;
 use crate::tensor::{Node, Tensor};
+pub(crate) use concat::concat_backward;
 pub use conv::Window2d;
 pub(crate) use matmul::{matmul_dims, transpose_last2};
 pub(crate) use recurrent::RecurrentRecord;
@@ -84,6 +86,8 @@ pub(crate) enum Op {
     BatchNorm(Tensor, Tensor, Tensor, Arc<(Vec<f32>, Vec<f32>)>),
     /// A recurrent layer's pass over a sequence (one direction).
     Recurrent(Box<RecurrentRecord>),
+    /// Tensors joined along an axis.
+    Concat(Vec<Tensor>, usize),
 }
 
 /// Wraps a freshly computed buffer as a tensor, recording `op` only when gradients are on
@@ -130,6 +134,7 @@ impl Op {
     pub(crate) fn inputs(&self) -> Vec<&Tensor> {
         match self {
             Op::Recurrent(r) => r.inputs(),
+            Op::Concat(parts, _) => parts.iter().collect(),
             Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
             Op::BatchNorm(x, g, b, _) => vec![x, g, b],
             Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _, _) | Op::Norm(x, w, b, _) => {
