@@ -36,8 +36,8 @@ pub mod prelude {
     pub use nabla_data::{DataLoader, Dataset};
     pub use nabla_nn::{
         Activation, ActivationLayer, Adam, AdamW, BatchNorm, Conv2d, Dense, Dropout, Flatten,
-        GlobalPool2d, Initializer, Layer, Loss, LossSpec, Metric, Model, Normalization, Optimizer,
-        Padding, Pool2d, Regularizer, Reshape, Sequential, Sgd,
+        GlobalPool2d, Gru, Initializer, Layer, Loss, LossSpec, Lstm, Metric, Model, Normalization,
+        Optimizer, Padding, Pool2d, Regularizer, Reshape, Sequential, Sgd, SimpleRnn,
     };
     pub use nabla_train::{Fit, History, Logs, Spec, Training};
 }

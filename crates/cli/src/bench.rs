@@ -1,4 +1,4 @@
-//! `nabla bench W1|W2`: the benchmark workloads of shared/bench/WORKLOADS.md, one JSON line each.
+//! `nabla bench W1|W2|W3`: the benchmark workloads of shared/bench/WORKLOADS.md, one JSON line each.
 //!
 //! Timing matches the PyTorch reference script: the training clock covers the epochs only
 //! (shuffling and batch gathering inside it); inference is timed afterwards in batches of
@@ -16,10 +16,13 @@ pub fn run(workload: &str, epochs: Option<usize>) -> Result<()> {
         "W1" => (w1_model()?, train, test, 32, 5),
         "W2" => {
             // categorical cross-entropy on one-hot targets, images as [1, 28, 28]
-            let prep = |d: Dataset| -> Result<Dataset> { Ok(d.with_x_shape(&[1, 28, 28])?.one_hot(10)?) };
+            let prep =
+                |d: Dataset| -> Result<Dataset> { Ok(d.with_x_shape(&[1, 28, 28])?.one_hot(10)?) };
             (w2_model()?, prep(train)?, prep(test)?, 128, 3)
         }
-        other => bail!("unknown workload '{other}': expected one of W1, W2 (W3, W4 need layers that are not built yet)"),
+        // image rows as 28 time steps of 28 features
+        "W3" => (w3_model()?, train, test, 64, 1),
+        other => bail!("unknown workload '{other}': expected one of W1, W2, W3"),
     };
     measure(
         &w,
@@ -69,6 +72,20 @@ fn w2_model() -> Result<Model> {
     Ok(model)
 }
 
+/// W3: LSTM(256, 2 layers) over the 28 rows → last step → Dense(10); Adam, sparse CE.
+fn w3_model() -> Result<Model> {
+    let mut model = Sequential::new([28, 28])
+        .add(Lstm::new(256).num_layers(2))
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .build(42)?;
+    model.compile(
+        Adam::new(1e-3),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
+    Ok(model)
+}
+
 fn measure(
     w: &str,
     mut model: Model,
@@ -94,7 +111,10 @@ fn measure(
         .sum();
     let rec = Record {
         framework: "nabla",
-        workload: if w == "W1" { "W1" } else { "W2" },
+        workload: ["W1", "W2", "W3"]
+            .into_iter()
+            .find(|&k| k == w)
+            .unwrap_or("?"),
         train_samples_per_s: (epochs * train.len()) as f64 / train_s,
         infer_samples_per_s: infer,
         test_acc,

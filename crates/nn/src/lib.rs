@@ -27,8 +27,8 @@ pub use error::{Error, Result};
 pub use init::Initializer;
 pub use layer::{Ctx, Layer, Param};
 pub use layers::{
-    ActivationLayer, BatchNorm, Conv2d, Dense, Dropout, Flatten, GlobalPool2d, Normalization,
-    Padding, Pool2d, Reshape,
+    ActivationLayer, BatchNorm, Conv2d, Dense, Dropout, Flatten, GlobalPool2d, Gru, Lstm,
+    Normalization, Padding, Pool2d, Reshape, SimpleRnn,
 };
 pub use losses::{Loss, LossSpec};
 pub use metrics::Metric;

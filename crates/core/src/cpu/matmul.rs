@@ -140,9 +140,10 @@ fn gemm_with(
     }
 }
 
-/// [`matmul`] on rows spread through larger buffers: row `i` of `a [m, k]` starts at
+/// [`matmul_serial`] on rows spread through larger buffers: row `i` of `a [m, k]` starts at
 /// `a[i · a_rs]` and row `i` of `out [m, n]` at `out[i · out_rs]` (one time step inside a
 /// `[batch, time, ..]` buffer); `b` is contiguous `[k, n]`, or `[n, k]` when `trans_b`.
+/// Runs on the calling thread (the recurrent kernel gives each thread its own batch rows).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_rows(
     out: &mut [f32],
@@ -170,12 +171,6 @@ pub fn matmul_rows(
         a.len(),
         b.len()
     );
-    let threads = num_threads();
-    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
     let bs = if trans_b {
         (1, k as isize)
     } else {
@@ -193,7 +188,7 @@ pub fn matmul_rows(
             bs,
             (m, k, n),
             accumulate,
-            par,
+            Parallelism::None,
         )
     }
 }

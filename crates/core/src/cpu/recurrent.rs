@@ -10,10 +10,15 @@
 //!            dW_hh = Σ_t dG_tᵀ h_{t-1},  dW_ih = dGᵀ X,  db = Σ dG,  dX = dG W_ih
 //! ```
 //! Buffers are batch-first `[B, T, ..]` like the layer's input; a step's rows are strided.
+//! The steps run on each thread's own block of batch rows (rows never interact), so threads
+//! meet once per pass, not twice per step; `W_hh` is transposed once per pass so the
+//! per-step products read it row-major (the `gemm` crate is 3x slower on a transposed
+//! right-hand side at 64 rows).
 
 use super::matmul::{matmul, matmul_rows};
 use super::reduce::sum_axis;
 use super::rnn_cell;
+use super::threads::num_threads;
 
 /// The recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,11 +131,12 @@ pub fn forward(
     let (b, t, i, h) = (g.batch, g.time, g.input, g.hidden);
     let gh_w = g.cell.gates() * h;
     let s = g.cell.states() * h;
+    let gru = g.cell == Cell::Gru;
     // input projection with the biases (GRU keeps b_hh apart: r multiplies W_hn h + b_hn)
     let mut gates = vec![0.0; b * t * gh_w];
     let mut bias = vec![0.0; gh_w];
     add_opt(&mut bias, w.b_ih);
-    if g.cell != Cell::Gru {
+    if !gru {
         add_opt(&mut bias, w.b_hh);
     }
     gates
@@ -138,30 +144,65 @@ pub fn forward(
         .for_each(|r| r.copy_from_slice(&bias));
     matmul(&mut gates, x, w.w_ih, b * t, i, gh_w, false, true, true);
 
+    let w_hh_t = transpose(w.w_hh, gh_w, h);
+    let mut y = vec![0.0; b * t * s];
+    let mut hn = vec![0.0; if gru { b * t * h } else { 0 }];
+    let counts = split_rows(b);
+    let hn_w = if gru { t * h } else { 0 };
+    let jobs = pieces(&mut gates, t * gh_w, &counts)
+        .into_iter()
+        .zip(pieces(&mut y, t * s, &counts))
+        .zip(pieces(&mut hn, hn_w, &counts));
+    let w_hh_t = &w_hh_t;
+    rayon::scope(|sc| {
+        let mut r0 = 0;
+        for (((gates, y), hn), &rows) in jobs.zip(&counts) {
+            let geom = RnnGeom { batch: rows, ..*g };
+            let h0 = h0.map(|v| &v[r0 * h..(r0 + rows) * h]);
+            let c0 = c0.map(|v| &v[r0 * h..(r0 + rows) * h]);
+            r0 += rows;
+            sc.spawn(move |_| {
+                steps_forward(&geom, gates, y, hn, (w_hh_t, w.b_hh), (h0, c0));
+            });
+        }
+    });
+    (y, RnnSaved { gates, hn })
+}
+
+/// The steps of [`forward`] for one block of batch rows (`g.batch` of them).
+fn steps_forward(
+    g: &RnnGeom,
+    gates: &mut [f32],
+    y: &mut [f32],
+    hn: &mut [f32],
+    (w_hh_t, b_hh): (&[f32], Option<&[f32]>),
+    (h0, c0): (Option<&[f32]>, Option<&[f32]>),
+) {
+    let (b, t, h) = (g.batch, g.time, g.hidden);
+    let gh_w = g.cell.gates() * h;
+    let s = g.cell.states() * h;
+    let gru = g.cell == Cell::Gru;
     let mut hs = h0.map_or_else(|| vec![0.0; b * h], <[f32]>::to_vec);
     let mut cs = c0.map_or_else(|| vec![0.0; b * h], <[f32]>::to_vec);
-    let mut y = vec![0.0; b * t * s];
-    let gru = g.cell == Cell::Gru;
     let mut gh = vec![0.0; if gru { b * gh_w } else { 0 }];
-    let mut hn = vec![0.0; if gru { b * t * h } else { 0 }];
     for step in 0..t {
         let tt = g.t(step);
         let dims = (b, h, gh_w);
         if gru {
-            gh.chunks_mut(gh_w).for_each(|r| match w.b_hh {
+            gh.chunks_mut(gh_w).for_each(|r| match b_hh {
                 Some(bh) => r.copy_from_slice(bh),
                 None => r.fill(0.0),
             });
-            matmul_rows(&mut gh, gh_w, &hs, h, w.w_hh, dims, true, true);
+            matmul_rows(&mut gh, gh_w, &hs, h, w_hh_t, dims, false, true);
         } else {
             matmul_rows(
                 &mut gates[tt * gh_w..],
                 t * gh_w,
                 &hs,
                 h,
-                w.w_hh,
+                w_hh_t,
                 dims,
-                true,
+                false,
                 true,
             );
         }
@@ -184,13 +225,6 @@ pub fn forward(
             }
         }
     }
-    (y, RnnSaved { gates, hn })
-}
-
-fn add_opt(acc: &mut [f32], v: Option<&[f32]>) {
-    if let Some(v) = v {
-        acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
-    }
 }
 
 /// The gradients of [`forward`] from `dy [B, T, S·H]`, given its inputs and outputs.
@@ -210,82 +244,41 @@ pub fn backward(
     let gh_w = g.cell.gates() * h;
     let s = g.cell.states() * h;
     let gru = g.cell == Cell::Gru;
-    let zeros = vec![0.0; b * h];
-    let (h0, c0) = (h0.unwrap_or(&zeros), c0.unwrap_or(&zeros));
-    // the state before step `step` of batch row r: (h, c) slices
-    let prev = |r: usize, step: usize| -> (&[f32], &[f32]) {
-        if step == 0 {
-            (&h0[r * h..(r + 1) * h], &c0[r * h..(r + 1) * h])
-        } else {
-            let o = (r * t + g.t(step - 1)) * s;
-            let c = if g.cell == Cell::Lstm {
-                &y[o + h..o + 2 * h]
-            } else {
-                &[][..]
-            };
-            (&y[o..o + h], c)
-        }
-    };
+    let lstm = g.cell == Cell::Lstm;
     let mut dgx = vec![0.0; b * t * gh_w];
     let mut dgh = vec![0.0; if gru { b * t * gh_w } else { 0 }];
     let mut dh = vec![0.0; b * h];
-    let mut dc = vec![0.0; if g.cell == Cell::Lstm { b * h } else { 0 }];
-    for step in (0..t).rev() {
-        let tt = g.t(step);
-        for r in 0..b {
-            let row = r * t + tt;
-            let (gs, dys) = (row * gh_w..(row + 1) * gh_w, row * s..(row + 1) * s);
-            let (hp, cp) = prev(r, step);
-            let dhr = &mut dh[r * h..(r + 1) * h];
-            match g.cell {
-                Cell::Lstm => rnn_cell::lstm_backward(
-                    &saved.gates[gs.clone()],
-                    &y[row * s + h..(row + 1) * s],
-                    cp,
-                    &dy[dys],
-                    dhr,
-                    &mut dc[r * h..(r + 1) * h],
-                    &mut dgx[gs],
-                ),
-                Cell::Gru => rnn_cell::gru_backward(
-                    &saved.gates[gs.clone()],
-                    &saved.hn[row * h..(row + 1) * h],
-                    hp,
-                    &dy[dys],
-                    dhr,
-                    &mut dgx[gs.clone()],
-                    &mut dgh[gs],
-                ),
-                Cell::RnnTanh | Cell::RnnRelu => rnn_cell::rnn_backward(
-                    &y[dys.clone()],
-                    &dy[dys],
-                    dhr,
-                    &mut dgx[gs],
-                    g.cell == Cell::RnnRelu,
-                ),
-            }
-        }
-        // dh_{t-1} = dG_t W_hh (added to GRU's direct part h' z)
-        let dg = if gru { &dgh } else { &dgx };
-        matmul_rows(
-            &mut dh,
-            h,
-            &dg[tt * gh_w..],
-            t * gh_w,
-            w.w_hh,
-            (b, gh_w, h),
-            false,
-            gru,
-        );
-    }
-    // h_{t-1} of every row, for dW_hh
+    let mut dc = vec![0.0; if lstm { b * h } else { 0 }];
     let mut h_prev = vec![0.0; b * t * h];
-    for r in 0..b {
-        for step in 0..t {
-            let row = r * t + g.t(step);
-            h_prev[row * h..(row + 1) * h].copy_from_slice(prev(r, step).0);
+    let counts = split_rows(b);
+    let jobs = pieces(&mut dgx, t * gh_w, &counts)
+        .into_iter()
+        .zip(pieces(&mut dgh, if gru { t * gh_w } else { 0 }, &counts))
+        .zip(pieces(&mut dh, h, &counts))
+        .zip(pieces(&mut dc, if lstm { h } else { 0 }, &counts))
+        .zip(pieces(&mut h_prev, t * h, &counts));
+    rayon::scope(|sc| {
+        let mut r0 = 0;
+        for (((((dgx, dgh), dh), dc), h_prev), &rows) in jobs.zip(&counts) {
+            let cut = |v, width| rows_of(v, r0, rows, width);
+            let chunk = BackwardChunk {
+                gates: cut(&saved.gates, t * gh_w),
+                hn: if gru { cut(&saved.hn, t * h) } else { &[] },
+                y: cut(y, t * s),
+                dy: cut(dy, t * s),
+                h0: h0.map(|v| cut(v, h)),
+                c0: c0.map(|v| cut(v, h)),
+                dgx,
+                dgh,
+                dh,
+                dc,
+                h_prev,
+            };
+            let geom = RnnGeom { batch: rows, ..*g };
+            r0 += rows;
+            sc.spawn(move |_| steps_backward(&geom, w.w_hh, chunk));
         }
-    }
+    });
     let dg_h = if gru { &dgh } else { &dgx };
     let mut dw_hh = vec![0.0; gh_w * h];
     matmul(
@@ -315,4 +308,132 @@ pub fn backward(
         dh0: dh,
         dc0: dc,
     }
+}
+
+/// One block of batch rows of [`backward`]: what it reads and what it writes.
+struct BackwardChunk<'a> {
+    gates: &'a [f32],
+    hn: &'a [f32],
+    y: &'a [f32],
+    dy: &'a [f32],
+    h0: Option<&'a [f32]>,
+    c0: Option<&'a [f32]>,
+    /// Gradients of the input-side pre-activations (all steps).
+    dgx: &'a mut [f32],
+    /// GRU: gradients of the hidden-side pre-activations (all steps).
+    dgh: &'a mut [f32],
+    /// Running `dh` (ends as `dh0`).
+    dh: &'a mut [f32],
+    /// Running `dc` (LSTM; ends as `dc0`).
+    dc: &'a mut [f32],
+    /// Gets `h_{t-1}` of every step, for `dW_hh`.
+    h_prev: &'a mut [f32],
+}
+
+/// The steps of [`backward`] in reverse for one block of batch rows.
+fn steps_backward(g: &RnnGeom, w_hh: &[f32], c: BackwardChunk) {
+    let (b, t, h) = (g.batch, g.time, g.hidden);
+    let gh_w = g.cell.gates() * h;
+    let s = g.cell.states() * h;
+    let gru = g.cell == Cell::Gru;
+    let zeros = vec![0.0; b * h];
+    let (h0, c0) = (c.h0.unwrap_or(&zeros), c.c0.unwrap_or(&zeros));
+    let y = c.y;
+    // the state before step `step` of batch row r: (h, c) slices
+    let prev = |r: usize, step: usize| -> (&[f32], &[f32]) {
+        if step == 0 {
+            (&h0[r * h..(r + 1) * h], &c0[r * h..(r + 1) * h])
+        } else {
+            let o = (r * t + g.t(step - 1)) * s;
+            let c = if g.cell == Cell::Lstm {
+                &y[o + h..o + 2 * h]
+            } else {
+                &[][..]
+            };
+            (&y[o..o + h], c)
+        }
+    };
+    for step in (0..t).rev() {
+        let tt = g.t(step);
+        for r in 0..b {
+            let row = r * t + tt;
+            let (gs, dys) = (row * gh_w..(row + 1) * gh_w, row * s..(row + 1) * s);
+            let (hp, cp) = prev(r, step);
+            c.h_prev[row * h..(row + 1) * h].copy_from_slice(hp);
+            let dhr = &mut c.dh[r * h..(r + 1) * h];
+            match g.cell {
+                Cell::Lstm => rnn_cell::lstm_backward(
+                    &c.gates[gs.clone()],
+                    &y[row * s + h..(row + 1) * s],
+                    cp,
+                    &c.dy[dys],
+                    dhr,
+                    &mut c.dc[r * h..(r + 1) * h],
+                    &mut c.dgx[gs],
+                ),
+                Cell::Gru => rnn_cell::gru_backward(
+                    &c.gates[gs.clone()],
+                    &c.hn[row * h..(row + 1) * h],
+                    hp,
+                    &c.dy[dys],
+                    dhr,
+                    &mut c.dgx[gs.clone()],
+                    &mut c.dgh[gs],
+                ),
+                Cell::RnnTanh | Cell::RnnRelu => rnn_cell::rnn_backward(
+                    &y[dys.clone()],
+                    &c.dy[dys],
+                    dhr,
+                    &mut c.dgx[gs],
+                    g.cell == Cell::RnnRelu,
+                ),
+            }
+        }
+        // dh_{t-1} = dG_t W_hh (added to GRU's direct part h' z)
+        let dg: &[f32] = if gru { c.dgh } else { c.dgx };
+        let dims = (b, gh_w, h);
+        matmul_rows(c.dh, h, &dg[tt * gh_w..], t * gh_w, w_hh, dims, false, gru);
+    }
+}
+
+/// Rows `r0..r0 + rows` of `v`, `width` elements each.
+fn rows_of(v: &[f32], r0: usize, rows: usize, width: usize) -> &[f32] {
+    &v[r0 * width..(r0 + rows) * width]
+}
+
+fn add_opt(acc: &mut [f32], v: Option<&[f32]>) {
+    if let Some(v) = v {
+        acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+    }
+}
+
+/// `x [rows, cols]` transposed to `[cols, rows]`.
+fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    for (i, row) in x.chunks_exact(cols).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            out[j * rows + i] = v;
+        }
+    }
+    out
+}
+
+/// Batch rows per thread: `b` split as evenly as the thread count allows.
+fn split_rows(b: usize) -> Vec<usize> {
+    let n = num_threads().clamp(1, b.max(1));
+    (0..n).map(|k| b / n + usize::from(k < b % n)).collect()
+}
+
+/// `v` cut into consecutive pieces of `counts[k] · width` elements (empty pieces when
+/// `width` is 0).
+fn pieces<'a>(v: &'a mut [f32], width: usize, counts: &[usize]) -> Vec<&'a mut [f32]> {
+    let mut rest = v;
+    counts
+        .iter()
+        .map(|&c| {
+            let (piece, tail) = std::mem::take(&mut rest).split_at_mut(c * width);
+            rest = tail;
+            piece
+        })
+        .collect()
 }
