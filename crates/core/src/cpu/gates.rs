@@ -20,14 +20,17 @@ const LN2_LO: f32 = 1.428_606_8e-6;
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 87.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let v = x * LOG2_E + ROUND;
+    let n = v - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // 2^n through the exponent bits (n is in [-126, 126] after the clamp)
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n through the exponent bits: v's low mantissa bits hold n (in [-126, 126] after the
+    // clamp), read with integer arithmetic that vectorises (an `as i32` would not)
+    let e = v.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23;
+    p * f32::from_bits(e)
 }
 
 /// The logistic function `1 / (1 + e^-x)`.
