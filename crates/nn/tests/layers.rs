@@ -591,3 +591,155 @@ fn time_distributed_applies_one_layer_to_every_step() {
     let step1 = inner.forward_eval(&Tensor::from_vec(x[25..].to_vec(), &[1, 1, 5, 5]));
     assert_eq!(&y.data()[27..], step1.data());
 }
+
+#[test]
+fn recurrent_layers_shapes_configs_and_save_load() {
+    // LSTM: 4 gate blocks; w_ih [4h, in], w_hh [4h, h], two biases [4h]
+    let lstm = |h: usize, i: usize| 4 * h * (i + h) + 8 * h;
+    check_layer(
+        from_json(r#"{"type": "lstm", "units": 3}"#),
+        &[5, 2],
+        &[3],
+        lstm(3, 2),
+    );
+    check_layer(
+        from_json(r#"{"type": "lstm", "units": 3, "num_layers": 2, "return_sequences": true}"#),
+        &[4, 2],
+        &[4, 3],
+        lstm(3, 2) + lstm(3, 3),
+    );
+    // bidirectional: both directions' features, the second layer reads 2h
+    check_layer(
+        from_json(
+            r#"{"type": "gru", "units": 2, "num_layers": 2, "bidirectional": true, "dropout": 0.5}"#,
+        ),
+        &[3, 4],
+        &[4],
+        2 * (3 * 2 * (4 + 2) + 12) + 2 * (3 * 2 * (4 + 2) + 12),
+    );
+    check_layer(
+        from_json(
+            r#"{"type": "simple_rnn", "units": 3, "use_bias": false, "return_sequences": true, "bidirectional": true}"#,
+        ),
+        &[4, 2],
+        &[4, 6],
+        2 * (3 * 2 + 3 * 3),
+    );
+    // ReLU cells (finite differences near the kink are checked in nabla-core and against
+    // PyTorch): shape, config and save/load here
+    let m = nabla_nn::Sequential::new(vec![4, 2])
+        .add_boxed(
+            from_json(r#"{"type": "simple_rnn", "units": 3, "activation": "relu"}"#).into_layer(),
+        )
+        .build(0)
+        .unwrap();
+    assert_eq!(m.output_shape(), [3]);
+    assert!(serde_json::to_string(&m.config())
+        .unwrap()
+        .contains(r#""activation":"relu""#));
+    check_layer(
+        from_json(
+            r#"{"type": "lstm", "units": 2, "kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal"}"#,
+        ),
+        &[3, 2],
+        &[2],
+        lstm(2, 2),
+    );
+}
+
+#[test]
+fn recurrent_layers_reject_bad_settings_naming_them() {
+    let build = |cfg: &str, input: &[usize]| {
+        nabla_nn::Sequential::new(input.to_vec())
+            .add_boxed(from_json(cfg).into_layer())
+            .build(0)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let e = build(r#"{"type": "lstm", "units": 4}"#, &[28]);
+    assert!(
+        e.contains("lstm") && e.contains("[time, features]") && e.contains("[28]"),
+        "{e}"
+    );
+    let e = build(
+        r#"{"type": "lstm", "units": 4, "activation": "relu"}"#,
+        &[3, 2],
+    );
+    assert!(e.contains("activation") && e.contains("tanh"), "{e}");
+    let e = build(r#"{"type": "gru", "units": 4, "dropout": 1.0}"#, &[3, 2]);
+    assert!(e.contains("dropout") && e.contains("[0, 1)"), "{e}");
+    let e = build(r#"{"type": "simple_rnn", "units": 0}"#, &[3, 2]);
+    assert!(e.contains("units") && e.contains("positive"), "{e}");
+    assert!(
+        serde_json::from_str::<LayerConfig>(r#"{"type": "lstm", "units": 2, "hidden": 3}"#)
+            .is_err()
+    );
+}
+
+#[test]
+fn recurrent_dropout_acts_between_layers_only_while_training() {
+    use nabla_core::{Rng, Tensor};
+    use nabla_nn::Ctx;
+    let cfg = r#"{"type": "lstm", "units": 4, "num_layers": 2, "dropout": 0.5}"#;
+    let model = nabla_nn::Sequential::new(vec![3, 2])
+        .add_boxed(from_json(cfg).into_layer())
+        .build(0)
+        .unwrap();
+    let x = Tensor::from_vec(
+        (0..12).map(|i| (i as f32 - 6.0) / 4.0).collect(),
+        &[2, 3, 2],
+    );
+    let eval = model.forward_eval(&x);
+    assert_eq!(
+        eval.data(),
+        model.forward_eval(&x).data(),
+        "eval is deterministic"
+    );
+    let mut rng = Rng::new(3);
+    let train = model.forward(&x, &mut Ctx::new(true, &mut rng));
+    assert_ne!(
+        train.data(),
+        eval.data(),
+        "dropout changes the training pass"
+    );
+}
+
+#[test]
+fn a_gru_learns_to_remember_the_first_step() {
+    use nabla_core::{Rng, Tensor};
+    use nabla_nn::{Adam, Loss};
+    // the label is the sign of the first of 6 noisy steps: needs memory across the sequence
+    let mut rng = Rng::new(5);
+    let n = 256;
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let first = if rng.uniform() < 0.5 { -1.0 } else { 1.0 };
+        xs.push(first);
+        xs.extend((0..5).map(|_| rng.normal() * 0.5));
+        ys.push(if first > 0.0 { 1.0 } else { 0.0 });
+    }
+    let x = Tensor::from_vec(xs, &[n, 6, 1]);
+    let y = Tensor::from_vec(ys.clone(), &[n]);
+    let mut model = nabla_nn::Sequential::new(vec![6, 1])
+        .add_boxed(from_json(r#"{"type": "gru", "units": 8}"#).into_layer())
+        .add_boxed(dense_cfg(2, Activation::Softmax, true).into_layer())
+        .build(1)
+        .unwrap();
+    model
+        .compile(Adam::new(0.02), Loss::SparseCategoricalCrossentropy, &[])
+        .unwrap();
+    let loss = Loss::SparseCategoricalCrossentropy.into_spec();
+    for _ in 0..60 {
+        let grads = loss.compute(&model.forward_train(&x), &y).backward();
+        model.apply_gradients(&grads).unwrap();
+    }
+    let p = model.forward_eval(&x);
+    let correct = p
+        .data()
+        .chunks(2)
+        .zip(&ys)
+        .filter(|(p, &t)| (p[1] > p[0]) == (t > 0.5))
+        .count();
+    assert!(correct as f64 / n as f64 > 0.95, "accuracy {correct}/{n}");
+}
