@@ -1,4 +1,4 @@
-//! `nabla bench W1|W2|W3`: the benchmark workloads of shared/bench/WORKLOADS.md, one JSON line each.
+//! `nabla bench W1|W2|W3|W4` (W4 in `bench_gpt.rs`): the benchmark workloads of shared/bench/WORKLOADS.md, one JSON line each.
 //!
 //! Timing matches the PyTorch reference script: the training clock covers the epochs only
 //! (shuffling and batch gathering inside it); inference is timed afterwards in batches of
@@ -11,6 +11,9 @@ use std::time::Instant;
 
 pub fn run(workload: &str, epochs: Option<usize>) -> Result<()> {
     let w = workload.to_ascii_uppercase();
+    if w == "W4" {
+        return super::bench_gpt::run(epochs);
+    }
     let (train, test) = nabla::datasets::mnist()?;
     let (model, train, test, batch, spec_epochs) = match w.as_str() {
         "W1" => (w1_model()?, train, test, 32, 5),
@@ -22,7 +25,7 @@ pub fn run(workload: &str, epochs: Option<usize>) -> Result<()> {
         }
         // image rows as 28 time steps of 28 features
         "W3" => (w3_model()?, train, test, 64, 1),
-        other => bail!("unknown workload '{other}': expected one of W1, W2, W3"),
+        other => bail!("unknown workload '{other}': expected one of W1, W2, W3, W4"),
     };
     measure(
         &w,
@@ -157,7 +160,7 @@ struct Record {
 }
 
 /// Samples/s of eval-mode forward passes in batches of 1000 over `data`.
-fn infer_throughput(model: &Model, data: &Dataset) -> Result<f64> {
+pub(crate) fn infer_throughput(model: &Model, data: &Dataset) -> Result<f64> {
     let batches: Vec<Tensor> = (0..data.len())
         .step_by(1000)
         .map(|s| {

@@ -2,6 +2,7 @@
 
 mod augment;
 mod bench;
+mod bench_gpt;
 mod evaluate;
 mod generate;
 mod predict;
@@ -118,11 +119,11 @@ enum Command {
         /// A .toml spec or a saved model.
         path: PathBuf,
     },
-    /// Run a benchmark workload (W1) and print one JSON line.
+    /// Run a benchmark workload of shared/bench/WORKLOADS.md and print one JSON line.
     Bench {
-        /// Workload id: W1.
+        /// Workload id: W1 (MLP), W2 (CNN), W3 (LSTM) or W4 (GPT).
         workload: String,
-        /// Override the number of epochs (the JSON says so).
+        /// Override the number of epochs (W1-W3) or timed steps (W4); the JSON says so.
         #[arg(long)]
         epochs: Option<usize>,
     },
