@@ -7,7 +7,9 @@
 
 use anyhow::Result;
 use nabla::data::shakespeare_ids;
-use nabla::nn::layers::{Embedding, LayerNorm, PositionKind, PositionalEmbedding, TransformerBlock};
+use nabla::nn::layers::{
+    Embedding, LayerNorm, PositionKind, PositionalEmbedding, TransformerBlock,
+};
 use nabla::prelude::*;
 use serde::Serialize;
 use std::time::Instant;
@@ -106,7 +108,10 @@ fn val_loss(model: &Model, val: &[usize]) -> Result<f64> {
         let n = (n_win - start).min(256);
         let span = start * CONTEXT..(start + n) * CONTEXT;
         let x: Vec<f32> = val[span.clone()].iter().map(|&i| i as f32).collect();
-        let y: Vec<f32> = val[span.start + 1..span.end + 1].iter().map(|&i| i as f32).collect();
+        let y: Vec<f32> = val[span.start + 1..span.end + 1]
+            .iter()
+            .map(|&i| i as f32)
+            .collect();
         let logits = model.forward_eval(&Tensor::from_vec(x, &[n, CONTEXT]));
         let l = no_grad(|| loss.compute(&logits, &Tensor::from_vec(y, &[n, CONTEXT])));
         total += l.item() as f64 * (n * CONTEXT) as f64;

@@ -6,6 +6,7 @@ pub mod batch_norm;
 pub mod binary;
 pub mod conv;
 pub mod gates;
+pub mod gelu;
 pub mod index;
 pub mod layer_norm;
 pub mod layout;

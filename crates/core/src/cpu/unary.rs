@@ -232,6 +232,7 @@ fn forward_serial(op: UnaryOp, x: &mut [f32]) {
     match op {
         // The hot activation gets a loop compiled for wide vectors.
         UnaryOp::Relu => relu_inplace(x),
+        UnaryOp::Gelu => super::gelu::forward_inplace(x),
         _ => x.iter_mut().for_each(|v| *v = op.f(*v)),
     }
 }
@@ -298,6 +299,7 @@ pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
 fn backward_serial(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
     match op {
         UnaryOp::Relu => relu_backward(x, dy, dx),
+        UnaryOp::Gelu => super::gelu::backward(x, dy, dx),
         _ => {
             for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy).zip(x).zip(y) {
                 *d += g * op.df(xv, yv);
