@@ -3,8 +3,8 @@
 
 use crate::cpu::binary::{self, BinaryOp};
 use crate::cpu::{
-    batch_norm, conv, index, layer_norm, layout, matmul::matmul as gemm, pool, recurrent, reduce,
-    softmax, unary, upsample,
+    attention, batch_norm, conv, index, layer_norm, layout, matmul::matmul as gemm, pool,
+    recurrent, reduce, softmax, unary, upsample,
 };
 use crate::ops::{concat_backward, matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
@@ -398,6 +398,13 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             if let Some(c0) = c0 {
                 send(grads, c0, d.dc0);
             }
+        }
+        Op::Attention(a) => {
+            let (dq, dk, dv) =
+                attention::backward(&a.geom, a.q.data(), a.k.data(), a.v.data(), &a.p, g);
+            send(grads, &a.q, dq);
+            send(grads, &a.k, dk);
+            send(grads, &a.v, dv);
         }
         Op::Concat(parts, axis) => {
             for (p, d) in parts.iter().zip(concat_backward(parts, *axis, g)) {

@@ -438,3 +438,60 @@ fn concat_along_each_axis() {
     assert_eq!(y.shape(), [3, 3, 2]);
     assert_eq!(&y.data()[..12], a.data());
 }
+
+#[test]
+fn fused_attention_with_and_without_causal_mask_and_cached_keys() {
+    let (b, t, heads, dk) = (2, 4, 2, 3);
+    let w = heads * dk;
+    for causal in [false, true] {
+        let inputs = [
+            rand(&[b, t, w], 70),
+            rand(&[b, t, w], 71),
+            rand(&[b, t, w], 72),
+        ];
+        grad_check(&format!("attention causal={causal}"), &inputs, |x| {
+            weighted_sum(&Tensor::attention(&x[0], &x[1], &x[2], heads, causal))
+        });
+    }
+    // two queries against five keys (three cached): query i sees keys up to i + 3
+    let inputs = [
+        rand(&[b, 2, w], 73),
+        rand(&[b, 5, w], 74),
+        rand(&[b, 5, w], 75),
+    ];
+    grad_check("attention over cached keys", &inputs, |x| {
+        weighted_sum(&Tensor::attention(&x[0], &x[1], &x[2], heads, true))
+    });
+}
+
+#[test]
+fn fused_attention_equals_the_composed_ops() {
+    let (b, t, heads, dk) = (2, 5, 2, 4);
+    let w = heads * dk;
+    let (q, k, v) = (
+        rand(&[b, t, w], 80),
+        rand(&[b, t, w], 81),
+        rand(&[b, t, w], 82),
+    );
+    let split = |x: &Tensor| x.reshape(&[b, t, heads, dk]).permute(&[0, 2, 1, 3]);
+    let mask: Vec<f32> = (0..t * t)
+        .map(|i| if i % t > i / t { -1e9 } else { 0.0 })
+        .collect();
+    let scores = split(&q)
+        .matmul(&split(&k).permute(&[0, 1, 3, 2]))
+        .scale(1.0 / (dk as f32).sqrt())
+        .add(&Tensor::from_vec(mask, &[t, t]));
+    let composed = scores
+        .softmax()
+        .matmul(&split(&v))
+        .permute(&[0, 2, 1, 3])
+        .reshape(&[b, t, w]);
+    let fused = Tensor::attention(&q, &k, &v, heads, true);
+    nabla_core::testing::assert_close(
+        fused.data(),
+        composed.data(),
+        1e-5,
+        1e-4,
+        "causal attention",
+    );
+}

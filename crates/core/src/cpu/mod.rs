@@ -2,6 +2,7 @@
 //! forward. Nothing here knows about `Tensor` or the tape; this is the only place for
 //! `unsafe`, SIMD and threads.
 
+pub mod attention;
 pub mod batch_norm;
 pub mod binary;
 pub mod conv;

@@ -1,6 +1,7 @@
 //! Tensor ops: each runs a `cpu` kernel and, when gradients are wanted, records itself as an
 //! [`Op`] on its output. The gradient rule of every op lives in `autograd.rs`.
 
+mod attention;
 mod concat;
 mod conv;
 mod elementwise;
@@ -16,6 +17,7 @@ mod upsample;
 use crate::cpu::binary::BinaryOp;
 pub use crate::cpu::unary::UnaryOp;
 use crate::tensor::{Node, Tensor};
+pub(crate) use attention::AttnRecord;
 pub(crate) use concat::concat_backward;
 pub use conv::Window2d;
 pub(crate) use matmul::{matmul_dims, transpose_last2};
@@ -88,6 +90,8 @@ pub(crate) enum Op {
     Recurrent(Box<RecurrentRecord>),
     /// Tensors joined along an axis.
     Concat(Vec<Tensor>, usize),
+    /// Fused scaled dot-product attention.
+    Attention(Box<AttnRecord>),
 }
 
 /// Wraps a freshly computed buffer as a tensor, recording `op` only when gradients are on
@@ -135,6 +139,7 @@ impl Op {
         match self {
             Op::Recurrent(r) => r.inputs(),
             Op::Concat(parts, _) => parts.iter().collect(),
+            Op::Attention(a) => vec![&a.q, &a.k, &a.v],
             Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
             Op::BatchNorm(x, g, b, _) => vec![x, g, b],
             Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _, _) | Op::Norm(x, w, b, _) => {

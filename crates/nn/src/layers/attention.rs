@@ -173,9 +173,19 @@ impl Layer for MultiHeadAttention {
         let p = &self.params;
         let bias = |i: usize| self.cfg.use_bias.then(|| &p[4 + i].value);
         let (b, t) = (x.shape()[0], x.shape()[1]);
-        let q = self.heads(&x.linear(&p[0].value, bias(0)));
-        let k = self.heads(&x.linear(&p[1].value, bias(1)));
-        let v = self.heads(&x.linear(&p[2].value, bias(2)));
+        let (q, k, v) = (
+            x.linear(&p[0].value, bias(0)),
+            x.linear(&p[1].value, bias(1)),
+            x.linear(&p[2].value, bias(2)),
+        );
+        if !(ctx.training && self.cfg.dropout > 0.0) {
+            // one fused kernel: heads side by side, causal rows cut, no mask tensor
+            let heads = self.cfg.num_heads;
+            let out = Tensor::attention(&q, &k, &v, heads, self.cfg.causal);
+            return out.linear(&p[3].value, bias(3));
+        }
+        // with dropout on the attention weights: the composed ops
+        let (q, k, v) = (self.heads(&q), self.heads(&k), self.heads(&v));
         // [B, H, T, dk] · [B, H, dk, T]
         let kt = k.permute(&[0, 1, 3, 2]);
         let mut scores = q.matmul(&kt).scale(1.0 / (self.cfg.key_dim as f32).sqrt());

@@ -1,0 +1,60 @@
+//! Fused scaled dot-product attention (kernel in `cpu/attention.rs`).
+
+use super::{record, Op};
+use crate::cpu::attention::{self, AttnGeom};
+use crate::tensor::Tensor;
+
+/// What the attention op keeps for its backward.
+pub(crate) struct AttnRecord {
+    pub geom: AttnGeom,
+    pub q: Tensor,
+    pub k: Tensor,
+    pub v: Tensor,
+    /// The attention weights `[B, H, T, S]`.
+    pub p: Vec<f32>,
+}
+
+impl Tensor {
+    /// `softmax(Q Kᵀ / sqrt(dk)) V` for each of `heads` heads side by side in the last axis:
+    /// `q [B, T, H·dk]`, `k`, `v` `[B, S, H·dk]` → `[B, T, H·dk]`. With `causal`, query `i`
+    /// sees keys up to `i + S − T` only (`S = T` in training; more with cached keys).
+    ///
+    /// # Panics
+    /// If the shapes do not fit (layers check their input first).
+    pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, causal: bool) -> Tensor {
+        let (qs, ks) = (q.shape(), k.shape());
+        let fits = q.rank() == 3
+            && ks.len() == 3
+            && v.shape() == ks
+            && ks[0] == qs[0]
+            && ks[2] == qs[2]
+            && heads > 0
+            && qs[2] % heads == 0
+            && ks[1] >= qs[1];
+        assert!(
+            fits,
+            "attention: q {qs:?}, k {ks:?}, v {:?} with {heads} heads do not fit",
+            v.shape()
+        );
+        let dk = qs[2] / heads;
+        let geom = AttnGeom {
+            batch: qs[0],
+            time: qs[1],
+            keys: ks[1],
+            heads,
+            dk,
+            causal,
+            scale: 1.0 / (dk as f32).sqrt(),
+        };
+        let (y, p) = attention::forward(&geom, q.data(), k.data(), v.data());
+        record(y, qs.to_vec(), &[q, k, v], || {
+            Op::Attention(Box::new(AttnRecord {
+                geom,
+                q: q.clone(),
+                k: k.clone(),
+                v: v.clone(),
+                p,
+            }))
+        })
+    }
+}
