@@ -9,10 +9,10 @@
 //! ```
 //! Inputs and output are `[B, T, H·dk]` (what the projections produce and consume); `P` is
 //! kept for the backward (`[B, H, T, T]`, causal rows zero past the diagonal). Batch rows run
-//! in parallel; each head's `Q, K, V` are copied to contiguous blocks for the products.
+//! in parallel; each head's `Q, K, V` are read in place through strided matrix views.
 
 use super::gates::exp;
-use super::matmul::matmul_serial;
+use super::matmul::{matmul_view, View};
 use rayon::prelude::*;
 
 /// The sizes of one attention call.
@@ -45,31 +45,64 @@ impl AttnGeom {
     }
 }
 
-/// Columns `h·dk..(h+1)·dk` of `rows` rows of width `w` as a contiguous `[rows, dk]` block.
-fn gather(x: &[f32], rows: usize, w: usize, h: usize, dk: usize, out: &mut [f32]) {
-    for r in 0..rows {
-        out[r * dk..(r + 1) * dk].copy_from_slice(&x[r * w + h * dk..r * w + (h + 1) * dk]);
+/// Head `h`'s `[rows, dk]` block inside rows of width `w` (transposed: `[dk, rows]`).
+fn head(x: &[f32], w: usize, h: usize, dk: usize, transposed: bool) -> View<'_> {
+    let data = &x[h * dk..];
+    if transposed {
+        View { data, rs: 1, cs: w }
+    } else {
+        View { data, rs: w, cs: 1 }
     }
 }
 
-/// Adds (or writes) a `[rows, dk]` block into columns `h·dk..` of `x`.
-fn scatter(block: &[f32], rows: usize, w: usize, h: usize, dk: usize, x: &mut [f32]) {
-    for r in 0..rows {
-        x[r * w + h * dk..r * w + (h + 1) * dk].copy_from_slice(&block[r * dk..(r + 1) * dk]);
+/// A contiguous `[rows, cols]` matrix (transposed: read as `[cols, rows]`).
+fn dense(x: &[f32], cols: usize, transposed: bool) -> View<'_> {
+    if transposed {
+        View {
+            data: x,
+            rs: 1,
+            cs: cols,
+        }
+    } else {
+        View {
+            data: x,
+            rs: cols,
+            cs: 1,
+        }
     }
 }
 
 crate::multiversion! {
-    /// `p = softmax(p[..n])` in place, zeros after `n`.
-    fn softmax_row(p: &mut [f32], n: usize) {
+    /// `p = softmax(scale · p[..n])` in place, zeros after `n` (16 lanes of partial maxima
+    /// and sums so the loops vectorise).
+    fn softmax_row(p: &mut [f32], n: usize, scale: f32) {
         let (live, dead) = p.split_at_mut(n);
-        let m = live.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let mut sum = 0.0;
-        for v in live.iter_mut() {
-            *v = exp(*v - m);
-            sum += *v;
+        let mut mx = [f32::NEG_INFINITY; 16];
+        let mut chunks = live.chunks_exact_mut(16);
+        for c in &mut chunks {
+            for l in 0..16 {
+                c[l] *= scale;
+                mx[l] = mx[l].max(c[l]);
+            }
         }
-        let inv = 1.0 / sum;
+        for v in chunks.into_remainder() {
+            *v *= scale;
+            mx[0] = mx[0].max(*v);
+        }
+        let m = mx.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let mut sum = [0.0f32; 16];
+        let mut chunks = live.chunks_exact_mut(16);
+        for c in &mut chunks {
+            for l in 0..16 {
+                c[l] = exp(c[l] - m);
+                sum[l] += c[l];
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v = exp(*v - m);
+            sum[0] += *v;
+        }
+        let inv = 1.0 / sum.iter().sum::<f32>();
         live.iter_mut().for_each(|v| *v *= inv);
         dead.iter_mut().for_each(|v| *v = 0.0);
     }
@@ -87,24 +120,17 @@ pub fn forward(g: &AttnGeom, q: &[f32], k: &[f32], v: &[f32]) -> (Vec<f32>, Vec<
             &k[b * s * w..(b + 1) * s * w],
             &v[b * s * w..(b + 1) * s * w],
         );
-        let (mut qh, mut kh, mut vh, mut oh) = (
-            vec![0.0; t * dk],
-            vec![0.0; s * dk],
-            vec![0.0; s * dk],
-            vec![0.0; t * dk],
-        );
         for h in 0..hh {
-            gather(qb, t, w, h, dk, &mut qh);
-            gather(kb, s, w, h, dk, &mut kh);
-            gather(vb, s, w, h, dk, &mut vh);
             let ph = &mut pb[h * t * s..(h + 1) * t * s];
-            matmul_serial(ph, &qh, &kh, t, dk, s, false, true, false);
+            // S = Q Kᵀ, then each row's softmax over the keys it sees
+            let (qv, kt) = (head(qb, w, h, dk, false), head(kb, w, h, dk, true));
+            matmul_view(ph, s, qv, kt, (t, dk, s), false);
             for (i, row) in ph.chunks_mut(s).enumerate() {
-                row.iter_mut().for_each(|x| *x *= g.scale);
-                softmax_row(row, g.visible(i));
+                softmax_row(row, g.visible(i), g.scale);
             }
-            matmul_serial(&mut oh, ph, &vh, t, s, dk, false, false, false);
-            scatter(&oh, t, w, h, dk, ob);
+            // O = P V, written into this head's columns
+            let (pv, vv) = (dense(ph, s, false), head(vb, w, h, dk, false));
+            matmul_view(&mut ob[h * dk..], w, pv, vv, (t, s, dk), false);
         }
     };
     out.par_chunks_mut(t * w)
@@ -135,20 +161,21 @@ pub fn backward(
             &v[b * s * w..(b + 1) * s * w],
             &dout[b * t * w..(b + 1) * t * w],
         );
-        let blk = |n: usize| vec![0.0; n];
-        let (mut qh, mut kh, mut vh, mut doh) =
-            (blk(t * dk), blk(s * dk), blk(s * dk), blk(t * dk));
-        let (mut ds, mut dqh, mut dkh, mut dvh) =
-            (blk(t * s), blk(t * dk), blk(s * dk), blk(s * dk));
+        let mut ds = vec![0.0; t * s];
         for h in 0..hh {
-            gather(qb, t, w, h, dk, &mut qh);
-            gather(kb, s, w, h, dk, &mut kh);
-            gather(vb, s, w, h, dk, &mut vh);
-            gather(dob, t, w, h, dk, &mut doh);
             let ph = &p[(b * hh + h) * t * s..(b * hh + h + 1) * t * s];
+            let dov = head(dob, w, h, dk, false);
             // dV = Pᵀ dO;  dP = dO Vᵀ
-            matmul_serial(&mut dvh, ph, &doh, s, t, dk, true, false, false);
-            matmul_serial(&mut ds, &doh, &vh, t, dk, s, false, true, false);
+            matmul_view(
+                &mut dvb[h * dk..],
+                w,
+                dense(ph, s, true),
+                dov,
+                (s, t, dk),
+                false,
+            );
+            matmul_view(&mut ds, s, dov, head(vb, w, h, dk, true), (t, dk, s), false);
+            // dS = P ∘ (dP − rowsum(dP ∘ P)) · scale
             for (dsr, pr) in ds.chunks_mut(s).zip(ph.chunks(s)) {
                 let dot: f32 = dsr.iter().zip(pr).map(|(a, b)| a * b).sum();
                 dsr.iter_mut()
@@ -156,11 +183,23 @@ pub fn backward(
                     .for_each(|(d, &pv)| *d = pv * (*d - dot) * g.scale);
             }
             // dQ = dS K;  dK = dSᵀ Q
-            matmul_serial(&mut dqh, &ds, &kh, t, s, dk, false, false, false);
-            matmul_serial(&mut dkh, &ds, &qh, s, t, dk, true, false, false);
-            scatter(&dqh, t, w, h, dk, dqb);
-            scatter(&dkh, s, w, h, dk, dkb);
-            scatter(&dvh, s, w, h, dk, dvb);
+            let (kv, qv) = (head(kb, w, h, dk, false), head(qb, w, h, dk, false));
+            matmul_view(
+                &mut dqb[h * dk..],
+                w,
+                dense(&ds, s, false),
+                kv,
+                (t, s, dk),
+                false,
+            );
+            matmul_view(
+                &mut dkb[h * dk..],
+                w,
+                dense(&ds, s, true),
+                qv,
+                (s, t, dk),
+                false,
+            );
         }
     };
     dq.par_chunks_mut(t * w)

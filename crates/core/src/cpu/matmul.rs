@@ -193,6 +193,61 @@ pub fn matmul_rows(
     }
 }
 
+/// A matrix inside a slice: element `(i, j)` is `data[i · rs + j · cs]`.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    /// The elements.
+    pub data: &'a [f32],
+    /// Row stride.
+    pub rs: usize,
+    /// Column stride.
+    pub cs: usize,
+}
+
+impl View<'_> {
+    /// Whether an `r × c` matrix with these strides lies inside `data`.
+    fn fits(&self, r: usize, c: usize) -> bool {
+        r == 0 || c == 0 || (r - 1) * self.rs + (c - 1) * self.cs < self.data.len()
+    }
+}
+
+/// `out (+)= a · b` on the calling thread for strided `a [m, k]`, `b [k, n]` and `out` rows
+/// `out_rs` apart: heads of attention read in place inside `[T, H·dk]` rows.
+pub fn matmul_view(
+    out: &mut [f32],
+    out_rs: usize,
+    a: View,
+    b: View,
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        k > 0 && a.fits(m, k) && b.fits(k, n) && out_rs >= n && (m - 1) * out_rs + n <= out.len(),
+        "matmul_view: views of {} / {} elements (out {} rows {out_rs} apart) do not fit m={m} k={k} n={n}",
+        a.data.len(),
+        b.data.len(),
+        out.len()
+    );
+    // SAFETY: the assert keeps every element the strides reach inside its slice; rows of
+    // `out` do not overlap (out_rs >= n) and `out` does not alias `a` or `b`.
+    unsafe {
+        gemm_raw(
+            out,
+            out_rs,
+            a.data,
+            (a.rs as isize, a.cs as isize),
+            b.data,
+            (b.rs as isize, b.cs as isize),
+            (m, k, n),
+            accumulate,
+            Parallelism::None,
+        )
+    }
+}
+
 /// The `gemm` crate's call: `out` rows `out_rs` apart (columns contiguous), `a` and `b`
 /// with (row, column) strides.
 ///
