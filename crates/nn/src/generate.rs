@@ -7,8 +7,11 @@
 //! tokens whose probabilities reach `top_p`, then draw from the renormalised softmax with
 //! the seeded generator.
 //!
-//! This version runs the whole window for every token; a KV cache that makes each token
-//! cost one step is still to come.
+//! Models whose layers all decode incrementally (embeddings, causal attention and
+//! transformer blocks, position-wise layers; see `decode.rs`) keep a key/value cache, so each
+//! new token costs one position's work. When the cache reaches the model's context, the newest
+//! half of the window is encoded again and decoding goes on from there (each token still
+//! costs about one step). Other models rerun their whole window for every token.
 
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -67,16 +70,42 @@ pub fn generate(
     let mut rng = Rng::new(s.seed);
     let mut ids = prompt.to_vec();
     let mut out = Vec::with_capacity(max_tokens);
+    let as_input = |ids: &[usize]| {
+        let x: Vec<f32> = ids.iter().map(|&i| i as f32).collect();
+        Tensor::from_vec(x, &[1, ids.len()])
+    };
+    // the cache holds ids[base..]; None once a layer cannot decode incrementally
+    let mut base = ids.len().saturating_sub(context);
+    let mut states = Vec::new();
+    let mut logits = model.decode(&as_input(&ids[base..]), 0, &mut states);
+    if logits.is_none() {
+        states.clear();
+    }
     for _ in 0..max_tokens {
-        let window = &ids[ids.len().saturating_sub(context)..];
-        let x: Vec<f32> = window.iter().map(|&i| i as f32).collect();
-        let y = model.forward_eval(&Tensor::from_vec(x, &[1, window.len()]));
+        let y = match logits.take() {
+            Some(y) => y,
+            None => model.forward_eval(&as_input(&ids[ids.len().saturating_sub(context)..])),
+        };
         let v = *y.shape().last().unwrap_or(&1);
-        let last = &y.data()[y.numel() - v..];
-        let next = sample(last, s, &mut rng);
+        let next = sample(&y.data()[y.numel() - v..], s, &mut rng);
         ids.push(next);
         out.push(next);
         on_token(next);
+        if states.is_empty() {
+            continue; // no cache: the next round reruns the window
+        }
+        let held = ids.len() - 1 - base;
+        logits = if held < context {
+            model.decode(&as_input(&ids[ids.len() - 1..]), held, &mut states)
+        } else {
+            // window full: encode its newest half again and go on from there
+            base = ids.len() - context.div_ceil(2);
+            states.clear();
+            model.decode(&as_input(&ids[base..]), 0, &mut states)
+        };
+        if logits.is_none() {
+            states.clear();
+        }
     }
     Ok(out)
 }

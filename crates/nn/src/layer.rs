@@ -88,6 +88,17 @@ pub trait Layer: Send {
     }
     /// Computes the layer's statistics from `x` (`[n, ..input]`), as Keras's `adapt`.
     fn adapt(&mut self, _x: &Tensor) {}
+    /// Incremental decoding (see `decode.rs`): runs the new positions `x [batch, n, ..]`
+    /// that start at absolute position `start`, keeping what later positions need in
+    /// `state`. `None` (the default) when the layer cannot.
+    fn decode(
+        &self,
+        _x: &Tensor,
+        _start: usize,
+        _state: &mut crate::decode::DecodeState,
+    ) -> Option<Tensor> {
+        None
+    }
     /// Freezes (`false`) or unfreezes the layer's weights.
     fn set_trainable(&mut self, on: bool) {
         for p in self.params_mut() {

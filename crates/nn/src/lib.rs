@@ -4,6 +4,7 @@
 pub mod activations;
 pub mod checkpoint;
 pub mod config;
+pub mod decode;
 pub mod error;
 pub mod generate;
 pub mod init;

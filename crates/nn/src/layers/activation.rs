@@ -75,6 +75,15 @@ impl Layer for ActivationLayer {
         self.cfg.activation.apply(x)
     }
 
+    fn decode(
+        &self,
+        x: &Tensor,
+        _start: usize,
+        _s: &mut crate::decode::DecodeState,
+    ) -> Option<Tensor> {
+        Some(crate::decode::position_wise(self, x))
+    }
+
     fn set_trainable(&mut self, on: bool) {
         self.cfg.trainable = on;
     }

@@ -202,6 +202,28 @@ impl Layer for MultiHeadAttention {
         out.linear(&p[3].value, bias(3))
     }
 
+    /// Causal attention only: the new positions' keys and values join the cache and the
+    /// queries attend to every cached position up to their own.
+    fn decode(
+        &self,
+        x: &Tensor,
+        _start: usize,
+        state: &mut crate::decode::DecodeState,
+    ) -> Option<Tensor> {
+        if !self.cfg.causal {
+            return None;
+        }
+        let p = &self.params;
+        let bias = |i: usize| self.cfg.use_bias.then(|| &p[4 + i].value);
+        let q = x.linear(&p[0].value, bias(0));
+        let (k, v) = state.append(
+            x.linear(&p[1].value, bias(1)),
+            x.linear(&p[2].value, bias(2)),
+        );
+        let out = Tensor::attention(&q, &k, &v, self.cfg.num_heads, true);
+        Some(out.linear(&p[3].value, bias(3)))
+    }
+
     fn params(&self) -> Vec<&Param> {
         self.params.iter().collect()
     }

@@ -223,6 +223,15 @@ impl Layer for Dense {
         y
     }
 
+    fn decode(
+        &self,
+        x: &Tensor,
+        _start: usize,
+        _s: &mut crate::decode::DecodeState,
+    ) -> Option<Tensor> {
+        Some(crate::decode::position_wise(self, x))
+    }
+
     fn regularization(&self) -> Option<Tensor> {
         crate::regularizers::weight_penalty(&[
             (self.kernel.as_ref(), self.cfg.kernel_regularizer),

@@ -158,6 +158,15 @@ impl Layer for Embedding {
         table.embedding(&idx, x.shape(), self.cfg.padding_idx)
     }
 
+    fn decode(
+        &self,
+        x: &Tensor,
+        _start: usize,
+        _s: &mut crate::decode::DecodeState,
+    ) -> Option<Tensor> {
+        Some(crate::decode::position_wise(self, x))
+    }
+
     fn params(&self) -> Vec<&Param> {
         self.table.iter().collect()
     }

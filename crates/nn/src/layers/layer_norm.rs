@@ -168,6 +168,15 @@ impl Layer for LayerNorm {
         x.layer_norm(&gamma, &beta, self.cfg.epsilon)
     }
 
+    fn decode(
+        &self,
+        x: &Tensor,
+        _start: usize,
+        _s: &mut crate::decode::DecodeState,
+    ) -> Option<Tensor> {
+        Some(crate::decode::position_wise(self, x))
+    }
+
     fn params(&self) -> Vec<&Param> {
         self.gamma.iter().chain(self.beta.iter()).collect()
     }

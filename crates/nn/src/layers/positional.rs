@@ -142,6 +142,21 @@ impl Layer for PositionalEmbedding {
         x.add(&table)
     }
 
+    fn decode(
+        &self,
+        x: &Tensor,
+        start: usize,
+        _s: &mut crate::decode::DecodeState,
+    ) -> Option<Tensor> {
+        let n = x.shape()[1];
+        let table = self
+            .table
+            .as_ref()
+            .map(|p| &p.value)
+            .or(self.fixed.as_ref())?;
+        (start + n <= table.shape()[0]).then(|| x.add(&table.narrow(0, start, n)))
+    }
+
     fn params(&self) -> Vec<&Param> {
         self.table.iter().collect()
     }

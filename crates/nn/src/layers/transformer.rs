@@ -189,6 +189,26 @@ impl Layer for TransformerBlock {
         }
     }
 
+    fn decode(
+        &self,
+        x: &Tensor,
+        start: usize,
+        state: &mut crate::decode::DecodeState,
+    ) -> Option<Tensor> {
+        state.parts.resize_with(1, Default::default);
+        let attn = &mut state.parts[0];
+        let pw = |i: usize, x: &Tensor| crate::decode::position_wise(self.parts[i].1.as_ref(), x);
+        if self.cfg.norm_first {
+            let a = self.parts[1].1.decode(&pw(0, x), start, attn)?;
+            let x = x.add(&a);
+            Some(x.add(&pw(4, &pw(3, &pw(2, &x)))))
+        } else {
+            let a = self.parts[1].1.decode(x, start, attn)?;
+            let x = pw(0, &x.add(&a));
+            Some(pw(2, &x.add(&pw(4, &pw(3, &x)))))
+        }
+    }
+
     fn params(&self) -> Vec<&Param> {
         self.parts.iter().flat_map(|(_, l)| l.params()).collect()
     }
