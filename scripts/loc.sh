@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # 15,000 through issues 2-3; raised to 20,000 with issue 4 (17 new layers and ops, augmentation,
 # image files) and issue 5's start (norms, embedding, text data): 132 files, median 95 lines.
-BUDGET=20000
+# Raised to 23,000 with issue 5's recurrent layers (LSTM/GRU/RNN op and cells), fused attention
+# and GELU kernels, the key/value cache and the W3/W4 benchmarks (flagged for review).
+BUDGET=23000
 total=0
 for dir in crates/* src examples; do
   n=$(find "$dir" -name '*.rs' -not -path '*/tests/*' -print0 | xargs -0 cat 2>/dev/null | wc -l)
