@@ -200,3 +200,30 @@ fn model_files_missing_truncated_foreign_or_unreadable() {
         &["c.safetensors", "model config cannot be read", "densr"],
     );
 }
+
+#[test]
+fn token_ids_outside_the_vocabulary_are_errors_not_panics() {
+    use nabla::nn::layers::Embedding;
+    let mut model = Sequential::new([3])
+        .add(Embedding::new(5, 4))
+        .add(Flatten::new())
+        .add(Dense::new(2).activation(Activation::Softmax))
+        .build(0)
+        .unwrap();
+    model
+        .compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[])
+        .unwrap();
+    let data = Dataset::new(
+        vec![0.0, 1.0, 4.0, 2.0, 7.0, 1.0],
+        &[3],
+        vec![0.0, 1.0],
+        &[],
+    )
+    .unwrap();
+    let m = err(model.fit(&data, Fit::new().verbose(0)));
+    assert_has(&m, &["embedding", "[0, 5)", "7"]);
+    let m = err(model.evaluate(&data));
+    assert_has(&m, &["embedding", "7"]);
+    let m = err(model.predict(&Tensor::from_vec(vec![0.0, 1.5, 2.0], &[1, 3])));
+    assert_has(&m, &["predict input", "whole numbers", "1.5"]);
+}

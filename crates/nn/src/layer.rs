@@ -88,6 +88,11 @@ pub trait Layer: Send {
     }
     /// Computes the layer's statistics from `x` (`[n, ..input]`), as Keras's `adapt`.
     fn adapt(&mut self, _x: &Tensor) {}
+    /// Checks the values of a model input before a pass (an embedding's token ids), so bad
+    /// data is an error instead of a panic inside `forward`.
+    fn check_input(&self, _x: &[f32]) -> Result<()> {
+        Ok(())
+    }
     /// Incremental decoding (see `decode.rs`): runs the new positions `x [batch, n, ..]`
     /// that start at absolute position `start`, keeping what later positions need in
     /// `state`. `None` (the default) when the layer cannot.

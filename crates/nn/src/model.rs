@@ -270,6 +270,12 @@ impl Model {
         h
     }
 
+    /// Checks input values `x` (samples of `input_shape`) for the first layer: token ids of
+    /// an embedding must be whole numbers below its vocabulary.
+    pub fn check_input(&self, x: &[f32]) -> Result<()> {
+        self.layers.first().map_or(Ok(()), |l| l.check_input(x))
+    }
+
     /// One training forward pass drawing dropout masks from the model's RNG.
     pub fn forward_train(&mut self, x: &Tensor) -> Tensor {
         self.forward_train_regularized(x).0

@@ -34,6 +34,9 @@ fn check_data(model: &Model, data: &Dataset, what: &str) -> Result<()> {
             data.x_shape()
         )));
     }
+    model
+        .check_input(data.x())
+        .map_err(|e| Error::Input(format!("{what}: {e}")))?;
     if let Some(c) = model.compiled() {
         c.loss
             .check_targets(data.y(), data.y_shape(), model.output_shape())
@@ -278,6 +281,8 @@ impl Training for Model {
                 x.shape()
             )));
         }
+        self.check_input(x.data())
+            .map_err(|e| Error::Input(format!("predict input: {e}")))?;
         let n = x.shape()[0];
         if n <= EVAL_BATCH {
             return Ok(self.forward_eval(x));

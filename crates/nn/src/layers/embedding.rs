@@ -158,6 +158,10 @@ impl Layer for Embedding {
         table.embedding(&idx, x.shape(), self.cfg.padding_idx)
     }
 
+    fn check_input(&self, x: &[f32]) -> Result<()> {
+        self.check_indices(x).map(|_| ())
+    }
+
     fn decode(
         &self,
         x: &Tensor,
