@@ -495,3 +495,50 @@ fn fused_attention_equals_the_composed_ops() {
         "causal attention",
     );
 }
+
+#[test]
+fn fused_attention_with_a_key_padding_mask() {
+    let (b, t, heads, dk) = (2, 4, 2, 2);
+    let w = heads * dk;
+    // row 0: keys 0 and 3 padded (causal query 0 sees no real key: zeros); row 1: key 1 padded
+    let keep = [0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0];
+    for causal in [false, true] {
+        let inputs = [
+            rand(&[b, t, w], 90),
+            rand(&[b, t, w], 91),
+            rand(&[b, t, w], 92),
+        ];
+        grad_check(&format!("masked attention causal={causal}"), &inputs, |x| {
+            weighted_sum(&Tensor::attention_masked(
+                &x[0],
+                &x[1],
+                &x[2],
+                heads,
+                causal,
+                Some(&keep),
+            ))
+        });
+    }
+    let (q, k, v) = (
+        rand(&[b, t, w], 93),
+        rand(&[b, t, w], 94),
+        rand(&[b, t, w], 95),
+    );
+    let y = Tensor::attention_masked(&q, &k, &v, heads, true, Some(&keep));
+    assert!(
+        y.data()[..w].iter().all(|&x| x == 0.0),
+        "no real key: zero output"
+    );
+    // padded keys change nothing: same output as dropping them (row 1, query 3, non-causal)
+    let full = Tensor::attention_masked(&q, &k, &v, heads, false, Some(&keep));
+    let v2 = Tensor::from_vec(
+        v.data()
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if i / w == 5 { x + 100.0 } else { x })
+            .collect(),
+        v.shape(),
+    );
+    let moved = Tensor::attention_masked(&q, &k, &v2, heads, false, Some(&keep));
+    nabla_core::testing::assert_close(moved.data(), full.data(), 1e-6, 0.0, "padded value ignored");
+}

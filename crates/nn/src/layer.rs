@@ -39,6 +39,9 @@ pub struct Ctx<'a> {
     /// New values of non-trainable weights computed by the pass (`layer.weight`, values):
     /// batch norm's running statistics, written by the model after the pass.
     pub stat_updates: Vec<(String, Vec<f32>)>,
+    /// Which positions of the current sequences are real (`[batch, time]`, 1 or 0), set by an
+    /// embedding with `mask_padding` and read by attention as its key padding mask.
+    pub key_mask: Option<Vec<f32>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -49,6 +52,7 @@ impl<'a> Ctx<'a> {
             rng,
             penalties: Vec::new(),
             stat_updates: Vec::new(),
+            key_mask: None,
         }
     }
 }

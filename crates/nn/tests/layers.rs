@@ -743,3 +743,63 @@ fn a_gru_learns_to_remember_the_first_step() {
         .count();
     assert!(correct as f64 / n as f64 > 0.95, "accuracy {correct}/{n}");
 }
+
+#[test]
+fn padding_tokens_are_masked_out_of_attention() {
+    use nabla_core::{Rng, Tensor};
+    use nabla_nn::Ctx;
+    // tokens 0 are padding: changing what the padded positions hold must not change the
+    // outputs at the real positions (bidirectional attention, fused and with dropout)
+    for dropout in [0.0, 0.3] {
+        let layers = format!(
+            r#"[{{"type": "embedding", "input_dim": 6, "output_dim": 4, "padding_idx": 0, "mask_padding": true}},
+               {{"type": "transformer_block", "num_heads": 2, "dropout": {dropout}}}]"#
+        );
+        let layers: Vec<LayerConfig> = serde_json::from_str(&layers).unwrap();
+        let mut seq = nabla_nn::Sequential::new(vec![5]);
+        for l in layers {
+            seq = seq.add_boxed(l.into_layer());
+        }
+        let mut m = seq.build(2).unwrap();
+        // make the padding row non-zero so padded positions carry something
+        m.params_mut()[0]
+            .value
+            .update(|t| t[..4].copy_from_slice(&[1.0, -2.0, 0.5, 3.0]));
+        let run = |m: &nabla_nn::Model| {
+            let mut rng = Rng::new(7);
+            let x = Tensor::from_vec(vec![3.0, 0.0, 5.0, 0.0, 2.0], &[1, 5]);
+            m.forward(&x, &mut Ctx::new(dropout > 0.0, &mut rng))
+                .to_vec()
+        };
+        let a = run(&m);
+        m.params_mut()[0]
+            .value
+            .update(|t| t[..4].copy_from_slice(&[-4.0, 1.0, 2.0, -1.0]));
+        let b = run(&m);
+        for pos in [0, 2, 4] {
+            for f in 0..4 {
+                let (x, y) = (a[pos * 4 + f], b[pos * 4 + f]);
+                assert!(
+                    (x - y).abs() < 1e-5,
+                    "dropout {dropout}: position {pos} changed: {x} vs {y}"
+                );
+            }
+        }
+        assert_ne!(a[4..8], b[4..8], "the padded position itself does change");
+    }
+    let e = nabla_nn::Sequential::new(vec![3])
+        .add_boxed(
+            from_json(
+                r#"{"type": "embedding", "input_dim": 4, "output_dim": 2, "mask_padding": true}"#,
+            )
+            .into_layer(),
+        )
+        .build(0)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("mask_padding") && e.contains("padding_idx"),
+        "{e}"
+    );
+}

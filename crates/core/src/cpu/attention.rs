@@ -7,6 +7,7 @@
 //! backward:  dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ∘ (dP − rowsum(dP ∘ P)) · scale,
 //!            dQ = dS K,  dK = dSᵀ Q
 //! ```
+//! Padded keys (a key mask) get zero weight: `P` is renormalised over the real keys.
 //! Inputs and output are `[B, T, H·dk]` (what the projections produce and consume); `P` is
 //! kept for the backward (`[B, H, T, T]`, causal rows zero past the diagonal). Batch rows run
 //! in parallel; each head's `Q, K, V` are read in place through strided matrix views.
@@ -108,8 +109,27 @@ crate::multiversion! {
     }
 }
 
-/// `(out [B, T, H·dk], p [B, H, T, S])` from `q [B, T, H·dk]`, `k`, `v` `[B, S, H·dk]`.
-pub fn forward(g: &AttnGeom, q: &[f32], k: &[f32], v: &[f32]) -> (Vec<f32>, Vec<f32>) {
+/// Zeroes the weights of padded keys (`keep[j] == 0`) in a softmax row and renormalises; a
+/// row with no key left stays all zeros (its output is zero, not NaN).
+fn mask_row(p: &mut [f32], keep: &[f32]) {
+    let mut sum = 0.0;
+    for (v, &k) in p.iter_mut().zip(keep) {
+        *v *= k;
+        sum += *v;
+    }
+    let inv = if sum > 0.0 { 1.0 / sum } else { 0.0 };
+    p.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// `(out [B, T, H·dk], p [B, H, T, S])` from `q [B, T, H·dk]`, `k`, `v` `[B, S, H·dk]` and,
+/// optionally, which keys are real (`key_mask [B, S]`: 1 keep, 0 padding).
+pub fn forward(
+    g: &AttnGeom,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    key_mask: Option<&[f32]>,
+) -> (Vec<f32>, Vec<f32>) {
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
     let mut out = vec![0.0; g.batch * t * w];
@@ -127,6 +147,9 @@ pub fn forward(g: &AttnGeom, q: &[f32], k: &[f32], v: &[f32]) -> (Vec<f32>, Vec<
             matmul_view(ph, s, qv, kt, (t, dk, s), false);
             for (i, row) in ph.chunks_mut(s).enumerate() {
                 softmax_row(row, g.visible(i), g.scale);
+                if let Some(m) = key_mask {
+                    mask_row(row, &m[b * s..(b + 1) * s]);
+                }
             }
             // O = P V, written into this head's columns
             let (pv, vv) = (dense(ph, s, false), head(vb, w, h, dk, false));

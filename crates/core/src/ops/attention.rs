@@ -22,6 +22,20 @@ impl Tensor {
     /// # Panics
     /// If the shapes do not fit (layers check their input first).
     pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, causal: bool) -> Tensor {
+        Tensor::attention_masked(q, k, v, heads, causal, None)
+    }
+
+    /// [`Tensor::attention`] where only the keys with `key_mask[b, j] = 1` count (`[B, S]`,
+    /// 0 for padding, PyTorch's `key_padding_mask` inverted): padded keys get zero weight, and
+    /// a query with no real key left outputs zeros.
+    pub fn attention_masked(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        heads: usize,
+        causal: bool,
+        key_mask: Option<&[f32]>,
+    ) -> Tensor {
         let (qs, ks) = (q.shape(), k.shape());
         let fits = q.rank() == 3
             && ks.len() == 3
@@ -30,11 +44,13 @@ impl Tensor {
             && ks[2] == qs[2]
             && heads > 0
             && qs[2] % heads == 0
-            && ks[1] >= qs[1];
+            && ks[1] >= qs[1]
+            && key_mask.is_none_or(|m| m.len() == ks[0] * ks[1]);
         assert!(
             fits,
-            "attention: q {qs:?}, k {ks:?}, v {:?} with {heads} heads do not fit",
-            v.shape()
+            "attention: q {qs:?}, k {ks:?}, v {:?} with {heads} heads (key mask of {:?}) do not fit",
+            v.shape(),
+            key_mask.map(<[f32]>::len)
         );
         let dk = qs[2] / heads;
         let geom = AttnGeom {
@@ -46,7 +62,7 @@ impl Tensor {
             causal,
             scale: 1.0 / (dk as f32).sqrt(),
         };
-        let (y, p) = attention::forward(&geom, q.data(), k.data(), v.data());
+        let (y, p) = attention::forward(&geom, q.data(), k.data(), v.data(), key_mask);
         record(y, qs.to_vec(), &[q, k, v], || {
             Op::Attention(Box::new(AttnRecord {
                 geom,

@@ -178,10 +178,12 @@ impl Layer for MultiHeadAttention {
             x.linear(&p[1].value, bias(1)),
             x.linear(&p[2].value, bias(2)),
         );
+        // padding positions marked by an embedding with mask_padding
+        let keep = ctx.key_mask.as_deref().filter(|m| m.len() == b * t);
         if !(ctx.training && self.cfg.dropout > 0.0) {
             // one fused kernel: heads side by side, causal rows cut, no mask tensor
             let heads = self.cfg.num_heads;
-            let out = Tensor::attention(&q, &k, &v, heads, self.cfg.causal);
+            let out = Tensor::attention_masked(&q, &k, &v, heads, self.cfg.causal, keep);
             return out.linear(&p[3].value, bias(3));
         }
         // with dropout on the attention weights: the composed ops
@@ -192,7 +194,14 @@ impl Layer for MultiHeadAttention {
         if self.cfg.causal {
             scores = scores.add(&causal_mask(t));
         }
+        let keep = keep.map(|m| Tensor::from_vec(m.to_vec(), &[b, 1, 1, t]));
+        if let Some(m) = &keep {
+            scores = scores.add(&m.add_scalar(-1.0).scale(1e9));
+        }
         let mut a = scores.softmax();
+        if let Some(m) = &keep {
+            a = a.mul(m); // a query with only padded keys gets zero weights, as in the kernel
+        }
         if ctx.training && self.cfg.dropout > 0.0 {
             let mask = super::dropout::keep_mask(ctx.rng, a.numel(), self.cfg.dropout);
             a = a.mul(&Tensor::from_vec(mask, a.shape()));

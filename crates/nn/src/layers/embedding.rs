@@ -31,6 +31,10 @@ pub struct EmbeddingConfig {
     /// This index maps to zeros and gets no gradient.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub padding_idx: Option<usize>,
+    /// Mark positions holding `padding_idx` as padding for the attention layers after this
+    /// one (Keras's `mask_zero`, PyTorch's `key_padding_mask`; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mask_padding: bool,
     /// Table initialiser (default: Keras's uniform in [-0.05, 0.05]).
     #[serde(default = "uniform", deserialize_with = "name_or_table")]
     pub embeddings_initializer: Initializer,
@@ -62,6 +66,7 @@ impl Embedding {
             input_dim,
             output_dim,
             padding_idx: None,
+            mask_padding: false,
             embeddings_initializer: uniform(),
             name: None,
             trainable: true,
@@ -71,6 +76,12 @@ impl Embedding {
     /// Sets the padding index.
     pub fn padding_idx(mut self, i: usize) -> Embedding {
         self.cfg.padding_idx = Some(i);
+        self
+    }
+
+    /// Masks padding positions for later attention layers (needs a padding index).
+    pub fn mask_padding(mut self, on: bool) -> Embedding {
+        self.cfg.mask_padding = on;
         self
     }
 
@@ -123,6 +134,13 @@ impl Layer for Embedding {
                 format!("{}, {}", c.input_dim, c.output_dim),
             ));
         }
+        if c.mask_padding && c.padding_idx.is_none() {
+            return Err(Error::config(
+                format!("mask_padding of layer '{}'", self.name()),
+                "a padding_idx to mask",
+                "none",
+            ));
+        }
         if let Some(p) = c.padding_idx.filter(|&p| p >= c.input_dim) {
             return Err(Error::config(
                 format!("padding_idx of layer '{}'", self.name()),
@@ -146,7 +164,15 @@ impl Layer for Embedding {
         Ok(input.iter().copied().chain([c.output_dim]).collect())
     }
 
-    fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
+    fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        if let (true, Some(pad)) = (self.cfg.mask_padding, self.cfg.padding_idx) {
+            let keep = x
+                .data()
+                .iter()
+                .map(|&v| f32::from(v as usize != pad))
+                .collect();
+            ctx.key_mask = Some(keep);
+        }
         let table = &self
             .table
             .as_ref()
