@@ -9,7 +9,6 @@
 //! `cargo run --release --example char_gpt [EPOCHS]` (default 1: about 1.5 minutes on 2 cores)
 
 use nabla::data::{shakespeare_ids, windows};
-use nabla::nn::generate::{generate, Sampling};
 use nabla::nn::layers::Embedding;
 use nabla::nn::layers::{LayerNorm, PositionKind, PositionalEmbedding, TransformerBlock};
 use nabla::prelude::*;
@@ -54,13 +53,15 @@ fn main() -> anyhow::Result<()> {
             .tokens_per_sample(context),
     )?;
 
-    let prompt = tok.encode("ROMEO:")?;
+    // the vocabulary travels with the model (and inside its file after `model.save`)
+    model.set_tokenizer(serde_json::to_string(&tok)?);
     let sampling = Sampling {
         temperature: 0.8,
         top_k: 20,
         ..Sampling::default()
     };
-    let out = generate(&model, &prompt, 300, sampling, |_| {})?;
-    println!("ROMEO:{}", tok.decode(&out)?);
+    print!("ROMEO:");
+    model.generate("ROMEO:", 300, sampling, |c| print!("{c}"))?;
+    println!();
     Ok(())
 }

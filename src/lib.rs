@@ -34,10 +34,11 @@ pub mod datasets {
 pub mod prelude {
     pub use nabla_core::{no_grad, Gradients, Rng, Tensor};
     pub use nabla_data::{DataLoader, Dataset};
+    pub use nabla_nn::generate::Sampling;
     pub use nabla_nn::{
         Activation, ActivationLayer, Adam, AdamW, BatchNorm, Conv2d, Dense, Dropout, Flatten,
         GlobalPool2d, Gru, Initializer, Layer, Loss, LossSpec, Lstm, Metric, Model, Normalization,
         Optimizer, Padding, Pool2d, Regularizer, Reshape, Sequential, Sgd, SimpleRnn,
     };
-    pub use nabla_train::{Fit, History, Logs, Spec, Training};
+    pub use nabla_train::{Fit, Generate, History, Logs, Spec, Training};
 }

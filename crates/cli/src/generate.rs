@@ -1,41 +1,40 @@
 //! `nabla generate MODEL --prompt "ROMEO:" --tokens 300`: text from a next-token model
 //! trained on `[data] text`, printed character by character as it is sampled. The
-//! vocabulary is read from `tokenizer.json` beside the model (written by `nabla train`).
+//! vocabulary is saved inside the model file by `nabla train` (older runs: `tokenizer.json`
+//! beside it).
 
 use anyhow::{Context, Result};
-use nabla::data::CharTokenizer;
-use nabla::nn::generate::{generate, Sampling};
+use nabla::nn::generate::Sampling;
 use nabla::prelude::*;
 use std::io::Write;
 use std::path::Path;
 
 pub fn run(model_path: &Path, prompt: &str, tokens: usize, s: Sampling) -> Result<()> {
-    let model = Model::load(model_path)?;
-    let tok_path = model_path.with_file_name("tokenizer.json");
-    let text = std::fs::read_to_string(&tok_path).with_context(|| {
-        format!(
-            "{}: the vocabulary of {} (written by nabla train for [data] text) is missing",
-            tok_path.display(),
-            model_path.display()
-        )
-    })?;
-    let tok: CharTokenizer = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a tokenizer", tok_path.display()))?;
-    let ids = tok.encode(prompt).context("--prompt")?;
+    let mut model = Model::load(model_path)?;
+    if model.tokenizer().is_none() {
+        // models saved before the vocabulary went inside the file keep it beside
+        let tok_path = model_path.with_file_name("tokenizer.json");
+        let json = std::fs::read_to_string(&tok_path).with_context(|| {
+            format!(
+                "{}: has no vocabulary inside (nabla train saves it for [data] text) and {} is missing",
+                model_path.display(),
+                tok_path.display()
+            )
+        })?;
+        model.set_tokenizer(json);
+    }
     let mut out = std::io::stdout().lock();
     write!(out, "{prompt}")?;
     let mut failed = None;
-    generate(&model, &ids, tokens, s, |id| {
-        let shown = tok
-            .decode(&[id])
-            .map_err(anyhow::Error::from)
-            .and_then(|c| Ok(write!(out, "{c}").and_then(|_| out.flush())?));
-        if let Err(e) = shown {
-            failed.get_or_insert(e);
-        }
-    })?;
+    model
+        .generate(prompt, tokens, s, |c| {
+            if let Err(e) = write!(out, "{c}").and_then(|_| out.flush()) {
+                failed.get_or_insert(e);
+            }
+        })
+        .context("--prompt")?;
     if let Some(e) = failed {
-        return Err(e);
+        return Err(e.into());
     }
     writeln!(out)?;
     Ok(())

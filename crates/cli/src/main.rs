@@ -72,8 +72,8 @@ enum Command {
         #[arg(long, requires = "images")]
         invert: bool,
     },
-    /// Generate text with a model trained on `[data] text` (vocabulary from tokenizer.json
-    /// beside it), streaming characters as they are sampled.
+    /// Generate text with a model trained on `[data] text` (its vocabulary is saved inside
+    /// the model file), streaming characters as they are sampled.
     Generate {
         /// A saved model.
         model: PathBuf,

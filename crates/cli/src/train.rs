@@ -57,6 +57,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         (model, None)
     };
     let (train, test) = spec.load_data(&model)?;
+    if let Some(t) = &spec.data.text {
+        // the vocabulary goes inside the model file, to turn token ids back into text
+        let (_, _, tok) = t.ids()?;
+        model.set_tokenizer(serde_json::to_string(&tok)?);
+    }
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
     if !a.quiet && resumed.is_none() {
@@ -91,11 +96,6 @@ pub fn run(a: TrainArgs) -> Result<()> {
     model.save(out.join("model.safetensors"))?;
     write("history.csv", history.to_csv().as_bytes())?;
     write("spec.toml", spec.to_toml().as_bytes())?;
-    if let Some(t) = &spec.data.text {
-        // the vocabulary, to turn the model's token ids back into text
-        let (_, _, tok) = t.ids()?;
-        write("tokenizer.json", serde_json::to_string(&tok)?.as_bytes())?;
-    }
     history.plot(out.join("curves.png"))?;
     println!("saved {}", out.join("model.safetensors").display());
     Ok(())

@@ -725,10 +725,11 @@ batch_size = 16
         "perplexity",
     );
     assert!((ppl.ln() - loss).abs() < 1e-3, "{printed}");
-    let tok: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("tokenizer.json")).unwrap())
-            .unwrap();
+    // the vocabulary travels inside the model file
+    let saved = nabla::nn::Model::load(out.join("model.safetensors")).unwrap();
+    let tok: serde_json::Value = serde_json::from_str(saved.tokenizer().unwrap()).unwrap();
     assert_eq!(tok["chars"].as_array().unwrap().len(), 76);
+    assert!(!out.join("tokenizer.json").exists());
     // generation: the prompt and 40 sampled characters, the same for the same seed
     let model = out.join("model.safetensors");
     let args = |seed: &'static str| {

@@ -94,6 +94,7 @@ impl Sequential {
             seed,
             rng: train_rng,
             compiled: None,
+            tokenizer: None,
         })
     }
 }
@@ -178,6 +179,8 @@ pub struct Model {
     /// initialisation stream).
     pub rng: Rng,
     compiled: Option<Compiled>,
+    /// The tokenizer of a text model (its JSON), saved inside the model file.
+    tokenizer: Option<String>,
 }
 
 impl Model {
@@ -268,6 +271,17 @@ impl Model {
             h = l.forward(&h, ctx);
         }
         h
+    }
+
+    /// Keeps a text model's tokenizer (serialised, e.g. a `CharTokenizer`'s JSON) with the
+    /// model: it is saved inside the model file and comes back with [`Model::load`].
+    pub fn set_tokenizer(&mut self, json: impl Into<String>) {
+        self.tokenizer = Some(json.into());
+    }
+
+    /// The tokenizer saved with the model, if any.
+    pub fn tokenizer(&self) -> Option<&str> {
+        self.tokenizer.as_deref()
     }
 
     /// Checks input values `x` (samples of `input_shape`) for the first layer: token ids of

@@ -14,6 +14,8 @@ use std::path::Path;
 pub const MODEL_KEY: &str = "nabla.model";
 /// Metadata key holding the [`CompileConfig`] JSON (absent for uncompiled models).
 pub const COMPILE_KEY: &str = "nabla.compile";
+/// Metadata key of a text model's tokenizer (JSON).
+pub const TOKENIZER_KEY: &str = "nabla.tokenizer";
 /// Metadata key holding the file-format version.
 pub const FORMAT_KEY: &str = "nabla.format";
 /// The file-format version this build writes and reads.
@@ -108,6 +110,9 @@ impl Model {
         if let Some(c) = self.compile_cfg() {
             meta.insert(COMPILE_KEY.to_string(), json(&c));
         }
+        if let Some(t) = self.tokenizer() {
+            meta.insert(TOKENIZER_KEY.to_string(), t.to_string());
+        }
         encode(&tensors, meta)
     }
 
@@ -189,6 +194,9 @@ impl Model {
             let cc: CompileConfig = serde_json::from_str(c)
                 .map_err(|e| bad(format!("compile config cannot be read: {e}")))?;
             model.compile_config(&cc)?;
+        }
+        if let Some(t) = meta.get(TOKENIZER_KEY) {
+            model.set_tokenizer(t.clone());
         }
         let extra = st
             .tensors()

@@ -7,6 +7,7 @@ pub mod callbacks;
 pub mod curves;
 pub mod error;
 pub mod fit;
+pub mod generate;
 pub mod history;
 pub mod logs;
 pub mod metrics;
@@ -26,6 +27,7 @@ pub use callbacks::{
 pub use curves::plot_history;
 pub use error::{Error, Result};
 pub use fit::Fit;
+pub use generate::Generate;
 pub use history::History;
 pub use logs::Logs;
 pub use report::{class_report, ClassReport};
