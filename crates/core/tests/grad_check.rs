@@ -542,3 +542,48 @@ fn fused_attention_with_a_key_padding_mask() {
     let moved = Tensor::attention_masked(&q, &k, &v2, heads, false, Some(&keep));
     nabla_core::testing::assert_close(moved.data(), full.data(), 1e-6, 0.0, "padded value ignored");
 }
+
+#[test]
+fn recurrent_inference_path_equals_the_training_path() {
+    use nabla_core::{no_grad, RnnCell, RnnParams};
+    // 70 rows: the inference path cuts them into blocks of at most 64
+    let (b, t, i, h) = (70, 5, 3, 4);
+    for cell in [RnnCell::Lstm, RnnCell::Gru, RnnCell::RnnTanh] {
+        let gh = cell.gates() * h;
+        let x = rand(&[b, t, i], 100);
+        let (wi, wh) = (
+            rand(&[gh, i], 101).scale(0.5),
+            rand(&[gh, h], 102).scale(0.5),
+        );
+        let (bi, bh, h0) = (rand(&[gh], 103), rand(&[gh], 104), rand(&[b, h], 105));
+        for reverse in [false, true] {
+            let run = || {
+                let p = RnnParams {
+                    w_ih: &wi,
+                    w_hh: &wh,
+                    b_ih: Some(&bi),
+                    b_hh: Some(&bh),
+                };
+                x.recurrent(cell, p, Some(&h0), None, reverse)
+            };
+            let wi = wi.clone().requires_grad(true);
+            let train = {
+                let p = RnnParams {
+                    w_ih: &wi,
+                    w_hh: &wh,
+                    b_ih: Some(&bi),
+                    b_hh: Some(&bh),
+                };
+                x.recurrent(cell, p, Some(&h0), None, reverse)
+            };
+            let infer = no_grad(run);
+            nabla_core::testing::assert_close(
+                infer.data(),
+                train.data(),
+                1e-6,
+                1e-5,
+                &format!("{cell:?} reverse={reverse}"),
+            );
+        }
+    }
+}

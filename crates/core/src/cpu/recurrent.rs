@@ -120,73 +120,131 @@ pub struct RnnGrads {
 }
 
 /// Runs the sequence: `x [B, T, I]`, initial states `h0`, `c0` `[B, H]` (zeros when
-/// `None`). Returns `y [B, T, S·H]` (each step's `[h, c]` for the LSTM, `h` otherwise).
+/// `None`). Returns `y [B, T, S·H]` (each step's `[h, c]` for the LSTM, `h` otherwise) and,
+/// with `keep` (training), what the backward needs. Without `keep` (inference) each step's
+/// input projection goes into a small block of at most 64 rows instead of a `[B, T, G·H]`
+/// buffer for all steps, so large batches stay in cache.
 pub fn forward(
     g: &RnnGeom,
     x: &[f32],
     w: RnnWeights,
     h0: Option<&[f32]>,
     c0: Option<&[f32]>,
+    keep: bool,
 ) -> (Vec<f32>, RnnSaved) {
     let (b, t, i, h) = (g.batch, g.time, g.input, g.hidden);
     let gh_w = g.cell.gates() * h;
     let s = g.cell.states() * h;
     let gru = g.cell == Cell::Gru;
-    // input projection with the biases (GRU keeps b_hh apart: r multiplies W_hn h + b_hn)
-    let mut gates = vec![0.0; b * t * gh_w];
+    // biases folded into the projection (GRU keeps b_hh apart: r multiplies W_hn h + b_hn)
     let mut bias = vec![0.0; gh_w];
     add_opt(&mut bias, w.b_ih);
     if !gru {
         add_opt(&mut bias, w.b_hh);
     }
-    gates
-        .chunks_mut(gh_w)
-        .for_each(|r| r.copy_from_slice(&bias));
-    matmul(&mut gates, x, w.w_ih, b * t, i, gh_w, false, true, true);
-
+    let mut gates = Vec::new();
+    let (w_ih_t, counts) = if keep {
+        // the input projection of every step as one GEMM
+        gates = vec![0.0; b * t * gh_w];
+        gates
+            .chunks_mut(gh_w)
+            .for_each(|r| r.copy_from_slice(&bias));
+        matmul(&mut gates, x, w.w_ih, b * t, i, gh_w, false, true, true);
+        (Vec::new(), split_rows(b))
+    } else {
+        let blocks = b.div_ceil(64).max(split_rows(b).len());
+        let counts = (0..blocks)
+            .map(|k| b / blocks + usize::from(k < b % blocks))
+            .collect();
+        (transpose(w.w_ih, gh_w, i), counts)
+    };
     let w_hh_t = transpose(w.w_hh, gh_w, h);
     let mut y = vec![0.0; b * t * s];
-    let mut hn = vec![0.0; if gru { b * t * h } else { 0 }];
-    let counts = split_rows(b);
-    let hn_w = if gru { t * h } else { 0 };
-    let jobs = pieces(&mut gates, t * gh_w, &counts)
+    let mut hn = vec![0.0; if gru && keep { b * t * h } else { 0 }];
+    let jobs = pieces(&mut gates, if keep { t * gh_w } else { 0 }, &counts)
         .into_iter()
         .zip(pieces(&mut y, t * s, &counts))
-        .zip(pieces(&mut hn, hn_w, &counts));
-    let w_hh_t = &w_hh_t;
+        .zip(pieces(
+            &mut hn,
+            if gru && keep { t * h } else { 0 },
+            &counts,
+        ));
+    let (w_hh_t, w_ih_t, bias) = (&w_hh_t, &w_ih_t, &bias);
     rayon::scope(|sc| {
         let mut r0 = 0;
         for (((gates, y), hn), &rows) in jobs.zip(&counts) {
             let geom = RnnGeom { batch: rows, ..*g };
-            let h0 = h0.map(|v| &v[r0 * h..(r0 + rows) * h]);
-            let c0 = c0.map(|v| &v[r0 * h..(r0 + rows) * h]);
+            let h0 = h0.map(|v| rows_of(v, r0, rows, h));
+            let c0 = c0.map(|v| rows_of(v, r0, rows, h));
+            let proj = if keep {
+                Projection::Saved(gates)
+            } else {
+                Projection::PerStep(rows_of(x, r0, rows, t * i), w_ih_t, bias)
+            };
             r0 += rows;
             sc.spawn(move |_| {
-                steps_forward(&geom, gates, y, hn, (w_hh_t, w.b_hh), (h0, c0));
+                steps_forward(&geom, proj, y, hn, (w_hh_t, w.b_hh), (h0, c0));
             });
         }
     });
     (y, RnnSaved { gates, hn })
 }
 
+/// Where a step's gate pre-activations come from: rows of the all-steps projection
+/// (training, kept for the backward), or `x_t W_ihᵀ + b` computed for the step (inference).
+enum Projection<'a> {
+    Saved(&'a mut [f32]),
+    PerStep(&'a [f32], &'a [f32], &'a [f32]),
+}
+
 /// The steps of [`forward`] for one block of batch rows (`g.batch` of them).
 fn steps_forward(
     g: &RnnGeom,
-    gates: &mut [f32],
+    mut proj: Projection,
     y: &mut [f32],
     hn: &mut [f32],
     (w_hh_t, b_hh): (&[f32], Option<&[f32]>),
     (h0, c0): (Option<&[f32]>, Option<&[f32]>),
 ) {
-    let (b, t, h) = (g.batch, g.time, g.hidden);
+    let (b, t, h, i) = (g.batch, g.time, g.hidden, g.input);
     let gh_w = g.cell.gates() * h;
     let s = g.cell.states() * h;
     let gru = g.cell == Cell::Gru;
     let mut hs = h0.map_or_else(|| vec![0.0; b * h], <[f32]>::to_vec);
     let mut cs = c0.map_or_else(|| vec![0.0; b * h], <[f32]>::to_vec);
     let mut gh = vec![0.0; if gru { b * gh_w } else { 0 }];
+    let mut scratch = vec![
+        0.0;
+        if matches!(proj, Projection::PerStep(..)) {
+            b * gh_w
+        } else {
+            0
+        }
+    ];
+    let mut hn_scratch = vec![0.0; h];
     for step in 0..t {
         let tt = g.t(step);
+        // this step's gate rows, `rs` apart
+        let (gates, rs): (&mut [f32], usize) = match &mut proj {
+            Projection::Saved(all) => (&mut all[tt * gh_w..], t * gh_w),
+            Projection::PerStep(x, w_ih_t, bias) => {
+                scratch
+                    .chunks_mut(gh_w)
+                    .for_each(|r| r.copy_from_slice(bias));
+                let dims = (b, i, gh_w);
+                matmul_rows(
+                    &mut scratch,
+                    gh_w,
+                    &x[tt * i..],
+                    t * i,
+                    w_ih_t,
+                    dims,
+                    false,
+                    true,
+                );
+                (&mut scratch[..], gh_w)
+            }
+        };
         let dims = (b, h, gh_w);
         if gru {
             gh.chunks_mut(gh_w).for_each(|r| match b_hh {
@@ -195,30 +253,22 @@ fn steps_forward(
             });
             matmul_rows(&mut gh, gh_w, &hs, h, w_hh_t, dims, false, true);
         } else {
-            matmul_rows(
-                &mut gates[tt * gh_w..],
-                t * gh_w,
-                &hs,
-                h,
-                w_hh_t,
-                dims,
-                false,
-                true,
-            );
+            matmul_rows(gates, rs, &hs, h, w_hh_t, dims, false, true);
         }
         for r in 0..b {
             let row = r * t + tt;
-            let gr = &mut gates[row * gh_w..(row + 1) * gh_w];
+            let gr = &mut gates[r * rs..r * rs + gh_w];
             let (hr, out) = (&mut hs[r * h..(r + 1) * h], &mut y[row * s..(row + 1) * s]);
             match g.cell {
                 Cell::Lstm => rnn_cell::lstm_forward(gr, &mut cs[r * h..(r + 1) * h], hr, out),
-                Cell::Gru => rnn_cell::gru_forward(
-                    gr,
-                    &gh[r * gh_w..(r + 1) * gh_w],
-                    hr,
-                    &mut hn[row * h..(row + 1) * h],
-                    out,
-                ),
+                Cell::Gru => {
+                    let hn_row = if hn.is_empty() {
+                        &mut hn_scratch[..]
+                    } else {
+                        &mut hn[row * h..(row + 1) * h]
+                    };
+                    rnn_cell::gru_forward(gr, &gh[r * gh_w..(r + 1) * gh_w], hr, hn_row, out)
+                }
                 Cell::RnnTanh | Cell::RnnRelu => {
                     rnn_cell::rnn_forward(gr, hr, out, g.cell == Cell::RnnRelu)
                 }

@@ -107,15 +107,19 @@ impl Tensor {
             b_ih: p.b_ih.map(|v| v.data()),
             b_hh: p.b_hh.map(|v| v.data()),
         };
+        let mut inputs = vec![self, p.w_ih, p.w_hh];
+        inputs.extend([p.b_ih, p.b_hh, h0, c0].into_iter().flatten());
+        // keep the gates only when a backward can come
+        let keep =
+            crate::autograd::is_grad_enabled() && inputs.iter().any(|t| t.is_requires_grad());
         let (y, saved) = recurrent::forward(
             &geom,
             self.data(),
             w,
             h0.map(|v| v.data()),
             c0.map(|v| v.data()),
+            keep,
         );
-        let mut inputs = vec![self, p.w_ih, p.w_hh];
-        inputs.extend([p.b_ih, p.b_hh, h0, c0].into_iter().flatten());
         record(y, vec![b, t, cell.states() * h], &inputs, || {
             Op::Recurrent(Box::new(RecurrentRecord {
                 geom,
