@@ -220,6 +220,10 @@ impl Recurrent {
     /// The forward pass from optional initial states (one per layer and direction, in
     /// PyTorch's order: layer 0 forward, layer 0 backward, layer 1 ..), returning the output
     /// and the final state of every layer and direction in the same order.
+    ///
+    /// # Panics
+    /// If `initial` does not hold one state per layer and direction, `[batch, units]` each
+    /// (and a cell state exactly for the LSTM).
     pub fn forward_with_state(
         &self,
         x: &Tensor,
@@ -227,6 +231,27 @@ impl Recurrent {
         ctx: &mut Ctx,
     ) -> (Tensor, Vec<RnnState>) {
         let (h, dirs) = (self.cfg.units, self.directions());
+        if let Some(init) = initial {
+            let b = x.shape()[0];
+            let ok = init.len() == self.cfg.num_layers * dirs
+                && init.iter().all(|s| {
+                    s.h.shape() == [b, h]
+                        && s.c.as_ref().map(|c| c.shape() == [b, h])
+                            == (self.kind == RnnCell::Lstm).then_some(true)
+                });
+            assert!(
+                ok,
+                "{}: expected {} initial states of [{b}, {h}] (h{}), received {}",
+                self.name(),
+                self.cfg.num_layers * dirs,
+                if self.kind == RnnCell::Lstm {
+                    " and c"
+                } else {
+                    ""
+                },
+                init.len()
+            );
+        }
         let lstm = self.kind == RnnCell::Lstm;
         let per = if self.cfg.use_bias { 4 } else { 2 };
         let mut x = x.clone();
