@@ -779,3 +779,50 @@ batch_size = 16
     ]);
     assert!(e.contains("data.text") && e.contains("poems"), "{e}");
 }
+
+#[test]
+fn csv_rows_as_sequences_train_a_recurrent_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    // 8 steps of 2 features per row; the label is whether the first step's first feature
+    // is positive, so the model must carry it through the sequence
+    let mut rng = nabla::core::Rng::new(11);
+    let names: Vec<String> = (0..8)
+        .flat_map(|t| [format!("t{t}_a"), format!("t{t}_b")])
+        .collect();
+    let mut text = names.join(",") + ",label\n";
+    for _ in 0..400 {
+        let first: f32 = if rng.uniform() < 0.5 { -1.0 } else { 1.0 };
+        let mut row = vec![first, rng.normal() * 0.3];
+        row.extend((0..14).map(|_| rng.normal() * 0.5));
+        let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+        text += &format!("{},{}\n", cells.join(","), u8::from(first > 0.0));
+    }
+    let csv = dir.path().join("seq.csv");
+    std::fs::write(&csv, text).unwrap();
+    let spec_text = format!(
+        r#"
+[data]
+csv = {{ path = {:?}, label = "label", test_split = 0.25 }}
+[model]
+input_shape = [8, 2]
+layers = [
+  {{ type = "gru", units = 16, bidirectional = true }},
+  {{ type = "dense", units = 2, activation = "softmax" }},
+]
+[train]
+optimizer = {{ type = "adam", learning_rate = 0.01 }}
+loss = "sparse_categorical_crossentropy"
+metrics = ["accuracy"]
+epochs = 15
+batch_size = 32
+"#,
+        s(&csv)
+    );
+    let p = write_spec(&dir, "seq.toml", &spec_text);
+    let printed = ok(&["train", s(&p), "--out", s(&dir.path().join("o")), "-q"]);
+    let acc = value(
+        printed.lines().find(|l| l.starts_with("test:")).unwrap(),
+        "accuracy",
+    );
+    assert!(acc >= 0.9, "{printed}");
+}
