@@ -312,8 +312,12 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         Op::Conv2d(x, w, b, geom, relu) => {
             let need_b = b.as_ref().is_some_and(|b| b.is_requires_grad());
             let need = (x.is_requires_grad(), w.is_requires_grad(), need_b);
-            let y = relu.then(|| out.data());
-            let (dx, dw, db) = conv::conv2d_backward(x.data(), w.data(), g, geom, need, y);
+            let of = if *relu {
+                conv::DyOf::Relu(out.data())
+            } else {
+                conv::DyOf::Conv
+            };
+            let (dx, dw, db) = conv::conv2d_backward(x.data(), w.data(), g, geom, need, of);
             if let Some(dx) = dx {
                 send(grads, x, dx);
             }
@@ -322,6 +326,20 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             }
             if let (Some(b), Some(db)) = (b, db) {
                 send(grads, b, db);
+            }
+        }
+        Op::Conv2dPool(x, w, b, geom, arg) => {
+            let need_b = b.as_ref().is_some_and(|b| b.is_requires_grad());
+            let need = (x.is_requires_grad(), w.is_requires_grad(), need_b);
+            let of = conv::DyOf::ReluMaxPool {
+                pooled: out.data(),
+                arg,
+            };
+            let (dx, dw, db) = conv::conv2d_backward(x.data(), w.data(), g, geom, need, of);
+            for (t, d) in [(Some(x), dx), (Some(w), dw), (b.as_ref(), db)] {
+                if let (Some(t), Some(d)) = (t, d) {
+                    send(grads, t, d);
+                }
             }
         }
         Op::BatchNorm(x, gamma, beta, saved) => {

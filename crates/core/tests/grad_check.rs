@@ -587,3 +587,51 @@ fn recurrent_inference_path_equals_the_training_path() {
         }
     }
 }
+
+#[test]
+fn fused_conv_relu_max_pool_equals_the_three_ops() {
+    use nabla_core::testing::assert_close;
+    // odd map sizes, 2x2/2 (the fast path), 3x3/2 and overlapping 2x2/1 windows, groups
+    let cases = [
+        ((2, 2), (2, 2), 1, 9),
+        ((3, 3), (2, 2), 2, 8),
+        ((2, 2), (1, 1), 1, 7),
+    ];
+    for (k, s, groups, size) in cases {
+        let x = rand(&[3, 2, size, size], 110);
+        let w = rand(&[4, 2 / groups, 3, 3], 111).scale(0.5);
+        let b = rand(&[4], 112).scale(0.3);
+        let cw = win((1, 1), (0, 0, 0, 0), (1, 1), groups);
+        let pw = win(s, (0, 0, 0, 0), (1, 1), 1);
+        let (fused, d_fused) = {
+            let xs = [x.clone(), w.clone(), b.clone()].map(|t| t.requires_grad(true));
+            let y = xs[0].conv2d_relu_max_pool(&xs[1], Some(&xs[2]), cw, k, s);
+            let g = weighted_sum(&y).backward();
+            let d: Vec<Vec<f32>> = xs.iter().map(|t| g.get(t).unwrap().to_vec()).collect();
+            (y, d)
+        };
+        let (plain, d_plain) = {
+            let xs = [x.clone(), w.clone(), b.clone()].map(|t| t.requires_grad(true));
+            let y = xs[0]
+                .conv2d(&xs[1], Some(&xs[2]), cw)
+                .relu()
+                .max_pool2d(k, pw);
+            let g = weighted_sum(&y).backward();
+            let d: Vec<Vec<f32>> = xs.iter().map(|t| g.get(t).unwrap().to_vec()).collect();
+            (y, d)
+        };
+        let what = format!("k {k:?} s {s:?}");
+        assert_eq!(fused.shape(), plain.shape(), "{what}");
+        assert_eq!(fused.data(), plain.data(), "{what}: values");
+        for (a, b) in d_fused.iter().zip(&d_plain) {
+            assert_close(a, b, 1e-5, 1e-5, &format!("{what}: gradients"));
+        }
+        // finite differences too (overlapping windows put near-ties within ε: their gradients
+        // are checked through the equality with the separately checked ops above)
+        if s == k {
+            grad_check(&format!("conv relu pool {what}"), &[x, w, b], |t| {
+                weighted_sum(&t[0].conv2d_relu_max_pool(&t[1], Some(&t[2]), cw, k, s))
+            });
+        }
+    }
+}

@@ -92,6 +92,11 @@ pub trait Layer: Send {
     }
     /// Computes the layer's statistics from `x` (`[n, ..input]`), as Keras's `adapt`.
     fn adapt(&mut self, _x: &Tensor) {}
+    /// Runs this layer and `next` as one fused op when the pair allows it (a ReLU
+    /// convolution followed by max pooling), else `None` and the model runs them one by one.
+    fn forward_fused(&self, _next: &dyn Layer, _x: &Tensor, _ctx: &mut Ctx) -> Option<Tensor> {
+        None
+    }
     /// Checks the values of a model input before a pass (an embedding's token ids), so bad
     /// data is an error instead of a panic inside `forward`.
     fn check_input(&self, _x: &[f32]) -> Result<()> {

@@ -267,8 +267,17 @@ impl Model {
     /// Runs every layer on `x` (`[batch, ..input_shape]`).
     pub fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         let mut h = x.clone();
-        for l in &self.layers {
-            h = l.forward(&h, ctx);
+        let mut i = 0;
+        while i < self.layers.len() {
+            // a pair that runs as one fused op (conv + ReLU + max pool) counts as two layers
+            let next = self.layers.get(i + 1);
+            if let Some(y) = next.and_then(|n| self.layers[i].forward_fused(n.as_ref(), &h, ctx)) {
+                h = y;
+                i += 2;
+            } else {
+                h = self.layers[i].forward(&h, ctx);
+                i += 1;
+            }
         }
         h
     }

@@ -65,6 +65,102 @@ impl Conv2dGeom {
     }
 }
 
+/// What the convolution does with its output before storing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Epilogue {
+    /// `y + b`, then `max(·, 0)` when `relu`.
+    Bias {
+        /// Apply ReLU.
+        relu: bool,
+    },
+    /// `max(y + b, 0)`, then max pooling without padding (windows `k`, strides `s`): only the
+    /// pooled maps and each window's winning cell are stored (the first maximum wins, as in
+    /// `max_pool2d`), never the full-size map.
+    ReluMaxPool {
+        /// Window (height, width).
+        k: (usize, usize),
+        /// Strides (vertical, horizontal).
+        s: (usize, usize),
+    },
+}
+
+impl Epilogue {
+    /// Height and width of a stored output plane, for conv output planes of `oh × ow`.
+    pub fn out_hw(&self, oh: usize, ow: usize) -> Option<(usize, usize)> {
+        match *self {
+            Epilogue::Bias { .. } => Some((oh, ow)),
+            Epilogue::ReluMaxPool { k, s } => (oh >= k.0 && ow >= k.1 && s.0 > 0 && s.1 > 0)
+                .then(|| ((oh - k.0) / s.0 + 1, (ow - k.1) / s.1 + 1)),
+        }
+    }
+}
+
+/// `max(src + bias, 0)` of one `oh × ow` plane, max-pooled into `out` with the winning cells
+/// in `arg` (the first maximum in row-major order wins).
+fn relu_max_pool(
+    src: &[f32],
+    bias: f32,
+    ow: usize,
+    (k, s): ((usize, usize), (usize, usize)),
+    out: &mut [f32],
+    arg: &mut [u32],
+) {
+    let pw = (ow - k.1) / s.1 + 1;
+    if k == (2, 2) && s == (2, 2) {
+        for (py, (o, a)) in out.chunks_mut(pw).zip(arg.chunks_mut(pw)).enumerate() {
+            let r0 = 2 * py * ow;
+            pool_2x2(&src[r0..r0 + 2 * ow], bias, ow, r0 as u32, o, a);
+        }
+        return;
+    }
+    for (c, (o, a)) in out.iter_mut().zip(arg.iter_mut()).enumerate() {
+        let (py, px) = (c / pw, c % pw);
+        let (mut best, mut at) = (f32::NEG_INFINITY, 0);
+        for y in py * s.0..py * s.0 + k.0 {
+            for x in px * s.1..px * s.1 + k.1 {
+                let v = (src[y * ow + x] + bias).max(0.0);
+                if v > best {
+                    best = v;
+                    at = y * ow + x;
+                }
+            }
+        }
+        *o = best;
+        *a = at as u32;
+    }
+}
+
+crate::multiversion! {
+    /// 2x2 windows of stride 2 over two rows `rows = [row0, row1]` of width `ow`, after
+    /// `max(· + bias, 0)`; `first` is row0's first cell in the plane.
+    fn pool_2x2(rows: &[f32], bias: f32, ow: usize, first: u32, out: &mut [f32], arg: &mut [u32]) {
+        let (r0, r1) = rows.split_at(ow);
+        let n = out.len();
+        for px in 0..n {
+            let x = 2 * px;
+            let a = (r0[x] + bias).max(0.0);
+            let b = (r0[x + 1] + bias).max(0.0);
+            let c = (r1[x] + bias).max(0.0);
+            let d = (r1[x + 1] + bias).max(0.0);
+            let (mut best, mut at) = (a, x as u32);
+            if b > best {
+                best = b;
+                at = x as u32 + 1;
+            }
+            if c > best {
+                best = c;
+                at = (ow + x) as u32;
+            }
+            if d > best {
+                best = d;
+                at = (ow + x + 1) as u32;
+            }
+            out[px] = best;
+            arg[px] = first + at;
+        }
+    }
+}
+
 /// The output columns `ox` whose input column `ox·s + off - pad` lies inside `0..w`.
 fn valid_cols(ow: usize, w: usize, s: usize, off: usize, pad: usize) -> std::ops::Range<usize> {
     // ox·s + off >= pad  and  ox·s + off < pad + w
@@ -248,15 +344,36 @@ fn block(k: usize, p: usize) -> usize {
 /// `y [N, OC, OH, OW]` of `x [N, C, H, W]` and `w [OC, C/groups, kh, kw]`, plus `b [OC]`,
 /// then `max(y, 0)` when `relu` (fused into the pass that lays the output out).
 pub fn conv2d(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &Conv2dGeom, relu: bool) -> Vec<f32> {
+    conv2d_epilogue(x, w, b, g, Epilogue::Bias { relu }).0
+}
+
+/// [`conv2d`] with any [`Epilogue`]: `(y, arg)`, `y [N, OC, ..epilogue's plane]` and, for
+/// pooling, each pooled cell's winner inside its conv output plane (empty otherwise).
+pub fn conv2d_epilogue(
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    g: &Conv2dGeom,
+    epi: Epilogue,
+) -> (Vec<f32>, Vec<u32>) {
     let (oh, ow, cg, k) = g.dims();
     let p = oh * ow;
     let ocg = g.oc / g.groups;
-    let (in_sz, out_sz) = (g.c * g.h * g.w, g.oc * p);
+    let (eh, ew) = epi
+        .out_hw(oh, ow)
+        .expect("conv2d: pooling window larger than the map");
+    let plane = eh * ew;
+    let (in_sz, out_sz) = (g.c * g.h * g.w, g.oc * plane);
     let mut y = vec![0.0; g.n * out_sz];
+    // winners of pooled cells; one unused slot per sample otherwise, so chunks pair up
+    let pooled = matches!(epi, Epilogue::ReluMaxPool { .. });
+    let a_sz = if pooled { out_sz } else { 1 };
+    let mut arg = vec![0u32; g.n * a_sz];
     let per = chunk(g.n);
     y.par_chunks_mut(per * out_sz)
+        .zip(arg.par_chunks_mut(per * a_sz))
         .enumerate()
-        .for_each(|(t, ys)| {
+        .for_each(|(t, (ys, args))| {
             let m = block(k, p).min(ys.len() / out_sz);
             let (mut col, mut tmp) = (vec![0.0; k * m * p], vec![0.0; ocg * m * p]);
             for (bi, yb) in ys.chunks_mut(m * out_sz).enumerate() {
@@ -285,39 +402,66 @@ pub fn conv2d(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &Conv2dGeom, relu: boo
                         false,
                         false,
                     );
-                    // tmp [ocg, mb·P] -> y [mb, OC, P]
+                    // tmp [ocg, mb·P] -> y [mb, OC, plane]
                     for o in 0..ocg {
                         let bias = b.map_or(0.0, |b| b[grp * ocg + o]);
                         for i in 0..mb {
-                            let dst = &mut yb[i * out_sz + (grp * ocg + o) * p..][..p];
+                            let at = i * out_sz + (grp * ocg + o) * plane;
+                            let dst = &mut yb[at..at + plane];
                             let src = &tmp[o * ld + i * p..][..p];
-                            if relu {
-                                dst.iter_mut()
+                            match epi {
+                                Epilogue::Bias { relu: true } => dst
+                                    .iter_mut()
                                     .zip(src)
-                                    .for_each(|(d, v)| *d = (v + bias).max(0.0));
-                            } else {
-                                dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bias);
+                                    .for_each(|(d, v)| *d = (v + bias).max(0.0)),
+                                Epilogue::Bias { relu: false } => {
+                                    dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bias)
+                                }
+                                Epilogue::ReluMaxPool { k, s } => {
+                                    let at = (bi * m + i) * out_sz + (grp * ocg + o) * plane;
+                                    let a = &mut args[at..at + plane];
+                                    relu_max_pool(src, bias, ow, (k, s), dst, a);
+                                }
                             }
                         }
                     }
                 }
             }
         });
-    y
+    if !pooled {
+        arg = Vec::new();
+    }
+    (y, arg)
 }
 
 /// `(dx, dw, db)`, each present only when asked for.
 pub type ConvGrads = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
 
-/// Gradients of [`conv2d`]: `(dx, dw, db)`, each only when asked for. With a fused ReLU,
-/// `relu_out` is its output `y`, and the gradient passes only where `y > 0`.
+/// What `dy` of [`conv2d_backward`] is the gradient of.
+#[derive(Clone, Copy)]
+pub enum DyOf<'a> {
+    /// The convolution's output.
+    Conv,
+    /// A fused ReLU with output `y`: the gradient passes only where `y > 0`.
+    Relu(&'a [f32]),
+    /// A fused ReLU + max pool ([`Epilogue::ReluMaxPool`]) with pooled output `pooled` and
+    /// winners `arg`: each pooled gradient goes to its window's winner when `pooled > 0`.
+    ReluMaxPool {
+        /// The pooled output `[N, OC, PH, PW]`.
+        pooled: &'a [f32],
+        /// Each pooled cell's winner inside its conv output plane.
+        arg: &'a [u32],
+    },
+}
+
+/// Gradients of [`conv2d`] / [`conv2d_epilogue`]: `(dx, dw, db)`, each only when asked for.
 pub fn conv2d_backward(
     x: &[f32],
     w: &[f32],
     dy: &[f32],
     g: &Conv2dGeom,
     need: (bool, bool, bool),
-    relu_out: Option<&[f32]>,
+    of: DyOf,
 ) -> ConvGrads {
     let (oh, ow, cg, k) = g.dims();
     let p = oh * ow;
@@ -350,9 +494,19 @@ pub fn conv2d_backward(
                         for i in 0..mb {
                             let at = (first + i) * out_sz + (grp * ocg + o) * p;
                             let dst = &mut dyt[o * ld + i * p..][..p];
-                            match relu_out {
-                                Some(y) => relu_mask(&y[at..at + p], &dy[at..at + p], dst),
-                                None => dst.copy_from_slice(&dy[at..at + p]),
+                            match of {
+                                DyOf::Relu(y) => relu_mask(&y[at..at + p], &dy[at..at + p], dst),
+                                DyOf::Conv => dst.copy_from_slice(&dy[at..at + p]),
+                                DyOf::ReluMaxPool { pooled, arg } => {
+                                    let pp = pooled.len() / (g.n * g.oc);
+                                    let at = ((first + i) * g.oc + grp * ocg + o) * pp;
+                                    dst.fill(0.0);
+                                    for c in at..at + pp {
+                                        if pooled[c] > 0.0 {
+                                            dst[arg[c] as usize] += dy[c];
+                                        }
+                                    }
+                                }
                             }
                         }
                     }

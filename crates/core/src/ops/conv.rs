@@ -42,6 +42,62 @@ impl Tensor {
         self.conv2d_act(w, b, win, true)
     }
 
+    /// [`Tensor::conv2d_relu`] followed by [`Tensor::max_pool2d`] without padding (windows
+    /// `k`, strides `s`), fused: each conv output plane is pooled while it is laid out, so the
+    /// full-size map is never stored, and the backward rebuilds its gradient from the pooled
+    /// gradient and the winning cells. The same numbers as the three ops one after another.
+    pub fn conv2d_relu_max_pool(
+        &self,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        win: Window2d,
+        k: (usize, usize),
+        s: (usize, usize),
+    ) -> Tensor {
+        let g = self.conv_geom(w, win);
+        let (oh, ow) = g.out_hw().expect("checked by conv_geom");
+        let epi = conv::Epilogue::ReluMaxPool { k, s };
+        let (ph, pw) = epi.out_hw(oh, ow).unwrap_or_else(|| {
+            panic!("max_pool2d: window {k:?} does not fit the {oh}x{ow} convolution output")
+        });
+        let (y, arg) = conv::conv2d_epilogue(self.data(), w.data(), b.map(|b| b.data()), &g, epi);
+        let mut inputs = vec![self, w];
+        inputs.extend(b);
+        record(y, vec![g.n, g.oc, ph, pw], &inputs, || {
+            Op::Conv2dPool(self.clone(), w.clone(), b.cloned(), g, Arc::new(arg))
+        })
+    }
+
+    /// The convolution geometry of `self` with `w`, checked.
+    fn conv_geom(&self, w: &Tensor, win: Window2d) -> Conv2dGeom {
+        let (n, c, h, wd) = nchw(self, "conv2d");
+        let (oc, cg, kh, kw) = nchw(w, "conv2d weight");
+        assert!(
+            win.groups > 0 && c % win.groups == 0 && oc % win.groups == 0 && cg == c / win.groups,
+            "conv2d: input {:?}, weight {:?} and groups {} do not fit",
+            self.shape(),
+            w.shape(),
+            win.groups
+        );
+        let g = Conv2dGeom {
+            n,
+            c,
+            h,
+            w: wd,
+            oc,
+            kh,
+            kw,
+            stride: win.stride,
+            pad: win.pad,
+            dilation: win.dilation,
+            groups: win.groups,
+        };
+        if g.out_hw().is_none() {
+            panic!("conv2d: kernel {kh}x{kw} does not fit input {h}x{wd}");
+        }
+        g
+    }
+
     fn conv2d_act(&self, w: &Tensor, b: Option<&Tensor>, win: Window2d, relu: bool) -> Tensor {
         let (n, c, h, wd) = nchw(self, "conv2d");
         let (oc, cg, kh, kw) = nchw(w, "conv2d weight");

@@ -68,6 +68,15 @@ pub(crate) enum Op {
         crate::cpu::conv::Conv2dGeom,
         bool,
     ),
+    /// Convolution + ReLU + max pooling in one kernel: input, weight, bias, the winning cell
+    /// of each pooled window inside its conv output plane.
+    Conv2dPool(
+        Tensor,
+        Tensor,
+        Option<Tensor>,
+        crate::cpu::conv::Conv2dGeom,
+        Arc<Vec<u32>>,
+    ),
     /// 2-d max pooling with the winning cell of each window.
     MaxPool2d(Tensor, Arc<Vec<u32>>, crate::cpu::pool::Pool2dGeom),
     /// 2-d average pooling.
@@ -130,6 +139,7 @@ impl Op {
                 | Op::Softmax(_)
                 | Op::LogSoftmax(_)
                 | Op::Conv2d(.., true)
+                | Op::Conv2dPool(..)
                 | Op::Binary(BinaryOp::Div, ..)
         )
     }
@@ -142,7 +152,10 @@ impl Op {
             Op::Attention(a) => vec![&a.q, &a.k, &a.v],
             Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
             Op::BatchNorm(x, g, b, _) => vec![x, g, b],
-            Op::Linear(x, w, b) | Op::Conv2d(x, w, b, _, _) | Op::Norm(x, w, b, _) => {
+            Op::Linear(x, w, b)
+            | Op::Conv2d(x, w, b, _, _)
+            | Op::Conv2dPool(x, w, b, _, _)
+            | Op::Norm(x, w, b, _) => {
                 let mut v = vec![x, w];
                 if let Some(b) = b {
                     v.push(b);

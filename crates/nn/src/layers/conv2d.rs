@@ -264,6 +264,28 @@ impl Layer for Conv2d {
             .apply_owned(x.conv2d(&kernel.value, b, win))
     }
 
+    /// With ReLU and a following unpadded max pooling: one fused op that never stores the
+    /// full-size map (`Tensor::conv2d_relu_max_pool`, the same numbers).
+    fn forward_fused(&self, next: &dyn Layer, x: &Tensor, _ctx: &mut Ctx) -> Option<Tensor> {
+        if self.cfg.activation != Activation::Relu {
+            return None;
+        }
+        let LayerConfig::MaxPool2d(p) = next.config() else {
+            return None;
+        };
+        let k = p.pool_size;
+        let s = p.strides.unwrap_or(k);
+        let valid = matches!(p.padding, super::Padding::Valid)
+            || p.padding == super::Padding::Explicit([0; 4]);
+        if !valid || s.0 == 0 || s.1 == 0 {
+            return None;
+        }
+        let kernel = &self.kernel.as_ref()?.value;
+        let b = self.bias.as_ref().map(|b| &b.value);
+        let win = self.win?;
+        Some(x.conv2d_relu_max_pool(kernel, b, win, (k.0, k.1), (s.0, s.1)))
+    }
+
     fn regularization(&self) -> Option<Tensor> {
         crate::regularizers::weight_penalty(&[
             (self.kernel.as_ref(), self.cfg.kernel_regularizer),
