@@ -131,32 +131,42 @@ fn relu_max_pool(
 }
 
 crate::multiversion! {
+    /// `dst = src + bias`, then `max(·, 0)` when `relu`.
+    fn add_bias(dst: &mut [f32], src: &[f32], bias: f32, relu: bool) {
+        let n = dst.len();
+        let src = &src[..n];
+        if relu {
+            for j in 0..n {
+                dst[j] = (src[j] + bias).max(0.0);
+            }
+        } else {
+            for j in 0..n {
+                dst[j] = src[j] + bias;
+            }
+        }
+    }
+}
+
+crate::multiversion! {
     /// 2x2 windows of stride 2 over two rows `rows = [row0, row1]` of width `ow`, after
     /// `max(· + bias, 0)`; `first` is row0's first cell in the plane.
     fn pool_2x2(rows: &[f32], bias: f32, ow: usize, first: u32, out: &mut [f32], arg: &mut [u32]) {
         let (r0, r1) = rows.split_at(ow);
         let n = out.len();
+        let (r0, r1, arg) = (&r0[..2 * n], &r1[..2 * n], &mut arg[..n]);
+        // a tournament without branches: the earlier cell wins ties at every stage, so the
+        // first maximum in row-major order wins, as in max_pool2d
         for px in 0..n {
             let x = 2 * px;
             let a = (r0[x] + bias).max(0.0);
             let b = (r0[x + 1] + bias).max(0.0);
             let c = (r1[x] + bias).max(0.0);
             let d = (r1[x + 1] + bias).max(0.0);
-            let (mut best, mut at) = (a, x as u32);
-            if b > best {
-                best = b;
-                at = x as u32 + 1;
-            }
-            if c > best {
-                best = c;
-                at = (ow + x) as u32;
-            }
-            if d > best {
-                best = d;
-                at = (ow + x + 1) as u32;
-            }
+            let (top, top_at) = if b > a { (b, 1) } else { (a, 0) };
+            let (low, low_at) = if d > c { (d, ow as u32 + 1) } else { (c, ow as u32) };
+            let (best, at) = if low > top { (low, low_at) } else { (top, top_at) };
             out[px] = best;
-            arg[px] = first + at;
+            arg[px] = first + x as u32 + at;
         }
     }
 }
@@ -410,13 +420,7 @@ pub fn conv2d_epilogue(
                             let dst = &mut yb[at..at + plane];
                             let src = &tmp[o * ld + i * p..][..p];
                             match epi {
-                                Epilogue::Bias { relu: true } => dst
-                                    .iter_mut()
-                                    .zip(src)
-                                    .for_each(|(d, v)| *d = (v + bias).max(0.0)),
-                                Epilogue::Bias { relu: false } => {
-                                    dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bias)
-                                }
+                                Epilogue::Bias { relu } => add_bias(dst, src, bias, relu),
                                 Epilogue::ReluMaxPool { k, s } => {
                                     let at = (bi * m + i) * out_sz + (grp * ocg + o) * plane;
                                     let a = &mut args[at..at + plane];
