@@ -275,10 +275,7 @@ fn col2im(col: &[f32], g: &Conv2dGeom, c0: usize, dx: &mut [f32], ld: usize, off
                     let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
                     let src = &row[oy * ow + cols.start..oy * ow + cols.end];
                     if sw == 1 {
-                        dst[x0..x0 + src.len()]
-                            .iter_mut()
-                            .zip(src)
-                            .for_each(|(d, v)| *d += v);
+                        add_short(&mut dst[x0..x0 + src.len()], src);
                     } else {
                         for (d, v) in dst[x0..].iter_mut().step_by(sw).zip(src) {
                             *d += v;
@@ -319,6 +316,30 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
         4..=7 => fixed::<4>(dst, src),
         8..=15 => fixed::<8>(dst, src),
         _ => fixed::<16>(dst, src),
+    }
+}
+
+/// `dst += src` for col2im's short rows: for 4 to 16 values, two overlapping fixed-size
+/// blocks both read before either is stored (the overlap gets the same sum twice), a few
+/// vector adds instead of a scalar loop.
+#[inline(always)]
+fn add_short(dst: &mut [f32], src: &[f32]) {
+    #[inline(always)]
+    fn two<const L: usize>(dst: &mut [f32], src: &[f32]) {
+        let n = dst.len();
+        let mut a: [f32; L] = dst[..L].try_into().expect("L values");
+        let mut b: [f32; L] = dst[n - L..].try_into().expect("L values");
+        for i in 0..L {
+            a[i] += src[i];
+            b[i] += src[n - L + i];
+        }
+        dst[..L].copy_from_slice(&a);
+        dst[n - L..].copy_from_slice(&b);
+    }
+    match dst.len() {
+        4..=8 => two::<4>(dst, src),
+        9..=16 => two::<8>(dst, src),
+        _ => dst.iter_mut().zip(src).for_each(|(d, v)| *d += v),
     }
 }
 
