@@ -6,6 +6,7 @@ pub mod attention;
 pub mod batch_norm;
 pub mod binary;
 pub mod conv;
+pub mod conv_epilogue;
 pub mod gates;
 pub mod gelu;
 pub mod index;
