@@ -277,7 +277,11 @@ impl Recurrent {
                 let init = initial.map(|s| &s[k]);
                 let c0 = init.and_then(|s| s.c.as_ref());
                 let y = x.recurrent(self.kind, w, init.map(|s| &s.h), c0, d == 1);
-                let ys = if lstm { y.narrow(2, 0, h) } else { y.clone() };
+                // the top layer's sequence is not needed when only final states are returned
+                let top = layer + 1 == self.cfg.num_layers;
+                if !top || self.cfg.return_sequences {
+                    outs.push(if lstm { y.narrow(2, 0, h) } else { y.clone() });
+                }
                 // the final state: after step T-1 going forward, after step 0 going back
                 let at = if d == 1 { 0 } else { t - 1 };
                 let state = |off: usize| {
@@ -291,12 +295,11 @@ impl Recurrent {
                     c: lstm.then(|| state(h)),
                 });
                 last.push(hf);
-                outs.push(ys);
             }
-            x = if dirs == 1 {
-                outs.pop().expect("one direction")
-            } else {
-                Tensor::concat(&[&outs[0], &outs[1]], 2)
+            x = match outs.len() {
+                0 => x,
+                1 => outs.pop().expect("one direction"),
+                _ => Tensor::concat(&[&outs[0], &outs[1]], 2),
             };
         }
         let out = if self.cfg.return_sequences {
