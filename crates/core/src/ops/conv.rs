@@ -99,37 +99,12 @@ impl Tensor {
     }
 
     fn conv2d_act(&self, w: &Tensor, b: Option<&Tensor>, win: Window2d, relu: bool) -> Tensor {
-        let (n, c, h, wd) = nchw(self, "conv2d");
-        let (oc, cg, kh, kw) = nchw(w, "conv2d weight");
-        assert!(
-            win.groups > 0 && c % win.groups == 0 && oc % win.groups == 0 && cg == c / win.groups,
-            "conv2d: input {:?}, weight {:?} and groups {} do not fit",
-            self.shape(),
-            w.shape(),
-            win.groups
-        );
-        let g = Conv2dGeom {
-            n,
-            c,
-            h,
-            w: wd,
-            oc,
-            kh,
-            kw,
-            stride: win.stride,
-            pad: win.pad,
-            dilation: win.dilation,
-            groups: win.groups,
-        };
-        let (oh, ow) = g
-            .out_hw()
-            .unwrap_or_else(|| panic!("conv2d: kernel {kh}x{kw} does not fit input {h}x{wd}"));
+        let g = self.conv_geom(w, win);
+        let (oh, ow) = g.out_hw().expect("checked by conv_geom");
         let y = conv::conv2d(self.data(), w.data(), b.map(|b| b.data()), &g, relu);
         let mut inputs = vec![self, w];
-        if let Some(b) = b {
-            inputs.push(b);
-        }
-        record(y, vec![n, oc, oh, ow], &inputs, || {
+        inputs.extend(b);
+        record(y, vec![g.n, g.oc, oh, ow], &inputs, || {
             Op::Conv2d(self.clone(), w.clone(), b.cloned(), g, relu)
         })
     }
