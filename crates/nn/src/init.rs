@@ -10,11 +10,14 @@
 //! - lecun_normal:   N(0, 1 / fan_in)
 //! - orthogonal:     gain · Q of the QR decomposition of a normal matrix (Saxe et al., 2014)
 //! - truncated_normal: N(mean, stddev²) redrawn outside mean ± 2·stddev
+//! - variance_scaling: variance scale / n, n = fan_in, fan_out or their mean; truncated normal,
+//!   normal or uniform (Keras's `VarianceScaling`)
 //! - random_normal, random_uniform, zeros, ones, constant
 //!
 //! The `*_normal` initialisers draw from a plain normal, as PyTorch's `xavier_normal_` and
 //! `kaiming_normal_` do (Keras truncates them). PyTorch's own `nn.Linear` default is
-//! U(±1/sqrt(fan_in)) (`lecun_uniform` scaled by 1/sqrt(3)).
+//! U(±1/sqrt(fan_in)) (`lecun_uniform` scaled by 1/sqrt(3), [`Initializer::torch_linear`]);
+//! the transformer layers (embedding, attention, transformer block) start as PyTorch's do.
 
 use nabla_core::Rng;
 use serde::{Deserialize, Serialize};
@@ -69,6 +72,19 @@ pub enum Initializer {
         #[serde(default = "small")]
         maxval: f32,
     },
+    /// Keras's `VarianceScaling`: variance `scale / n`, `n` the fan chosen by `mode`.
+    /// PyTorch's `nn.Linear` default is `scale = 1/3, mode = fan_in, distribution = uniform`.
+    VarianceScaling {
+        /// Variance numerator (default 1).
+        #[serde(default = "one")]
+        scale: f32,
+        /// Which fan divides (default fan_in).
+        #[serde(default)]
+        mode: FanMode,
+        /// Distribution drawn from (default truncated_normal, Keras's).
+        #[serde(default)]
+        distribution: Distribution,
+    },
     /// All zeros, Keras's default bias initialiser.
     Zeros,
     /// All ones.
@@ -79,6 +95,44 @@ pub enum Initializer {
         #[serde(default)]
         value: f32,
     },
+}
+
+/// The fan of [`Initializer::VarianceScaling`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FanMode {
+    /// `n = fan_in`.
+    #[default]
+    FanIn,
+    /// `n = fan_out`.
+    FanOut,
+    /// `n = (fan_in + fan_out) / 2`.
+    FanAvg,
+}
+
+/// The distribution of [`Initializer::VarianceScaling`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distribution {
+    /// Normal cut at two standard deviations, rescaled so the variance is `scale / n`.
+    #[default]
+    TruncatedNormal,
+    /// Plain normal.
+    UntruncatedNormal,
+    /// U(-l, l) with l = sqrt(3 · scale / n).
+    Uniform,
+}
+
+impl Initializer {
+    /// PyTorch's `nn.Linear` (and `nn.Conv*`) weight default, `kaiming_uniform_(a = sqrt(5))`:
+    /// U(±1/sqrt(fan_in)).
+    pub fn torch_linear() -> Initializer {
+        Initializer::VarianceScaling {
+            scale: 1.0 / 3.0,
+            mode: FanMode::FanIn,
+            distribution: Distribution::Uniform,
+        }
+    }
 }
 
 fn one() -> f32 {
@@ -106,14 +160,25 @@ impl Initializer {
             Initializer::LecunUniform => uniform((3.0 / fi).sqrt(), rng),
             Initializer::LecunNormal => normal(0.0, (1.0 / fi).sqrt(), rng),
             Initializer::Orthogonal { gain } => orthogonal(n, fan_in, fan_out, gain, rng),
-            Initializer::TruncatedNormal { mean, stddev } => (0..n)
-                .map(|_| loop {
-                    let z = rng.normal();
-                    if z.abs() <= 2.0 {
-                        return mean + stddev * z;
-                    }
-                })
-                .collect(),
+            Initializer::TruncatedNormal { mean, stddev } => truncated(n, mean, stddev, rng),
+            Initializer::VarianceScaling {
+                scale,
+                mode,
+                distribution,
+            } => {
+                let fan = match mode {
+                    FanMode::FanIn => fi,
+                    FanMode::FanOut => fo,
+                    FanMode::FanAvg => (fi + fo) / 2.0,
+                };
+                let std = (scale / fan).sqrt();
+                match distribution {
+                    // the std of a unit normal cut at ±2 is 0.8796
+                    Distribution::TruncatedNormal => truncated(n, 0.0, std / 0.879_625_7, rng),
+                    Distribution::UntruncatedNormal => normal(0.0, std, rng),
+                    Distribution::Uniform => uniform(3f32.sqrt() * std, rng),
+                }
+            }
             Initializer::RandomNormal { mean, stddev } => normal(mean, stddev, rng),
             Initializer::RandomUniform { minval, maxval } => {
                 (0..n).map(|_| rng.uniform_range(minval, maxval)).collect()
@@ -123,6 +188,18 @@ impl Initializer {
             Initializer::Constant { value } => vec![value; n],
         }
     }
+}
+
+/// `n` draws of N(mean, stddev²), each redrawn until within mean ± 2·stddev.
+fn truncated(n: usize, mean: f32, stddev: f32, rng: &mut Rng) -> Vec<f32> {
+    (0..n)
+        .map(|_| loop {
+            let z = rng.normal();
+            if z.abs() <= 2.0 {
+                return mean + stddev * z;
+            }
+        })
+        .collect()
 }
 
 /// `gain · Q` with orthonormal columns (rows, if there are fewer rows), from modified
@@ -194,6 +271,26 @@ mod tests {
             ),
             (Initializer::LecunNormal, (1.0f32 / 300.0).sqrt()),
             (
+                Initializer::torch_linear(),
+                (1.0f32 / 300.0).sqrt() / 3f32.sqrt(),
+            ),
+            (
+                Initializer::VarianceScaling {
+                    scale: 2.0,
+                    mode: FanMode::FanAvg,
+                    distribution: Distribution::TruncatedNormal,
+                },
+                (2.0f32 / 250.0).sqrt(),
+            ),
+            (
+                Initializer::VarianceScaling {
+                    scale: 0.5,
+                    mode: FanMode::FanOut,
+                    distribution: Distribution::UntruncatedNormal,
+                },
+                (0.5f32 / 200.0).sqrt(),
+            ),
+            (
                 Initializer::RandomNormal {
                     mean: 0.0,
                     stddev: 0.05,
@@ -256,6 +353,15 @@ mod tests {
             Initializer::RandomUniform {
                 minval: -0.05,
                 maxval: 0.5
+            }
+        );
+        let v = parse(r#"{"type":"variance_scaling","scale":0.5,"distribution":"uniform"}"#);
+        assert_eq!(
+            v.unwrap(),
+            Initializer::VarianceScaling {
+                scale: 0.5,
+                mode: FanMode::FanIn,
+                distribution: Distribution::Uniform
             }
         );
         let e = parse(r#"{"type":"zeros","value":1}"#)

@@ -35,3 +35,12 @@ where
     }
     Ok(t)
 }
+
+/// [`name_or_table`] for an optional field (absent means `None`, the layer's own default).
+pub fn optional<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned + Serialize,
+{
+    name_or_table(d).map(Some)
+}

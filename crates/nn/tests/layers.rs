@@ -456,7 +456,9 @@ fn embedding_looks_up_rows_and_checks_indices() {
     assert_eq!(m.output_shape(), [4, 3]);
     let table = m.named_params()[0].1.value.data().to_vec();
     assert_eq!(&table[..3], &[0.0; 3], "the padding row starts at zero");
-    assert!(table[3..].iter().all(|v| v.abs() <= 0.05 && *v != 0.0));
+    // the other rows from PyTorch's N(0, 1): none zero, some far beyond Keras's ±0.05
+    assert!(table[3..].iter().all(|v| *v != 0.0 && v.abs() < 6.0));
+    assert!(table[3..].iter().filter(|v| v.abs() > 0.5).count() > 5);
     let y = m.forward_eval(&Tensor::from_vec(vec![9.0, 0.0, 1.0, 9.0], &[1, 4]));
     assert_eq!(&y.data()[..3], &table[27..30]);
     assert_eq!(&y.data()[9..12], &table[27..30]);
@@ -802,4 +804,39 @@ fn padding_tokens_are_masked_out_of_attention() {
         e.contains("mask_padding") && e.contains("padding_idx"),
         "{e}"
     );
+}
+
+#[test]
+fn attention_and_transformer_start_as_pytorch_does() {
+    use nabla_nn::layers::{MultiHeadAttention, TransformerBlock};
+    // the largest |w| of a big uniform draw is close to its bound
+    let bound = |w: &[f32], l: f32| {
+        let m = w.iter().fold(0f32, |a, v| a.max(v.abs()));
+        assert!(m <= l && m > 0.97 * l, "max |w| {m}, bound {l}");
+    };
+    let m = nabla_nn::Sequential::new([8, 128])
+        .add(MultiHeadAttention::new(4, 32))
+        .build(3)
+        .unwrap();
+    let p = m.named_params();
+    // nn.MultiheadAttention: xavier over the stacked [128, 384] in-projection
+    for w in &p[..3] {
+        bound(w.1.value.data(), (6.0f32 / (128.0 + 384.0)).sqrt());
+    }
+    bound(p[3].1.value.data(), 1.0 / 128f32.sqrt());
+    let m = nabla_nn::Sequential::new([8, 128])
+        .add(TransformerBlock::new(4))
+        .build(3)
+        .unwrap();
+    let mut seen = 0;
+    for (name, w) in m.named_params() {
+        if name.ends_with("mlp1/kernel") {
+            bound(w.value.data(), 1.0 / 128f32.sqrt());
+            seen += 1;
+        } else if name.ends_with("mlp2/kernel") {
+            bound(w.value.data(), 1.0 / 512f32.sqrt());
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 2);
 }

@@ -7,7 +7,9 @@
 //! y = concat_h(dropout(A_h) V_h) Wo + bo                 ([B, T, D])
 //! ```
 //! Weights are stored `[in, out]` like `Dense` (PyTorch's `in_proj_weight` rows are Wqᵀ, Wkᵀ, Wvᵀ
-//! for `key_dim = D / H`). A fused kernel that does not materialise `A` is still to come.
+//! for `key_dim = D / H`). Without dropout the heads run as one fused op that does not keep
+//! `A` ([`Tensor::attention`]). Initialised as PyTorch's `nn.MultiheadAttention`: Wq, Wk, Wv
+//! glorot uniform over the stacked `[D, 3·H·dk]` projection, Wo U(±1/sqrt(H·dk)), zero biases.
 //!
 //! # Shapes
 //! - input: `[batch, time, features]`; output: the same
@@ -18,7 +20,6 @@ use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::init::Initializer;
 use crate::layer::{Ctx, Layer, Param};
-use crate::named::name_or_table;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -39,9 +40,15 @@ pub struct AttentionConfig {
     /// Biases on the four projections (default true).
     #[serde(default = "default_true")]
     pub use_bias: bool,
-    /// Projection initialiser (default glorot_uniform).
-    #[serde(default, deserialize_with = "name_or_table")]
-    pub kernel_initializer: Initializer,
+    /// Projection initialiser (default: PyTorch's `nn.MultiheadAttention`: glorot uniform over
+    /// the stacked `[features, 3·heads·key_dim]` Q/K/V projection, U(±1/sqrt(fan_in)) for the
+    /// output projection).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::named::optional"
+    )]
+    pub kernel_initializer: Option<Initializer>,
     /// Layer name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -67,7 +74,7 @@ impl MultiHeadAttention {
             causal: false,
             dropout: 0.0,
             use_bias: true,
-            kernel_initializer: Initializer::GlorotUniform,
+            kernel_initializer: None,
             name: None,
             trainable: true,
         })
@@ -149,7 +156,14 @@ impl Layer for MultiHeadAttention {
             ("value/kernel", (d, e)),
             ("output/kernel", (e, d)),
         ] {
-            let w = c.kernel_initializer.sample(i * o, i, o, rng);
+            let w = match c.kernel_initializer {
+                Some(init) => init.sample(i * o, i, o, rng),
+                None if name == "output/kernel" => {
+                    Initializer::torch_linear().sample(i * o, i, o, rng)
+                }
+                // glorot uniform with the fans of the stacked [d, 3e] projection
+                None => Initializer::GlorotUniform.sample(i * o, d, 3 * e, rng),
+            };
             params.push(Param::new(name, Tensor::from_vec(w, &[i, o])));
         }
         if c.use_bias {

@@ -35,8 +35,8 @@ pub struct EmbeddingConfig {
     /// one (Keras's `mask_zero`, PyTorch's `key_padding_mask`; default false).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mask_padding: bool,
-    /// Table initialiser (default: Keras's uniform in [-0.05, 0.05]).
-    #[serde(default = "uniform", deserialize_with = "name_or_table")]
+    /// Table initialiser (default: PyTorch's N(0, 1); Keras's is uniform in [-0.05, 0.05]).
+    #[serde(default = "unit_normal", deserialize_with = "name_or_table")]
     pub embeddings_initializer: Initializer,
     /// Layer name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,10 +46,10 @@ pub struct EmbeddingConfig {
     pub trainable: bool,
 }
 
-fn uniform() -> Initializer {
-    Initializer::RandomUniform {
-        minval: -0.05,
-        maxval: 0.05,
+fn unit_normal() -> Initializer {
+    Initializer::RandomNormal {
+        mean: 0.0,
+        stddev: 1.0,
     }
 }
 
@@ -67,7 +67,7 @@ impl Embedding {
             output_dim,
             padding_idx: None,
             mask_padding: false,
-            embeddings_initializer: uniform(),
+            embeddings_initializer: unit_normal(),
             name: None,
             trainable: true,
         })

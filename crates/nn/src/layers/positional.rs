@@ -4,7 +4,8 @@
 //!
 //! # Shapes
 //! - input: `[batch, time, features]` with `time <= max_length`; output: the same
-//! - learned table: `[max_length, features]`
+//! - learned table: `[max_length, features]`, drawn from N(0, 1) (an `nn.Embedding` of
+//!   positions, as PyTorch GPTs write it)
 
 use super::default_true;
 use crate::config::LayerConfig;
@@ -115,9 +116,7 @@ impl Layer for PositionalEmbedding {
         }
         match self.cfg.kind {
             PositionKind::Learned => {
-                let v = (0..len * d)
-                    .map(|_| rng.uniform_range(-0.05, 0.05))
-                    .collect();
+                let v = (0..len * d).map(|_| rng.normal()).collect();
                 let mut p = Param::new("positions", Tensor::from_vec(v, &[len, d]));
                 p.trainable = self.cfg.trainable;
                 self.table = Some(p);

@@ -53,14 +53,14 @@ pub struct RecurrentConfig {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "optional"
+        deserialize_with = "crate::named::optional"
     )]
     pub kernel_initializer: Option<Initializer>,
     /// Recurrent-weight initialiser (default: PyTorch's; Keras uses `orthogonal`).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "optional"
+        deserialize_with = "crate::named::optional"
     )]
     pub recurrent_initializer: Option<Initializer>,
     /// Layer name.
@@ -77,12 +77,6 @@ fn one() -> usize {
 
 fn tanh() -> Activation {
     Activation::Tanh
-}
-
-fn optional<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Initializer>, D::Error> {
-    crate::named::name_or_table(d).map(Some)
 }
 
 /// The state of one layer and direction: `h` and (LSTM) `c`, each `[batch, units]`.

@@ -6,7 +6,9 @@
 //! mlp(x) = act(x W1 + b1) W2 + b2,  W1: [D, mlp_ratio·D]
 //! ```
 //! Built from [`MultiHeadAttention`], [`LayerNorm`] and [`Dense`]; their weights are named
-//! `attn/query/kernel`, `ln1/gamma`, `mlp1/kernel`, … inside the block.
+//! `attn/query/kernel`, `ln1/gamma`, `mlp1/kernel`, … inside the block. Initialised as
+//! PyTorch's `nn.TransformerEncoderLayer`: the attention as `nn.MultiheadAttention`, W1 and W2
+//! U(±1/sqrt(fan_in)) ([`Initializer::torch_linear`]).
 //!
 //! # Shapes
 //! - input: `[batch, time, features]`; output: the same
@@ -16,6 +18,7 @@ use super::{Dense, LayerNorm, MultiHeadAttention};
 use crate::activations::Activation;
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
+use crate::init::Initializer;
 use crate::layer::{Ctx, Layer, Param};
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
@@ -155,9 +158,16 @@ impl Layer for TransformerBlock {
             ("ln2", Box::new(norm())),
             (
                 "mlp1",
-                Box::new(Dense::new(c.mlp_ratio * d).activation(c.activation)),
+                Box::new(
+                    Dense::new(c.mlp_ratio * d)
+                        .activation(c.activation)
+                        .kernel_initializer(Initializer::torch_linear()),
+                ),
             ),
-            ("mlp2", Box::new(Dense::new(d))),
+            (
+                "mlp2",
+                Box::new(Dense::new(d).kernel_initializer(Initializer::torch_linear())),
+            ),
         ];
         let mut shape = input.to_vec();
         for (prefix, l) in &mut parts {
