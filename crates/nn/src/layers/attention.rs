@@ -150,20 +150,23 @@ impl Layer for MultiHeadAttention {
         };
         let e = c.num_heads * c.key_dim;
         let mut params = Vec::new();
-        for (name, (i, o)) in [
-            ("query/kernel", (d, e)),
-            ("key/kernel", (d, e)),
-            ("value/kernel", (d, e)),
-            ("output/kernel", (e, d)),
+        // PyTorch's defaults: glorot over the stacked [d, 3e] in-projection, nn.Linear's for
+        // the output; a given initialiser uses each matrix's own fans
+        let in_proj = (Initializer::GlorotUniform, (d, 3 * e));
+        for (name, (i, o), (default, fans)) in [
+            ("query/kernel", (d, e), in_proj),
+            ("key/kernel", (d, e), in_proj),
+            ("value/kernel", (d, e), in_proj),
+            (
+                "output/kernel",
+                (e, d),
+                (Initializer::torch_linear(), (e, d)),
+            ),
         ] {
-            let w = match c.kernel_initializer {
-                Some(init) => init.sample(i * o, i, o, rng),
-                None if name == "output/kernel" => {
-                    Initializer::torch_linear().sample(i * o, i, o, rng)
-                }
-                // glorot uniform with the fans of the stacked [d, 3e] projection
-                None => Initializer::GlorotUniform.sample(i * o, d, 3 * e, rng),
-            };
+            let (init, (fi, fo)) = c
+                .kernel_initializer
+                .map_or((default, fans), |given| (given, (i, o)));
+            let w = init.sample(i * o, fi, fo, rng);
             params.push(Param::new(name, Tensor::from_vec(w, &[i, o])));
         }
         if c.use_bias {
