@@ -3,7 +3,7 @@
 
 use crate::cpu::binary::{self, BinaryOp};
 use crate::cpu::{
-    attention, batch_norm, conv, index, layer_norm, layout, matmul::matmul as gemm, pool,
+    attention, batch_norm, buffer, conv, index, layer_norm, layout, matmul::matmul as gemm, pool,
     recurrent, reduce, softmax, unary, upsample,
 };
 use crate::ops::{concat_backward, matmul_dims, transpose_last2, Op};
@@ -48,7 +48,7 @@ impl Gradients {
     /// Adds `g` to the gradient stored for `id`.
     pub fn add(&mut self, id: u64, g: Vec<f32>) {
         match self.map.get_mut(&id) {
-            Some(acc) => acc.iter_mut().zip(&g).for_each(|(a, b)| *a += b),
+            Some(acc) => buffer::add_assign(acc, &g),
             None => {
                 self.map.insert(id, g);
             }
@@ -147,7 +147,7 @@ impl Tensor {
             let Some(g) = grads.map.remove(&t.id()) else {
                 continue;
             };
-            backward_op(op, t, &g, &mut grads);
+            backward_owned(op, t, g, &mut grads);
         }
         grads
     }
@@ -160,6 +160,26 @@ fn send(grads: &mut Gradients, t: &Tensor, g: Vec<f32>) {
     }
 }
 
+/// Ops whose input gradient is `g` itself take it without a copy; the rest go to
+/// [`backward_op`].
+fn backward_owned(op: &Op, out: &Tensor, g: Vec<f32>, grads: &mut Gradients) {
+    match op {
+        Op::Reshape(x) | Op::AddScalar(x) => send(grads, x, g),
+        Op::Binary(BinaryOp::Add, a, b) if a.shape() == b.shape() => {
+            match (a.is_requires_grad(), b.is_requires_grad()) {
+                (true, true) => {
+                    send(grads, a, buffer::copy(&g));
+                    send(grads, b, g);
+                }
+                (true, false) => send(grads, a, g),
+                (false, true) => send(grads, b, g),
+                (false, false) => {}
+            }
+        }
+        _ => backward_op(op, out, &g, grads),
+    }
+}
+
 /// The gradient rule of each primitive: given `out = op(inputs)` and `g = dL/d out`,
 /// add `dL/d input` for every input that requires it.
 fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
@@ -168,7 +188,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             let s = out.shape();
             if a.is_requires_grad() {
                 let da = match kind {
-                    BinaryOp::Add | BinaryOp::Sub => g.to_vec(),
+                    BinaryOp::Add | BinaryOp::Sub => buffer::copy(g),
                     // d(a·b)/da = b
                     BinaryOp::Mul => bcast(BinaryOp::Mul, g, s, b),
                     // d(a/b)/da = 1/b
@@ -202,7 +222,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
                 .collect(),
         ),
         Op::Unary(kind, x) => {
-            let mut dx = vec![0.0; x.numel()];
+            let mut dx = buffer::zeros(x.numel());
             unary::backward(*kind, x.data(), out.data(), g, &mut dx);
             send(grads, x, dx);
         }
@@ -220,7 +240,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             let (batch, m, k, n) = matmul_dims(a.shape(), b.shape());
             let shared_b = b.rank() == 2;
             if a.is_requires_grad() {
-                let mut da = vec![0.0; a.numel()];
+                let mut da = buffer::zeros(a.numel());
                 for i in 0..batch {
                     let bi = if shared_b {
                         b.data()
@@ -242,7 +262,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
                 send(grads, a, da);
             }
             if b.is_requires_grad() {
-                let mut db = vec![0.0; b.numel()];
+                let mut db = buffer::zeros(b.numel());
                 for i in 0..batch {
                     let dbi = if shared_b {
                         &mut db[..]
@@ -268,12 +288,12 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         Op::Linear(x, w, b) => {
             let (_, m, k, n) = matmul_dims(x.shape(), w.shape());
             if x.is_requires_grad() {
-                let mut dx = vec![0.0; x.numel()];
+                let mut dx = buffer::zeros(x.numel());
                 gemm(&mut dx, g, w.data(), m, n, k, false, true, false);
                 send(grads, x, dx);
             }
             if w.is_requires_grad() {
-                let mut dw = vec![0.0; w.numel()];
+                let mut dw = buffer::zeros(w.numel());
                 gemm(&mut dw, x.data(), g, k, m, n, true, false, false);
                 send(grads, w, dw);
             }
@@ -287,7 +307,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         Op::SumAxis(x, axis) => {
             let s = x.shape();
             let (outer, inner) = (s[..*axis].iter().product(), s[axis + 1..].iter().product());
-            let mut dx = vec![0.0; x.numel()];
+            let mut dx = buffer::zeros(x.numel());
             reduce::sum_axis_backward(g, &mut dx, outer, s[*axis], inner);
             send(grads, x, dx);
         }
@@ -299,12 +319,12 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             send(grads, x, transpose_last2(g, cols, rows));
         }
         Op::Softmax(x) => {
-            let mut dx = vec![0.0; x.numel()];
+            let mut dx = buffer::zeros(x.numel());
             softmax::softmax_backward(out.data(), g, &mut dx, *x.shape().last().unwrap());
             send(grads, x, dx);
         }
         Op::LogSoftmax(x) => {
-            let mut dx = vec![0.0; x.numel()];
+            let mut dx = buffer::zeros(x.numel());
             softmax::log_softmax_backward(out.data(), g, &mut dx, *x.shape().last().unwrap());
             send(grads, x, dx);
         }
@@ -430,7 +450,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             }
         }
         Op::Pick(x, idx) => {
-            let mut dx = vec![0.0; x.numel()];
+            let mut dx = buffer::zeros(x.numel());
             index::pick_rows_backward(g, idx, &mut dx, x.shape()[1]);
             send(grads, x, dx);
         }

@@ -132,8 +132,9 @@ pub fn forward(
 ) -> (Vec<f32>, Vec<f32>) {
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
-    let mut out = vec![0.0; g.batch * t * w];
-    let mut p = vec![0.0; g.batch * hh * t * s];
+    super::threads::num_threads(); // our pool, not rayon's default
+    let mut out = super::buffer::zeros(g.batch * t * w);
+    let mut p = super::buffer::zeros(g.batch * hh * t * s);
     let task = |b: usize, ob: &mut [f32], pb: &mut [f32]| {
         let (qb, kb, vb) = (
             &q[b * t * w..(b + 1) * t * w],
@@ -174,9 +175,10 @@ pub fn backward(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
-    let mut dq = vec![0.0; g.batch * t * w];
-    let mut dk_all = vec![0.0; g.batch * s * w];
-    let mut dv_all = vec![0.0; g.batch * s * w];
+    super::threads::num_threads();
+    let mut dq = super::buffer::zeros(g.batch * t * w);
+    let mut dk_all = super::buffer::zeros(g.batch * s * w);
+    let mut dv_all = super::buffer::zeros(g.batch * s * w);
     let task = |b: usize, dqb: &mut [f32], dkb: &mut [f32], dvb: &mut [f32]| {
         let (qb, kb, vb, dob) = (
             &q[b * t * w..(b + 1) * t * w],

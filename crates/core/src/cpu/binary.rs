@@ -3,6 +3,8 @@
 //!
 //! Broadcasting aligns shapes on the right; a dimension of 1 (or a missing one) repeats.
 
+use super::buffer::map2;
+
 /// An element-wise binary function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryOp {
@@ -119,10 +121,10 @@ pub fn forward(
 ) -> Vec<f32> {
     if a_shape == b_shape {
         return match op {
-            BinaryOp::Add => a.iter().zip(b).map(|(x, y)| x + y).collect(),
-            BinaryOp::Sub => a.iter().zip(b).map(|(x, y)| x - y).collect(),
-            BinaryOp::Mul => a.iter().zip(b).map(|(x, y)| x * y).collect(),
-            BinaryOp::Div => a.iter().zip(b).map(|(x, y)| x / y).collect(),
+            BinaryOp::Add => map2(a, b, |x, y| x + y),
+            BinaryOp::Sub => map2(a, b, |x, y| x - y),
+            BinaryOp::Mul => map2(a, b, |x, y| x * y),
+            BinaryOp::Div => map2(a, b, |x, y| x / y),
         };
     }
     let a_full;

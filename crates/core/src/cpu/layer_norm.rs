@@ -26,7 +26,7 @@ pub fn forward(
     center: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let rows = x.len() / d.max(1);
-    let mut y = vec![0.0; x.len()];
+    let mut y = super::buffer::zeros(x.len());
     let mut stats = vec![(0.0f32, 0.0f32); rows];
     let zeros = vec![0.0; d];
     let beta = beta.unwrap_or(&zeros);
@@ -38,7 +38,7 @@ pub fn forward(
         normalize_row(xr, gamma, beta, mu, r, yr);
         (mu, r)
     };
-    if x.len() >= PARALLEL_MIN {
+    if x.len() >= PARALLEL_MIN && super::threads::num_threads() > 1 {
         x.par_chunks(d)
             .zip(y.par_chunks_mut(d))
             .zip(stats.par_iter_mut())
@@ -97,6 +97,10 @@ crate::multiversion! {
     }
 }
 
+/// Rows per block of the backward pass: blocks run in parallel and their partial `dγ`, `dβ`
+/// are summed in block order, so the result does not depend on the thread count.
+const BLOCK_ROWS: usize = 32;
+
 /// `(dx, dγ, dβ)` from `dy`, the input and the forward's row statistics.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
@@ -108,7 +112,49 @@ pub fn backward(
     r: &[f32],
     center: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let mut dx = vec![0.0; x.len()];
+    let mut dx = super::buffer::zeros(x.len());
+    if d == 0 {
+        return (dx, Vec::new(), Vec::new());
+    }
+    let block = BLOCK_ROWS * d;
+    let run = |i: usize, dxb: &mut [f32]| {
+        let (lo, hi) = (i * block, i * block + dxb.len());
+        let rows = (i * BLOCK_ROWS)..(i * BLOCK_ROWS + dxb.len() / d);
+        let (m, rr) = (&mean[rows.clone()], &r[rows]);
+        backward_rows(&x[lo..hi], &dy[lo..hi], dxb, gamma, m, rr, center)
+    };
+    let parts: Vec<(Vec<f64>, Vec<f64>)> =
+        if x.len() >= PARALLEL_MIN && super::threads::num_threads() > 1 {
+            dx.par_chunks_mut(block)
+                .enumerate()
+                .map(|(i, dxb)| run(i, dxb))
+                .collect()
+        } else {
+            dx.chunks_mut(block)
+                .enumerate()
+                .map(|(i, dxb)| run(i, dxb))
+                .collect()
+        };
+    let (mut dg, mut db) = (vec![0.0f64; d], vec![0.0f64; d]);
+    for (pg, pb) in parts {
+        dg.iter_mut().zip(pg).for_each(|(a, b)| *a += b);
+        db.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+    }
+    let to32 = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
+    (dx, to32(dg), to32(db))
+}
+
+/// The backward of a block of rows: writes `dx` and returns the block's `(dγ, dβ)`.
+fn backward_rows(
+    x: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    gamma: &[f32],
+    mean: &[f32],
+    r: &[f32],
+    center: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let d = gamma.len();
     let (mut dg, mut db) = (vec![0.0f64; d], vec![0.0f64; d]);
     let mut xhat = vec![0.0f32; d];
     let mut g = vec![0.0f32; d];
@@ -138,6 +184,59 @@ pub fn backward(
             dxr[j] = ri * (g[j] - mean_g - xhat[j] * mean_gx);
         }
     }
-    let to32 = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
-    (dx, to32(dg), to32(db))
+    (dg, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many blocks (the last one partial) and enough rows for the parallel path: `dx` row by
+    /// row and `dγ`, `dβ` summed over all rows match the formulas computed directly.
+    #[test]
+    fn blocked_backward_matches_the_row_by_row_formula() {
+        let (rows, d) = (301, 128);
+        let x: Vec<f32> = (0..rows * d)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0)
+            .collect();
+        let dy: Vec<f32> = (0..rows * d)
+            .map(|i| ((i * 53 % 89) as f32 - 44.0) / 23.0)
+            .collect();
+        let gamma: Vec<f32> = (0..d).map(|j| 0.5 + j as f32 / d as f32).collect();
+        for center in [true, false] {
+            let (_, mean, r) = forward(&x, d, &gamma, None, 1e-5, center);
+            let (dx, dg, db) = backward(&x, &dy, d, &gamma, &mean, &r, center);
+            let (mut wg, mut wb) = (vec![0.0f64; d], vec![0.0f64; d]);
+            for i in 0..rows {
+                let row = i * d..(i + 1) * d;
+                let xh: Vec<f64> = x[row.clone()]
+                    .iter()
+                    .map(|&v| ((v - mean[i]) * r[i]) as f64)
+                    .collect();
+                let g: Vec<f64> = (0..d).map(|j| (gamma[j] * dy[i * d + j]) as f64).collect();
+                let mg = if center {
+                    g.iter().sum::<f64>() / d as f64
+                } else {
+                    0.0
+                };
+                let mgx = g.iter().zip(&xh).map(|(a, b)| a * b).sum::<f64>() / d as f64;
+                for j in 0..d {
+                    let want = r[i] as f64 * (g[j] - mg - xh[j] * mgx);
+                    assert!((dx[i * d + j] as f64 - want).abs() < 1e-4, "dx[{i},{j}]");
+                    wg[j] += dy[i * d + j] as f64 * xh[j];
+                    wb[j] += dy[i * d + j] as f64;
+                }
+            }
+            for j in 0..d {
+                assert!(
+                    (dg[j] as f64 - wg[j]).abs() < 1e-3 * (1.0 + wg[j].abs()),
+                    "dγ[{j}]"
+                );
+                assert!(
+                    (db[j] as f64 - wb[j]).abs() < 1e-3 * (1.0 + wb[j].abs()),
+                    "dβ[{j}]"
+                );
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod batch_norm;
 pub mod binary;
+pub mod buffer;
 pub mod conv;
 pub mod conv_epilogue;
 pub mod gates;

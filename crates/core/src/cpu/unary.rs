@@ -203,7 +203,7 @@ impl UnaryOp {
 
 /// `y[i] = f(x[i])`
 pub fn forward(op: UnaryOp, x: &[f32]) -> Vec<f32> {
-    let mut y = x.to_vec();
+    let mut y = super::buffer::copy(x);
     forward_inplace(op, &mut y);
     y
 }

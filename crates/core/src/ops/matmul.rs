@@ -1,6 +1,7 @@
 //! Matrix products: `matmul`, the fused dense-layer `linear`, and `transpose`.
 
 use super::{record, Op};
+use crate::cpu::buffer;
 use crate::cpu::matmul::matmul as gemm;
 use crate::tensor::Tensor;
 
@@ -81,18 +82,19 @@ impl Tensor {
             w.shape()
         );
         let (_, m, k, n) = matmul_dims(self.shape(), w.shape());
-        let mut out = vec![0.0; m * n];
-        if let Some(b) = b {
-            assert_eq!(
-                b.shape(),
-                [n],
-                "linear: bias shape {:?} for {n} units",
-                b.shape()
-            );
-            for row in out.chunks_exact_mut(n) {
-                row.copy_from_slice(b.data());
+        // The bias, broadcast over the rows, is where the product accumulates.
+        let mut out = match b {
+            Some(b) => {
+                assert_eq!(
+                    b.shape(),
+                    [n],
+                    "linear: bias shape {:?} for {n} units",
+                    b.shape()
+                );
+                buffer::tile(b.data(), m)
             }
-        }
+            None => buffer::zeros(m * n),
+        };
         gemm(
             &mut out,
             self.data(),
