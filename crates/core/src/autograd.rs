@@ -2,6 +2,7 @@
 //! and this file holds the gradient rule of every primitive, one match arm each.
 
 use crate::cpu::binary::{self, BinaryOp};
+use crate::cpu::recycle::{recycle, scratch};
 use crate::cpu::{
     attention, batch_norm, buffer, conv, index, layer_norm, layout, matmul::matmul as gemm, pool,
     recurrent, reduce, softmax, unary, upsample,
@@ -48,7 +49,10 @@ impl Gradients {
     /// Adds `g` to the gradient stored for `id`.
     pub fn add(&mut self, id: u64, g: Vec<f32>) {
         match self.map.get_mut(&id) {
-            Some(acc) => buffer::add_assign(acc, &g),
+            Some(acc) => {
+                buffer::add_assign(acc, &g);
+                recycle(g);
+            }
             None => {
                 self.map.insert(id, g);
             }
@@ -176,7 +180,10 @@ fn backward_owned(op: &Op, out: &Tensor, g: Vec<f32>, grads: &mut Gradients) {
                 (false, false) => {}
             }
         }
-        _ => backward_op(op, out, &g, grads),
+        _ => {
+            backward_op(op, out, &g, grads);
+            recycle(g);
+        }
     }
 }
 
@@ -221,11 +228,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
                 .map(|(gv, xv)| gv * p * xv.powf(p - 1.0))
                 .collect(),
         ),
-        Op::Unary(kind, x) => {
-            let mut dx = buffer::zeros(x.numel());
-            unary::backward(*kind, x.data(), out.data(), g, &mut dx);
-            send(grads, x, dx);
-        }
+        Op::Unary(kind, x) => send(grads, x, unary::backward(*kind, x.data(), out.data(), g)),
         Op::ReluInPlace(x) => send(grads, x, unary::relu_backward_from_output(out.data(), g)),
         Op::Clamp(x, lo, hi) => send(
             grads,
@@ -240,7 +243,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             let (batch, m, k, n) = matmul_dims(a.shape(), b.shape());
             let shared_b = b.rank() == 2;
             if a.is_requires_grad() {
-                let mut da = buffer::zeros(a.numel());
+                let mut da = scratch(a.numel()); // each batch's product overwrites its part
                 for i in 0..batch {
                     let bi = if shared_b {
                         b.data()
@@ -288,12 +291,12 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         Op::Linear(x, w, b) => {
             let (_, m, k, n) = matmul_dims(x.shape(), w.shape());
             if x.is_requires_grad() {
-                let mut dx = buffer::zeros(x.numel());
+                let mut dx = scratch(x.numel()); // the products overwrite every element
                 gemm(&mut dx, g, w.data(), m, n, k, false, true, false);
                 send(grads, x, dx);
             }
             if w.is_requires_grad() {
-                let mut dw = buffer::zeros(w.numel());
+                let mut dw = scratch(w.numel());
                 gemm(&mut dw, x.data(), g, k, m, n, true, false, false);
                 send(grads, w, dw);
             }

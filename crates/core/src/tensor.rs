@@ -23,6 +23,16 @@ pub(crate) struct Node {
     pub(crate) op: Option<Op>,
 }
 
+impl Drop for Node {
+    /// A buffer that no other tensor shares goes to the buffer cache, for the next step's
+    /// tensor of the same size (cpu/recycle.rs).
+    fn drop(&mut self) {
+        if let Some(v) = Arc::get_mut(&mut self.data) {
+            crate::cpu::recycle::recycle(std::mem::take(v));
+        }
+    }
+}
+
 /// An n-dimensional f32 array, row-major, cheap to clone (the buffer is shared).
 ///
 /// A tensor made by an op from inputs that require gradients remembers that op, so

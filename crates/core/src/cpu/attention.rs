@@ -14,6 +14,7 @@
 
 use super::gates::exp;
 use super::matmul::{matmul_view, View};
+use super::recycle::scratch;
 use rayon::prelude::*;
 
 /// The sizes of one attention call.
@@ -133,8 +134,9 @@ pub fn forward(
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
     super::threads::num_threads(); // our pool, not rayon's default
-    let mut out = super::buffer::zeros(g.batch * t * w);
-    let mut p = super::buffer::zeros(g.batch * hh * t * s);
+                                   // every element of out, p, dq, dk, dv is written below (each head its own columns)
+    let mut out = scratch(g.batch * t * w);
+    let mut p = scratch(g.batch * hh * t * s);
     let task = |b: usize, ob: &mut [f32], pb: &mut [f32]| {
         let (qb, kb, vb) = (
             &q[b * t * w..(b + 1) * t * w],
@@ -176,9 +178,9 @@ pub fn backward(
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
     super::threads::num_threads();
-    let mut dq = super::buffer::zeros(g.batch * t * w);
-    let mut dk_all = super::buffer::zeros(g.batch * s * w);
-    let mut dv_all = super::buffer::zeros(g.batch * s * w);
+    let mut dq = scratch(g.batch * t * w);
+    let mut dk_all = scratch(g.batch * s * w);
+    let mut dv_all = scratch(g.batch * s * w);
     let task = |b: usize, dqb: &mut [f32], dkb: &mut [f32], dvb: &mut [f32]| {
         let (qb, kb, vb, dob) = (
             &q[b * t * w..(b + 1) * t * w],

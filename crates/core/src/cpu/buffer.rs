@@ -1,37 +1,28 @@
-//! New f32 buffers written by the worker threads: zeros, copies and tiled rows. A serial
-//! `vec![0.0; n]` or `to_vec()` of a transformer's activations (megabytes each) leaves the
-//! other core idle, and a step makes dozens of them, so large buffers are filled in parallel.
-//! Each element is written exactly once, straight into the new allocation (no zeroing first).
+//! New f32 buffers written by the worker threads: zeros, copies, tiled rows, element-wise
+//! maps. A serial `vec![0.0; n]` or `to_vec()` of a transformer's activations (megabytes
+//! each) leaves the other core idle, and a step makes dozens of them, so large buffers are
+//! filled in parallel, into memory from the buffer cache ([`super::recycle`]).
 
+use super::recycle::scratch;
 use rayon::prelude::*;
-use std::mem::MaybeUninit;
 
-/// Below this many elements a buffer is made on the calling thread (a task costs a few µs).
+/// Below this many elements a buffer is filled on the calling thread (a task costs a few µs).
 const PARALLEL_MIN: usize = 1 << 16;
 
 /// A vector of `len` elements whose chunks — each a multiple of `align` elements long and
-/// starting at `start` — are written by `fill(start, chunk)`, which must write every slot.
-fn build(
-    len: usize,
-    align: usize,
-    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
-) -> Vec<f32> {
-    let mut v: Vec<f32> = Vec::with_capacity(len);
-    let spare = &mut v.spare_capacity_mut()[..len];
+/// starting at `start` — are filled by `fill(start, chunk)`, which must write every element.
+fn build(len: usize, align: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    let mut v = scratch(len);
     let threads = super::threads::num_threads();
     if threads <= 1 || len < PARALLEL_MIN {
-        fill(0, spare);
+        fill(0, &mut v);
     } else {
         let align = align.max(1) * 16;
         let chunk = len.div_ceil(threads).div_ceil(align) * align;
-        spare
-            .par_chunks_mut(chunk)
+        v.par_chunks_mut(chunk)
             .enumerate()
             .for_each(|(i, c)| fill(i * chunk, c));
     }
-    // SAFETY: `fill` wrote every one of the first `len` slots (each caller below writes its
-    // whole chunk), so they hold initialised f32 values.
-    unsafe { v.set_len(len) };
     v
 }
 
@@ -40,7 +31,7 @@ pub fn zeros(len: usize) -> Vec<f32> {
     if len < PARALLEL_MIN {
         return vec![0.0; len];
     }
-    build(len, 1, |_, c| c.fill(MaybeUninit::new(0.0)))
+    build(len, 1, |_, c| c.fill(0.0))
 }
 
 /// A copy of `x`.
@@ -48,11 +39,7 @@ pub fn copy(x: &[f32]) -> Vec<f32> {
     if x.len() < PARALLEL_MIN {
         return x.to_vec();
     }
-    build(x.len(), 1, |s, c| {
-        for (d, &v) in c.iter_mut().zip(&x[s..]) {
-            d.write(v);
-        }
-    })
+    build(x.len(), 1, |s, c| c.copy_from_slice(&x[s..s + c.len()]))
 }
 
 /// `row` repeated `times` times (a bias broadcast over the rows of a product).
@@ -62,11 +49,7 @@ pub fn tile(row: &[f32], times: usize) -> Vec<f32> {
         return Vec::new();
     }
     build(n * times, n, |_, c| {
-        for dst in c.chunks_mut(n) {
-            for (d, &v) in dst.iter_mut().zip(row) {
-                d.write(v);
-            }
-        }
+        c.chunks_mut(n).for_each(|dst| dst.copy_from_slice(row))
     })
 }
 
@@ -75,7 +58,7 @@ pub fn map2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32
     assert_eq!(a.len(), b.len(), "map2: lengths differ");
     build(a.len(), 1, |s, c| {
         for ((d, &x), &y) in c.iter_mut().zip(&a[s..]).zip(&b[s..]) {
-            d.write(f(x, y));
+            *d = f(x, y);
         }
     })
 }
@@ -98,6 +81,7 @@ pub fn add_assign(acc: &mut [f32], g: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::recycle::recycle;
 
     #[test]
     fn buffers_hold_what_they_should_at_every_size() {
@@ -109,9 +93,12 @@ mod tests {
             PARALLEL_MIN,
             3 * PARALLEL_MIN + 5,
         ] {
+            recycle(vec![f32::NAN; len]); // stale values must never show through
             assert!(zeros(len).iter().all(|&v| v == 0.0) && zeros(len).len() == len);
             let x: Vec<f32> = (0..len).map(|i| i as f32).collect();
+            recycle(vec![f32::NAN; len]);
             assert_eq!(copy(&x), x);
+            recycle(vec![f32::NAN; len]);
             assert!(map2(&x, &x, |a, b| a * b)
                 .iter()
                 .zip(&x)
@@ -122,6 +109,7 @@ mod tests {
         }
         for (n, times) in [(3, 5), (100, 1000), (128, 2048), (7, 0)] {
             let row: Vec<f32> = (0..n).map(|i| i as f32 + 0.5).collect();
+            recycle(vec![f32::NAN; n * times]);
             let t = tile(&row, times);
             assert_eq!(t.len(), n * times);
             assert!(t.chunks(n).all(|r| r == row.as_slice()));

@@ -42,7 +42,7 @@ crate::multiversion! {
 }
 
 crate::multiversion! {
-    /// `dx[i] += dy[i] · gelu'(x[i])`
+    /// `dx[i] = dy[i] · gelu'(x[i])`
     pub fn backward(x: &[f32], dy: &[f32], dx: &mut [f32]) {
         let n = dx.len();
         let (x, dy) = (&x[..n], &dy[..n]);
@@ -50,7 +50,7 @@ crate::multiversion! {
             let xv = x[i];
             let cdf = 0.5 * (1.0 + erf(xv * FRAC_1_SQRT_2));
             let pdf = FRAC_1_SQRT_2PI * exp(-0.5 * xv * xv);
-            dx[i] += dy[i] * (cdf + xv * pdf);
+            dx[i] = dy[i] * (cdf + xv * pdf);
         }
     }
 }

@@ -26,7 +26,7 @@ pub fn forward(
     center: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let rows = x.len() / d.max(1);
-    let mut y = super::buffer::zeros(x.len());
+    let mut y = super::recycle::scratch(x.len()); // every row is written below
     let mut stats = vec![(0.0f32, 0.0f32); rows];
     let zeros = vec![0.0; d];
     let beta = beta.unwrap_or(&zeros);
@@ -112,7 +112,7 @@ pub fn backward(
     r: &[f32],
     center: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let mut dx = super::buffer::zeros(x.len());
+    let mut dx = super::recycle::scratch(x.len()); // every row is written below
     if d == 0 {
         return (dx, Vec::new(), Vec::new());
     }

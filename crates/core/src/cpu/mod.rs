@@ -16,6 +16,7 @@ pub mod layout;
 pub mod matmul;
 pub mod pool;
 pub mod recurrent;
+pub mod recycle;
 pub mod reduce;
 pub mod rnn_cell;
 pub mod simd;

@@ -203,8 +203,22 @@ impl UnaryOp {
 
 /// `y[i] = f(x[i])`
 pub fn forward(op: UnaryOp, x: &[f32]) -> Vec<f32> {
-    let mut y = super::buffer::copy(x);
-    forward_inplace(op, &mut y);
+    use rayon::prelude::*;
+    let mut y = super::recycle::scratch(x.len()); // every element is written below
+                                                  // copy a block, then apply `f` to it while it is still in L1
+    let blocks = |y: &mut [f32], x: &[f32]| {
+        for (yb, xb) in y.chunks_mut(4096).zip(x.chunks(4096)) {
+            yb.copy_from_slice(xb);
+            forward_serial(op, yb);
+        }
+    };
+    match par_chunk(x.len()) {
+        Some(c) => y
+            .par_chunks_mut(c)
+            .zip(x.par_chunks(c))
+            .for_each(|(yc, xc)| blocks(yc, xc)),
+        None => blocks(&mut y, x),
+    }
     y
 }
 
@@ -250,7 +264,7 @@ crate::multiversion! {
         let n = dx.len();
         let (x, dy) = (&x[..n], &dy[..n]);
         for i in 0..n {
-            dx[i] += if x[i] > 0.0 { dy[i] } else { 0.0 };
+            dx[i] = if x[i] > 0.0 { dy[i] } else { 0.0 };
         }
     }
 }
@@ -259,7 +273,7 @@ crate::multiversion! {
 /// exactly where `x > 0`).
 pub fn relu_backward_from_output(y: &[f32], dy: &[f32]) -> Vec<f32> {
     use rayon::prelude::*;
-    let mut dx = vec![0.0; y.len()];
+    let mut dx = super::recycle::scratch(y.len()); // relu_mask writes every element
     match par_chunk(dx.len()) {
         Some(c) => dx
             .par_chunks_mut(c)
@@ -282,9 +296,10 @@ crate::multiversion! {
     }
 }
 
-/// `dx[i] += dy[i] · f'(x[i])`
-pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
+/// `dx[i] = dy[i] · f'(x[i])`
+pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32]) -> Vec<f32> {
     use rayon::prelude::*;
+    let mut dx = super::recycle::scratch(dy.len()); // every element is written below
     match par_chunk(dx.len()) {
         Some(c) => dx
             .par_chunks_mut(c)
@@ -292,8 +307,9 @@ pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
             .zip(y.par_chunks(c))
             .zip(dy.par_chunks(c))
             .for_each(|(((d, x), y), g)| backward_serial(op, x, y, g, d)),
-        None => backward_serial(op, x, y, dy, dx),
+        None => backward_serial(op, x, y, dy, &mut dx),
     }
+    dx
 }
 
 fn backward_serial(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
@@ -302,7 +318,7 @@ fn backward_serial(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]
         UnaryOp::Gelu => super::gelu::backward(x, dy, dx),
         _ => {
             for (((d, &g), &xv), &yv) in dx.iter_mut().zip(dy).zip(x).zip(y) {
-                *d += g * op.df(xv, yv);
+                *d = g * op.df(xv, yv);
             }
         }
     }

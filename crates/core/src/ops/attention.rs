@@ -14,6 +14,13 @@ pub(crate) struct AttnRecord {
     pub p: Vec<f32>,
 }
 
+impl Drop for AttnRecord {
+    /// The weights go to the buffer cache for the next step's attention (cpu/recycle.rs).
+    fn drop(&mut self) {
+        crate::cpu::recycle::recycle(std::mem::take(&mut self.p));
+    }
+}
+
 impl Tensor {
     /// `softmax(Q Kᵀ / sqrt(dk)) V` for each of `heads` heads side by side in the last axis:
     /// `q [B, T, H·dk]`, `k`, `v` `[B, S, H·dk]` → `[B, T, H·dk]`. With `causal`, query `i`
@@ -63,14 +70,14 @@ impl Tensor {
             scale: 1.0 / (dk as f32).sqrt(),
         };
         let (y, p) = attention::forward(&geom, q.data(), k.data(), v.data(), key_mask);
-        record(y, qs.to_vec(), &[q, k, v], || {
-            Op::Attention(Box::new(AttnRecord {
-                geom,
-                q: q.clone(),
-                k: k.clone(),
-                v: v.clone(),
-                p,
-            }))
-        })
+        // made before `record` so that `p` is recycled even when no gradient is recorded
+        let saved = Box::new(AttnRecord {
+            geom,
+            q: q.clone(),
+            k: k.clone(),
+            v: v.clone(),
+            p,
+        });
+        record(y, qs.to_vec(), &[q, k, v], || Op::Attention(saved))
     }
 }

@@ -93,7 +93,7 @@ impl Tensor {
                 );
                 buffer::tile(b.data(), m)
             }
-            None => buffer::zeros(m * n),
+            None => crate::cpu::recycle::scratch(m * n), // the product overwrites it
         };
         gemm(
             &mut out,
