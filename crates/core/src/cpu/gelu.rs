@@ -6,8 +6,9 @@
 //! y  = x Φ(x) = 0.5 x (1 + erf(x / √2))
 //! dy/dx = Φ(x) + x φ(x),   φ(x) = exp(-x²/2) / √(2π)
 //! ```
-//! `erf` is Numerical Recipes' erfc Chebyshev fit (fractional error below 1.2e-7) evaluated in
-//! f32 with the vectorisable `exp` of `gates.rs`.
+//! `erf` is the rational fit Eigen and XLA use for f32 (`x·P(x²)/Q(x²)` on `[-4, 4]`,
+//! where `erf` reaches 1 in f32; absolute error below 5e-7): a dozen multiply-adds and one
+//! division, no `exp` — the backward's `φ(x)` uses the vectorisable `exp` of `gates.rs`.
 
 use super::gates::exp;
 
@@ -18,17 +19,21 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 /// The error function, branch-free.
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_2
-        + t * (1.000_023_7
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_204
-                                + t * (1.488_515_9 + t * (-0.822_152_2 + t * 0.170_872_77))))))));
-    (1.0 - t * exp(poly)).copysign(x)
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let p = -2.726_142_3e-10_f32;
+    let p = p * x2 + 2.770_681_4e-8;
+    let p = p * x2 - 2.101_024e-6;
+    let p = p * x2 - 5.692_506_4e-5;
+    let p = p * x2 - 7.349_906_3e-4;
+    let p = p * x2 - 2.954_6e-3;
+    let p = p * x2 - 1.609_603_3e-2;
+    let q = -1.456_607_2e-5_f32;
+    let q = q * x2 - 2.133_740_6e-4;
+    let q = q * x2 - 1.682_827e-3;
+    let q = q * x2 - 7.373_329e-3;
+    let q = q * x2 - 1.426_473_9e-2;
+    x * p / q
 }
 
 crate::multiversion! {
@@ -71,7 +76,7 @@ mod tests {
         for (i, &x) in xs.iter().enumerate() {
             let want = UnaryOp::Gelu.f(x);
             assert!(
-                (erf(x) - crate::cpu::unary::erf(x)).abs() < 3e-7,
+                (erf(x) - crate::cpu::unary::erf(x)).abs() < 6e-7,
                 "erf({x})"
             );
             assert!(
@@ -87,6 +92,6 @@ mod tests {
             );
         }
         assert!(erf(0.0).abs() < 2e-7);
-        assert_eq!((erf(-30.0), erf(30.0)), (-1.0, 1.0));
+        assert!((erf(30.0) - 1.0).abs() <= 1.2e-7 && erf(-30.0) == -erf(30.0)); // saturates
     }
 }

@@ -144,7 +144,8 @@ pub fn backward(
     (dx, to32(dg), to32(db))
 }
 
-/// The backward of a block of rows: writes `dx` and returns the block's `(dγ, dβ)`.
+/// The backward of a block of rows: writes `dx` and returns the block's `(dγ, dβ)`
+/// (summed in f32 over the block's rows, then in f64 across blocks).
 fn backward_rows(
     x: &[f32],
     dy: &[f32],
@@ -155,36 +156,74 @@ fn backward_rows(
     center: bool,
 ) -> (Vec<f64>, Vec<f64>) {
     let d = gamma.len();
-    let (mut dg, mut db) = (vec![0.0f64; d], vec![0.0f64; d]);
-    let mut xhat = vec![0.0f32; d];
-    let mut g = vec![0.0f32; d];
+    let (mut dg, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
+    let (mut xhat, mut g) = (vec![0.0f32; d], vec![0.0f32; d]);
     for (i, ((xr, dyr), dxr)) in x
         .chunks(d)
         .zip(dy.chunks(d))
         .zip(dx.chunks_mut(d))
         .enumerate()
     {
-        let (mu, ri) = (mean[i], r[i]);
-        let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
-        for j in 0..d {
-            xhat[j] = (xr[j] - mu) * ri;
-            g[j] = gamma[j] * dyr[j];
-            sum_g += g[j] as f64;
-            sum_gx += (g[j] * xhat[j]) as f64;
-            dg[j] += (dyr[j] * xhat[j]) as f64;
-            db[j] += dyr[j] as f64;
+        let stats = [mean[i], r[i], if center { 1.0 } else { 0.0 }];
+        row_backward(
+            xr, dyr, gamma, stats, &mut xhat, &mut g, &mut dg, &mut db, dxr,
+        );
+    }
+    let to64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect();
+    (to64(dg), to64(db))
+}
+
+crate::multiversion! {
+    /// One row: `dx = r (g − mean(g) − x̂ mean(g x̂))` with `g = γ dy` (no `mean(g)` term
+    /// when `stats[2]` is 0, RMS norm), and `dγ += dy x̂`, `dβ += dy`; `stats = [μ, r, center]`.
+    /// 16 partial sums so the row sums vectorise.
+    #[allow(clippy::too_many_arguments)]
+    fn row_backward(
+        x: &[f32],
+        dy: &[f32],
+        gamma: &[f32],
+        stats: [f32; 3],
+        xhat: &mut [f32],
+        g: &mut [f32],
+        dg: &mut [f32],
+        db: &mut [f32],
+        dx: &mut [f32],
+    ) {
+        let d = dx.len();
+        let (x, dy, gamma) = (&x[..d], &dy[..d], &gamma[..d]);
+        let (xhat, g, dg, db) = (&mut xhat[..d], &mut g[..d], &mut dg[..d], &mut db[..d]);
+        let [mu, r, center] = stats;
+        let (mut sg, mut sgx) = ([0.0f32; 16], [0.0f32; 16]);
+        let full = d - d % 16;
+        for c in (0..full).step_by(16) {
+            for l in 0..16 {
+                let j = c + l;
+                let xh = (x[j] - mu) * r;
+                let gv = gamma[j] * dy[j];
+                xhat[j] = xh;
+                g[j] = gv;
+                sg[l] += gv;
+                sgx[l] += gv * xh;
+                dg[j] += dy[j] * xh;
+                db[j] += dy[j];
+            }
         }
-        let mean_g = if center {
-            (sum_g / d as f64) as f32
-        } else {
-            0.0
-        };
-        let mean_gx = (sum_gx / d as f64) as f32;
+        for j in full..d {
+            let xh = (x[j] - mu) * r;
+            let gv = gamma[j] * dy[j];
+            xhat[j] = xh;
+            g[j] = gv;
+            sg[0] += gv;
+            sgx[0] += gv * xh;
+            dg[j] += dy[j] * xh;
+            db[j] += dy[j];
+        }
+        let mean_g = center * sg.iter().sum::<f32>() / d as f32;
+        let mean_gx = sgx.iter().sum::<f32>() / d as f32;
         for j in 0..d {
-            dxr[j] = ri * (g[j] - mean_g - xhat[j] * mean_gx);
+            dx[j] = r * (g[j] - mean_g - xhat[j] * mean_gx);
         }
     }
-    (dg, db)
 }
 
 #[cfg(test)]
