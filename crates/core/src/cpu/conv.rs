@@ -14,6 +14,7 @@
 pub use super::conv_epilogue::Epilogue;
 use super::conv_epilogue::{add_bias, relu_max_pool};
 use super::matmul::matmul_serial;
+use super::recycle::{recycle, scratch};
 use super::threads::num_threads;
 use super::unary::relu_mask;
 use rayon::prelude::*;
@@ -291,18 +292,20 @@ pub fn conv2d_epilogue(
         .expect("conv2d: pooling window larger than the map");
     let plane = eh * ew;
     let (in_sz, out_sz) = (g.c * g.h * g.w, g.oc * plane);
-    let mut y = vec![0.0; g.n * out_sz];
+    // every output (and winner) is written by the epilogue below
+    let mut y = scratch(g.n * out_sz);
     // winners of pooled cells; one unused slot per sample otherwise, so chunks pair up
     let pooled = matches!(epi, Epilogue::ReluMaxPool { .. });
     let a_sz = if pooled { out_sz } else { 1 };
-    let mut arg = vec![0u32; g.n * a_sz];
+    let mut arg = scratch(g.n * a_sz);
     let per = chunk(g.n);
     y.par_chunks_mut(per * out_sz)
         .zip(arg.par_chunks_mut(per * a_sz))
         .enumerate()
         .for_each(|(t, (ys, args))| {
             let m = block(k, p).min(ys.len() / out_sz);
-            let (mut col, mut tmp) = (vec![0.0; k * m * p], vec![0.0; ocg * m * p]);
+            // im2col fills every column it is asked for (padding too); the product overwrites
+            let (mut col, mut tmp) = (scratch(k * m * p), scratch(ocg * m * p));
             for (bi, yb) in ys.chunks_mut(m * out_sz).enumerate() {
                 let mb = yb.len() / out_sz;
                 let (ld, first) = (mb * p, t * per + bi * m);
@@ -348,6 +351,8 @@ pub fn conv2d_epilogue(
                     }
                 }
             }
+            recycle(col);
+            recycle(tmp);
         });
     if !pooled {
         arg = Vec::new();
@@ -392,7 +397,7 @@ pub fn conv2d_backward(
     let tasks = g.n.div_ceil(per);
     // Each task handles its samples in blocks: dy gathered as [ocg, mb·P], one GEMM for the
     // weight gradient (summed into the task's own buffer) and one for the input columns.
-    let mut dx = need.0.then(|| vec![0.0; g.n * in_sz]);
+    let mut dx = need.0.then(|| super::buffer::zeros(g.n * in_sz)); // col2im adds into it
     let dx_chunks: Vec<Option<&mut [f32]>> = match dx.as_mut() {
         Some(d) => d.chunks_mut(per * in_sz).map(Some).collect(),
         None => (0..tasks).map(|_| None).collect(),
@@ -405,7 +410,7 @@ pub fn conv2d_backward(
             let m = block(k, p).min(count);
             let mut dw = need.1.then(|| vec![0.0; w.len()]);
             let mut db = vec![0.0; if need.2 { g.oc } else { 0 }];
-            let (mut col, mut dyt) = (vec![0.0; k * m * p], vec![0.0; ocg * m * p]);
+            let (mut col, mut dyt) = (scratch(k * m * p), scratch(ocg * m * p));
             let mut b0 = 0;
             while b0 < count {
                 let mb = m.min(count - b0);
@@ -460,6 +465,8 @@ pub fn conv2d_backward(
                 }
                 b0 += mb;
             }
+            recycle(col);
+            recycle(dyt);
             (dw, db)
         })
         .collect();

@@ -14,32 +14,56 @@ pub const MIN_LEN: usize = 1 << 16;
 const MAX_BUFFERS: usize = 512;
 const MAX_BYTES: usize = 1 << 30;
 
-struct Cache {
+/// The kept buffers of one element type (fields private).
+pub struct Cache<T> {
     /// Oldest first.
-    buffers: Vec<Vec<f32>>,
+    buffers: Vec<Vec<T>>,
     bytes: usize,
 }
 
-static CACHE: Mutex<Cache> = Mutex::new(Cache {
+/// An element type with a cache of its own: f32 for values, u32 for pooling's winners.
+pub trait Cached: Copy + Default + 'static {
+    /// This type's cache.
+    #[doc(hidden)]
+    fn cache() -> &'static Mutex<Cache<Self>>;
+}
+
+static F32: Mutex<Cache<f32>> = Mutex::new(Cache {
+    buffers: Vec::new(),
+    bytes: 0,
+});
+static U32: Mutex<Cache<u32>> = Mutex::new(Cache {
     buffers: Vec::new(),
     bytes: 0,
 });
 
-fn lock() -> std::sync::MutexGuard<'static, Cache> {
+impl Cached for f32 {
+    fn cache() -> &'static Mutex<Cache<f32>> {
+        &F32
+    }
+}
+
+impl Cached for u32 {
+    fn cache() -> &'static Mutex<Cache<u32>> {
+        &U32
+    }
+}
+
+fn lock<T: Cached>() -> std::sync::MutexGuard<'static, Cache<T>> {
     // A panic elsewhere cannot leave the list half-updated; keep using it.
-    CACHE.lock().unwrap_or_else(|e| e.into_inner())
+    T::cache().lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Keeps `v` for a later [`scratch`] of the same length (or frees it if small).
-pub fn recycle(v: Vec<f32>) {
-    let bytes = v.capacity() * 4;
+pub fn recycle<T: Cached>(v: Vec<T>) {
+    let bytes = v.capacity() * std::mem::size_of::<T>();
     if v.len() < MIN_LEN || bytes > MAX_BYTES {
         return;
     }
-    let mut c = lock();
+    let mut c = lock::<T>();
     while !c.buffers.is_empty() && (c.bytes + bytes > MAX_BYTES || c.buffers.len() >= MAX_BUFFERS) {
         let old = c.buffers.remove(0);
-        c.bytes -= old.capacity() * 4;
+        c.bytes -= old.capacity() * std::mem::size_of::<T>();
     }
     c.bytes += bytes;
     c.buffers.push(v);
@@ -47,16 +71,16 @@ pub fn recycle(v: Vec<f32>) {
 
 /// A buffer of `len` elements whose values are unspecified (left from earlier use, or zero):
 /// only for a kernel that writes every element before reading any.
-pub fn scratch(len: usize) -> Vec<f32> {
+pub fn scratch<T: Cached>(len: usize) -> Vec<T> {
     if len >= MIN_LEN {
-        let mut c = lock();
+        let mut c = lock::<T>();
         if let Some(i) = c.buffers.iter().rposition(|b| b.len() == len) {
             let v = c.buffers.remove(i);
-            c.bytes -= v.capacity() * 4;
+            c.bytes -= v.capacity() * std::mem::size_of::<T>();
             return v;
         }
     }
-    vec![0.0; len]
+    vec![T::default(); len]
 }
 
 #[cfg(test)]
@@ -66,14 +90,14 @@ mod tests {
     #[test]
     fn a_recycled_buffer_comes_back_for_its_length_only() {
         let len = MIN_LEN + 12_345; // a length no other test uses
-        let v = vec![7.0; len];
+        let v = vec![7.0f32; len];
         let ptr = v.as_ptr();
         recycle(v);
-        assert_eq!(scratch(len + 1).len(), len + 1);
-        let again = scratch(len);
+        assert_eq!(scratch::<f32>(len + 1).len(), len + 1);
+        let again = scratch::<f32>(len);
         assert_eq!((again.len(), again.as_ptr()), (len, ptr));
         assert!(again.iter().all(|&x| x == 7.0));
-        let fresh = scratch(len); // taken: a fresh one now
+        let fresh = scratch::<f32>(len); // taken: a fresh one now
         assert_ne!(fresh.as_ptr(), ptr);
     }
 }

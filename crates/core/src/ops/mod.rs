@@ -128,6 +128,17 @@ pub(crate) fn record_tensor(t: Tensor, inputs: &[&Tensor], op: impl FnOnce() -> 
     }
 }
 
+impl Drop for Op {
+    /// Pooling winners no other op shares go to the buffer cache for the next step.
+    fn drop(&mut self) {
+        if let Op::Conv2dPool(.., arg) | Op::MaxPool2d(_, arg, _) = self {
+            if let Some(v) = Arc::get_mut(arg) {
+                crate::cpu::recycle::recycle(std::mem::take(v));
+            }
+        }
+    }
+}
+
 impl Op {
     /// Whether this op's gradient rule reads the op's own output (so that output's buffer
     /// must not be taken over by an in-place op).
