@@ -16,6 +16,7 @@
 //! right-hand side at 64 rows).
 
 use super::matmul::{matmul, matmul_rows};
+use super::recycle::{recycle, scratch};
 use super::reduce::sum_axis;
 use super::rnn_cell;
 use super::threads::num_threads;
@@ -101,6 +102,14 @@ pub struct RnnSaved {
     hn: Vec<f32>,
 }
 
+impl Drop for RnnSaved {
+    /// The saved gates go to the buffer cache for the next step (cpu/recycle.rs).
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.gates));
+        recycle(std::mem::take(&mut self.hn));
+    }
+}
+
 /// Gradients of one pass (`None` for what was not asked).
 pub struct RnnGrads {
     /// `[B, T, I]`
@@ -145,10 +154,7 @@ pub fn forward(
     let mut gates = Vec::new();
     let (w_ih_t, counts) = if keep {
         // the input projection of every step as one GEMM
-        gates = vec![0.0; b * t * gh_w];
-        gates
-            .chunks_mut(gh_w)
-            .for_each(|r| r.copy_from_slice(&bias));
+        gates = super::buffer::tile(&bias, b * t);
         matmul(&mut gates, x, w.w_ih, b * t, i, gh_w, false, true, true);
         (Vec::new(), split_rows(b))
     } else {
@@ -159,7 +165,7 @@ pub fn forward(
         (transpose(w.w_ih, gh_w, i), counts)
     };
     let w_hh_t = transpose(w.w_hh, gh_w, h);
-    let mut y = vec![0.0; b * t * s];
+    let mut y = scratch(b * t * s); // each step writes its rows' outputs in full
     let mut hn = vec![0.0; if gru && keep { b * t * h } else { 0 }];
     let jobs = pieces(&mut gates, if keep { t * gh_w } else { 0 }, &counts)
         .into_iter()
@@ -169,7 +175,7 @@ pub fn forward(
             if gru && keep { t * h } else { 0 },
             &counts,
         ));
-    let (w_hh_t, w_ih_t, bias) = (&w_hh_t, &w_ih_t, &bias);
+    let (w_hh_ref, w_ih_t, bias) = (&w_hh_t, &w_ih_t, &bias);
     rayon::scope(|sc| {
         let mut r0 = 0;
         for (((gates, y), hn), &rows) in jobs.zip(&counts) {
@@ -183,10 +189,11 @@ pub fn forward(
             };
             r0 += rows;
             sc.spawn(move |_| {
-                steps_forward(&geom, proj, y, hn, (w_hh_t, w.b_hh), (h0, c0));
+                steps_forward(&geom, proj, y, hn, (w_hh_ref, w.b_hh), (h0, c0));
             });
         }
     });
+    recycle(w_hh_t);
     (y, RnnSaved { gates, hn })
 }
 
@@ -295,11 +302,11 @@ pub fn backward(
     let s = g.cell.states() * h;
     let gru = g.cell == Cell::Gru;
     let lstm = g.cell == Cell::Lstm;
-    let mut dgx = vec![0.0; b * t * gh_w];
+    let mut dgx = scratch(b * t * gh_w); // every cell writes all its gate gradients
     let mut dgh = vec![0.0; if gru { b * t * gh_w } else { 0 }];
     let mut dh = vec![0.0; b * h];
     let mut dc = vec![0.0; if lstm { b * h } else { 0 }];
-    let mut h_prev = vec![0.0; b * t * h];
+    let mut h_prev = scratch(b * t * h); // each step copies its rows' previous state
     let counts = split_rows(b);
     let jobs = pieces(&mut dgx, t * gh_w, &counts)
         .into_iter()
@@ -330,7 +337,7 @@ pub fn backward(
         }
     });
     let dg_h = if gru { &dgh } else { &dgx };
-    let mut dw_hh = vec![0.0; gh_w * h];
+    let mut dw_hh = scratch(gh_w * h); // the products overwrite
     matmul(
         &mut dw_hh,
         dg_h,
@@ -342,14 +349,14 @@ pub fn backward(
         false,
         false,
     );
-    let mut dw_ih = vec![0.0; gh_w * i];
+    let mut dw_ih = scratch(gh_w * i);
     matmul(&mut dw_ih, &dgx, x, gh_w, b * t, i, true, false, false);
     let dx = need_dx.then(|| {
-        let mut dx = vec![0.0; b * t * i];
+        let mut dx = scratch(b * t * i);
         matmul(&mut dx, &dgx, w.w_ih, b * t, gh_w, i, false, false, false);
         dx
     });
-    RnnGrads {
+    let grads = RnnGrads {
         dx,
         dw_ih,
         dw_hh,
@@ -357,7 +364,11 @@ pub fn backward(
         db_hh: sum_axis(dg_h, 1, b * t, gh_w),
         dh0: dh,
         dc0: dc,
+    };
+    for v in [dgx, dgh, h_prev] {
+        recycle(v);
     }
+    grads
 }
 
 /// One block of batch rows of [`backward`]: what it reads and what it writes.
@@ -459,7 +470,7 @@ fn add_opt(acc: &mut [f32], v: Option<&[f32]>) {
 
 /// `x [rows, cols]` transposed to `[cols, rows]`.
 fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
+    let mut out = scratch(x.len()); // every element is written below
     for (i, row) in x.chunks_exact(cols).enumerate() {
         for (j, &v) in row.iter().enumerate() {
             out[j * rows + i] = v;
