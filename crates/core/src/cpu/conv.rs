@@ -395,6 +395,11 @@ pub fn conv2d_backward(
     let (in_sz, out_sz) = (g.c * g.h * g.w, g.oc * p);
     let per = chunk(g.n);
     let tasks = g.n.div_ceil(per);
+    // pooled cells per plane (one division here, not one per plane in the loop)
+    let pp = match of {
+        DyOf::ReluMaxPool { pooled, .. } => pooled.len() / (g.n * g.oc).max(1),
+        _ => 0,
+    };
     // Each task handles its samples in blocks: dy gathered as [ocg, mb·P], one GEMM for the
     // weight gradient (summed into the task's own buffer) and one for the input columns.
     let mut dx = need.0.then(|| super::buffer::zeros(g.n * in_sz)); // col2im adds into it
@@ -424,12 +429,16 @@ pub fn conv2d_backward(
                                 DyOf::Relu(y) => relu_mask(&y[at..at + p], &dy[at..at + p], dst),
                                 DyOf::Conv => dst.copy_from_slice(&dy[at..at + p]),
                                 DyOf::ReluMaxPool { pooled, arg } => {
-                                    let pp = pooled.len() / (g.n * g.oc);
                                     let at = ((first + i) * g.oc + grp * ocg + o) * pp;
                                     dst.fill(0.0);
-                                    for c in at..at + pp {
-                                        if pooled[c] > 0.0 {
-                                            dst[arg[c] as usize] += dy[c];
+                                    let cells = at..at + pp;
+                                    for ((&v, &a), &d) in pooled[cells.clone()]
+                                        .iter()
+                                        .zip(&arg[cells.clone()])
+                                        .zip(&dy[cells])
+                                    {
+                                        if v > 0.0 {
+                                            dst[a as usize] += d;
                                         }
                                     }
                                 }
