@@ -47,6 +47,22 @@ impl AttnGeom {
     }
 }
 
+impl AttnGeom {
+    /// Query rows in blocks `(first, end, keys)`, where `keys` is how many keys the block's
+    /// last row sees: a causal block skips the keys none of its rows sees (the upper
+    /// triangle), a quarter of the products with two blocks. The block seeing every key
+    /// comes first, so the backward's first `dK`, `dV` product writes all of them and the
+    /// others add to theirs.
+    fn row_blocks(&self) -> Vec<(usize, usize, usize)> {
+        let t = self.time;
+        if !self.causal || t < 32 {
+            return vec![(0, t, self.keys)];
+        }
+        let half = t / 2;
+        vec![(half, t, self.keys), (0, half, self.visible(half - 1))]
+    }
+}
+
 /// Head `h`'s `[rows, dk]` block inside rows of width `w` (transposed: `[dk, rows]`).
 fn head(x: &[f32], w: usize, h: usize, dk: usize, transposed: bool) -> View<'_> {
     let data = &x[h * dk..];
@@ -134,7 +150,9 @@ pub fn forward(
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
     super::threads::num_threads(); // our pool, not rayon's default
-                                   // every element of out, p, dq, dk, dv is written below (each head its own columns)
+                                   // every element of out and p is written below (each head its own columns, each row's
+                                   // unseen keys zeroed by its softmax)
+    let blocks = g.row_blocks();
     let mut out = scratch(g.batch * t * w);
     let mut p = scratch(g.batch * hh * t * s);
     let task = |b: usize, ob: &mut [f32], pb: &mut [f32]| {
@@ -144,19 +162,31 @@ pub fn forward(
             &v[b * s * w..(b + 1) * s * w],
         );
         for h in 0..hh {
-            let ph = &mut pb[h * t * s..(h + 1) * t * s];
-            // S = Q Kᵀ, then each row's softmax over the keys it sees
-            let (qv, kt) = (head(qb, w, h, dk, false), head(kb, w, h, dk, true));
-            matmul_view(ph, s, qv, kt, (t, dk, s), false);
-            for (i, row) in ph.chunks_mut(s).enumerate() {
-                softmax_row(row, g.visible(i), g.scale);
-                if let Some(m) = key_mask {
-                    mask_row(row, &m[b * s..(b + 1) * s]);
+            for &(r0, r1, n) in &blocks {
+                let ph = &mut pb[(h * t + r0) * s..(h * t + r1) * s];
+                // S = Q Kᵀ over the keys the rows see, then each row's softmax
+                let (qv, kt) = (
+                    head(&qb[r0 * w..], w, h, dk, false),
+                    head(kb, w, h, dk, true),
+                );
+                matmul_view(ph, s, qv, kt, (r1 - r0, dk, n), false);
+                for (i, row) in ph.chunks_mut(s).enumerate() {
+                    softmax_row(row, g.visible(r0 + i), g.scale);
+                    if let Some(m) = key_mask {
+                        mask_row(row, &m[b * s..(b + 1) * s]);
+                    }
                 }
+                // O = P V, written into this head's columns
+                let (pv, vv) = (dense(ph, s, false), head(vb, w, h, dk, false));
+                matmul_view(
+                    &mut ob[r0 * w + h * dk..],
+                    w,
+                    pv,
+                    vv,
+                    (r1 - r0, n, dk),
+                    false,
+                );
             }
-            // O = P V, written into this head's columns
-            let (pv, vv) = (dense(ph, s, false), head(vb, w, h, dk, false));
-            matmul_view(&mut ob[h * dk..], w, pv, vv, (t, s, dk), false);
         }
     };
     out.par_chunks_mut(t * w)
@@ -178,6 +208,7 @@ pub fn backward(
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
     super::threads::num_threads();
+    let blocks = g.row_blocks();
     let mut dq = scratch(g.batch * t * w);
     let mut dk_all = scratch(g.batch * s * w);
     let mut dv_all = scratch(g.batch * s * w);
@@ -190,43 +221,51 @@ pub fn backward(
         );
         let mut ds = vec![0.0; t * s];
         for h in 0..hh {
-            let ph = &p[(b * hh + h) * t * s..(b * hh + h + 1) * t * s];
-            let dov = head(dob, w, h, dk, false);
-            // dV = Pᵀ dO;  dP = dO Vᵀ
-            matmul_view(
-                &mut dvb[h * dk..],
-                w,
-                dense(ph, s, true),
-                dov,
-                (s, t, dk),
-                false,
-            );
-            matmul_view(&mut ds, s, dov, head(vb, w, h, dk, true), (t, dk, s), false);
-            // dS = P ∘ (dP − rowsum(dP ∘ P)) · scale
-            for (dsr, pr) in ds.chunks_mut(s).zip(ph.chunks(s)) {
-                let dot: f32 = dsr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                dsr.iter_mut()
-                    .zip(pr)
-                    .for_each(|(d, &pv)| *d = pv * (*d - dot) * g.scale);
+            let (kv, vt) = (head(kb, w, h, dk, false), head(vb, w, h, dk, true));
+            for (bi, &(r0, r1, n)) in blocks.iter().enumerate() {
+                let (rows, add) = (r1 - r0, bi > 0);
+                let ph = &p[((b * hh + h) * t + r0) * s..((b * hh + h) * t + r1) * s];
+                let ds = &mut ds[r0 * s..r1 * s];
+                let (dov, qv) = (
+                    head(&dob[r0 * w..], w, h, dk, false),
+                    head(&qb[r0 * w..], w, h, dk, false),
+                );
+                // dV (+)= Pᵀ dO;  dP = dO Vᵀ
+                matmul_view(
+                    &mut dvb[h * dk..],
+                    w,
+                    dense(ph, s, true),
+                    dov,
+                    (n, rows, dk),
+                    add,
+                );
+                matmul_view(ds, s, dov, vt, (rows, dk, n), false);
+                // dS = P ∘ (dP − rowsum(dP ∘ P)) · scale, over the keys the rows see
+                for (dsr, pr) in ds.chunks_mut(s).zip(ph.chunks(s)) {
+                    let (dsr, pr) = (&mut dsr[..n], &pr[..n]);
+                    let dot: f32 = dsr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                    dsr.iter_mut()
+                        .zip(pr)
+                        .for_each(|(d, &pv)| *d = pv * (*d - dot) * g.scale);
+                }
+                // dQ = dS K;  dK (+)= dSᵀ Q
+                matmul_view(
+                    &mut dqb[r0 * w + h * dk..],
+                    w,
+                    dense(ds, s, false),
+                    kv,
+                    (rows, n, dk),
+                    false,
+                );
+                matmul_view(
+                    &mut dkb[h * dk..],
+                    w,
+                    dense(ds, s, true),
+                    qv,
+                    (n, rows, dk),
+                    add,
+                );
             }
-            // dQ = dS K;  dK = dSᵀ Q
-            let (kv, qv) = (head(kb, w, h, dk, false), head(qb, w, h, dk, false));
-            matmul_view(
-                &mut dqb[h * dk..],
-                w,
-                dense(&ds, s, false),
-                kv,
-                (t, s, dk),
-                false,
-            );
-            matmul_view(
-                &mut dkb[h * dk..],
-                w,
-                dense(&ds, s, true),
-                qv,
-                (s, t, dk),
-                false,
-            );
         }
     };
     dq.par_chunks_mut(t * w)

@@ -26,7 +26,9 @@ pub fn num_threads() -> usize {
             });
         // Fails only if a pool was already built (by the user); then we use that one.
         let mut b = rayon::ThreadPoolBuilder::new().num_threads(wanted);
-        if std::thread::current().name() == Some("main") {
+        // (with one thread only, a spawned worker is kept, so that kernels called from
+        // another thread while `main` waits for it still run)
+        if wanted > 1 && std::thread::current().name() == Some("main") {
             b = b.use_current_thread();
         }
         let _ = b.build_global();
