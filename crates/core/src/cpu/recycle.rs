@@ -4,8 +4,8 @@
 //! (page faults) or `calloc` must clear — a pass over every activation that a kernel then
 //! overwrites anyway (W4 spent ~5% of its time there).
 //!
-//! Only buffers of at least [`MIN_LEN`] elements are kept, at most [`MAX_BUFFERS`] of them
-//! and [`MAX_BYTES`] in all; the oldest go first.
+//! Only buffers of at least [`MIN_LEN`] elements are kept, at most 512 of them and 1 GiB in
+//! all per element type; the oldest go first, and [`release`] frees them all.
 
 use std::sync::Mutex;
 
@@ -83,12 +83,23 @@ pub fn scratch<T: Cached>(len: usize) -> Vec<T> {
     vec![T::default(); len]
 }
 
+/// Frees every kept buffer (say after training, before a long inference-only phase).
+pub fn release() {
+    fn empty<T: Cached>() {
+        let mut c = lock::<T>();
+        c.buffers = Vec::new();
+        c.bytes = 0;
+    }
+    empty::<f32>();
+    empty::<u32>();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_recycled_buffer_comes_back_for_its_length_only() {
+    fn a_recycled_buffer_comes_back_for_its_length_only_until_released() {
         let len = MIN_LEN + 12_345; // a length no other test uses
         let v = vec![7.0f32; len];
         let ptr = v.as_ptr();
@@ -99,5 +110,11 @@ mod tests {
         assert!(again.iter().all(|&x| x == 7.0));
         let fresh = scratch::<f32>(len); // taken: a fresh one now
         assert_ne!(fresh.as_ptr(), ptr);
+        // (in the same test: a release in a test running beside the lines above would
+        // break them)
+        let len = MIN_LEN + 54_321;
+        recycle(vec![3u32; len]);
+        release();
+        assert!(scratch::<u32>(len).iter().all(|&v| v == 0)); // a new, zeroed buffer
     }
 }
