@@ -4,8 +4,9 @@
 use crate::cpu::binary::{self, BinaryOp};
 use crate::cpu::recycle::{recycle, scratch};
 use crate::cpu::{
-    attention, batch_norm, buffer, conv, index, layer_norm, layout, matmul::matmul as gemm, pool,
-    recurrent, reduce, softmax, unary, upsample,
+    attention, batch_norm, buffer, conv, index, layer_norm, layout,
+    matmul::{matmul as gemm, PARALLEL_MIN_FLOPS},
+    pool, recurrent, reduce, softmax, unary, upsample,
 };
 use crate::ops::{concat_backward, matmul_dims, transpose_last2, Op};
 use crate::tensor::Tensor;
@@ -290,14 +291,30 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         // out = x·w + b:  dx = g·wᵀ,  dw = xᵀ·g,  db = Σ_rows g
         Op::Linear(x, w, b) => {
             let (_, m, k, n) = matmul_dims(x.shape(), w.shape());
-            if x.is_requires_grad() {
-                let mut dx = scratch(x.numel()); // the products overwrite every element
-                gemm(&mut dx, g, w.data(), m, n, k, false, true, false);
+            // the two products have the same size (m·k·n): side by side, one task each,
+            // when large enough to be worth a second thread
+            let side_by_side = m * k * n >= PARALLEL_MIN_FLOPS;
+            let (dx, dw) = crate::cpu::threads::join_if(
+                side_by_side,
+                || {
+                    x.is_requires_grad().then(|| {
+                        let mut dx = scratch(x.numel()); // the product overwrites every element
+                        gemm(&mut dx, g, w.data(), m, n, k, false, true, false);
+                        dx
+                    })
+                },
+                || {
+                    w.is_requires_grad().then(|| {
+                        let mut dw = scratch(w.numel());
+                        gemm(&mut dw, x.data(), g, k, m, n, true, false, false);
+                        dw
+                    })
+                },
+            );
+            if let Some(dx) = dx {
                 send(grads, x, dx);
             }
-            if w.is_requires_grad() {
-                let mut dw = scratch(w.numel());
-                gemm(&mut dw, x.data(), g, k, m, n, true, false, false);
+            if let Some(dw) = dw {
                 send(grads, w, dw);
             }
             if let Some(b) = b {

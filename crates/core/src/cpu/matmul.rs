@@ -6,7 +6,7 @@ use gemm::Parallelism;
 
 /// Below this many multiply-adds one thread beats two (measured: 32x784x128 runs faster on
 /// one thread), so small products stay on the calling thread.
-const PARALLEL_MIN_FLOPS: usize = 1 << 23;
+pub const PARALLEL_MIN_FLOPS: usize = 1 << 23;
 
 /// [`matmul`] on the calling thread only (for callers that already run one task per thread).
 #[allow(clippy::too_many_arguments)]

@@ -35,3 +35,16 @@ pub fn num_threads() -> usize {
         rayon::current_num_threads()
     })
 }
+
+/// `(a(), b())`, side by side on two workers when `parallel` (else one after the other).
+pub fn join_if<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if parallel && num_threads() > 1 {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
