@@ -204,8 +204,8 @@ impl UnaryOp {
 /// `y[i] = f(x[i])`
 pub fn forward(op: UnaryOp, x: &[f32]) -> Vec<f32> {
     use rayon::prelude::*;
-    let mut y = super::recycle::scratch(x.len()); // every element is written below
-                                                  // copy a block, then apply `f` to it while it is still in L1
+    // every element is written below: a block copied, then `f` applied while it is in L1
+    let mut y = super::recycle::scratch(x.len());
     let blocks = |y: &mut [f32], x: &[f32]| {
         for (yb, xb) in y.chunks_mut(4096).zip(x.chunks(4096)) {
             yb.copy_from_slice(xb);
