@@ -4,6 +4,7 @@
 //! filled in parallel, into memory from the buffer cache ([`super::recycle`]).
 
 use super::recycle::scratch;
+use super::threads::share;
 use rayon::prelude::*;
 
 /// Below this many elements a buffer is filled on the calling thread (a task costs a few µs).
@@ -13,15 +14,12 @@ const PARALLEL_MIN: usize = 1 << 16;
 /// starting at `start` — are filled by `fill(start, chunk)`, which must write every element.
 fn build(len: usize, align: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
     let mut v = scratch(len);
-    let threads = super::threads::num_threads();
-    if threads <= 1 || len < PARALLEL_MIN {
-        fill(0, &mut v);
-    } else {
-        let align = align.max(1) * 16;
-        let chunk = len.div_ceil(threads).div_ceil(align) * align;
-        v.par_chunks_mut(chunk)
+    match share(len, PARALLEL_MIN, align * 16) {
+        Some(chunk) => v
+            .par_chunks_mut(chunk)
             .enumerate()
-            .for_each(|(i, c)| fill(i * chunk, c));
+            .for_each(|(i, c)| fill(i * chunk, c)),
+        None => fill(0, &mut v),
     }
     v
 }
@@ -67,15 +65,13 @@ pub fn map2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32
 pub fn add_assign(acc: &mut [f32], g: &[f32]) {
     assert_eq!(acc.len(), g.len(), "add_assign: lengths differ");
     let add = |a: &mut [f32], b: &[f32]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-    let threads = super::threads::num_threads();
-    if threads <= 1 || acc.len() < PARALLEL_MIN {
-        add(acc, g);
-        return;
+    match share(acc.len(), PARALLEL_MIN, 16) {
+        Some(chunk) => acc
+            .par_chunks_mut(chunk)
+            .zip(g.par_chunks(chunk))
+            .for_each(|(a, b)| add(a, b)),
+        None => add(acc, g),
     }
-    let chunk = acc.len().div_ceil(threads).div_ceil(16) * 16;
-    acc.par_chunks_mut(chunk)
-        .zip(g.par_chunks(chunk))
-        .for_each(|(a, b)| add(a, b));
 }
 
 #[cfg(test)]

@@ -36,12 +36,10 @@ macro_rules! multiversion {
 /// (otherwise runs `f(0..n)` on the calling thread). Each range starts at a multiple of 16,
 /// so vector loops stay aligned to the same lanes whatever the thread count.
 pub fn for_ranges(n: usize, min_parallel: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
-    let threads = super::threads::num_threads();
-    if threads <= 1 || n < min_parallel {
+    let Some(chunk) = super::threads::share(n, min_parallel, 16) else {
         f(0..n);
         return;
-    }
-    let chunk = n.div_ceil(threads).div_ceil(16) * 16;
+    };
     rayon::scope(|s| {
         let f = &f;
         for start in (chunk..n).step_by(chunk) {

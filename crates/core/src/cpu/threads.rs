@@ -48,3 +48,12 @@ pub fn join_if<A: Send, B: Send>(
         (a(), b())
     }
 }
+
+/// The length of each worker's share of `len` elements, a multiple of `align` (16 at least,
+/// so vector loops keep the same lanes whatever the thread count); `None` when one thread
+/// should do it all (one worker, or fewer than `min_len` elements).
+pub fn share(len: usize, min_len: usize, align: usize) -> Option<usize> {
+    let threads = num_threads();
+    let align = align.max(1).next_multiple_of(16);
+    (threads > 1 && len >= min_len).then(|| len.div_ceil(threads).div_ceil(align) * align)
+}

@@ -227,8 +227,7 @@ pub fn forward(op: UnaryOp, x: &[f32]) -> Vec<f32> {
 const PARALLEL_MIN: usize = 1 << 18;
 
 fn par_chunk(n: usize) -> Option<usize> {
-    let t = super::threads::num_threads();
-    (t > 1 && n >= PARALLEL_MIN).then(|| n.div_ceil(t).div_ceil(16) * 16)
+    super::threads::share(n, PARALLEL_MIN, 16)
 }
 
 /// `x[i] = f(x[i])`
