@@ -7,6 +7,10 @@
 //! and sleeping until the result comes back (two thread wake-ups per kernel, a few hundred
 //! kernels per transformer step: W4 ran ~10% faster this way). Built from any other thread
 //! (a test's), the pool has its own workers only, since that thread may end before the pool.
+//!
+//! A kernel that calls rayon directly must call [`num_threads`] first (or go through
+//! [`share`] / `buffer.rs`, which do): otherwise rayon builds its default pool and
+//! `NABLA_NUM_THREADS` is ignored.
 
 use std::sync::OnceLock;
 
