@@ -10,11 +10,11 @@
 //! Inputs are clamped to ±87 first, so nothing overflows and both saturate exactly.
 
 /// 1.5 · 2^23: adding and subtracting it rounds an f32 of magnitude below 2^22 to an integer.
-const ROUND: f32 = 12_582_912.0;
-const LOG2_E: f32 = std::f32::consts::LOG2_E;
+pub(crate) const ROUND: f32 = 12_582_912.0;
+pub(crate) const LOG2_E: f32 = std::f32::consts::LOG2_E;
 /// ln 2 split in two so `n · ln 2` is exact enough for `r`.
-const LN2_HI: f32 = 0.693_145_75;
-const LN2_LO: f32 = 1.428_606_8e-6;
+pub(crate) const LN2_HI: f32 = 0.693_145_75;
+pub(crate) const LN2_LO: f32 = 1.428_606_8e-6;
 
 /// `e^x` for `x` in `[-87, 87]` (clamped), relative error below 2e-7.
 #[inline(always)]

@@ -61,7 +61,7 @@ pub fn pad(x: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
         .zip(pads)
         .map(|(n, (b, a))| n + b + a)
         .collect();
-    let mut y = vec![0.0; out.iter().product()];
+    let mut y = super::buffer::zeros(out.iter().product());
     for_rows(shape, pads, |src, dst, n| {
         y[dst..dst + n].copy_from_slice(&x[src..src + n])
     });
@@ -70,7 +70,8 @@ pub fn pad(x: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
 
 /// The adjoint of [`pad`]: the block of `dy` (padded shape) that `x` occupied.
 pub fn unpad(dy: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
-    let mut dx = vec![0.0; shape.iter().product()];
+    // every element of `dx` is copied below
+    let mut dx = super::recycle::scratch(shape.iter().product());
     for_rows(shape, pads, |src, dst, n| {
         dx[src..src + n].copy_from_slice(&dy[dst..dst + n])
     });
