@@ -17,6 +17,7 @@
 
 use super::recurrent::RnnGeom;
 use super::recycle::{recycle, scratch};
+use rayon::prelude::*;
 
 /// Units per block: one 16-lane vector.
 const U: usize = 16;
@@ -61,17 +62,27 @@ impl Panels {
         let k = i + h;
         let mut data = super::buffer::zeros(blocks * k * W);
         let mut b = vec![0.0; blocks * W];
+        let fill = |(jb, panel): (usize, &mut [f32])| {
+            for q in 0..4 {
+                for unit in jb * U..h.min((jb + 1) * U) {
+                    let (col, row) = (q * U + unit % U, q * h + unit);
+                    for (kk, &v) in w_ih[row * i..(row + 1) * i].iter().enumerate() {
+                        panel[kk * W + col] = v;
+                    }
+                    for (kk, &v) in w_hh[row * h..(row + 1) * h].iter().enumerate() {
+                        panel[(i + kk) * W + col] = v;
+                    }
+                }
+            }
+        };
+        if super::threads::num_threads() > 1 && data.len() >= 1 << 16 {
+            data.par_chunks_mut(k * W).enumerate().for_each(fill);
+        } else {
+            data.chunks_mut(k * W).enumerate().for_each(fill);
+        }
         for q in 0..4 {
             for unit in 0..h {
-                let (jb, col, row) = (unit / U, q * U + unit % U, q * h + unit);
-                let panel = &mut data[jb * k * W..(jb + 1) * k * W];
-                for (kk, &v) in w_ih[row * i..(row + 1) * i].iter().enumerate() {
-                    panel[kk * W + col] = v;
-                }
-                for (kk, &v) in w_hh[row * h..(row + 1) * h].iter().enumerate() {
-                    panel[(i + kk) * W + col] = v;
-                }
-                b[jb * W + col] = bias[row];
+                b[unit / U * W + q * U + unit % U] = bias[q * h + unit];
             }
         }
         Panels {
@@ -139,24 +150,40 @@ pub fn steps(
     } else {
         (&mut own[..], 4 * h)
     };
+    // each step's rows `[x_t, h_{t-1}]` side by side: one run of `I + H` values per row,
+    // rows a little more than a multiple of 64 bytes apart (rows of `x` and `y` lie a
+    // multiple of 4 KiB apart, so they would all compete for the same few L1 cache sets)
+    let a_rs = (i + h).div_ceil(U) * U + U;
+    let mut a = scratch(b * a_rs);
     let y_rs = t * 2 * h;
-    let y_ptr = y.as_mut_ptr();
     for s in 0..t {
         let tt = g.t(s);
         // the previous state: h0/c0 rows before the first step, else last step's outputs
-        let (hp, cp, p_rs) = if s == 0 {
-            (h0.as_ptr(), c0.as_ptr(), h)
+        let (prev, p_rs) = if s == 0 {
+            (None, h)
         } else {
+            (Some(g.t(s - 1) * 2 * h), y_rs)
+        };
+        for (r, row) in a.chunks_exact_mut(a_rs).enumerate() {
+            let xr = (r * t + tt) * i;
+            row[..i].copy_from_slice(&x[xr..xr + i]);
+            let hp = match prev {
+                None => &h0[r * h..(r + 1) * h],
+                Some(o) => &y[o + r * y_rs..o + r * y_rs + h],
+            };
+            row[i..i + h].copy_from_slice(hp);
+        }
+        let y_ptr = y.as_mut_ptr();
+        let cp = match prev {
+            None => c0.as_ptr(),
             // SAFETY: the offset lies inside `y` (step index < t, y holds b·t rows).
-            let prev = unsafe { y_ptr.add(g.t(s - 1) * 2 * h) };
-            (prev.cast_const(), unsafe { prev.add(h) }.cast_const(), y_rs)
+            Some(o) => unsafe { y_ptr.add(o + h) }.cast_const(),
         };
         let rows = StepRows {
-            x: x[tt * i..].as_ptr(),
-            x_rs: t * i,
-            h: hp,
+            a: a.as_ptr(),
+            a_rs,
             c: cp,
-            prev_rs: p_rs,
+            c_rs: p_rs,
             gates: gates[if keep { tt * 4 * h } else { 0 }..].as_mut_ptr(),
             g_rs,
             // SAFETY: as above.
@@ -174,16 +201,17 @@ pub fn steps(
         let _ = rows;
     }
     recycle(own);
+    recycle(a);
 }
 
-/// One step's rows, `*_rs` apart: row `r` of `x_t` at `x + r·x_rs`, of `h_{t-1}`/`c_{t-1}`
-/// at `h`/`c + r·prev_rs`, of the gates at `gates + r·g_rs`, of `[h_t, c_t]` at `y + r·y_rs`.
+/// One step's rows, `*_rs` apart: row `r` of `[x_t, h_{t-1}]` at `a + r·a_rs`, of
+/// `c_{t-1}` at `c + r·c_rs`, of the gates at `gates + r·g_rs`, of `[h_t, c_t]` at
+/// `y + r·y_rs`.
 struct StepRows {
-    x: *const f32,
-    x_rs: usize,
-    h: *const f32,
+    a: *const f32,
+    a_rs: usize,
     c: *const f32,
-    prev_rs: usize,
+    c_rs: usize,
     gates: *mut f32,
     g_rs: usize,
     y: *mut f32,
@@ -237,21 +265,18 @@ mod kernel {
                     *v = _mm512_loadu_ps(bias.add(q * U));
                 }
             }
-            let mut xr = [s.x; R];
-            let mut hr = [s.h; R];
-            for r in 0..R {
-                xr[r] = s.x.add((r0 + r) * s.x_rs);
-                hr[r] = s.h.add((r0 + r) * s.prev_rs);
+            let mut ar = [s.a; R];
+            for (r, p) in ar.iter_mut().enumerate() {
+                *p = s.a.add((r0 + r) * s.a_rs);
             }
-            accumulate::<R>(&mut acc, &xr, w, i);
-            accumulate::<R>(&mut acc, &hr, w.add(i * W), h);
+            accumulate::<R>(&mut acc, &ar, w, i + h);
             let nu = (h - jb * U).min(U);
             let mask: __mmask16 = if nu == U { 0xffff } else { (1u16 << nu) - 1 };
             for (r, a) in acc.iter().enumerate() {
                 let row = r0 + r;
                 let (ig, fg) = (sigmoid(a[0]), sigmoid(a[1]));
                 let (gg, og) = (tanh(a[2]), sigmoid(a[3]));
-                let cp = _mm512_maskz_loadu_ps(mask, s.c.add(row * s.prev_rs + jb * U));
+                let cp = _mm512_maskz_loadu_ps(mask, s.c.add(row * s.c_rs + jb * U));
                 let c = _mm512_add_ps(_mm512_mul_ps(fg, cp), _mm512_mul_ps(ig, gg));
                 let hv = _mm512_mul_ps(og, tanh(c));
                 let gr = s.gates.add(row * s.g_rs + jb * U);
