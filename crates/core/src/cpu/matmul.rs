@@ -272,8 +272,38 @@ pub fn matmul_view(
     out_rs: usize,
     a: View,
     b: View,
+    dims: (usize, usize, usize),
+    accumulate: bool,
+) {
+    view_product(out, out_rs, a, b, dims, accumulate, Parallelism::None);
+}
+
+/// [`matmul_view`] on all worker threads when the product is large (as [`matmul`]).
+pub fn matmul_strided(
+    out: &mut [f32],
+    out_rs: usize,
+    a: View,
+    b: View,
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
+) {
+    let threads = num_threads();
+    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    view_product(out, out_rs, a, b, (m, k, n), accumulate, par);
+}
+
+fn view_product(
+    out: &mut [f32],
+    out_rs: usize,
+    a: View,
+    b: View,
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+    par: Parallelism,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -297,7 +327,7 @@ pub fn matmul_view(
             (b.rs as isize, b.cs as isize),
             (m, k, n),
             accumulate,
-            Parallelism::None,
+            par,
         )
     }
 }

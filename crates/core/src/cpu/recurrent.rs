@@ -16,7 +16,7 @@
 //! right-hand side at 64 rows).
 
 use super::lstm_step;
-use super::matmul::{matmul, matmul_rows};
+use super::matmul::{matmul, matmul_rows, matmul_strided, View};
 use super::recycle::{recycle, scratch};
 use super::reduce::sum_axis;
 use super::rnn_cell;
@@ -362,17 +362,19 @@ pub fn backward(
     let mut dgh = vec![0.0; if gru { b * t * gh_w } else { 0 }];
     let mut dh = vec![0.0; b * h];
     let mut dc = vec![0.0; if lstm { b * h } else { 0 }];
-    let mut h_prev = scratch(b * t * h); // each step copies its rows' previous state
+    // every row gets `[x_t, h_{t-1}]` (written by the steps): the weight gradients read it
+    let ih = i + h;
+    let mut xh = scratch(b * t * ih);
     let counts = split_rows(b);
     let jobs = pieces(&mut dgx, t * gh_w, &counts)
         .into_iter()
         .zip(pieces(&mut dgh, if gru { t * gh_w } else { 0 }, &counts))
         .zip(pieces(&mut dh, h, &counts))
         .zip(pieces(&mut dc, if lstm { h } else { 0 }, &counts))
-        .zip(pieces(&mut h_prev, t * h, &counts));
+        .zip(pieces(&mut xh, t * ih, &counts));
     rayon::scope(|sc| {
         let mut r0 = 0;
-        for (((((dgx, dgh), dh), dc), h_prev), &rows) in jobs.zip(&counts) {
+        for (((((dgx, dgh), dh), dc), xh), &rows) in jobs.zip(&counts) {
             let cut = |v, width| rows_of(v, r0, rows, width);
             let chunk = BackwardChunk {
                 gates: cut(&saved.gates, t * gh_w),
@@ -385,28 +387,67 @@ pub fn backward(
                 dgh,
                 dh,
                 dc,
-                h_prev,
+                x: cut(x, t * i),
+                xh,
             };
             let geom = RnnGeom { batch: rows, ..*g };
             r0 += rows;
             sc.spawn(move |_| steps_backward(&geom, w.w_hh, chunk));
         }
     });
-    let dg_h = if gru { &dgh } else { &dgx };
-    let mut dw_hh = scratch(gh_w * h); // the products overwrite
-    matmul(
-        &mut dw_hh,
-        dg_h,
-        &h_prev,
-        gh_w,
-        b * t,
-        h,
-        true,
-        false,
-        false,
-    );
-    let mut dw_ih = scratch(gh_w * i);
-    matmul(&mut dw_ih, &dgx, x, gh_w, b * t, i, true, false, false);
+    let (dw_ih, dw_hh) = if gru {
+        // the hidden side has its own gate gradients: two products on column views of `xh`
+        let view = |at: usize| View {
+            data: &xh[at..],
+            rs: ih,
+            cs: 1,
+        };
+        let mut dw_ih = scratch(gh_w * i); // the products overwrite
+        let mut dw_hh = scratch(gh_w * h);
+        /// `d [rows, cols]` read as its transpose.
+        fn transposed(d: &[f32], cols: usize) -> View<'_> {
+            View {
+                data: d,
+                rs: 1,
+                cs: cols,
+            }
+        }
+        let dims = |n| (gh_w, b * t, n);
+        matmul_strided(
+            &mut dw_ih,
+            i,
+            transposed(&dgx, gh_w),
+            view(0),
+            dims(i),
+            false,
+        );
+        let dg_h = if gru { &dgh } else { &dgx };
+        matmul_strided(
+            &mut dw_hh,
+            h,
+            transposed(dg_h, gh_w),
+            view(i),
+            dims(h),
+            false,
+        );
+        (dw_ih, dw_hh)
+    } else {
+        // one product for both: [dW_ih, dW_hh] = dGᵀ [x_t, h_{t-1}]
+        let mut both = scratch(gh_w * ih);
+        matmul(&mut both, &dgx, &xh, gh_w, b * t, ih, true, false, false);
+        let mut dw_ih = scratch(gh_w * i); // every row is copied below
+        let mut dw_hh = scratch(gh_w * h);
+        for ((row, wi), wh) in both
+            .chunks_exact(ih)
+            .zip(dw_ih.chunks_exact_mut(i))
+            .zip(dw_hh.chunks_exact_mut(h))
+        {
+            wi.copy_from_slice(&row[..i]);
+            wh.copy_from_slice(&row[i..]);
+        }
+        recycle(both);
+        (dw_ih, dw_hh)
+    };
     let dx = need_dx.then(|| {
         let mut dx = scratch(b * t * i);
         matmul(&mut dx, &dgx, w.w_ih, b * t, gh_w, i, false, false, false);
@@ -417,11 +458,11 @@ pub fn backward(
         dw_ih,
         dw_hh,
         db_ih: sum_axis(&dgx, 1, b * t, gh_w),
-        db_hh: sum_axis(dg_h, 1, b * t, gh_w),
+        db_hh: sum_axis(if gru { &dgh } else { &dgx }, 1, b * t, gh_w),
         dh0: dh,
         dc0: dc,
     };
-    for v in [dgx, dgh, h_prev] {
+    for v in [dgx, dgh, xh] {
         recycle(v);
     }
     grads
@@ -443,8 +484,10 @@ struct BackwardChunk<'a> {
     dh: &'a mut [f32],
     /// Running `dc` (LSTM; ends as `dc0`).
     dc: &'a mut [f32],
-    /// Gets `h_{t-1}` of every step, for `dW_hh`.
-    h_prev: &'a mut [f32],
+    /// The rows' inputs `[B, T, I]`.
+    x: &'a [f32],
+    /// Gets `[x_t, h_{t-1}]` of every step, for the weight gradients.
+    xh: &'a mut [f32],
 }
 
 /// The steps of [`backward`] in reverse for one block of batch rows.
@@ -476,7 +519,10 @@ fn steps_backward(g: &RnnGeom, w_hh: &[f32], c: BackwardChunk) {
             let row = r * t + tt;
             let (gs, dys) = (row * gh_w..(row + 1) * gh_w, row * s..(row + 1) * s);
             let (hp, cp) = prev(r, step);
-            c.h_prev[row * h..(row + 1) * h].copy_from_slice(hp);
+            let (i, ih) = (g.input, g.input + h);
+            let xh = &mut c.xh[row * ih..(row + 1) * ih];
+            xh[..i].copy_from_slice(&c.x[row * i..(row + 1) * i]);
+            xh[i..].copy_from_slice(hp);
             let dhr = &mut c.dh[r * h..(r + 1) * h];
             match g.cell {
                 Cell::Lstm => rnn_cell::lstm_backward(
