@@ -219,7 +219,7 @@ struct StepRows {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod kernel {
+pub(crate) mod kernel {
     use super::{Panels, StepRows, U, W};
     use std::arch::x86_64::*;
 
@@ -293,7 +293,7 @@ mod kernel {
     /// `acc[r] += Σ_k a[r][k] · w[k]` for `k < len`, `w` rows of W floats.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn accumulate<const R: usize>(
+    pub(crate) unsafe fn accumulate<const R: usize>(
         acc: &mut [[__m512; 4]; R],
         a: &[*const f32; R],
         w: *const f32,
@@ -357,7 +357,7 @@ mod kernel {
     /// `1 - 2 / (1 + e^2x)`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn tanh(x: __m512) -> __m512 {
+    pub(crate) fn tanh(x: __m512) -> __m512 {
         let one = _mm512_set1_ps(1.0);
         let e = exp(_mm512_mul_ps(_mm512_set1_ps(2.0), x));
         _mm512_sub_ps(

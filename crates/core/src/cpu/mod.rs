@@ -13,6 +13,7 @@ pub mod gelu;
 pub mod index;
 pub mod layer_norm;
 pub mod layout;
+pub mod lstm_back;
 pub mod lstm_step;
 pub mod matmul;
 pub mod pool;

@@ -15,12 +15,12 @@
 //! per-step products read it row-major (the `gemm` crate is 3x slower on a transposed
 //! right-hand side at 64 rows).
 
-use super::lstm_step;
 use super::matmul::{matmul, matmul_rows, matmul_strided, View};
 use super::recycle::{recycle, scratch};
 use super::reduce::sum_axis;
 use super::rnn_cell;
 use super::threads::num_threads;
+use super::{lstm_back, lstm_step};
 
 /// The recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,6 +353,24 @@ pub fn backward(
     dy: &[f32],
     need_dx: bool,
 ) -> RnnGrads {
+    let fused = g.cell == Cell::Lstm && lstm_step::available();
+    let states = (h0, c0);
+    backward_with(g, x, w, states, y, saved, dy, need_dx, fused)
+}
+
+/// [`backward`], through the fused LSTM steps (`lstm_back.rs`) when `fused`.
+#[allow(clippy::too_many_arguments)]
+fn backward_with(
+    g: &RnnGeom,
+    x: &[f32],
+    w: RnnWeights,
+    (h0, c0): (Option<&[f32]>, Option<&[f32]>),
+    y: &[f32],
+    saved: &RnnSaved,
+    dy: &[f32],
+    need_dx: bool,
+    fused: bool,
+) -> RnnGrads {
     let (b, t, i, h) = (g.batch, g.time, g.input, g.hidden);
     let gh_w = g.cell.gates() * h;
     let s = g.cell.states() * h;
@@ -366,6 +384,8 @@ pub fn backward(
     let ih = i + h;
     let mut xh = scratch(b * t * ih);
     let counts = split_rows(b);
+    let panels = fused.then(|| lstm_back::BackPanels::pack(w.w_hh, h));
+    let fused = panels.as_ref();
     let jobs = pieces(&mut dgx, t * gh_w, &counts)
         .into_iter()
         .zip(pieces(&mut dgh, if gru { t * gh_w } else { 0 }, &counts))
@@ -387,12 +407,17 @@ pub fn backward(
                 dgh,
                 dh,
                 dc,
-                x: cut(x, t * i),
-                xh,
             };
+            let x = cut(x, t * i);
             let geom = RnnGeom { batch: rows, ..*g };
             r0 += rows;
-            sc.spawn(move |_| steps_backward(&geom, w.w_hh, chunk));
+            sc.spawn(move |_| {
+                fill_xh(&geom, x, chunk.y, chunk.h0, xh);
+                match fused {
+                    Some(p) => lstm_back::steps(&geom, p, w.w_hh, chunk),
+                    None => steps_backward(&geom, w.w_hh, chunk),
+                }
+            });
         }
     });
     let (dw_ih, dw_hh) = if gru {
@@ -469,25 +494,44 @@ pub fn backward(
 }
 
 /// One block of batch rows of [`backward`]: what it reads and what it writes.
-struct BackwardChunk<'a> {
-    gates: &'a [f32],
-    hn: &'a [f32],
-    y: &'a [f32],
-    dy: &'a [f32],
-    h0: Option<&'a [f32]>,
-    c0: Option<&'a [f32]>,
+pub(crate) struct BackwardChunk<'a> {
+    pub(crate) gates: &'a [f32],
+    pub(crate) hn: &'a [f32],
+    pub(crate) y: &'a [f32],
+    pub(crate) dy: &'a [f32],
+    pub(crate) h0: Option<&'a [f32]>,
+    pub(crate) c0: Option<&'a [f32]>,
     /// Gradients of the input-side pre-activations (all steps).
-    dgx: &'a mut [f32],
+    pub(crate) dgx: &'a mut [f32],
     /// GRU: gradients of the hidden-side pre-activations (all steps).
-    dgh: &'a mut [f32],
+    pub(crate) dgh: &'a mut [f32],
     /// Running `dh` (ends as `dh0`).
-    dh: &'a mut [f32],
+    pub(crate) dh: &'a mut [f32],
     /// Running `dc` (LSTM; ends as `dc0`).
-    dc: &'a mut [f32],
-    /// The rows' inputs `[B, T, I]`.
-    x: &'a [f32],
-    /// Gets `[x_t, h_{t-1}]` of every step, for the weight gradients.
-    xh: &'a mut [f32],
+    pub(crate) dc: &'a mut [f32],
+}
+
+/// `xh [B, T, I + H]` gets each row's `[x_t, h_{t-1}]` (`h0`, zeros when `None`, before
+/// the first step), read by the weight gradients.
+fn fill_xh(g: &RnnGeom, x: &[f32], y: &[f32], h0: Option<&[f32]>, xh: &mut [f32]) {
+    let (t, i, h) = (g.time, g.input, g.hidden);
+    let s = g.cell.states() * h;
+    for (r, rows) in xh.chunks_exact_mut((t * (i + h)).max(1)).enumerate() {
+        for step in 0..t {
+            let row = r * t + g.t(step);
+            let out = &mut rows[g.t(step) * (i + h)..(g.t(step) + 1) * (i + h)];
+            out[..i].copy_from_slice(&x[row * i..(row + 1) * i]);
+            let hp = &mut out[i..];
+            match (step, h0) {
+                (0, Some(h0)) => hp.copy_from_slice(&h0[r * h..(r + 1) * h]),
+                (0, None) => hp.fill(0.0),
+                _ => {
+                    let o = (r * t + g.t(step - 1)) * s;
+                    hp.copy_from_slice(&y[o..o + h]);
+                }
+            }
+        }
+    }
 }
 
 /// The steps of [`backward`] in reverse for one block of batch rows.
@@ -519,10 +563,6 @@ fn steps_backward(g: &RnnGeom, w_hh: &[f32], c: BackwardChunk) {
             let row = r * t + tt;
             let (gs, dys) = (row * gh_w..(row + 1) * gh_w, row * s..(row + 1) * s);
             let (hp, cp) = prev(r, step);
-            let (i, ih) = (g.input, g.input + h);
-            let xh = &mut c.xh[row * ih..(row + 1) * ih];
-            xh[..i].copy_from_slice(&c.x[row * i..(row + 1) * i]);
-            xh[i..].copy_from_slice(hp);
             let dhr = &mut c.dh[r * h..(r + 1) * h];
             match g.cell {
                 Cell::Lstm => rnn_cell::lstm_backward(
@@ -611,7 +651,7 @@ fn pieces<'a>(v: &'a mut [f32], width: usize, counts: &[usize]) -> Vec<&'a mut [
 mod tests {
     use super::*;
 
-    /// The fused LSTM step (AVX-512) against the GEMM path: odd sizes leave a partial unit
+    /// The fused LSTM steps (AVX-512), forward and backward, against the GEMM path: odd sizes leave a partial unit
     /// block (H = 20) and a partial row tile (7 rows = 6 + 1), in both directions, with and
     /// without initial states, training and inference.
     #[test]
@@ -658,6 +698,28 @@ mod tests {
                     let (y1, s1) = forward_fused(&g, &x, w, &bias, st, keep);
                     let (y2, s2) = forward_gemm(&g, &x, w, &bias, st, keep);
                     let what = format!("reverse={reverse} states={} keep={keep}", states.is_some());
+                    if keep {
+                        let dy: Vec<f32> = val(y1.len(), 8.0);
+                        let run = |fused| backward_with(&g, &x, w, st, &y1, &s1, &dy, true, fused);
+                        let (d1, d2) = (run(true), run(false));
+                        let pairs = [
+                            (d1.dx.as_ref().unwrap(), d2.dx.as_ref().unwrap()),
+                            (&d1.dw_ih, &d2.dw_ih),
+                            (&d1.dw_hh, &d2.dw_hh),
+                            (&d1.db_ih, &d2.db_ih),
+                            (&d1.dh0, &d2.dh0),
+                            (&d1.dc0, &d2.dc0),
+                        ];
+                        for (n, (a, c)) in pairs.iter().enumerate() {
+                            assert_eq!(a.len(), c.len(), "{what}: gradient {n}");
+                            for (k, (p, q)) in a.iter().zip(c.iter()).enumerate() {
+                                assert!(
+                                    (p - q).abs() < 1e-4,
+                                    "{what}: gradient {n} value {k}: {p} vs {q}"
+                                );
+                            }
+                        }
+                    }
                     assert_eq!(
                         (y1.len(), s1.gates.len()),
                         (y2.len(), s2.gates.len()),
