@@ -34,11 +34,12 @@ impl BackPanels {
         let h = hidden;
         assert_eq!(w_hh.len(), 4 * h * h, "lstm_back: W_hh does not fit H={h}");
         let blocks = h.div_ceil(W);
-        let mut data = super::buffer::zeros(blocks * 4 * h * W);
+        let mut data = scratch(blocks * 4 * h * W); // every column is written below
         for (jb, panel) in data.chunks_exact_mut((4 * h * W).max(1)).enumerate() {
             let (u0, u1) = (jb * W, h.min((jb + 1) * W));
             for (row, out) in w_hh.chunks_exact(h).zip(panel.chunks_exact_mut(W)) {
                 out[..u1 - u0].copy_from_slice(&row[u0..u1]);
+                out[u1 - u0..].fill(0.0);
             }
         }
         BackPanels { data, hidden }

@@ -60,7 +60,7 @@ impl Panels {
         );
         let blocks = h.div_ceil(U);
         let k = i + h;
-        let mut data = super::buffer::zeros(blocks * k * W);
+        let mut data = scratch(blocks * k * W); // every column is written below
         let mut b = vec![0.0; blocks * W];
         let fill = |(jb, panel): (usize, &mut [f32])| {
             for q in 0..4 {
@@ -71,6 +71,13 @@ impl Panels {
                     }
                     for (kk, &v) in w_hh[row * h..(row + 1) * h].iter().enumerate() {
                         panel[(i + kk) * W + col] = v;
+                    }
+                }
+                // units past `H` (last block only): zeros, so no stale values meet the
+                // FMAs (their lanes are masked off at the stores either way)
+                for unit in h.max(jb * U)..(jb + 1) * U {
+                    for r in panel.chunks_exact_mut(W) {
+                        r[q * U + unit % U] = 0.0;
                     }
                 }
             }
