@@ -47,13 +47,19 @@ pub fn matmul(
     trans_b: bool,
     accumulate: bool,
 ) {
+    let par = parallelism(m * k * n);
+    gemm_with(out, a, b, (m, k, n), (trans_a, trans_b, accumulate), par);
+}
+
+/// All worker threads for a product of `flops` multiply-adds of at least
+/// [`PARALLEL_MIN_FLOPS`], the calling thread only below.
+fn parallelism(flops: usize) -> Parallelism {
     let threads = num_threads();
-    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
+    if threads > 1 && flops >= PARALLEL_MIN_FLOPS {
         Parallelism::Rayon(threads)
     } else {
         Parallelism::None
-    };
-    gemm_with(out, a, b, (m, k, n), (trans_a, trans_b, accumulate), par);
+    }
 }
 
 /// `Σ_t a[t] · b[t]` with 16 partial sums (so the loop vectorises).
@@ -287,12 +293,7 @@ pub fn matmul_strided(
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
 ) {
-    let threads = num_threads();
-    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
+    let par = parallelism(m * k * n);
     view_product(out, out_rs, a, b, (m, k, n), accumulate, par);
 }
 
