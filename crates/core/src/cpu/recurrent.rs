@@ -13,7 +13,8 @@
 //! The steps run on each thread's own block of batch rows (rows never interact), so threads
 //! meet once per pass, not twice per step; `W_hh` is transposed once per pass so the
 //! per-step products read it row-major (the `gemm` crate is 3x slower on a transposed
-//! right-hand side at 64 rows).
+//! right-hand side at 64 rows). On CPUs with AVX-512 the LSTM's steps run fused instead
+//! (`lstm_step.rs` forward, `lstm_back.rs` backward); the weight gradients stay GEMMs.
 
 use super::matmul::{matmul, matmul_rows, matmul_strided, View};
 use super::recycle::{recycle, scratch};
