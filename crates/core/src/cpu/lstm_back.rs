@@ -13,7 +13,8 @@
 //! that the next (earlier) step reads. `dh0 = dG_0 W_hh` closes the pass.
 
 use super::matmul::matmul_rows;
-use super::recurrent::{BackwardChunk, RnnGeom};
+use super::recurrent::RnnGeom;
+use super::recurrent_backward::BackwardChunk;
 use super::recycle::{recycle, scratch};
 
 /// Units per vector.

@@ -18,6 +18,7 @@ pub mod lstm_step;
 pub mod matmul;
 pub mod pool;
 pub mod recurrent;
+pub mod recurrent_backward;
 pub mod recycle;
 pub mod reduce;
 pub mod rnn_cell;
