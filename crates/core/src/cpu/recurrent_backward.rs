@@ -155,12 +155,19 @@ pub(crate) fn backward_with(
         matmul(&mut dx, &dgx, w.w_ih, b * t, gh_w, i, false, false, false);
         dx
     });
+    let db_ih = sum_axis(&dgx, 1, b * t, gh_w);
+    // LSTM / RNN: both biases meet the same pre-activations, so their gradients are equal
+    let db_hh = if gru {
+        sum_axis(&dgh, 1, b * t, gh_w)
+    } else {
+        db_ih.clone()
+    };
     let grads = RnnGrads {
         dx,
         dw_ih,
         dw_hh,
-        db_ih: sum_axis(&dgx, 1, b * t, gh_w),
-        db_hh: sum_axis(if gru { &dgh } else { &dgx }, 1, b * t, gh_w),
+        db_ih,
+        db_hh,
         dh0: dh,
         dc0: dc,
     };
