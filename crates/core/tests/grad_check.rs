@@ -462,8 +462,8 @@ fn fused_attention_with_and_without_causal_mask_and_cached_keys() {
     grad_check("attention over cached keys", &inputs, |x| {
         weighted_sum(&Tensor::attention(&x[0], &x[1], &x[2], heads, true))
     });
-    // 32 queries or more: the causal kernel works in two row blocks, the first half skipping
-    // the keys it cannot see (odd length; and with cached keys)
+    // 32 queries or more: the causal kernel works in blocks of 16 rows, each skipping the
+    // keys its rows cannot see (odd length: a last block of one row; and with cached keys)
     for (t, s) in [(33, 33), (32, 35)] {
         let inputs = [
             rand(&[1, t, 2], 76),
