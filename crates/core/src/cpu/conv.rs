@@ -154,12 +154,18 @@ fn col2im(col: &[f32], g: &Conv2dGeom, c0: usize, dx: &mut [f32], ld: usize, off
     let p = oh * ow;
     let (sh, sw) = g.stride;
     let (dh, dw) = g.dilation;
+    // the tap's valid output columns depend only on kj (two divisions: once, not per tap)
+    let valid: Vec<std::ops::Range<usize>> = (0..g.kw)
+        .map(|kj| valid_cols(ow, g.w, sw, kj * dw, g.pad.2))
+        .collect();
     for c in 0..cg {
         let plane = &mut dx[(c0 + c) * g.h * g.w..(c0 + c + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
+        // taps in the order (kj, ki): consecutive taps add into different rows (a row
+        // re-read right after its shifted store waits for that store to complete)
+        for kj in 0..g.kw {
+            for ki in 0..g.kh {
                 let row = &col[((c * g.kh + ki) * g.kw + kj) * ld + off..][..p];
-                let cols = valid_cols(ow, g.w, sw, kj * dw, g.pad.2);
+                let cols = valid[kj].clone();
                 if cols.is_empty() {
                     continue;
                 }
@@ -437,9 +443,8 @@ pub fn conv2d_backward(
                                         .zip(&arg[cells.clone()])
                                         .zip(&dy[cells])
                                     {
-                                        if v > 0.0 {
-                                            dst[a as usize] += d;
-                                        }
+                                        // a select: `v > 0` is a coin toss (no branch)
+                                        dst[a as usize] += if v > 0.0 { d } else { 0.0 };
                                     }
                                 }
                             }
