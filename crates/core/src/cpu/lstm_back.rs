@@ -147,34 +147,15 @@ struct BackRows {
 
 #[cfg(target_arch = "x86_64")]
 mod kernel {
-    use super::super::lstm_step::kernel::{accumulate, tanh};
+    use super::super::lstm_step::kernel::{accumulate, for_each_tile, tanh};
     use super::{BackPanels, BackRows, U, W};
     use std::arch::x86_64::*;
-
-    /// Rows per register tile (6 rows x 4 vectors = 24 accumulators).
-    const ROWS: usize = 6;
 
     /// One step of `rows` batch rows: every unit block, every row tile.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn step(p: &BackPanels, rows: usize, s: &BackRows) {
-        for jb in 0..p.hidden.div_ceil(W) {
-            let mut r = 0;
-            while r < rows {
-                let n = (rows - r).min(ROWS);
-                // SAFETY: forwarded from the caller.
-                unsafe {
-                    match n {
-                        6 => tile::<6>(p, s, jb, r),
-                        5 => tile::<5>(p, s, jb, r),
-                        4 => tile::<4>(p, s, jb, r),
-                        3 => tile::<3>(p, s, jb, r),
-                        2 => tile::<2>(p, s, jb, r),
-                        _ => tile::<1>(p, s, jb, r),
-                    }
-                }
-                r += n;
-            }
-        }
+        // SAFETY: forwarded from the caller.
+        unsafe { for_each_tile!(p.hidden.div_ceil(W), rows, tile(p, s)) }
     }
 
     /// `R` rows from `r0`, units `64·jb ..`: the recurrent sum, then the cell's backward.

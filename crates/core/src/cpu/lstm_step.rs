@@ -230,30 +230,35 @@ pub(crate) mod kernel {
     use super::{Panels, StepRows, U, W};
     use std::arch::x86_64::*;
 
-    /// Rows per register tile: 6 rows x 4 gates = 24 of the 32 vector registers.
-    const ROWS: usize = 6;
+    /// Calls `$tile::<R>($args.., jb, r)` for every unit block `jb < $blocks` and every row
+    /// tile of `$rows` rows: `R` (a constant) rows from `r`, 6 at most (6 rows x 4 vectors =
+    /// 24 of the 32 vector registers). Shared with `lstm_back.rs`.
+    macro_rules! for_each_tile {
+        ($blocks:expr, $rows:expr, $tile:ident($($arg:expr),*)) => {
+            for jb in 0..$blocks {
+                let mut r = 0;
+                while r < $rows {
+                    let n = ($rows - r).min(6);
+                    match n {
+                        6 => $tile::<6>($($arg,)* jb, r),
+                        5 => $tile::<5>($($arg,)* jb, r),
+                        4 => $tile::<4>($($arg,)* jb, r),
+                        3 => $tile::<3>($($arg,)* jb, r),
+                        2 => $tile::<2>($($arg,)* jb, r),
+                        _ => $tile::<1>($($arg,)* jb, r),
+                    }
+                    r += n;
+                }
+            }
+        };
+    }
+    pub(crate) use for_each_tile;
 
     /// One step of `rows` batch rows: every unit block, every row tile.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn step(p: &Panels, rows: usize, s: &StepRows) {
-        for jb in 0..p.hidden.div_ceil(U) {
-            let mut r = 0;
-            while r < rows {
-                let n = (rows - r).min(ROWS);
-                // SAFETY: forwarded from the caller.
-                unsafe {
-                    match n {
-                        6 => tile::<6>(p, s, jb, r),
-                        5 => tile::<5>(p, s, jb, r),
-                        4 => tile::<4>(p, s, jb, r),
-                        3 => tile::<3>(p, s, jb, r),
-                        2 => tile::<2>(p, s, jb, r),
-                        _ => tile::<1>(p, s, jb, r),
-                    }
-                }
-                r += n;
-            }
-        }
+        // SAFETY: forwarded from the caller.
+        unsafe { for_each_tile!(p.hidden.div_ceil(U), rows, tile(p, s)) }
     }
 
     /// `R` rows from `r0`, units `16·jb ..`: the sums, then the cell, in registers.
