@@ -120,3 +120,21 @@ pub trait Layer: Send {
         }
     }
 }
+
+/// `trainable` / `set_trainable` for a layer whose config has a `trainable` flag: the flag
+/// and every weight's flag, read and set together.
+macro_rules! trainable_from_config {
+    () => {
+        fn trainable(&self) -> bool {
+            self.cfg.trainable && self.params().iter().all(|p| p.trainable)
+        }
+
+        fn set_trainable(&mut self, on: bool) {
+            self.cfg.trainable = on;
+            for p in self.params_mut() {
+                p.trainable = on;
+            }
+        }
+    };
+}
+pub(crate) use trainable_from_config;

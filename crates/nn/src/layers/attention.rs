@@ -43,11 +43,8 @@ pub struct AttentionConfig {
     /// Projection initialiser (default: PyTorch's `nn.MultiheadAttention`: glorot uniform over
     /// the stacked `[features, 3·heads·key_dim]` Q/K/V projection, U(±1/sqrt(fan_in)) for the
     /// output projection).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::named::optional"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::named::optional")]
     pub kernel_initializer: Option<Initializer>,
     /// Layer name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,14 +255,5 @@ impl Layer for MultiHeadAttention {
         self.params.iter_mut().collect()
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable && self.params.iter().all(|p| p.trainable)
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-        for p in &mut self.params {
-            p.trainable = on;
-        }
-    }
+    crate::layer::trainable_from_config!();
 }

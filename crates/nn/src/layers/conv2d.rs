@@ -51,18 +51,12 @@ pub struct Conv2dConfig {
     #[serde(default = "zeros", deserialize_with = "name_or_table")]
     pub bias_initializer: Initializer,
     /// Penalty on the kernel.
-    #[serde(
-        default,
-        deserialize_with = "optional",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "optional")]
     pub kernel_regularizer: Option<Regularizer>,
     /// Penalty on the bias.
-    #[serde(
-        default,
-        deserialize_with = "optional",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "optional")]
     pub bias_regularizer: Option<Regularizer>,
     /// Layer name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,14 +295,5 @@ impl Layer for Conv2d {
         self.kernel.iter_mut().chain(self.bias.iter_mut()).collect()
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable && self.params().iter().all(|p| p.trainable)
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-        for p in self.params_mut() {
-            p.trainable = on;
-        }
-    }
+    crate::layer::trainable_from_config!();
 }

@@ -98,11 +98,5 @@ impl Layer for Dropout {
         Some(crate::decode::position_wise(self, x))
     }
 
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-    }
-
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
+    crate::layer::trainable_from_config!();
 }

@@ -66,11 +66,5 @@ impl Layer for Flatten {
         x.flatten()
     }
 
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-    }
-
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
+    crate::layer::trainable_from_config!();
 }

@@ -104,11 +104,5 @@ impl Layer for GlobalPool2d {
         }
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-    }
+    crate::layer::trainable_from_config!();
 }

@@ -185,14 +185,5 @@ impl Layer for LayerNorm {
         self.gamma.iter_mut().chain(self.beta.iter_mut()).collect()
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable && self.params().iter().all(|p| p.trainable)
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-        for p in self.params_mut() {
-            p.trainable = on;
-        }
-    }
+    crate::layer::trainable_from_config!();
 }

@@ -153,11 +153,5 @@ impl Layer for Pool1d {
         y.reshape(&[n, c, out])
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-    }
+    crate::layer::trainable_from_config!();
 }

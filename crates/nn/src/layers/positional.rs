@@ -164,14 +164,5 @@ impl Layer for PositionalEmbedding {
         self.table.iter_mut().collect()
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable && self.params().iter().all(|p| p.trainable)
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-        for p in self.params_mut() {
-            p.trainable = on;
-        }
-    }
+    crate::layer::trainable_from_config!();
 }

@@ -50,18 +50,12 @@ pub struct RecurrentConfig {
     #[serde(default = "tanh")]
     pub activation: Activation,
     /// Input-weight initialiser (default: PyTorch's U(±1/sqrt(units))).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::named::optional"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::named::optional")]
     pub kernel_initializer: Option<Initializer>,
     /// Recurrent-weight initialiser (default: PyTorch's; Keras uses `orthogonal`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::named::optional"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::named::optional")]
     pub recurrent_initializer: Option<Initializer>,
     /// Layer name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -431,14 +425,5 @@ impl Layer for Recurrent {
         self.params.iter_mut().collect()
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable && self.params.iter().all(|p| p.trainable)
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-        for p in &mut self.params {
-            p.trainable = on;
-        }
-    }
+    crate::layer::trainable_from_config!();
 }

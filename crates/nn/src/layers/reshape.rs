@@ -106,11 +106,5 @@ impl Layer for Reshape {
         x.reshape(&s)
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-    }
+    crate::layer::trainable_from_config!();
 }

@@ -93,11 +93,5 @@ impl Layer for SpatialDropout2d {
         x.mul(&Tensor::from_vec(mask, &shape))
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-    }
+    crate::layer::trainable_from_config!();
 }

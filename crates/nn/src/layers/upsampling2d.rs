@@ -109,11 +109,5 @@ impl Layer for UpSampling2d {
         x.upsample2d((self.cfg.size.0, self.cfg.size.1), mode)
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-    }
+    crate::layer::trainable_from_config!();
 }

@@ -120,11 +120,5 @@ impl Layer for ZeroPadding2d {
         x.pad(&[(0, 0), (0, 0), (t, b), (l, r)])
     }
 
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
-
-    fn set_trainable(&mut self, on: bool) {
-        self.cfg.trainable = on;
-    }
+    crate::layer::trainable_from_config!();
 }
