@@ -12,6 +12,7 @@
 //! Defaults are PyTorch's: lr 1e-3, β1 0.9, β2 0.999, ε 1e-8 (Keras uses ε 1e-7).
 
 use super::{decayed, OptState, Optimizer};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The per-step constants of the update.
@@ -148,7 +149,15 @@ pub(crate) fn adam_update(
         amsgrad_kernel(w, g, m, v, vmax, h);
     } else {
         let (m, v) = state.two(0, 1, index, n);
-        adam_kernel(w, g, m, v, h);
+        // a large tensor on every worker (element by element: the same result either way)
+        match nabla_core::cpu::threads::share(n, 1 << 16, 16) {
+            Some(c) => w
+                .par_chunks_mut(c)
+                .zip(g.par_chunks(c))
+                .zip(m.par_chunks_mut(c).zip(v.par_chunks_mut(c)))
+                .for_each(|((w, g), (m, v))| adam_kernel(w, g, m, v, h)),
+            None => adam_kernel(w, g, m, v, h),
+        }
     }
 }
 
@@ -167,4 +176,27 @@ impl Optimizer for Adam {
     }
 
     super::shared_accessors!(Adam);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_tensor_split_over_workers_updates_as_one_slice() {
+        // above the split threshold, and not a multiple of the chunk length
+        let n = (1 << 16) + 1001;
+        let g: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 - 48.0) * 0.01).collect();
+        let w0: Vec<f32> = (0..n).map(|i| ((i % 13) as f32 - 6.0) * 0.1).collect();
+        let mut state = OptState::default();
+        let mut w = w0.clone();
+        let (mut want, mut m, mut v) = (w0, vec![0.0; n], vec![0.0; n]);
+        for t in 1..=3 {
+            let h = AdamStep::new(1e-2, 0.9, 0.999, 1e-8, t);
+            adam_update(&mut state, 0, &mut w, &g, false, h);
+            adam_kernel(&mut want, &g, &mut m, &mut v, h);
+        }
+        assert_eq!(w, want);
+        assert_ne!(w[n - 1], 0.0);
+    }
 }
