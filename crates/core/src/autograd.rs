@@ -202,11 +202,11 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
                     // d(a/b)/da = 1/b
                     BinaryOp::Div => bcast(BinaryOp::Div, g, s, b),
                 };
-                send(grads, a, binary::sum_to(&da, s, a.shape()));
+                send(grads, a, binary::sum_to_owned(da, s, a.shape()));
             }
             if b.is_requires_grad() {
                 let db = match kind {
-                    BinaryOp::Add => g.to_vec(),
+                    BinaryOp::Add => buffer::copy(g),
                     BinaryOp::Sub => g.iter().map(|v| -v).collect(),
                     BinaryOp::Mul => bcast(BinaryOp::Mul, g, s, a),
                     // d(a/b)/db = -a/b² = -out/b
@@ -215,11 +215,11 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
                         t.iter().zip(out.data()).map(|(x, y)| -x * y).collect()
                     }
                 };
-                send(grads, b, binary::sum_to(&db, s, b.shape()));
+                send(grads, b, binary::sum_to_owned(db, s, b.shape()));
             }
         }
         Op::Scale(x, c) => send(grads, x, g.iter().map(|v| v * c).collect()),
-        Op::AddScalar(x) => send(grads, x, g.to_vec()),
+        Op::AddScalar(x) => send(grads, x, buffer::copy(g)),
         // d x^p = p·x^(p-1)
         Op::Powf(x, p) => send(
             grads,
@@ -331,7 +331,7 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             reduce::sum_axis_backward(g, &mut dx, outer, s[*axis], inner);
             send(grads, x, dx);
         }
-        Op::Reshape(x) => send(grads, x, g.to_vec()),
+        Op::Reshape(x) => send(grads, x, buffer::copy(g)),
         Op::Transpose(x) => {
             let r = x.rank();
             let (rows, cols) = (x.shape()[r - 2], x.shape()[r - 1]);

@@ -3,7 +3,8 @@
 //!
 //! Broadcasting aligns shapes on the right; a dimension of 1 (or a missing one) repeats.
 
-use super::buffer::map2;
+use super::buffer::{self, map2};
+use super::recycle::{recycle, scratch};
 
 /// An element-wise binary function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +100,7 @@ fn for_each_row(out: &[usize], shape: &[usize], mut f: impl FnMut(usize, usize, 
 
 /// Expands `x` of `shape` to `out` by broadcasting.
 pub fn expand(x: &[f32], shape: &[usize], out: &[usize]) -> Vec<f32> {
-    let mut y = vec![0.0; out.iter().product()];
+    let mut y = scratch(out.iter().product()); // every row is written
     for_each_row(out, shape, |o, i, n, s| {
         if s == 0 {
             y[o..o + n].fill(x[i]);
@@ -127,14 +128,9 @@ pub fn forward(
             BinaryOp::Div => map2(a, b, |x, y| x / y),
         };
     }
-    let a_full;
-    let a = if a_shape == out_shape {
-        a
-    } else {
-        a_full = expand(a, a_shape, out_shape);
-        &a_full
-    };
-    let mut out = vec![0.0; a.len()];
+    let a_full = (a_shape != out_shape).then(|| expand(a, a_shape, out_shape));
+    let a = a_full.as_deref().unwrap_or(a);
+    let mut out = scratch(a.len()); // every row is written
     for_each_row(out_shape, b_shape, |o, i, n, s| {
         let (dst, src) = (&mut out[o..o + n], &a[o..o + n]);
         if s == 0 {
@@ -148,13 +144,26 @@ pub fn forward(
             }
         }
     });
+    if let Some(v) = a_full {
+        recycle(v);
+    }
+    out
+}
+
+/// [`sum_to`] of an owned gradient: `g` itself when no axis is summed (no copy).
+pub fn sum_to_owned(g: Vec<f32>, g_shape: &[usize], shape: &[usize]) -> Vec<f32> {
+    if g_shape == shape {
+        return g;
+    }
+    let out = sum_to(&g, g_shape, shape);
+    recycle(g);
     out
 }
 
 /// Sums `g` (of `g_shape`) down to `shape`, the inverse of broadcasting `shape` up to `g_shape`.
 pub fn sum_to(g: &[f32], g_shape: &[usize], shape: &[usize]) -> Vec<f32> {
     if g_shape == shape {
-        return g.to_vec();
+        return buffer::copy(g);
     }
     let mut out = vec![0.0; shape.iter().product()];
     for_each_row(g_shape, shape, |o, i, n, s| {

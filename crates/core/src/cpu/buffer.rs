@@ -12,16 +12,22 @@ const PARALLEL_MIN: usize = 1 << 16;
 
 /// A vector of `len` elements whose chunks — each a multiple of `align` elements long and
 /// starting at `start` — are filled by `fill(start, chunk)`, which must write every element.
-fn build(len: usize, align: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+pub(crate) fn build(len: usize, align: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
     let mut v = scratch(len);
-    match share(len, PARALLEL_MIN, align * 16) {
+    for_chunks(&mut v, align, fill);
+    v
+}
+
+/// `f(start, chunk)` for chunks of `v` (each a multiple of `align` elements, one per worker
+/// when `v` is large, else one).
+pub(crate) fn for_chunks(v: &mut [f32], align: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    match share(v.len(), PARALLEL_MIN, align * 16) {
         Some(chunk) => v
             .par_chunks_mut(chunk)
             .enumerate()
-            .for_each(|(i, c)| fill(i * chunk, c)),
-        None => fill(0, &mut v),
+            .for_each(|(i, c)| f(i * chunk, c)),
+        None => f(0, v),
     }
-    v
 }
 
 /// `len` zeros.

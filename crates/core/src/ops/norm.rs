@@ -77,7 +77,7 @@ impl Tensor {
             )
         };
         let table = self.data();
-        let mut y = vec![0.0; indices.len() * d];
+        let mut y = crate::cpu::recycle::scratch(indices.len() * d); // every row is written
         for (row, &i) in y.chunks_mut(d).zip(indices) {
             assert!(i < v, "embedding: index {i} outside the table of {v} rows");
             row.copy_from_slice(&table[i * d..(i + 1) * d]);

@@ -1,0 +1,46 @@
+//! Kernels that split rows over the worker threads give what one row at a time gives.
+
+use nabla_core::cpu::softmax::{log_softmax, log_softmax_backward, softmax, softmax_backward};
+
+#[test]
+fn rows_split_over_workers_match_one_row_at_a_time() {
+    // 1,001 rows of 67: above the split threshold, chunks end inside no row
+    let n = 67;
+    let x: Vec<f32> = (0..1001 * n)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.1)
+        .collect();
+    let dy: Vec<f32> = (0..x.len()).map(|i| ((i % 7) as f32 - 3.0) * 0.5).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let (y, ly, dx, dlx) = pool.install(|| {
+        let (y, ly) = (softmax(&x, n), log_softmax(&x, n));
+        let (mut dx, mut dlx) = (vec![1.0; x.len()], vec![1.0; x.len()]);
+        softmax_backward(&y, &dy, &mut dx, n);
+        log_softmax_backward(&ly, &dy, &mut dlx, n);
+        (y, ly, dx, dlx)
+    });
+    for r in (0..1001).step_by(50).chain([1000]) {
+        let at = r * n..(r + 1) * n;
+        assert_eq!(
+            y[at.clone()],
+            softmax(&x[at.clone()], n)[..],
+            "softmax row {r}"
+        );
+        assert_eq!(
+            ly[at.clone()],
+            log_softmax(&x[at.clone()], n)[..],
+            "row {r}"
+        );
+        let (mut d, mut dl) = (vec![1.0; n], vec![1.0; n]);
+        softmax_backward(&y[at.clone()], &dy[at.clone()], &mut d, n);
+        log_softmax_backward(&ly[at.clone()], &dy[at.clone()], &mut dl, n);
+        assert_eq!(
+            (&dx[at.clone()], &dlx[at]),
+            (&d[..], &dl[..]),
+            "backward row {r}"
+        );
+    }
+    assert!(softmax(&[], 0).is_empty()); // rows of no values: nothing, no panic
+}
