@@ -44,3 +44,18 @@ fn rows_split_over_workers_match_one_row_at_a_time() {
     }
     assert!(softmax(&[], 0).is_empty()); // rows of no values: nothing, no panic
 }
+
+#[test]
+fn unpad_split_over_workers_takes_back_what_pad_put() {
+    use nabla_core::cpu::layout::{pad, unpad};
+    // [300, 7, 40]: 84,000 values, above the split threshold; pads on every axis
+    let shape = [300, 7, 40];
+    let pads = [(1, 2), (0, 3), (5, 1)];
+    let x: Vec<f32> = (0..300 * 7 * 40).map(|i| i as f32).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let back = pool.install(|| unpad(&pad(&x, &shape, &pads), &shape, &pads));
+    assert_eq!(back, x);
+}

@@ -62,7 +62,8 @@ pub fn pad(x: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
         .map(|(n, (b, a))| n + b + a)
         .collect();
     let mut y = super::buffer::zeros(out.iter().product());
-    for_rows(shape, pads, |src, dst, n| {
+    let rows = 0..x.len() / shape.last().copied().unwrap_or(1).max(1);
+    for_rows(shape, pads, rows, |src, dst, n| {
         y[dst..dst + n].copy_from_slice(&x[src..src + n])
     });
     y
@@ -70,16 +71,24 @@ pub fn pad(x: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
 
 /// The adjoint of [`pad`]: the block of `dy` (padded shape) that `x` occupied.
 pub fn unpad(dy: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
-    // every element of `dx` is copied below
+    // every element of `dx` is copied below, rows split over the workers when large
     let mut dx = super::recycle::scratch(shape.iter().product());
-    for_rows(shape, pads, |src, dst, n| {
-        dx[src..src + n].copy_from_slice(&dy[dst..dst + n])
+    let n = shape.last().copied().unwrap_or(1).max(1);
+    super::buffer::for_chunks(&mut dx, n, |s, part| {
+        for_rows(shape, pads, s / n..(s + part.len()) / n, |src, dst, n| {
+            part[src - s..src - s + n].copy_from_slice(&dy[dst..dst + n])
+        })
     });
     dx
 }
 
-/// Calls `f(offset in x, offset in padded, row length)` for every innermost row of `x`.
-fn for_rows(shape: &[usize], pads: &[(usize, usize)], mut f: impl FnMut(usize, usize, usize)) {
+/// Calls `f(offset in x, offset in padded, row length)` for innermost rows `rows` of `x`.
+fn for_rows(
+    shape: &[usize],
+    pads: &[(usize, usize)],
+    rows: std::ops::Range<usize>,
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let r = shape.len();
     if r == 0 || shape.contains(&0) {
         if r == 0 {
@@ -93,8 +102,7 @@ fn for_rows(shape: &[usize], pads: &[(usize, usize)], mut f: impl FnMut(usize, u
         .map(|(n, (b, a))| n + b + a)
         .collect();
     let (xs, ys) = (strides(shape), strides(&out));
-    let rows: usize = shape[..r - 1].iter().product();
-    for row in 0..rows {
+    for row in rows {
         let (mut rest, mut src, mut dst) = (row, 0, pads[r - 1].0);
         for k in (0..r - 1).rev() {
             let i = rest % shape[k];
