@@ -1,6 +1,7 @@
 //! `Dataset`: samples `x` and targets `y` in memory, each with a per-sample shape.
 
 use crate::error::{Error, Result};
+use nabla_core::cpu::recycle::scratch;
 use nabla_core::{Rng, Tensor};
 
 /// An in-memory dataset of `len` samples.
@@ -88,12 +89,15 @@ impl Dataset {
     pub fn batch(&self, indices: &[usize]) -> (Tensor, Tensor) {
         let xn: usize = self.x_shape.iter().product();
         let yn: usize = self.y_shape.iter().product();
-        let mut x = Vec::with_capacity(indices.len() * xn);
-        let mut y = Vec::with_capacity(indices.len() * yn);
-        for &i in indices {
-            x.extend_from_slice(&self.x[i * xn..(i + 1) * xn]);
-            y.extend_from_slice(&self.y[i * yn..(i + 1) * yn]);
-        }
+        // every row is copied: buffers from the cache the last batch's tensors went back to
+        let rows = |src: &[f32], n: usize| {
+            let mut v = scratch(indices.len() * n);
+            for (dst, &i) in v.chunks_exact_mut(n.max(1)).zip(indices) {
+                dst.copy_from_slice(&src[i * n..(i + 1) * n]);
+            }
+            v
+        };
+        let (x, y) = (rows(&self.x, xn), rows(&self.y, yn));
         let b = indices.len();
         let xs: Vec<usize> = std::iter::once(b)
             .chain(self.x_shape.iter().copied())

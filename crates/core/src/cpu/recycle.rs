@@ -83,6 +83,11 @@ pub fn scratch<T: Cached>(len: usize) -> Vec<T> {
     vec![T::default(); len]
 }
 
+/// Bytes of f32 buffers kept now (a training loop's stays the same from step to step).
+pub fn kept_bytes() -> usize {
+    lock::<f32>().bytes
+}
+
 /// Frees every kept buffer (say after training, before a long inference-only phase).
 pub fn release() {
     fn empty<T: Cached>() {
