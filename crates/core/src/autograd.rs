@@ -194,28 +194,31 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
     match op {
         Op::Binary(kind, a, b) => {
             let s = out.shape();
+            // a gradient of the output's shape summed down to the operand's
+            let down = |v: Vec<f32>, x: &Tensor| binary::sum_to_owned(v, s, x.shape());
             if a.is_requires_grad() {
                 let da = match kind {
-                    BinaryOp::Add | BinaryOp::Sub => buffer::copy(g),
+                    // g summed straight down to a's shape (a copy only when nothing is summed)
+                    BinaryOp::Add | BinaryOp::Sub => binary::sum_to(g, s, a.shape()),
                     // d(a·b)/da = b
-                    BinaryOp::Mul => bcast(BinaryOp::Mul, g, s, b),
+                    BinaryOp::Mul => down(bcast(BinaryOp::Mul, g, s, b), a),
                     // d(a/b)/da = 1/b
-                    BinaryOp::Div => bcast(BinaryOp::Div, g, s, b),
+                    BinaryOp::Div => down(bcast(BinaryOp::Div, g, s, b), a),
                 };
-                send(grads, a, binary::sum_to_owned(da, s, a.shape()));
+                send(grads, a, da);
             }
             if b.is_requires_grad() {
                 let db = match kind {
-                    BinaryOp::Add => buffer::copy(g),
-                    BinaryOp::Sub => g.iter().map(|v| -v).collect(),
-                    BinaryOp::Mul => bcast(BinaryOp::Mul, g, s, a),
+                    BinaryOp::Add => binary::sum_to(g, s, b.shape()),
+                    BinaryOp::Sub => down(g.iter().map(|v| -v).collect(), b),
+                    BinaryOp::Mul => down(bcast(BinaryOp::Mul, g, s, a), b),
                     // d(a/b)/db = -a/b² = -out/b
                     BinaryOp::Div => {
                         let t = bcast(BinaryOp::Div, g, s, b);
-                        t.iter().zip(out.data()).map(|(x, y)| -x * y).collect()
+                        down(t.iter().zip(out.data()).map(|(x, y)| -x * y).collect(), b)
                     }
                 };
-                send(grads, b, binary::sum_to_owned(db, s, b.shape()));
+                send(grads, b, db);
             }
         }
         Op::Scale(x, c) => send(grads, x, g.iter().map(|v| v * c).collect()),
