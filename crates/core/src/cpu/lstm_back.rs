@@ -10,7 +10,7 @@
 //! ```
 //! (`rnn_cell::lstm_backward`'s formulas, same operations in the same order). `dG_t` goes to
 //! the all-steps gradient buffer (for the weight gradients) and to a contiguous row block
-//! that the next (earlier) step reads. `dh0 = dG_0 W_hh` closes the pass.
+//! that the next (earlier) step reads. `dh0 = dG_0 W_hh` closes the pass when there is an `h0`.
 
 use super::matmul::matmul_rows;
 use super::recurrent::RnnGeom;
@@ -54,7 +54,8 @@ impl Drop for BackPanels {
 }
 
 /// The backward steps for one block of batch rows (`g.batch` of them, LSTM): fills
-/// `c.dgx` with every step's gate gradients, `c.dc` with `dc0` and `c.dh` with `dh0`.
+/// `c.dgx` with every step's gate gradients, `c.dc` with `dc0` and `c.dh` with `dh0` (when
+/// `c.h0` is given).
 ///
 /// # Panics
 /// If the CPU lacks AVX-512 or the sizes do not fit.
@@ -117,9 +118,11 @@ pub(crate) fn steps(g: &RnnGeom, p: &BackPanels, w_hh: &[f32], c: BackwardChunk)
         #[cfg(not(target_arch = "x86_64"))]
         let _ = rows;
     }
-    // dh0 = dG_0 W_hh
-    let last = &bufs[(t - 1) % 2];
-    matmul_rows(c.dh, h, last, ks, w_hh, (b, gw, h), false, false);
+    // dh0 = dG_0 W_hh, when there is an initial state to pass it to
+    if c.h0.is_some() {
+        let last = &bufs[(t - 1) % 2];
+        matmul_rows(c.dh, h, last, ks, w_hh, (b, gw, h), false, false);
+    }
     let [b0, b1] = bufs;
     recycle(b0);
     recycle(b1);

@@ -15,7 +15,7 @@
 //! `recurrent.rs` takes this path for the LSTM when the CPU has AVX-512, the GEMM path
 //! otherwise.
 
-use super::recurrent::RnnGeom;
+use super::recurrent::{xh_stride, RnnGeom};
 use super::recycle::{recycle, scratch};
 use rayon::prelude::*;
 
@@ -107,10 +107,21 @@ impl Drop for Panels {
     }
 }
 
-/// The forward steps for one block of batch rows (`g.batch` of them): `x [B, T, I]`,
-/// `y [B, T, 2H]` gets each step's `[h_t, c_t]`, `gates [B, T, 4H]` the activations
-/// `[i, f, g, o]` (or, when empty, they go to a scratch row block), from `h0`, `c0`
-/// `[B, H]` (zeros when `None`).
+/// What the forward steps write: `y [B, T, 2H]` gets each step's `[h_t, c_t]`, `gates
+/// [B, T, 4H]` the activations `[i, f, g, o]`, `xh` every row's `[x_t, h_{t-1}, 1]`,
+/// [`xh_stride`] apart (training; when empty, gates go to a scratch row block and the
+/// `[x_t, h_{t-1}]` rows to a small one).
+pub struct StepsOut<'a> {
+    /// `[B, T, 2H]`
+    pub y: &'a mut [f32],
+    /// `[B, T, 4H]` or empty.
+    pub gates: &'a mut [f32],
+    /// `[B, T, xh_stride]` or empty.
+    pub xh: &'a mut [f32],
+}
+
+/// The forward steps for one block of batch rows (`g.batch` of them) of `x [B, T, I]` into
+/// `out`, from `h0`, `c0` `[B, H]` (zeros when `None`).
 ///
 /// # Panics
 /// If the CPU lacks AVX-512 ([`available`]) or the sizes do not fit.
@@ -118,12 +129,13 @@ pub fn steps(
     g: &RnnGeom,
     p: &Panels,
     x: &[f32],
-    y: &mut [f32],
-    gates: &mut [f32],
+    out: StepsOut,
     h0: Option<&[f32]>,
     c0: Option<&[f32]>,
 ) {
     let (b, t, i, h) = (g.batch, g.time, g.input, g.hidden);
+    let StepsOut { y, gates, xh } = out;
+    let xs = xh_stride(g);
     assert!(
         available()
             && p.input == i
@@ -131,12 +143,14 @@ pub fn steps(
             && x.len() == b * t * i
             && y.len() == b * t * 2 * h
             && (gates.is_empty() || gates.len() == b * t * 4 * h)
+            && (xh.is_empty() || xh.len() == b * t * xs)
             && h0.is_none_or(|v| v.len() == b * h)
             && c0.is_none_or(|v| v.len() == b * h),
-        "lstm_step: sizes x={} y={} gates={} do not fit B={b} T={t} I={i} H={h}",
+        "lstm_step: sizes x={} y={} gates={} xh={} do not fit B={b} T={t} I={i} H={h}",
         x.len(),
         y.len(),
-        gates.len()
+        gates.len(),
+        xh.len()
     );
     if b == 0 || t == 0 || h == 0 {
         return;
@@ -158,10 +172,17 @@ pub fn steps(
         (&mut own[..], 4 * h)
     };
     // each step's rows `[x_t, h_{t-1}]` side by side: one run of `I + H` values per row,
-    // rows a little more than a multiple of 64 bytes apart (rows of `x` and `y` lie a
-    // multiple of 4 KiB apart, so they would all compete for the same few L1 cache sets)
-    let a_rs = (i + h).div_ceil(U) * U + U;
-    let mut a = scratch(b * a_rs);
+    // into `xh` (then `1` after them, for the bias gradient) or a block of rows a little
+    // more than a multiple of 64 bytes apart (rows of `x` and `y` lie a multiple of 4 KiB
+    // apart, so they would all compete for the same few L1 cache sets)
+    let keep_xh = !xh.is_empty();
+    let small_rs = (i + h).div_ceil(U) * U + U;
+    let mut small = scratch(if keep_xh { 0 } else { b * small_rs });
+    let (a, a_rs, a_step) = if keep_xh {
+        (xh, t * xs, xs)
+    } else {
+        (&mut small[..], small_rs, 0)
+    };
     let y_rs = t * 2 * h;
     for s in 0..t {
         let tt = g.t(s);
@@ -171,7 +192,8 @@ pub fn steps(
         } else {
             (Some(g.t(s - 1) * 2 * h), y_rs)
         };
-        for (r, row) in a.chunks_exact_mut(a_rs).enumerate() {
+        for r in 0..b {
+            let row = &mut a[r * a_rs + tt * a_step..][..i + h + usize::from(keep_xh)];
             let xr = (r * t + tt) * i;
             row[..i].copy_from_slice(&x[xr..xr + i]);
             let hp = match prev {
@@ -179,6 +201,9 @@ pub fn steps(
                 Some(o) => &y[o + r * y_rs..o + r * y_rs + h],
             };
             row[i..i + h].copy_from_slice(hp);
+            if keep_xh {
+                row[i + h] = 1.0;
+            }
         }
         let y_ptr = y.as_mut_ptr();
         let cp = match prev {
@@ -187,7 +212,7 @@ pub fn steps(
             Some(o) => unsafe { y_ptr.add(o + h) }.cast_const(),
         };
         let rows = StepRows {
-            a: a.as_ptr(),
+            a: a[tt * a_step..].as_ptr(),
             a_rs,
             c: cp,
             c_rs: p_rs,
@@ -208,7 +233,7 @@ pub fn steps(
         let _ = rows;
     }
     recycle(own);
-    recycle(a);
+    recycle(small);
 }
 
 /// One step's rows, `*_rs` apart: row `r` of `[x_t, h_{t-1}]` at `a + r·a_rs`, of

@@ -99,10 +99,20 @@ pub struct RnnWeights<'a> {
     pub b_hh: Option<&'a [f32]>,
 }
 
-/// What the forward keeps for the backward: the gates of every step and (GRU) `h_n`.
+/// What the forward keeps for the backward: the gates of every step, (GRU) `h_n`, and (fused
+/// LSTM) every row's `[x_t, h_{t-1}, 1]`, [`xh_stride`] apart, read by the weight gradients.
 pub struct RnnSaved {
     pub(super) gates: Vec<f32>,
     pub(super) hn: Vec<f32>,
+    pub(super) xh: Vec<f32>,
+}
+
+/// Floats between the `[x_t, h_{t-1}, 1]` rows of a pass: `I + H + 1` rounded up to 64
+/// bytes, and 64 more when a batch row's `T` of them would span a multiple of 4 KiB (the
+/// fused step reads 6 such rows at once; 4 KiB apart they would share L1 cache sets).
+pub(crate) fn xh_stride(g: &RnnGeom) -> usize {
+    let rs = (g.input + g.hidden + 1).div_ceil(16) * 16;
+    rs + if (g.time * rs).is_multiple_of(1024) { 16 } else { 0 }
 }
 
 impl Drop for RnnSaved {
@@ -110,6 +120,7 @@ impl Drop for RnnSaved {
     fn drop(&mut self) {
         recycle(std::mem::take(&mut self.gates));
         recycle(std::mem::take(&mut self.hn));
+        recycle(std::mem::take(&mut self.xh));
     }
 }
 
@@ -125,7 +136,7 @@ pub struct RnnGrads {
     pub db_ih: Vec<f32>,
     /// `[G·H]`
     pub db_hh: Vec<f32>,
-    /// `[B, H]`
+    /// `[B, H]` (empty without an `h0`)
     pub dh0: Vec<f32>,
     /// `[B, H]` (LSTM only, else empty)
     pub dc0: Vec<f32>,
@@ -216,7 +227,8 @@ fn forward_gemm(
         }
     });
     recycle(w_hh_t);
-    (y, RnnSaved { gates, hn })
+    let xh = Vec::new();
+    (y, RnnSaved { gates, hn, xh })
 }
 
 /// [`forward`] for the LSTM through the fused step (`lstm_step.rs`): no projection GEMM,
@@ -233,26 +245,29 @@ fn forward_fused(
     let panels = lstm_step::Panels::pack(w.w_ih, w.w_hh, bias, i, h);
     let mut y = scratch(b * t * 2 * h); // each step writes its rows' outputs in full
     let mut gates = scratch(if keep { b * t * 4 * h } else { 0 }); // likewise
+    let xs = xh_stride(g);
+    let mut xh = scratch(if keep { b * t * xs } else { 0 }); // the steps write what is read
     let counts = split_rows(b);
-    let jobs = pieces(&mut y, t * 2 * h, &counts).into_iter().zip(pieces(
-        &mut gates,
-        if keep { t * 4 * h } else { 0 },
-        &counts,
-    ));
+    let kept = |n| if keep { n } else { 0 };
+    let jobs = pieces(&mut y, t * 2 * h, &counts)
+        .into_iter()
+        .zip(pieces(&mut gates, kept(t * 4 * h), &counts))
+        .zip(pieces(&mut xh, kept(t * xs), &counts));
     let panels = &panels;
     rayon::scope(|sc| {
         let mut r0 = 0;
-        for ((y, gates), &rows) in jobs.zip(&counts) {
+        for (((y, gates), xh), &rows) in jobs.zip(&counts) {
             let geom = RnnGeom { batch: rows, ..*g };
             let x = rows_of(x, r0, rows, t * i);
             let h0 = h0.map(|v| rows_of(v, r0, rows, h));
             let c0 = c0.map(|v| rows_of(v, r0, rows, h));
             r0 += rows;
-            sc.spawn(move |_| lstm_step::steps(&geom, panels, x, y, gates, h0, c0));
+            let out = lstm_step::StepsOut { y, gates, xh };
+            sc.spawn(move |_| lstm_step::steps(&geom, panels, x, out, h0, c0));
         }
     });
     let hn = Vec::new();
-    (y, RnnSaved { gates, hn })
+    (y, RnnSaved { gates, hn, xh })
 }
 
 /// Where a step's gate pre-activations come from: rows of the all-steps projection
@@ -448,8 +463,9 @@ mod tests {
                     let what = format!("reverse={reverse} states={} keep={keep}", states.is_some());
                     if keep {
                         let dy: Vec<f32> = val(y1.len(), 8.0);
-                        let run = |fused| backward_with(&g, &x, w, st, &y1, &s1, &dy, true, fused);
-                        let (d1, d2) = (run(true), run(false));
+                        // the GEMM path's `[x_t, h_{t-1}, 1]` rows are built by the backward
+                        let d1 = backward_with(&g, &x, w, st, &y1, &s1, &dy, true, true);
+                        let d2 = backward_with(&g, &x, w, st, &y2, &s2, &dy, true, false);
                         let pairs = [
                             (d1.dx.as_ref().unwrap(), d2.dx.as_ref().unwrap()),
                             (&d1.dw_ih, &d2.dw_ih),

@@ -11,11 +11,12 @@ use super::lstm_back;
 use super::lstm_step;
 use super::matmul::{matmul, matmul_rows, matmul_strided, View};
 use super::recurrent::{
-    pieces, rows_of, split_rows, Cell, RnnGeom, RnnGrads, RnnSaved, RnnWeights,
+    pieces, rows_of, split_rows, xh_stride, Cell, RnnGeom, RnnGrads, RnnSaved, RnnWeights,
 };
 use super::recycle::{recycle, scratch};
 use super::reduce::sum_axis;
 use super::rnn_cell;
+use rayon::prelude::*;
 
 /// The gradients of [`forward`] from `dy [B, T, S·H]`, given its inputs and outputs.
 #[allow(clippy::too_many_arguments)]
@@ -57,9 +58,12 @@ pub(crate) fn backward_with(
     let mut dgh = vec![0.0; if gru { b * t * gh_w } else { 0 }];
     let mut dh = vec![0.0; b * h];
     let mut dc = vec![0.0; if lstm { b * h } else { 0 }];
-    // every row gets `[x_t, h_{t-1}]` (written by the steps): the weight gradients read it
+    // every row's `[x_t, h_{t-1}, 1]`, read by the weight gradients: kept by the fused
+    // forward, else written by the steps below
     let ih = i + h;
-    let mut xh = scratch(b * t * ih);
+    let xs = xh_stride(g);
+    let kept = !saved.xh.is_empty();
+    let mut own = scratch(if kept { 0 } else { b * t * xs });
     let counts = split_rows(b);
     let panels = fused.then(|| lstm_back::BackPanels::pack(w.w_hh, h));
     let fused = panels.as_ref();
@@ -68,7 +72,7 @@ pub(crate) fn backward_with(
         .zip(pieces(&mut dgh, if gru { t * gh_w } else { 0 }, &counts))
         .zip(pieces(&mut dh, h, &counts))
         .zip(pieces(&mut dc, if lstm { h } else { 0 }, &counts))
-        .zip(pieces(&mut xh, t * ih, &counts));
+        .zip(pieces(&mut own, if kept { 0 } else { t * xs }, &counts));
     rayon::scope(|sc| {
         let mut r0 = 0;
         for (((((dgx, dgh), dh), dc), xh), &rows) in jobs.zip(&counts) {
@@ -89,7 +93,9 @@ pub(crate) fn backward_with(
             let geom = RnnGeom { batch: rows, ..*g };
             r0 += rows;
             sc.spawn(move |_| {
-                fill_xh(&geom, x, chunk.y, chunk.h0, xh);
+                if !kept {
+                    fill_xh(&geom, x, chunk.y, chunk.h0, xh);
+                }
                 match fused {
                     Some(p) => lstm_back::steps(&geom, p, w.w_hh, chunk),
                     None => steps_backward(&geom, w.w_hh, chunk),
@@ -97,23 +103,24 @@ pub(crate) fn backward_with(
             });
         }
     });
-    let (dw_ih, dw_hh) = if gru {
+    let xh = if kept { &saved.xh } else { &own };
+    let view = |at: usize| View {
+        data: &xh[at..],
+        rs: xs,
+        cs: 1,
+    };
+    /// `d [rows, cols]` read as its transpose.
+    fn transposed(d: &[f32], cols: usize) -> View<'_> {
+        View {
+            data: d,
+            rs: 1,
+            cs: cols,
+        }
+    }
+    let (dw_ih, dw_hh, db_ih, db_hh) = if gru {
         // the hidden side has its own gate gradients: two products on column views of `xh`
-        let view = |at: usize| View {
-            data: &xh[at..],
-            rs: ih,
-            cs: 1,
-        };
         let mut dw_ih = scratch(gh_w * i); // the products overwrite
         let mut dw_hh = scratch(gh_w * h);
-        /// `d [rows, cols]` read as its transpose.
-        fn transposed(d: &[f32], cols: usize) -> View<'_> {
-            View {
-                data: d,
-                rs: 1,
-                cs: cols,
-            }
-        }
         let dims = |n| (gh_w, b * t, n);
         matmul_strided(
             &mut dw_ih,
@@ -123,55 +130,56 @@ pub(crate) fn backward_with(
             dims(i),
             false,
         );
-        let dg_h = if gru { &dgh } else { &dgx };
         matmul_strided(
             &mut dw_hh,
             h,
-            transposed(dg_h, gh_w),
+            transposed(&dgh, gh_w),
             view(i),
             dims(h),
             false,
         );
-        (dw_ih, dw_hh)
+        let db = |d: &[f32]| sum_axis(d, 1, b * t, gh_w);
+        (dw_ih, dw_hh, db(&dgx), db(&dgh))
     } else {
-        // one product for both: [dW_ih, dW_hh] = dGᵀ [x_t, h_{t-1}]
-        let mut both = scratch(gh_w * ih);
-        matmul(&mut both, &dgx, &xh, gh_w, b * t, ih, true, false, false);
-        let mut dw_ih = scratch(gh_w * i); // every row is copied below
-        let mut dw_hh = scratch(gh_w * h);
-        for ((row, wi), wh) in both
-            .chunks_exact(ih)
-            .zip(dw_ih.chunks_exact_mut(i))
-            .zip(dw_hh.chunks_exact_mut(h))
-        {
-            wi.copy_from_slice(&row[..i]);
-            wh.copy_from_slice(&row[i..]);
-        }
-        recycle(both);
-        (dw_ih, dw_hh)
+        // one product for all: [dW_ih, dW_hh, db] = dGᵀ [x_t, h_{t-1}, 1]; LSTM / RNN:
+        // both biases meet the same pre-activations, so their gradients are equal
+        let mut all = scratch(gh_w * (ih + 1));
+        let dims = (gh_w, b * t, ih + 1);
+        matmul_strided(
+            &mut all,
+            ih + 1,
+            transposed(&dgx, gh_w),
+            view(0),
+            dims,
+            false,
+        );
+        // its columns, row by row on all workers
+        let cols = |from: usize, n: usize| {
+            let mut part = scratch(gh_w * n); // every row is copied below
+            part.par_chunks_mut(n.max(1))
+                .zip(all.par_chunks(ih + 1))
+                .for_each(|(o, row)| o.copy_from_slice(&row[from..from + n]));
+            part
+        };
+        let (dw_ih, dw_hh, db) = (cols(0, i), cols(i, h), cols(ih, 1));
+        recycle(all);
+        (dw_ih, dw_hh, db.clone(), db)
     };
     let dx = need_dx.then(|| {
         let mut dx = scratch(b * t * i);
         matmul(&mut dx, &dgx, w.w_ih, b * t, gh_w, i, false, false, false);
         dx
     });
-    let db_ih = sum_axis(&dgx, 1, b * t, gh_w);
-    // LSTM / RNN: both biases meet the same pre-activations, so their gradients are equal
-    let db_hh = if gru {
-        sum_axis(&dgh, 1, b * t, gh_w)
-    } else {
-        db_ih.clone()
-    };
     let grads = RnnGrads {
         dx,
         dw_ih,
         dw_hh,
         db_ih,
         db_hh,
-        dh0: dh,
+        dh0: if h0.is_some() { dh } else { Vec::new() },
         dc0: dc,
     };
-    for v in [dgx, dgh, xh] {
+    for v in [dgx, dgh, own] {
         recycle(v);
     }
     grads
@@ -195,17 +203,18 @@ pub(crate) struct BackwardChunk<'a> {
     pub(crate) dc: &'a mut [f32],
 }
 
-/// `xh [B, T, I + H]` gets each row's `[x_t, h_{t-1}]` (`h0`, zeros when `None`, before
-/// the first step), read by the weight gradients.
+/// `xh [B, T, xh_stride]` gets each row's `[x_t, h_{t-1}, 1]` (`h0`, zeros when `None`,
+/// before the first step), read by the weight gradients.
 fn fill_xh(g: &RnnGeom, x: &[f32], y: &[f32], h0: Option<&[f32]>, xh: &mut [f32]) {
-    let (t, i, h) = (g.time, g.input, g.hidden);
+    let (t, i, h, xs) = (g.time, g.input, g.hidden, xh_stride(g));
     let s = g.cell.states() * h;
-    for (r, rows) in xh.chunks_exact_mut((t * (i + h)).max(1)).enumerate() {
+    for (r, rows) in xh.chunks_exact_mut((t * xs).max(1)).enumerate() {
         for step in 0..t {
             let row = r * t + g.t(step);
-            let out = &mut rows[g.t(step) * (i + h)..(g.t(step) + 1) * (i + h)];
+            let out = &mut rows[g.t(step) * xs..][..i + h + 1];
+            out[i + h] = 1.0;
             out[..i].copy_from_slice(&x[row * i..(row + 1) * i]);
-            let hp = &mut out[i..];
+            let hp = &mut out[i..i + h];
             match (step, h0) {
                 (0, Some(h0)) => hp.copy_from_slice(&h0[r * h..(r + 1) * h]),
                 (0, None) => hp.fill(0.0),
