@@ -112,7 +112,11 @@ pub struct RnnSaved {
 /// fused step reads 6 such rows at once; 4 KiB apart they would share L1 cache sets).
 pub(crate) fn xh_stride(g: &RnnGeom) -> usize {
     let rs = (g.input + g.hidden + 1).div_ceil(16) * 16;
-    rs + if (g.time * rs).is_multiple_of(1024) { 16 } else { 0 }
+    rs + if (g.time * rs).is_multiple_of(1024) {
+        16
+    } else {
+        0
+    }
 }
 
 impl Drop for RnnSaved {
