@@ -54,19 +54,40 @@ pub fn inverse(axes: &[usize]) -> Vec<usize> {
 }
 
 /// Zero padding: `y` of shape `shape[i] + before[i] + after[i]` holding `x` at offset
-/// `before`, zeros elsewhere.
+/// `before`, zeros elsewhere. Each innermost row of `y` is written once (zeros around the
+/// row of `x` it holds, or zeros), rows split over the workers when large.
 pub fn pad(x: &[f32], shape: &[usize], pads: &[(usize, usize)]) -> Vec<f32> {
     let out: Vec<usize> = shape
         .iter()
         .zip(pads)
         .map(|(n, (b, a))| n + b + a)
         .collect();
-    let mut y = super::buffer::zeros(out.iter().product());
-    let rows = 0..x.len() / shape.last().copied().unwrap_or(1).max(1);
-    for_rows(shape, pads, rows, |src, dst, n| {
-        y[dst..dst + n].copy_from_slice(&x[src..src + n])
-    });
-    y
+    let (r, xs) = (shape.len(), strides(shape));
+    if r == 0 {
+        return x.to_vec();
+    }
+    let n = out[r - 1].max(1);
+    super::buffer::build(out.iter().product(), n, |s, part| {
+        for (j, row) in part.chunks_mut(n).enumerate() {
+            // the row of `x` this row holds, if any: its indices less `before`, all in range
+            let (mut rest, mut src) = (s / n + j, Some(0));
+            for k in (0..r - 1).rev() {
+                let i = rest % out[k];
+                rest /= out[k];
+                src = src.filter(|_| (pads[k].0..pads[k].0 + shape[k]).contains(&i));
+                src = src.map(|o| o + (i - pads[k].0) * xs[k]);
+            }
+            match src {
+                Some(o) => {
+                    let (at, len) = (pads[r - 1].0, shape[r - 1]);
+                    row[..at].fill(0.0);
+                    row[at..at + len].copy_from_slice(&x[o..o + len]);
+                    row[at + len..].fill(0.0);
+                }
+                None => row.fill(0.0),
+            }
+        }
+    })
 }
 
 /// The adjoint of [`pad`]: the block of `dy` (padded shape) that `x` occupied.
