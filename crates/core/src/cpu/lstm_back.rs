@@ -16,6 +16,7 @@ use super::matmul::matmul_rows;
 use super::recurrent::RnnGeom;
 use super::recurrent_backward::BackwardChunk;
 use super::recycle::{recycle, scratch};
+use rayon::prelude::*;
 
 /// Units per vector.
 const U: usize = 16;
@@ -36,13 +37,16 @@ impl BackPanels {
         assert_eq!(w_hh.len(), 4 * h * h, "lstm_back: W_hh does not fit H={h}");
         let blocks = h.div_ceil(W);
         let mut data = scratch(blocks * 4 * h * W); // every column is written below
-        for (jb, panel) in data.chunks_exact_mut((4 * h * W).max(1)).enumerate() {
-            let (u0, u1) = (jb * W, h.min((jb + 1) * W));
-            for (row, out) in w_hh.chunks_exact(h).zip(panel.chunks_exact_mut(W)) {
-                out[..u1 - u0].copy_from_slice(&row[u0..u1]);
-                out[u1 - u0..].fill(0.0);
-            }
-        }
+                                                    // one block per task (a megabyte at W3's sizes)
+        data.par_chunks_exact_mut((4 * h * W).max(1))
+            .enumerate()
+            .for_each(|(jb, panel)| {
+                let (u0, u1) = (jb * W, h.min((jb + 1) * W));
+                for (row, out) in w_hh.chunks_exact(h).zip(panel.chunks_exact_mut(W)) {
+                    out[..u1 - u0].copy_from_slice(&row[u0..u1]);
+                    out[u1 - u0..].fill(0.0);
+                }
+            });
         BackPanels { data, hidden }
     }
 }
