@@ -36,8 +36,8 @@ impl BackPanels {
         let h = hidden;
         assert_eq!(w_hh.len(), 4 * h * h, "lstm_back: W_hh does not fit H={h}");
         let blocks = h.div_ceil(W);
-        let mut data = scratch(blocks * 4 * h * W); // every column is written below
-                                                    // one block per task (a megabyte at W3's sizes)
+        // every column is written below, one block per task (a megabyte at W3's sizes)
+        let mut data = scratch(blocks * 4 * h * W);
         data.par_chunks_exact_mut((4 * h * W).max(1))
             .enumerate()
             .for_each(|(jb, panel)| {
