@@ -67,3 +67,27 @@ fn unpad_split_over_workers_takes_back_what_pad_put() {
     let back = pool.install(|| unpad(&p, &shape, &pads));
     assert_eq!(back, x);
 }
+
+#[test]
+fn transpose_over_workers_moves_every_value_once() {
+    use nabla_core::cpu::layout::transpose;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    // parallel (300 x 257 is above the split size; neither side a multiple of 16 or 256),
+    // a wide one, and serial ones down to a single value
+    for (rows, cols) in [(300, 257), (29, 2_500), (3, 5), (1, 1), (16, 1)] {
+        let x: Vec<f32> = (0..rows * cols).map(|k| k as f32).collect();
+        // stale NaN memory of the output's length: every value must be written
+        nabla_core::cpu::recycle::recycle(vec![f32::NAN; x.len()]);
+        let y = pool.install(|| transpose(&x, rows, cols));
+        assert_eq!(y.len(), x.len());
+        for i in 0..rows {
+            for j in 0..cols {
+                assert_eq!(y[j * rows + i], x[i * cols + j], "{rows} x {cols}: ({i}, {j})");
+            }
+        }
+        assert_eq!(pool.install(|| transpose(&y, cols, rows)), x, "{rows} x {cols} twice");
+    }
+}

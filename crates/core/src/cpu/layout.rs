@@ -1,5 +1,8 @@
-//! Data movement between shapes: axis permutation and zero padding (whose adjoint is
-//! slicing). Row-major layouts throughout; the innermost axis is copied as whole rows.
+//! Data movement between shapes: matrix transposition, axis permutation and zero padding
+//! (whose adjoint is slicing). Row-major layouts throughout; the innermost axis is copied
+//! as whole rows.
+
+use rayon::prelude::*;
 
 /// Row-major strides of `shape`.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
@@ -8,6 +11,52 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
         s[i] = s[i + 1] * shape[i + 1];
     }
     s
+}
+
+/// `y = xᵀ`: `x [rows, cols]` to `[cols, rows]`, through 16 x 16 tiles, blocks of 256 output
+/// rows (256 columns of x) split over the workers when `x` is large. A task reads
+/// 16 rows of x at a time along their length: down a column of x, every row would lie on
+/// another 4 KiB page, where the hardware prefetchers stop.
+pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const TILE: usize = 16;
+    const SPAN: usize = 256;
+    assert_eq!(
+        x.len(),
+        rows * cols,
+        "transpose: {} values are not {rows} x {cols}",
+        x.len()
+    );
+    let mut out = super::recycle::scratch(x.len()); // every element is written below
+    if rows == 0 || cols == 0 {
+        return out;
+    }
+    // output rows j_start .. j_start + SPAN
+    let task = |(jb, o): (usize, &mut [f32])| {
+        let j_start = jb * SPAN;
+        let j_end = cols.min(j_start + SPAN);
+        let mut tile = [[0.0f32; TILE]; TILE];
+        for i0 in (0..rows).step_by(TILE) {
+            let ni = (rows - i0).min(TILE);
+            for j0 in (j_start..j_end).step_by(TILE) {
+                let nj = (j_end - j0).min(TILE);
+                for (di, t) in tile[..ni].iter_mut().enumerate() {
+                    t[..nj].copy_from_slice(&x[(i0 + di) * cols + j0..][..nj]);
+                }
+                for dj in 0..nj {
+                    let orow = &mut o[(j0 - j_start + dj) * rows + i0..][..ni];
+                    for (v, t) in orow.iter_mut().zip(&tile) {
+                        *v = t[dj];
+                    }
+                }
+            }
+        }
+    };
+    if super::threads::num_threads() > 1 && x.len() >= 1 << 16 {
+        out.par_chunks_mut(SPAN * rows).enumerate().for_each(task);
+    } else {
+        out.chunks_mut(SPAN * rows).enumerate().for_each(task);
+    }
+    out
 }
 
 /// `y = x.permute(axes)`: output axis `i` is input axis `axes[i]`, so

@@ -17,6 +17,7 @@
 //! right-hand side at 64 rows). On CPUs with AVX-512 the LSTM's steps run fused instead
 //! (`lstm_step.rs` forward, `lstm_back.rs` backward); the weight gradients stay GEMMs.
 
+use super::layout::transpose;
 use super::lstm_step;
 use super::matmul::{matmul, matmul_rows};
 pub use super::recurrent_backward::backward;
@@ -370,23 +371,6 @@ fn add_opt(acc: &mut [f32], v: Option<&[f32]>) {
     if let Some(v) = v {
         acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
     }
-}
-
-/// `x [rows, cols]` transposed to `[cols, rows]`, in 16 x 16 blocks (a column-by-column
-/// write would touch a new cache line with every element).
-fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const BLOCK: usize = 16;
-    let mut out = scratch(x.len()); // every element is written below
-    for i0 in (0..rows).step_by(BLOCK) {
-        for j0 in (0..cols).step_by(BLOCK) {
-            for i in i0..(i0 + BLOCK).min(rows) {
-                for j in j0..(j0 + BLOCK).min(cols) {
-                    out[j * rows + i] = x[i * cols + j];
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Batch rows per thread: `b` split as evenly as the thread count allows.

@@ -2,7 +2,9 @@
 
 use super::{record, Op};
 use crate::cpu::buffer;
+use crate::cpu::layout::transpose;
 use crate::cpu::matmul::matmul as gemm;
+use crate::cpu::recycle::recycle;
 use crate::tensor::Tensor;
 
 /// `(batch, m, k, n)` of `a · b` for `a[.., m, k]` and `b[.., k, n]` or `b[k, n]`;
@@ -129,18 +131,17 @@ impl Tensor {
     }
 }
 
-/// Transposes each `[rows, cols]` matrix of `x`.
+/// Transposes each `[rows, cols]` matrix of `x` (`cpu::layout::transpose`).
 pub(crate) fn transpose_last2(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    for (src, dst) in x
-        .chunks_exact(rows * cols)
-        .zip(out.chunks_exact_mut(rows * cols))
-    {
-        for i in 0..rows {
-            for j in 0..cols {
-                dst[j * rows + i] = src[i * cols + j];
-            }
-        }
+    let n = rows * cols;
+    if x.len() == n {
+        return transpose(x, rows, cols);
+    }
+    let mut out = Vec::with_capacity(x.len());
+    for m in x.chunks_exact(n) {
+        let t = transpose(m, rows, cols);
+        out.extend_from_slice(&t);
+        recycle(t);
     }
     out
 }
