@@ -85,9 +85,17 @@ fn transpose_over_workers_moves_every_value_once() {
         assert_eq!(y.len(), x.len());
         for i in 0..rows {
             for j in 0..cols {
-                assert_eq!(y[j * rows + i], x[i * cols + j], "{rows} x {cols}: ({i}, {j})");
+                assert_eq!(
+                    y[j * rows + i],
+                    x[i * cols + j],
+                    "{rows} x {cols}: ({i}, {j})"
+                );
             }
         }
-        assert_eq!(pool.install(|| transpose(&y, cols, rows)), x, "{rows} x {cols} twice");
+        assert_eq!(
+            pool.install(|| transpose(&y, cols, rows)),
+            x,
+            "{rows} x {cols} twice"
+        );
     }
 }

@@ -399,7 +399,7 @@ mod tests {
     use crate::cpu::recurrent_backward::backward_with;
 
     /// The fused LSTM steps (AVX-512), forward and backward, against the GEMM path: odd sizes leave a partial unit
-    /// block (H = 20) and a partial row tile (7 rows = 6 + 1), in both directions, with and
+    /// block (H = 20) and a partial row tile (7 rows = 4 + 3), in both directions, with and
     /// without initial states, training and inference.
     #[test]
     fn fused_lstm_matches_the_gemm_path() {
