@@ -75,11 +75,21 @@ fn transpose_over_workers_moves_every_value_once() {
         .num_threads(2)
         .build()
         .unwrap();
-    // parallel (300 x 257 is above the split size; neither side a multiple of 16 or 256),
-    // a wide one, and serial ones down to a single value
-    for (rows, cols) in [(300, 257), (29, 2_500), (3, 5), (1, 1), (16, 1)] {
+    // split over the workers (300 x 257 and 29 x 2,500 are above the split size, on a
+    // machine of 2 or more cores; neither side a multiple of 16 or 256), and serial ones
+    // down to a single value and to none
+    for (rows, cols) in [
+        (300, 257),
+        (29, 2_500),
+        (3, 5),
+        (1, 1),
+        (16, 1),
+        (0, 5),
+        (5, 0),
+    ] {
         let x: Vec<f32> = (0..rows * cols).map(|k| k as f32).collect();
-        // stale NaN memory of the output's length: every value must be written
+        // stale NaN memory of the output's length (kept by the buffer cache for the two
+        // large cases): every value must be written
         nabla_core::cpu::recycle::recycle(vec![f32::NAN; x.len()]);
         let y = pool.install(|| transpose(&x, rows, cols));
         assert_eq!(y.len(), x.len());

@@ -13,10 +13,11 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
-/// `y = xᵀ`: `x [rows, cols]` to `[cols, rows]`, through 16 x 16 tiles, blocks of 256 output
-/// rows (256 columns of x) split over the workers when `x` is large. A task reads
-/// 16 rows of x at a time along their length: down a column of x, every row would lie on
-/// another 4 KiB page, where the hardware prefetchers stop.
+/// `y = xᵀ`: `x [rows, cols]` to `[cols, rows]`, through 16 x 16 tiles, in tasks of 256
+/// output rows (256 columns of x) split over the workers when `x` is large (so an `x` of at
+/// most 256 columns is one task). A task reads 16 rows of x at a time along their length:
+/// down a column of x, every row would lie on another 4 KiB page, where the hardware
+/// prefetchers stop.
 pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     const TILE: usize = 16;
     const SPAN: usize = 256;

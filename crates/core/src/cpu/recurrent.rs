@@ -398,15 +398,23 @@ mod tests {
     use super::*;
     use crate::cpu::recurrent_backward::backward_with;
 
-    /// The fused LSTM steps (AVX-512), forward and backward, against the GEMM path: odd sizes leave a partial unit
-    /// block (H = 20) and a partial row tile (7 rows = 4 + 3), in both directions, with and
-    /// without initial states, training and inference.
+    /// The fused LSTM steps (AVX-512), forward and backward, against the GEMM path: odd sizes
+    /// leave a partial unit block (H = 20), and the batch sizes give row tiles of every size
+    /// from 1 to 6 on one worker and on two (two: 22 rows = 11 + 11 = 6 + 5 each, 13 = 7 + 6
+    /// = 4 + 3 and 6, 4 = 2 + 2; one: 13 = 5 + 4 + 4), in both directions, with and without
+    /// initial states, training and inference.
     #[test]
     fn fused_lstm_matches_the_gemm_path() {
         if !lstm_step::available() {
             return; // nothing to compare on this CPU: forward takes the GEMM path
         }
-        let (b, t, i, h) = (7, 3, 5, 20);
+        for b in [1, 2, 4, 7, 13, 22] {
+            fused_matches_gemm(b);
+        }
+    }
+
+    fn fused_matches_gemm(b: usize) {
+        let (t, i, h) = (3, 5, 20);
         let val = |n: usize, seed: f32| -> Vec<f32> {
             (0..n)
                 .map(|k| ((k as f32 + seed) * 0.731).sin() * 0.5)
@@ -448,7 +456,10 @@ mod tests {
                     let st = (states.map(|s| s.0), states.map(|s| s.1));
                     let (y1, s1) = forward_fused(&g, &x, w, &bias, st, keep);
                     let (y2, s2) = forward_gemm(&g, &x, w, &bias, st, keep);
-                    let what = format!("reverse={reverse} states={} keep={keep}", states.is_some());
+                    let what = format!(
+                        "B={b} reverse={reverse} states={} keep={keep}",
+                        states.is_some()
+                    );
                     if keep {
                         let dy: Vec<f32> = val(y1.len(), 8.0);
                         // the GEMM path's `[x_t, h_{t-1}, 1]` rows are built by the backward
