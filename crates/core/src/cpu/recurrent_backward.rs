@@ -146,16 +146,12 @@ pub(crate) fn backward_with(
         // at W3's first layer, 0-8% at its second); LSTM / RNN: both biases meet the same
         // pre-activations, so their gradients are equal
         let mut all = scratch((ih + 1) * gh_w); // the product overwrites
-        let xh_t = View {
-            data: xh,
-            rs: 1,
-            cs: xs,
-        };
         let dg = View {
             data: &dgx,
             rs: gh_w,
             cs: 1,
         };
+        let xh_t = transposed(xh, xs);
         matmul_strided(&mut all, gh_w, xh_t, dg, (ih + 1, b * t, gh_w), false);
         let dw_ih = transpose(&all[..i * gh_w], i, gh_w);
         let dw_hh = transpose(&all[i * gh_w..ih * gh_w], h, gh_w);
