@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # image files) and issue 5's start (norms, embedding, text data): 132 files, median 95 lines.
 # Raised to 23,000 with issue 5's recurrent layers (LSTM/GRU/RNN op and cells), fused attention
 # and GELU kernels, the key/value cache and the W3/W4 benchmarks (flagged for review).
-BUDGET=23000
+# Raised to 27,000 with issue 18's model graphs: the graph (build checks, execution), merge
+# layers, models as layers, the functional API, several inputs/outputs in data and training.
+BUDGET=27000
 total=0
 for dir in crates/* src examples; do
   n=$(find "$dir" -name '*.rs' -not -path '*/tests/*' -print0 | xargs -0 cat 2>/dev/null | wc -l)

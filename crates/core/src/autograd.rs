@@ -204,6 +204,8 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
                     BinaryOp::Mul => down(bcast(BinaryOp::Mul, g, s, b), a),
                     // d(a/b)/da = 1/b
                     BinaryOp::Div => down(bcast(BinaryOp::Div, g, s, b), a),
+                    // g where the output is a's value (a wins ties)
+                    BinaryOp::Max | BinaryOp::Min => down(select(g, s, out, a, None), a),
                 };
                 send(grads, a, da);
             }
@@ -217,6 +219,8 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
                         let t = bcast(BinaryOp::Div, g, s, b);
                         down(t.iter().zip(out.data()).map(|(x, y)| -x * y).collect(), b)
                     }
+                    // g where the output is b's value and not a's
+                    BinaryOp::Max | BinaryOp::Min => down(select(g, s, out, b, Some(a)), b),
                 };
                 send(grads, b, db);
             }
@@ -478,6 +482,25 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             send(grads, x, dx);
         }
     }
+}
+
+/// `g` where `out` equals `x` (broadcast) and, if given, differs from `not` (broadcast); zero
+/// elsewhere: the gradient of max/min to the operand that was chosen.
+fn select(g: &[f32], s: &[usize], out: &Tensor, x: &Tensor, not: Option<&Tensor>) -> Vec<f32> {
+    let zeros = vec![0.0; g.len()];
+    let xs = bcast(BinaryOp::Add, &zeros, s, x);
+    let ns = not.map(|n| bcast(BinaryOp::Add, &zeros, s, n));
+    (0..g.len())
+        .map(|i| {
+            let o = out.data()[i];
+            let taken = o == xs[i] && ns.as_ref().is_none_or(|n| o != n[i]);
+            if taken {
+                g[i]
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 /// `g ∘ other`, with `other` broadcast to `g`'s shape.

@@ -42,6 +42,24 @@ fn binary_ops_with_broadcasting() {
     grad_check("div same shape", &[a.clone(), positive(&[3, 4], 4)], |x| {
         weighted_sum(&x[0].div(&x[1]))
     });
+    grad_check("maximum", &[a.clone(), b.clone()], |x| {
+        weighted_sum(&x[0].maximum(&x[1]))
+    });
+    grad_check("minimum", &[a.clone(), rand(&[3, 4], 7)], |x| {
+        weighted_sum(&x[0].minimum(&x[1]))
+    });
+}
+
+#[test]
+fn maximum_minimum_values_and_ties() {
+    let a = Tensor::from_vec(vec![1.0, 5.0, 2.0], &[3]).requires_grad(true);
+    let b = Tensor::from_vec(vec![3.0, 4.0, 2.0], &[3]).requires_grad(true);
+    assert_eq!(a.maximum(&b).to_vec(), vec![3.0, 5.0, 2.0]);
+    assert_eq!(a.minimum(&b).to_vec(), vec![1.0, 4.0, 2.0]);
+    let g = a.maximum(&b).sum().backward();
+    // the tie (2, 2) sends its gradient to the first operand only
+    assert_eq!(g.get(&a).unwrap(), &[0.0, 1.0, 1.0]);
+    assert_eq!(g.get(&b).unwrap(), &[1.0, 0.0, 0.0]);
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Serde configs: `LayerConfig` (one variant per layer, tagged by `type`) and `ModelConfig`
-//! (the spec's `[model]` table, also stored inside saved models).
+//! (the spec's `[model]` table, also stored inside saved models): named inputs, the layers
+//! with what each takes, and the outputs.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::graph::{Call, Entry, Graph, Ref, Source};
 use crate::layer::Layer;
 use crate::layers::{
     ActivationConfig, ActivationLayer, AttentionConfig, BatchNorm, BatchNormConfig, Conv1d,
@@ -13,12 +15,16 @@ use crate::layers::{
     ZeroPadding2dConfig,
 };
 use crate::layers::{
+    Concatenate, ConcatenateConfig, Dot, DotConfig, Merge, MergeConfig, MergeOp, SharedConfig,
+    SubModel, SubModelConfig, Unresolved,
+};
+use crate::layers::{
     PositionalConfig, PositionalEmbedding, SequencePool, SequencePoolConfig, SequenceReduce,
     TimeDistributed, TimeDistributedConfig, TransformerBlock, TransformerConfig,
 };
 use crate::layers::{Recurrent, RecurrentConfig};
-use crate::model::{Model, Sequential};
-use nabla_core::RnnCell;
+use crate::model::Model;
+use nabla_core::{Rng, RnnCell};
 use serde::{Deserialize, Serialize};
 
 /// A layer's config, tagged by `type` (`{ type = "dense", units = 128 }`).
@@ -94,6 +100,26 @@ pub enum LayerConfig {
     Gru(RecurrentConfig),
     /// [`Recurrent`], plain RNN cells
     SimpleRnn(RecurrentConfig),
+    /// [`Merge`], sum
+    Add(MergeConfig),
+    /// [`Merge`], difference of two
+    Subtract(MergeConfig),
+    /// [`Merge`], product
+    Multiply(MergeConfig),
+    /// [`Merge`], mean
+    Average(MergeConfig),
+    /// [`Merge`], maximum
+    Maximum(MergeConfig),
+    /// [`Merge`], minimum
+    Minimum(MergeConfig),
+    /// [`Concatenate`]
+    Concatenate(ConcatenateConfig),
+    /// [`Dot`]
+    Dot(DotConfig),
+    /// [`SubModel`]: a whole model used as one layer
+    Model(SubModelConfig),
+    /// Another call of an earlier layer of the model graph, sharing its weights
+    Shared(SharedConfig),
 }
 
 impl LayerConfig {
@@ -142,6 +168,16 @@ impl LayerConfig {
             LayerConfig::Lstm(c) => Box::new(Recurrent::from_config(RnnCell::Lstm, c)),
             LayerConfig::Gru(c) => Box::new(Recurrent::from_config(RnnCell::Gru, c)),
             LayerConfig::SimpleRnn(c) => Box::new(Recurrent::from_config(RnnCell::RnnTanh, c)),
+            LayerConfig::Add(c) => Box::new(Merge::from_config(MergeOp::Add, c)),
+            LayerConfig::Subtract(c) => Box::new(Merge::from_config(MergeOp::Subtract, c)),
+            LayerConfig::Multiply(c) => Box::new(Merge::from_config(MergeOp::Multiply, c)),
+            LayerConfig::Average(c) => Box::new(Merge::from_config(MergeOp::Average, c)),
+            LayerConfig::Maximum(c) => Box::new(Merge::from_config(MergeOp::Maximum, c)),
+            LayerConfig::Minimum(c) => Box::new(Merge::from_config(MergeOp::Minimum, c)),
+            LayerConfig::Concatenate(c) => Box::new(Concatenate::from_config(c)),
+            LayerConfig::Dot(c) => Box::new(Dot::from_config(c)),
+            LayerConfig::Model(c) => Box::new(SubModel::from_config(c)),
+            LayerConfig::Shared(c) => Box::new(Unresolved::new(c)),
         }
     }
 
@@ -180,27 +216,224 @@ impl LayerConfig {
             LayerConfig::Lstm(_) => "lstm",
             LayerConfig::Gru(_) => "gru",
             LayerConfig::SimpleRnn(_) => "simple_rnn",
+            LayerConfig::Add(_) => "add",
+            LayerConfig::Subtract(_) => "subtract",
+            LayerConfig::Multiply(_) => "multiply",
+            LayerConfig::Average(_) => "average",
+            LayerConfig::Maximum(_) => "maximum",
+            LayerConfig::Minimum(_) => "minimum",
+            LayerConfig::Concatenate(_) => "concatenate",
+            LayerConfig::Dot(_) => "dot",
+            LayerConfig::Model(_) => "model",
+            LayerConfig::Shared(_) => "shared",
         }
     }
 }
 
-/// A sequential model's architecture: per-sample input shape and its layers in order.
+/// What kind of values a model input holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputDtype {
+    /// Real numbers (the default).
+    #[default]
+    Float,
+    /// Whole numbers such as token ids (checked before every pass; stored as f32).
+    Int,
+}
+
+/// A named model input (Keras's `keras.Input(shape, name, dtype)`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// The name layers and data refer to it by.
+    pub name: String,
+    /// Shape of one sample, without the batch axis.
+    pub shape: Vec<usize>,
+    /// `"float"` (default) or `"int"` (token ids).
+    #[serde(default, skip_serializing_if = "is_float")]
+    pub dtype: InputDtype,
+}
+
+fn is_float(d: &InputDtype) -> bool {
+    *d == InputDtype::Float
+}
+
+impl InputConfig {
+    /// A float input.
+    pub fn new(name: &str, shape: impl Into<Vec<usize>>) -> InputConfig {
+        InputConfig {
+            name: name.to_string(),
+            shape: shape.into(),
+            dtype: InputDtype::Float,
+        }
+    }
+}
+
+/// The name of the one input of a model given by `input_shape`.
+pub const DEFAULT_INPUT: &str = "input";
+
+/// One layer of a model and what it takes (`inputs = ["conv_2", "block_1"]`: names of
+/// inputs or earlier layers; none: the layer before it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    /// The layer (`type` and its fields).
+    #[serde(flatten)]
+    pub layer: LayerConfig,
+    /// What the layer takes, by name (default: the layer before it, or the first input).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+}
+
+impl From<LayerConfig> for NodeConfig {
+    fn from(layer: LayerConfig) -> NodeConfig {
+        NodeConfig {
+            layer,
+            inputs: Vec::new(),
+        }
+    }
+}
+
+/// A model's architecture: its inputs (`input_shape` for one unnamed input, or named
+/// `inputs`), its layers and what each takes, and its outputs (default: the last layer).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Shape of one sample, without the batch axis (`[28, 28]`).
+    /// Shape of one sample of the single input, without the batch axis (`[28, 28]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input_shape: Vec<usize>,
-    /// The layers, first to last.
-    pub layers: Vec<LayerConfig>,
+    /// Named inputs instead of `input_shape`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputConfig>,
+    /// The layers, in order.
+    pub layers: Vec<NodeConfig>,
+    /// Names of the layers (or inputs) whose values the model returns (default: the last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
 }
 
 impl ModelConfig {
+    /// A sequential model's config: one input of `input_shape`, each layer taking the last.
+    pub fn sequential(input_shape: impl Into<Vec<usize>>, layers: Vec<LayerConfig>) -> ModelConfig {
+        ModelConfig {
+            input_shape: input_shape.into(),
+            inputs: Vec::new(),
+            layers: layers.into_iter().map(NodeConfig::from).collect(),
+            outputs: Vec::new(),
+        }
+    }
+
     /// Builds the model, initialising its weights from `seed`.
     pub fn build(&self, seed: u64) -> Result<Model> {
-        let mut seq = Sequential::new(self.input_shape.clone());
-        for l in &self.layers {
-            seq = seq.add_boxed(l.clone().into_layer());
+        let mut root = Rng::new(seed);
+        let mut init_rng = root.fork();
+        let graph = self.build_graph(&mut init_rng)?;
+        Ok(Model::from_graph(graph, seed, root.fork()))
+    }
+
+    /// The inputs: `input_shape` as one input called `input`, or the named `inputs`.
+    pub fn input_configs(&self) -> Result<Vec<InputConfig>> {
+        match (self.input_shape.is_empty(), self.inputs.is_empty()) {
+            (false, true) => Ok(vec![InputConfig::new(
+                DEFAULT_INPUT,
+                self.input_shape.clone(),
+            )]),
+            (true, false) => Ok(self.inputs.clone()),
+            (false, false) => Err(Error::config(
+                "model",
+                "either input_shape or inputs",
+                "both",
+            )),
+            (true, true) => Err(Error::config(
+                "model",
+                "input_shape = [..] or inputs = [{ name, shape }]",
+                "neither",
+            )),
         }
-        seq.build(seed)
+    }
+
+    /// The graph of this config, its weights drawn from `rng`.
+    pub fn build_graph(&self, rng: &mut Rng) -> Result<Graph> {
+        let entries = self
+            .layers
+            .iter()
+            .map(|n| {
+                let inputs = n.inputs.iter().map(|s| Ref::Name(s.clone())).collect();
+                match &n.layer {
+                    LayerConfig::Shared(c) => Entry {
+                        call: Call::Again(Ref::Name(c.layer.clone())),
+                        name: c.name.clone(),
+                        inputs,
+                    },
+                    other => Entry {
+                        call: Call::Layer(other.clone().into_layer()),
+                        name: None,
+                        inputs,
+                    },
+                }
+            })
+            .collect();
+        let outputs = self.outputs.iter().map(|s| Ref::Name(s.clone())).collect();
+        Graph::build(self.input_configs()?, entries, outputs, rng)
+    }
+}
+
+impl Graph {
+    /// The config that rebuilds this graph: `input_shape` and a plain layer list for a
+    /// chain, else the inputs, each layer with what it takes, and the outputs.
+    pub fn config(&self) -> ModelConfig {
+        let simple_input = self.inputs.len() == 1
+            && self.inputs[0].name == DEFAULT_INPUT
+            && self.inputs[0].dtype == InputDtype::Float;
+        let mut first_call = vec![true; self.layers.len()];
+        let layers = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let layer = if std::mem::take(&mut first_call[n.layer]) {
+                    self.layers[n.layer].config()
+                } else {
+                    LayerConfig::Shared(SharedConfig {
+                        layer: self.layers[n.layer].name().to_string(),
+                        name: Some(n.name.clone()),
+                    })
+                };
+                let prev = if i == 0 {
+                    Source::Input(0)
+                } else {
+                    Source::Node(i - 1)
+                };
+                let inputs = if n.inputs == [prev] {
+                    Vec::new()
+                } else {
+                    n.inputs
+                        .iter()
+                        .map(|&s| self.source_name(s).to_string())
+                        .collect()
+                };
+                NodeConfig { layer, inputs }
+            })
+            .collect();
+        let last = Source::Node(self.nodes.len() - 1);
+        ModelConfig {
+            input_shape: if simple_input {
+                self.inputs[0].shape.clone()
+            } else {
+                Vec::new()
+            },
+            inputs: if simple_input {
+                Vec::new()
+            } else {
+                self.inputs.clone()
+            },
+            layers,
+            outputs: if self.outputs == [last] {
+                Vec::new()
+            } else {
+                (0..self.outputs.len())
+                    .map(|i| self.output_name(i).to_string())
+                    .collect()
+            },
+        }
     }
 }

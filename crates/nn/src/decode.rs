@@ -65,6 +65,9 @@ impl Model {
         start: usize,
         states: &mut Vec<DecodeState>,
     ) -> Option<Tensor> {
+        if !self.graph().is_chain() {
+            return None; // caches are kept per layer of a chain
+        }
         states.resize_with(self.layers().len(), DecodeState::default);
         no_grad(|| {
             let mut h = x.clone();

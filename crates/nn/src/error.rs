@@ -39,6 +39,10 @@ pub enum Error {
         /// What is wrong with it.
         msg: String,
     },
+    /// The layers of a model do not form a valid graph (unknown names, a cycle, a layer or
+    /// input that leads to no output, shapes that do not meet at a merge).
+    #[error("model graph: {0}")]
+    Graph(String),
     /// The model was used before `compile`.
     #[error("the model is not compiled: call compile(optimizer, loss, metrics) first")]
     NotCompiled,

@@ -36,9 +36,10 @@ pub struct Ctx<'a> {
     pub rng: &'a mut Rng,
     /// Loss terms added by layers during this pass (activity regularisers).
     pub penalties: Vec<Tensor>,
-    /// New values of non-trainable weights computed by the pass (`layer.weight`, values):
-    /// batch norm's running statistics, written by the model after the pass.
-    pub stat_updates: Vec<(String, Vec<f32>)>,
+    /// New values of non-trainable weights computed by the pass (the weight's tensor id,
+    /// values): batch norm's running statistics, written into that weight by the model after
+    /// the pass, wherever the layer sits (inside `time_distributed` or a model layer too).
+    pub stat_updates: Vec<(u64, Vec<f32>)>,
     /// Which positions of the current sequences are real (`[batch, time]`, 1 or 0), set by an
     /// embedding with `mask_padding` and read by attention as its key padding mask.
     pub key_mask: Option<Vec<f32>>,
@@ -63,6 +64,14 @@ pub trait Layer: Send {
     fn name(&self) -> &str;
     /// Sets the name (the model does this at build time for unnamed layers).
     fn set_name(&mut self, name: String);
+    /// The layer with a name of the user's (Keras's `name=`): `Dense::new(2).named("head")`.
+    fn named(mut self, name: &str) -> Self
+    where
+        Self: Sized,
+    {
+        self.set_name(name.to_string());
+        self
+    }
     /// The config that rebuilds this layer (`type` plus Keras keyword arguments).
     fn config(&self) -> LayerConfig;
     /// Creates the weights for a per-sample `input` shape and returns the output shape, or an
@@ -70,6 +79,22 @@ pub trait Layer: Send {
     fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>>;
     /// The math: `x` is `[batch, ..input]`. Panics only on programming errors.
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor;
+    /// [`Layer::build`] for a layer called on several inputs (merges, a model used as a
+    /// layer); the default takes exactly one.
+    fn build_multi(&mut self, inputs: &[Vec<usize>], rng: &mut Rng) -> Result<Vec<usize>> {
+        match inputs {
+            [x] => self.build(x, rng),
+            _ => Err(crate::error::Error::config(
+                format!("inputs of layer '{}'", self.name()),
+                "1 input",
+                format!("{} inputs", inputs.len()),
+            )),
+        }
+    }
+    /// [`Layer::forward`] on one tensor per input; the default takes the one.
+    fn forward_multi(&self, xs: &[Tensor], ctx: &mut Ctx) -> Tensor {
+        self.forward(&xs[0], ctx)
+    }
     /// The weights, in a fixed order.
     fn params(&self) -> Vec<&Param> {
         Vec::new()

@@ -6,7 +6,9 @@ pub mod checkpoint;
 pub mod config;
 pub mod decode;
 pub mod error;
+pub mod functional;
 pub mod generate;
+pub mod graph;
 pub mod init;
 pub mod layer;
 pub mod layers;
@@ -23,13 +25,14 @@ pub mod testing;
 pub mod transfer;
 
 pub use activations::Activation;
-pub use config::{LayerConfig, ModelConfig};
+pub use config::{InputConfig, InputDtype, LayerConfig, ModelConfig, NodeConfig};
 pub use error::{Error, Result};
 pub use init::Initializer;
 pub use layer::{Ctx, Layer, Param};
 pub use layers::{
-    ActivationLayer, BatchNorm, Conv2d, Dense, Dropout, Flatten, GlobalPool2d, Gru, Lstm,
-    Normalization, Padding, Pool2d, Reshape, SimpleRnn,
+    ActivationLayer, Add, Average, BatchNorm, Concatenate, Conv2d, Dense, Dot, Dropout, Flatten,
+    GlobalPool2d, Gru, Lstm, Maximum, Merge, Minimum, Multiply, Normalization, Padding, Pool2d,
+    Reshape, SimpleRnn, SubModel, Subtract,
 };
 pub use losses::{Loss, LossSpec};
 pub use metrics::Metric;

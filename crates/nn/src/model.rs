@@ -1,8 +1,9 @@
 //! `Sequential` (the builder) and `Model` (a built stack of layers, optionally compiled with
 //! an optimiser, a loss and metrics).
 
-use crate::config::{LayerConfig, ModelConfig};
+use crate::config::{InputConfig, ModelConfig, DEFAULT_INPUT};
 use crate::error::{Error, Result};
+use crate::graph::{Entry, Graph, Ref};
 use crate::layer::{Ctx, Layer, Param};
 use crate::losses::LossSpec;
 use crate::metrics::Metric;
@@ -10,9 +11,9 @@ use crate::optimizers::{Clipping, Optimizer, OptimizerConfig};
 use crate::schedules::Schedule;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
-/// Builds a [`Model`] layer by layer: `Sequential::new([28, 28]).add(Flatten::new())...build(seed)`.
+/// Builds a [`Model`] layer by layer: `Sequential::new([28, 28]).add(Flatten::new())...build(seed)`:
+/// the model graph where each layer takes the one before it.
 pub struct Sequential {
     input_shape: Vec<usize>,
     layers: Vec<Box<dyn Layer>>,
@@ -42,91 +43,9 @@ impl Sequential {
     /// Names unnamed layers (`dense`, `dense_1`, ... as Keras), checks every shape and creates
     /// the weights from `seed`.
     pub fn build(self, seed: u64) -> Result<Model> {
-        let mut root = Rng::new(seed);
-        let mut init_rng = root.fork();
-        let train_rng = root.fork();
-        let mut layers = self.layers;
-        let mut counts: HashMap<&'static str, usize> = HashMap::new();
-        let mut taken: Vec<String> = Vec::new();
-        for l in layers.iter_mut() {
-            let cfg = l.config();
-            if has_name(&cfg) {
-                if taken.iter().any(|n| n == l.name()) {
-                    return Err(Error::config("layer name", "a name used once", l.name()));
-                }
-                taken.push(l.name().to_string());
-            }
-        }
-        let mut shape = self.input_shape.clone();
-        if shape.contains(&0) {
-            return Err(Error::config(
-                "input_shape",
-                "positive sizes",
-                format!("{shape:?}"),
-            ));
-        }
-        let mut shapes = Vec::new();
-        for l in layers.iter_mut() {
-            if !has_name(&l.config()) {
-                let kind = l.config().type_name();
-                loop {
-                    let c = counts.entry(kind).or_insert(0);
-                    let name = if *c == 0 {
-                        kind.to_string()
-                    } else {
-                        format!("{kind}_{c}")
-                    };
-                    *c += 1;
-                    if !taken.contains(&name) {
-                        taken.push(name.clone());
-                        l.set_name(name);
-                        break;
-                    }
-                }
-            }
-            shape = l.build(&shape, &mut init_rng)?;
-            shapes.push(shape.clone());
-        }
-        Ok(Model {
-            input_shape: self.input_shape,
-            layers,
-            output_shapes: shapes,
-            seed,
-            rng: train_rng,
-            compiled: None,
-            tokenizer: None,
-        })
-    }
-}
-
-fn has_name(cfg: &LayerConfig) -> bool {
-    match cfg {
-        LayerConfig::Dense(c) => c.name.is_some(),
-        LayerConfig::Activation(c) => c.name.is_some(),
-        LayerConfig::Dropout(c) => c.name.is_some(),
-        LayerConfig::Flatten(c) => c.name.is_some(),
-        LayerConfig::Normalization(c) => c.name.is_some(),
-        LayerConfig::Conv2d(c) => c.name.is_some(),
-        LayerConfig::MaxPool2d(c) | LayerConfig::AvgPool2d(c) => c.name.is_some(),
-        LayerConfig::GlobalAvgPool2d(c) | LayerConfig::GlobalMaxPool2d(c) => c.name.is_some(),
-        LayerConfig::Reshape(c) => c.name.is_some(),
-        LayerConfig::BatchNorm(c) => c.name.is_some(),
-        LayerConfig::SpatialDropout2d(c) => c.name.is_some(),
-        LayerConfig::Conv1d(c) => c.name.is_some(),
-        LayerConfig::MaxPool1d(c) | LayerConfig::AvgPool1d(c) => c.name.is_some(),
-        LayerConfig::ZeroPadding2d(c) => c.name.is_some(),
-        LayerConfig::UpSampling2d(c) => c.name.is_some(),
-        LayerConfig::Permute(c) => c.name.is_some(),
-        LayerConfig::LayerNorm(c) | LayerConfig::RmsNorm(c) => c.name.is_some(),
-        LayerConfig::Embedding(c) => c.name.is_some(),
-        LayerConfig::MultiHeadAttention(c) => c.name.is_some(),
-        LayerConfig::PositionalEmbedding(c) => c.name.is_some(),
-        LayerConfig::TransformerBlock(c) => c.name.is_some(),
-        LayerConfig::GlobalAvgPool1d(c)
-        | LayerConfig::GlobalMaxPool1d(c)
-        | LayerConfig::LastStep(c) => c.name.is_some(),
-        LayerConfig::TimeDistributed(c) => c.name.is_some(),
-        LayerConfig::Lstm(c) | LayerConfig::Gru(c) | LayerConfig::SimpleRnn(c) => c.name.is_some(),
+        let input = InputConfig::new(DEFAULT_INPUT, self.input_shape);
+        let entries = self.layers.into_iter().map(Entry::chain).collect();
+        Model::build_graph(vec![input], entries, Vec::new(), seed)
     }
 }
 
@@ -169,11 +88,10 @@ pub struct Compiled {
     pub base_lr: f32,
 }
 
-/// A built sequential model.
+/// A built model: its graph of layers, optionally compiled with an optimiser, a loss and
+/// metrics.
 pub struct Model {
-    input_shape: Vec<usize>,
-    layers: Vec<Box<dyn Layer>>,
-    output_shapes: Vec<Vec<usize>>,
+    graph: Graph,
     seed: u64,
     /// The run's RNG for dropout and shuffling (derived from the seed, apart from the
     /// initialisation stream).
@@ -184,6 +102,42 @@ pub struct Model {
 }
 
 impl Model {
+    /// Builds a model graph from `seed`: the weights from its first stream, dropout and
+    /// shuffling from the second (as every model since the first, so seeds give the same
+    /// numbers as before graphs).
+    pub fn build_graph(
+        inputs: Vec<InputConfig>,
+        entries: Vec<Entry>,
+        outputs: Vec<Ref>,
+        seed: u64,
+    ) -> Result<Model> {
+        let mut root = Rng::new(seed);
+        let mut init_rng = root.fork();
+        let graph = Graph::build(inputs, entries, outputs, &mut init_rng)?;
+        Ok(Model::from_graph(graph, seed, root.fork()))
+    }
+
+    /// A model of a built graph.
+    pub fn from_graph(graph: Graph, seed: u64, rng: Rng) -> Model {
+        Model {
+            graph,
+            seed,
+            rng,
+            compiled: None,
+            tokenizer: None,
+        }
+    }
+
+    /// The graph (inputs, layers, nodes, outputs).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The graph, giving up the rest (to use the model as a layer of another).
+    pub fn into_graph(self) -> Graph {
+        self.graph
+    }
+
     /// Chooses the optimiser, the loss and the metrics.
     pub fn compile(
         &mut self,
@@ -264,22 +218,14 @@ impl Model {
         })
     }
 
-    /// Runs every layer on `x` (`[batch, ..input_shape]`).
+    /// Runs the model on `x` (`[batch, ..input_shape]`) and returns its first output.
     pub fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let mut h = x.clone();
-        let mut i = 0;
-        while i < self.layers.len() {
-            // a pair that runs as one fused op (conv + ReLU + max pool) counts as two layers
-            let next = self.layers.get(i + 1);
-            if let Some(y) = next.and_then(|n| self.layers[i].forward_fused(n.as_ref(), &h, ctx)) {
-                h = y;
-                i += 2;
-            } else {
-                h = self.layers[i].forward(&h, ctx);
-                i += 1;
-            }
-        }
-        h
+        self.graph.run(std::slice::from_ref(x), ctx).swap_remove(0)
+    }
+
+    /// Runs the model on one tensor per input and returns every output.
+    pub fn forward_multi(&self, xs: &[Tensor], ctx: &mut Ctx) -> Vec<Tensor> {
+        self.graph.run(xs, ctx)
     }
 
     /// Keeps a text model's tokenizer (serialised, e.g. a `CharTokenizer`'s JSON) with the
@@ -293,10 +239,18 @@ impl Model {
         self.tokenizer.as_deref()
     }
 
-    /// Checks input values `x` (samples of `input_shape`) for the first layer: token ids of
-    /// an embedding must be whole numbers below its vocabulary.
+    /// Checks input values `x` (samples of `input_shape`) for the layers that read the first
+    /// input: token ids of an embedding must be whole numbers below its vocabulary.
     pub fn check_input(&self, x: &[f32]) -> Result<()> {
-        self.layers.first().map_or(Ok(()), |l| l.check_input(x))
+        self.graph.check_input(0, x)
+    }
+
+    /// Checks the values of every input (see [`Model::check_input`]).
+    pub fn check_inputs(&self, xs: &[&[f32]]) -> Result<()> {
+        for (k, x) in xs.iter().enumerate() {
+            self.graph.check_input(k, x)?;
+        }
+        Ok(())
     }
 
     /// One training forward pass drawing dropout masks from the model's RNG.
@@ -307,24 +261,23 @@ impl Model {
     /// Adapts every layer that wants statistics (`Normalization`) to `x` `[n, ..input]`, each
     /// on what reaches it. Called by `fit` on the training data when needed.
     pub fn adapt(&mut self, x: &Tensor) {
-        let mut rng = Rng::new(0);
-        let mut h = x.clone();
-        for l in self.layers.iter_mut() {
-            if l.needs_adapt() {
-                l.adapt(&h);
-            }
-            h = nabla_core::no_grad(|| l.forward(&h, &mut Ctx::new(false, &mut rng)));
-        }
+        self.graph.adapt(std::slice::from_ref(x));
+    }
+
+    /// [`Model::adapt`] with one tensor per input.
+    pub fn adapt_multi(&mut self, xs: &[Tensor]) {
+        self.graph.adapt(xs);
     }
 
     /// Whether any layer still wants statistics from the training data.
     pub fn needs_adapt(&self) -> bool {
-        self.layers.iter().any(|l| l.needs_adapt())
+        self.graph.layers.iter().any(|l| l.needs_adapt())
     }
 
     /// The weight penalties (kernel and bias regularisers) of the trainable layers, if any.
     pub fn regularization(&self) -> Option<Tensor> {
-        self.layers
+        self.graph
+            .layers
             .iter()
             .filter(|l| l.trainable())
             .filter_map(|l| l.regularization())
@@ -334,53 +287,75 @@ impl Model {
     /// A training forward pass and the regularisation penalty (weight regularisers of the
     /// trainable layers plus the activity penalties of this pass), if the model has any.
     pub fn forward_train_regularized(&mut self, x: &Tensor) -> (Tensor, Option<Tensor>) {
+        let (mut ys, penalty) = self.forward_train_multi(std::slice::from_ref(x));
+        (ys.swap_remove(0), penalty)
+    }
+
+    /// [`Model::forward_train_regularized`] with one tensor per input, returning every output.
+    pub fn forward_train_multi(&mut self, xs: &[Tensor]) -> (Vec<Tensor>, Option<Tensor>) {
         let mut rng = std::mem::replace(&mut self.rng, Rng::new(0));
         let mut ctx = Ctx::new(true, &mut rng);
-        let y = self.forward(x, &mut ctx);
+        let ys = self.graph.run(xs, &mut ctx);
         let mut terms = std::mem::take(&mut ctx.penalties);
         let updates = std::mem::take(&mut ctx.stat_updates);
         self.rng = rng;
-        // running statistics computed by the pass (batch norm): written now that no layer
-        // is being borrowed
-        for (name, values) in updates {
-            for l in self.layers.iter_mut() {
-                let lname = l.name().to_string();
-                for p in l.params_mut() {
-                    if name.strip_prefix(&lname).and_then(|r| r.strip_prefix('.'))
-                        == Some(p.name.as_str())
-                    {
-                        p.value.update(|w| w.copy_from_slice(&values));
-                    }
+        // running statistics computed by the pass (batch norm), written into their weights
+        // now that no layer is borrowed
+        if !updates.is_empty() {
+            for p in self.params_mut() {
+                if let Some((_, values)) = updates.iter().rev().find(|(id, _)| *id == p.value.id())
+                {
+                    p.value.update(|w| w.copy_from_slice(values));
                 }
             }
         }
         terms.extend(self.regularization());
         let penalty = terms.into_iter().reduce(|a, b| a.add(&b));
-        (y, penalty)
+        (ys, penalty)
     }
 
     /// An inference forward pass (eval mode, nothing recorded).
     pub fn forward_eval(&self, x: &Tensor) -> Tensor {
+        self.forward_eval_multi(std::slice::from_ref(x))
+            .swap_remove(0)
+    }
+
+    /// [`Model::forward_eval`] with one tensor per input, returning every output.
+    pub fn forward_eval_multi(&self, xs: &[Tensor]) -> Vec<Tensor> {
         let mut rng = Rng::new(0);
-        nabla_core::no_grad(|| self.forward(x, &mut Ctx::new(false, &mut rng)))
+        nabla_core::no_grad(|| self.graph.run(xs, &mut Ctx::new(false, &mut rng)))
     }
 
-    /// Per-sample input shape.
+    /// Per-sample shape of the first input.
     pub fn input_shape(&self) -> &[usize] {
-        &self.input_shape
+        &self.graph.inputs[0].shape
     }
 
-    /// Per-sample output shape.
+    /// The named inputs.
+    pub fn inputs(&self) -> &[InputConfig] {
+        &self.graph.inputs
+    }
+
+    /// Per-sample shape of the first output.
     pub fn output_shape(&self) -> &[usize] {
-        self.output_shapes
-            .last()
-            .map(|s| s.as_slice())
-            .unwrap_or(&self.input_shape)
+        self.graph.output_shape(0)
     }
 
-    /// The output shape of each layer.
-    pub fn output_shapes(&self) -> &[Vec<usize>] {
-        &self.output_shapes
+    /// The outputs: `(name, per-sample shape)` each.
+    pub fn outputs(&self) -> Vec<(&str, &[usize])> {
+        (0..self.graph.outputs.len())
+            .map(|i| (self.graph.output_name(i), self.graph.output_shape(i)))
+            .collect()
+    }
+
+    /// The output shape of each layer (at its first call).
+    pub fn output_shapes(&self) -> Vec<&[usize]> {
+        (0..self.graph.layers.len())
+            .map(|l| {
+                let node = self.graph.nodes.iter().find(|n| n.layer == l);
+                node.expect("every layer is called").shape.as_slice()
+            })
+            .collect()
     }
 
     /// The seed the model was built with.
@@ -390,22 +365,23 @@ impl Model {
 
     /// The layers.
     pub fn layers(&self) -> &[Box<dyn Layer>] {
-        &self.layers
+        &self.graph.layers
     }
 
     /// The layers, mutable (freeze with `set_trainable(false)`).
     pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer>] {
-        &mut self.layers
+        &mut self.graph.layers
     }
 
     /// The layer called `name`.
     pub fn layer_mut(&mut self, name: &str) -> Option<&mut Box<dyn Layer>> {
-        self.layers.iter_mut().find(|l| l.name() == name)
+        self.graph.layers.iter_mut().find(|l| l.name() == name)
     }
 
     /// Every weight as `(layer.param name, param)`, in a fixed order.
     pub fn named_params(&self) -> Vec<(String, &Param)> {
-        self.layers
+        self.graph
+            .layers
             .iter()
             .flat_map(|l| {
                 l.params()
@@ -417,7 +393,8 @@ impl Model {
 
     /// Every weight, mutable, in the same order as [`Model::named_params`].
     pub fn params_mut(&mut self) -> Vec<&mut Param> {
-        self.layers
+        self.graph
+            .layers
             .iter_mut()
             .flat_map(|l| l.params_mut())
             .collect()
@@ -425,10 +402,7 @@ impl Model {
 
     /// The architecture as a config (what `save` stores and `ModelConfig::build` rebuilds).
     pub fn config(&self) -> ModelConfig {
-        ModelConfig {
-            input_shape: self.input_shape.clone(),
-            layers: self.layers.iter().map(|l| l.config()).collect(),
-        }
+        self.graph.config()
     }
 
     /// Applies one optimiser step with `grads` to every trainable weight.

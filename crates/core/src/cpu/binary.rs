@@ -17,6 +17,10 @@ pub enum BinaryOp {
     Mul,
     /// `a / b`
     Div,
+    /// `max(a, b)`
+    Max,
+    /// `min(a, b)`
+    Min,
 }
 
 impl BinaryOp {
@@ -27,6 +31,8 @@ impl BinaryOp {
             BinaryOp::Sub => a - b,
             BinaryOp::Mul => a * b,
             BinaryOp::Div => a / b,
+            BinaryOp::Max => a.max(b),
+            BinaryOp::Min => a.min(b),
         }
     }
 }
@@ -126,6 +132,8 @@ pub fn forward(
             BinaryOp::Sub => map2(a, b, |x, y| x - y),
             BinaryOp::Mul => map2(a, b, |x, y| x * y),
             BinaryOp::Div => map2(a, b, |x, y| x / y),
+            BinaryOp::Max => map2(a, b, f32::max),
+            BinaryOp::Min => map2(a, b, f32::min),
         };
     }
     let a_full = (a_shape != out_shape).then(|| expand(a, a_shape, out_shape));

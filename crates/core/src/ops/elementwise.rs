@@ -47,6 +47,17 @@ impl Tensor {
         self.binary(BinaryOp::Div, other)
     }
 
+    /// `max(self, other)` element-wise, broadcasting; the gradient goes to `self` on ties
+    /// (as TensorFlow's, which Keras's `Maximum` uses).
+    pub fn maximum(&self, other: &Tensor) -> Tensor {
+        self.binary(BinaryOp::Max, other)
+    }
+
+    /// `min(self, other)` element-wise, broadcasting; the gradient goes to `self` on ties.
+    pub fn minimum(&self, other: &Tensor) -> Tensor {
+        self.binary(BinaryOp::Min, other)
+    }
+
     /// `self · c`
     pub fn scale(&self, c: f32) -> Tensor {
         let data = self.data().iter().map(|&v| v * c).collect();

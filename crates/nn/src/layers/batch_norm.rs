@@ -181,10 +181,8 @@ impl Layer for BatchNorm {
                 .zip(&var)
                 .map(|(r, b)| k * r + (1.0 - k) * b * unbiased)
                 .collect();
-            ctx.stat_updates
-                .push((format!("{}.moving_mean", self.name()), new_mean));
-            ctx.stat_updates
-                .push((format!("{}.moving_variance", self.name()), new_var));
+            ctx.stat_updates.push((mm.value.id(), new_mean));
+            ctx.stat_updates.push((mv.value.id(), new_var));
             return y;
         }
         // eval: y = x · a + b with a = γ / sqrt(var + ε), b = β - mean · a

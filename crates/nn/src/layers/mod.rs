@@ -11,6 +11,7 @@ mod embedding;
 mod flatten;
 mod global_pool2d;
 mod layer_norm;
+mod merge;
 mod normalization;
 mod permute;
 mod pool1d;
@@ -19,7 +20,9 @@ mod positional;
 mod recurrent;
 mod reshape;
 mod sequence_pool;
+mod shared;
 mod spatial_dropout;
+mod sub_model;
 mod time_distributed;
 mod transformer;
 mod upsampling2d;
@@ -37,6 +40,10 @@ pub use embedding::{Embedding, EmbeddingConfig};
 pub use flatten::{Flatten, FlattenConfig};
 pub use global_pool2d::{GlobalPool2d, GlobalPoolConfig};
 pub use layer_norm::{LayerNorm, LayerNormConfig};
+pub use merge::{
+    Add, Average, Axes, Concatenate, ConcatenateConfig, Dot, DotConfig, Maximum, Merge,
+    MergeConfig, MergeOp, Minimum, Multiply, Subtract,
+};
 pub use normalization::{Method, Normalization, NormalizationConfig};
 pub use permute::{Permute, PermuteConfig};
 pub use pool1d::{Pool1d, Pool1dConfig};
@@ -45,7 +52,9 @@ pub use positional::{PositionKind, PositionalConfig, PositionalEmbedding};
 pub use recurrent::{Gru, Lstm, Recurrent, RecurrentConfig, RnnState, SimpleRnn};
 pub use reshape::{Reshape, ReshapeConfig};
 pub use sequence_pool::{SequencePool, SequencePoolConfig, SequenceReduce};
+pub use shared::{SharedConfig, Unresolved};
 pub use spatial_dropout::{SpatialDropout2d, SpatialDropoutConfig};
+pub use sub_model::{SubModel, SubModelConfig};
 pub use time_distributed::{TimeDistributed, TimeDistributedConfig};
 pub use transformer::{TransformerBlock, TransformerConfig};
 pub use upsampling2d::{UpSampling2d, UpSampling2dConfig, UpsampleMode};
