@@ -34,11 +34,13 @@ pub mod datasets {
 pub mod prelude {
     pub use nabla_core::{no_grad, Gradients, Rng, Tensor};
     pub use nabla_data::{DataLoader, Dataset};
+    pub use nabla_nn::functional::{Call, Functional, Input, Shared};
     pub use nabla_nn::generate::Sampling;
     pub use nabla_nn::{
-        Activation, ActivationLayer, Adam, AdamW, BatchNorm, Conv2d, Dense, Dropout, Flatten,
-        GlobalPool2d, Gru, Initializer, Layer, Loss, LossSpec, Lstm, Metric, Model, Normalization,
-        Optimizer, Padding, Pool2d, Regularizer, Reshape, Sequential, Sgd, SimpleRnn,
+        Activation, ActivationLayer, Adam, AdamW, Add, Average, BatchNorm, Concatenate, Conv2d,
+        Dense, Dot, Dropout, Flatten, GlobalPool2d, Gru, Initializer, Layer, Loss, LossSpec, Lstm,
+        Maximum, Metric, Minimum, Model, ModelConfig, Multiply, Normalization, Optimizer, Padding,
+        Pool2d, Regularizer, Reshape, Sequential, Sgd, SimpleRnn, SubModel, Subtract,
     };
     pub use nabla_train::{Fit, Generate, History, Logs, Spec, Training};
 }

@@ -113,7 +113,8 @@ fn compiled_schedules_run_per_epoch_or_per_step() {
     let cfg = |per| nabla::nn::CompileConfig {
         optimizer: nabla::nn::OptimizerConfig::Sgd(Sgd::new(0.1)),
         loss: Loss::SparseCategoricalCrossentropy.into(),
-        metrics: vec![],
+        metrics: vec![].into(),
+        loss_weights: 1.0.into(),
         clipping: Default::default(),
         lr_schedule: Some(Schedule {
             kind: ScheduleKind::Step {

@@ -141,7 +141,8 @@ fn optimizer_trajectories_match_torch_optim() {
         let compile = CompileConfig {
             optimizer: cfg,
             loss,
-            metrics: vec![],
+            metrics: vec![].into(),
+            loss_weights: 1.0.into(),
             clipping,
             lr_schedule: None,
         };
@@ -366,5 +367,63 @@ fn conv1d_and_upsampling_match_pytorch() {
         });
         assert_close(y.data(), &floats(&m["y"]), 1e-6, 1e-5, name);
         assert_close(&d[0], &floats(&m["dx"]), 1e-5, 1e-4, name);
+    }
+}
+
+/// A residual block as a model graph: `relu(x + bn2(conv2(relu(bn1(conv1(x))))))`, in
+/// training mode, against PyTorch: output, input and weight gradients, running statistics.
+#[test]
+fn residual_block_graph_matches_pytorch() {
+    let f = fixture("residual.json");
+    let cfg: ModelConfig = serde_json::from_str(
+        r#"{ "input_shape": [4, 5, 5], "layers": [
+        { "type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "use_bias": false, "name": "conv1" },
+        { "type": "batch_norm", "name": "bn1" },
+        { "type": "activation", "activation": "relu" },
+        { "type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "use_bias": false, "name": "conv2" },
+        { "type": "batch_norm", "name": "bn2" },
+        { "type": "add", "inputs": ["input", "bn2"] },
+        { "type": "activation", "activation": "relu" } ] }"#,
+    )
+    .unwrap();
+    let mut model = cfg.build(0).unwrap();
+    let trained = [
+        "conv1.kernel",
+        "bn1.gamma",
+        "bn1.beta",
+        "conv2.kernel",
+        "bn2.gamma",
+        "bn2.beta",
+    ];
+    let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+    let weights = f["weights"].as_array().unwrap();
+    for (p, name) in model.params_mut().into_iter().zip(&names) {
+        if let Some(i) = trained.iter().position(|t| t == name) {
+            p.value.update(|w| w.copy_from_slice(&floats(&weights[i])));
+        }
+    }
+    let x = Tensor::from_vec(floats(&f["x"]), &[2, 4, 5, 5]).requires_grad(true);
+    let (y, _) = model.forward_train_regularized(&x);
+    assert_close(y.data(), &floats(&f["y"]), 1e-5, 1e-4, "residual y");
+    let g = y
+        .mul(&Tensor::from_vec(floats(&f["r"]), y.shape()))
+        .sum()
+        .backward();
+    assert_close(g.get(&x).unwrap(), &floats(&f["dx"]), 1e-4, 1e-3, "dx");
+    let params = model.named_params();
+    let by_name = |n: &str| &params.iter().find(|(m, _)| m == n).unwrap().1.value;
+    for (i, name) in trained.iter().enumerate() {
+        let want = floats(&f["grads"][i]);
+        assert_close(g.get(by_name(name)).unwrap(), &want, 1e-4, 1e-3, name);
+    }
+    let stats = [
+        "bn1.moving_mean",
+        "bn1.moving_variance",
+        "bn2.moving_mean",
+        "bn2.moving_variance",
+    ];
+    for (i, name) in stats.iter().enumerate() {
+        let want = floats(&f["running"][i]);
+        assert_close(by_name(name).data(), &want, 1e-5, 1e-4, name);
     }
 }

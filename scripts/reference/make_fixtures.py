@@ -371,14 +371,44 @@ def recurrent_fixture():
     dump("recurrent.json", out)
 
 
+def residual_fixture():
+    """A residual block, relu(x + BN(conv(relu(BN(conv(x)))))), 3x3 'same' convolutions
+    without bias, batch norm in training mode: output, gradients of L = sum(y * r) for the
+    input and every weight, and the running statistics after the pass. Its own seed, so
+    adding it changed no other fixture."""
+    g = np.random.default_rng(20261207)
+    a = lambda shape: g.standard_normal(shape).astype(np.float32)
+    x, w1, w2 = a((2, 4, 5, 5)), a((4, 4, 3, 3)) * 0.3, a((4, 4, 3, 3)) * 0.3
+    gamma1, beta1, gamma2, beta2 = a((4,)), a((4,)), a((4,)), a((4,))
+    conv1 = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False)
+    conv2 = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False)
+    bn1, bn2 = torch.nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4)
+    with torch.no_grad():
+        for m, v in [(conv1.weight, w1), (conv2.weight, w2), (bn1.weight, gamma1),
+                     (bn1.bias, beta1), (bn2.weight, gamma2), (bn2.bias, beta2)]:
+            m.copy_(torch.tensor(v))
+    xt = torch.tensor(x, requires_grad=True)
+    y = torch.relu(xt + bn2(conv2(torch.relu(bn1(conv1(xt))))))
+    r = a(tuple(y.shape))
+    (y * torch.tensor(r)).sum().backward()
+    dump("residual.json", {
+        "x": flat(x), "r": flat(r), "y": flat(y), "dx": flat(xt.grad),
+        # in nabla's weight order: conv1, bn1 (gamma, beta), conv2, bn2
+        "weights": [flat(w1), flat(gamma1), flat(beta1), flat(w2), flat(gamma2), flat(beta2)],
+        "grads": [flat(p.grad) for p in [conv1.weight, bn1.weight, bn1.bias, conv2.weight,
+                                         bn2.weight, bn2.bias]],
+        "running": [flat(bn1.running_mean), flat(bn1.running_var), flat(bn2.running_mean),
+                    flat(bn2.running_var)]})
+
+
+ALL = ["dense", "loss", "optimizer", "conv", "batch_norm", "norm_embedding", "conv1d_upsample",
+       "attention", "recurrent", "residual"]
+
 if __name__ == "__main__":
-    dense_fixture()
-    loss_fixture()
-    optimizer_fixture()
-    conv_fixture()
-    batch_norm_fixture()
-    norm_embedding_fixture()
-    conv1d_upsample_fixture()
-    attention_fixture()
-    recurrent_fixture()
+    import sys
+    # `make_fixtures.py residual` remakes one fixture; the earlier ones share one random stream,
+    # so they are only remade all together
+    for name in sys.argv[1:] or ALL:
+        globals()[name + "_fixture"]()
     print("wrote", os.path.normpath(OUT))
+

@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 
 pub fn run(model_path: &Path, idx: Option<(PathBuf, PathBuf)>) -> Result<()> {
     let mut model = Model::load(model_path)?;
-    let loss = model.compiled().map(|c| c.loss.clone()).with_context(|| {
-        format!(
-            "{} was saved without a loss (not compiled): nothing to evaluate",
-            model_path.display()
-        )
-    })?;
+    let loss = model
+        .compiled()
+        .map(|c| c.losses[0].clone())
+        .with_context(|| {
+            format!(
+                "{} was saved without a loss (not compiled): nothing to evaluate",
+                model_path.display()
+            )
+        })?;
     let data = match idx {
         Some((images, labels)) => {
             nabla::data::mnist::from_idx(&read_idx_file(images)?, &read_idx_file(labels)?)?

@@ -1,11 +1,13 @@
-//! CSV datasets: a header (or column numbers), chosen feature columns and one label column.
-//! Numeric labels are kept as numbers (class indices or regression targets); text labels are
-//! categorical and become class indices in sorted order (`classes` lists them). Ragged rows
-//! and non-numeric features are errors naming the file, the line and the column.
+//! CSV datasets: a header (or column numbers), chosen feature columns and one label column,
+//! or named arrays of columns for a model of several inputs and outputs (`inputs`,
+//! `targets`). Numeric labels are kept as numbers (class indices or regression targets); text
+//! labels are categorical and become class indices in sorted order (`classes` lists them).
+//! Ragged rows and non-numeric features are errors naming the file, the line and the column.
 
-use crate::dataset::Dataset;
+use crate::dataset::{Array, Dataset, X, Y};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// How to read a CSV file (the spec's `[data] csv = { ... }`).
@@ -15,10 +17,19 @@ pub struct CsvSpec {
     /// The file.
     pub path: PathBuf,
     /// The label column: its header name, or its number from 0 without a header.
-    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Feature columns (default: every column but the label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<String>>,
+    /// Named inputs instead of `features`, one array of columns per model input:
+    /// `inputs = { a = ["a1", "a2"], ids = ["t0", "t1", "t2"] }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, Vec<String>>,
+    /// Named numeric targets besides or instead of `label`, one per model output:
+    /// `targets = { main = ["class"], aux = ["score"] }` (shape `[columns]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets: BTreeMap<String, Vec<String>>,
     /// Whether the first line names the columns (default true).
     #[serde(default = "yes")]
     pub header: bool,
@@ -98,18 +109,53 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             )
         })
     };
-    let label = column(&spec.label)?;
-    let features: Vec<usize> = match &spec.features {
-        Some(f) => f.iter().map(|n| column(n)).collect::<Result<_>>()?,
-        None => (0..names.len()).filter(|&i| i != label).collect(),
-    };
-    if features.is_empty() {
+    let label = spec.label.as_deref().map(column).transpose()?;
+    if label.is_none() && spec.targets.is_empty() {
         return Err(err(
             path,
-            "no feature columns: expected at least one besides the label".into(),
+            "expected `label` or `targets`, received neither".into(),
         ));
     }
-    let mut x = Vec::new();
+    let named = |m: &BTreeMap<String, Vec<String>>| -> Result<Vec<(String, Vec<usize>)>> {
+        m.iter()
+            .map(|(n, cols)| {
+                Ok((
+                    n.clone(),
+                    cols.iter().map(|c| column(c)).collect::<Result<_>>()?,
+                ))
+            })
+            .collect()
+    };
+    let inputs = match (&spec.features, spec.inputs.is_empty()) {
+        (Some(_), false) => {
+            return Err(err(
+                path,
+                "expected `features` or `inputs`, received both".into(),
+            ))
+        }
+        (Some(f), true) => vec![(
+            X.to_string(),
+            f.iter().map(|n| column(n)).collect::<Result<_>>()?,
+        )],
+        (None, true) => {
+            let used: Vec<usize> = named(&spec.targets)?
+                .into_iter()
+                .flat_map(|t| t.1)
+                .collect();
+            let rest = (0..names.len()).filter(|&i| Some(i) != label && !used.contains(&i));
+            vec![(X.to_string(), rest.collect())]
+        }
+        (None, false) => named(&spec.inputs)?,
+    };
+    let targets = named(&spec.targets)?;
+    if let Some((n, _)) = inputs.iter().chain(&targets).find(|(_, c)| c.is_empty()) {
+        return Err(err(
+            path,
+            format!("no columns for '{n}': expected at least one"),
+        ));
+    }
+    let features = inputs[0].1.clone();
+    let mut values: Vec<Vec<f32>> = vec![Vec::new(); inputs.len() + targets.len()];
     let mut labels: Vec<String> = Vec::new();
     let mut line = if spec.header { 1 } else { 0 };
     let mut pending = if spec.header {
@@ -139,20 +185,27 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
                 ),
             ));
         }
-        for &c in &features {
-            let s = rec.get(c).unwrap_or("").trim();
-            let v: f32 = s.parse().map_err(|_| {
-                err(
-                    path,
-                    format!(
-                        "line {line}, column '{}': expected a number, received '{s}'",
-                        names[c]
-                    ),
-                )
-            })?;
-            x.push(v);
+        for ((_, cols), v) in inputs.iter().chain(&targets).zip(values.iter_mut()) {
+            for &c in cols {
+                let s = rec.get(c).unwrap_or("").trim();
+                let x: f32 = s.parse().map_err(|_| {
+                    err(
+                        path,
+                        format!(
+                            "line {line}, column '{}': expected a number, received '{s}'",
+                            names[c]
+                        ),
+                    )
+                })?;
+                v.push(x);
+            }
         }
-        labels.push(rec.get(label).unwrap_or("").trim().to_string());
+        labels.push(
+            label
+                .map_or("", |l| rec.get(l).unwrap_or(""))
+                .trim()
+                .to_string(),
+        );
     }
     if labels.is_empty() {
         return Err(err(path, "has no data rows".into()));
@@ -171,7 +224,23 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             (y, Some(classes))
         }
     };
-    let dataset = Dataset::new(x, &[features.len()], y, &[])?;
+    let mut values = values.into_iter();
+    // [columns] each, one column too: [1] fits a one-unit regression output and a sparse
+    // cross-entropy's class index alike
+    let mut arrays = |groups: &[(String, Vec<usize>)]| -> Vec<Array> {
+        let v = values.by_ref();
+        groups
+            .iter()
+            .zip(v)
+            .map(|((n, cols), v)| Array::new(n, v, &[cols.len()]))
+            .collect()
+    };
+    let xs = arrays(&inputs);
+    let mut ys = arrays(&targets);
+    if label.is_some() {
+        ys.insert(0, Array::new(Y, y, &[]));
+    }
+    let dataset = Dataset::from_arrays(xs, ys)?;
     Ok(CsvData {
         dataset,
         features: features.iter().map(|&c| names[c].clone()).collect(),
@@ -215,8 +284,10 @@ mod tests {
     fn spec(path: PathBuf, label: &str) -> CsvSpec {
         CsvSpec {
             path,
-            label: label.into(),
+            label: Some(label.into()),
             features: None,
+            inputs: BTreeMap::new(),
+            targets: BTreeMap::new(),
             header: true,
             delimiter: ',',
             test_split: 0.0,

@@ -15,7 +15,7 @@ pub mod tokenizer;
 
 pub use augment::{AugmentConfig, Normalize, Pipeline};
 pub use csv_reader::{read_csv, CsvData, CsvSpec};
-pub use dataset::Dataset;
+pub use dataset::{Array, Dataset};
 pub use error::{Error, Result};
 pub use image_file::read_image;
 pub use image_folder::read_image_folder;

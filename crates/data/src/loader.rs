@@ -38,16 +38,26 @@ impl<'a> DataLoader<'a> {
     pub fn order(&self) -> &[usize] {
         &self.order
     }
+
+    /// The next batch with every input and target array (a model of several inputs or
+    /// outputs), or `None` after the last.
+    pub fn next_all(&mut self) -> Option<(Vec<Tensor>, Vec<Tensor>)> {
+        let end = self.next_end()?;
+        let batch = self.data.batch_all(&self.order[self.pos..end]);
+        self.pos = end;
+        Some(batch)
+    }
+
+    fn next_end(&self) -> Option<usize> {
+        (self.pos < self.order.len()).then(|| (self.pos + self.batch_size).min(self.order.len()))
+    }
 }
 
 impl Iterator for DataLoader<'_> {
     type Item = (Tensor, Tensor);
 
     fn next(&mut self) -> Option<(Tensor, Tensor)> {
-        if self.pos >= self.order.len() {
-            return None;
-        }
-        let end = (self.pos + self.batch_size).min(self.order.len());
+        let end = self.next_end()?;
         let batch = self.data.batch(&self.order[self.pos..end]);
         self.pos = end;
         Some(batch)

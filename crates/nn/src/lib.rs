@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod named;
 pub mod optimizers;
+pub mod per_output;
 pub mod regularizers;
 pub mod saving;
 pub mod schedules;
@@ -41,6 +42,7 @@ pub use optimizers::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Clipping, Nadam, OptState, Optimizer, OptimizerConfig,
     RmsProp, Sgd,
 };
+pub use per_output::PerOutput;
 pub use regularizers::Regularizer;
 pub use schedules::{Per, Schedule, ScheduleKind};
 pub use transfer::LoadReport;

@@ -8,6 +8,7 @@ use crate::layer::{Ctx, Layer, Param};
 use crate::losses::LossSpec;
 use crate::metrics::Metric;
 use crate::optimizers::{Clipping, Optimizer, OptimizerConfig};
+use crate::per_output::PerOutput;
 use crate::schedules::Schedule;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
@@ -55,11 +56,14 @@ impl Sequential {
 pub struct CompileConfig {
     /// The optimiser and its hyper-parameters.
     pub optimizer: OptimizerConfig,
-    /// The loss.
-    pub loss: LossSpec,
-    /// Metrics reported besides the loss.
+    /// The loss: one for every output, or one per output name.
+    pub loss: PerOutput<LossSpec>,
+    /// Metrics reported besides the loss: a list for every output, or one per output name.
     #[serde(default)]
-    pub metrics: Vec<Metric>,
+    pub metrics: PerOutput<Vec<Metric>>,
+    /// The weight of each output's loss in the total (default 1).
+    #[serde(default = "unit_weights", skip_serializing_if = "is_unit")]
+    pub loss_weights: PerOutput<f32>,
     /// Gradient clipping before each step.
     #[serde(default, skip_serializing_if = "is_default")]
     pub clipping: Clipping,
@@ -72,14 +76,26 @@ fn is_default(c: &Clipping) -> bool {
     !c.is_active()
 }
 
+fn unit_weights() -> PerOutput<f32> {
+    PerOutput::All(1.0)
+}
+
+fn is_unit(w: &PerOutput<f32>) -> bool {
+    *w == PerOutput::All(1.0)
+}
+
 /// The optimiser, loss and metrics of a compiled model.
 pub struct Compiled {
     /// Updates the weights.
     pub optimizer: Box<dyn Optimizer>,
-    /// Minimised by `fit`.
-    pub loss: LossSpec,
-    /// Reported by `fit` and `evaluate`.
-    pub metrics: Vec<Metric>,
+    /// Minimised by `fit`: the loss of each output, in output order.
+    pub losses: Vec<LossSpec>,
+    /// Reported by `fit` and `evaluate`: the metrics of each output.
+    pub metrics: Vec<Vec<Metric>>,
+    /// The weight of each output's loss in the total.
+    pub loss_weights: Vec<f32>,
+    /// The loss, metrics and weights as given (what is saved).
+    pub given: (PerOutput<LossSpec>, PerOutput<Vec<Metric>>, PerOutput<f32>),
     /// Gradient clipping before each step (none by default).
     pub clipping: Clipping,
     /// Learning-rate schedule applied by `fit` (none: constant).
@@ -155,13 +171,39 @@ impl Model {
         loss: LossSpec,
         metrics: &[Metric],
     ) -> Result<()> {
-        loss.validate()?;
+        let given = (
+            PerOutput::All(loss),
+            PerOutput::All(metrics.to_vec()),
+            unit_weights(),
+        );
+        self.compile_outputs(optimizer, given)
+    }
+
+    /// Compiles a model with several outputs: a loss, metrics and a loss weight for every
+    /// output or per output name (Keras's `compile(loss={"main": ..}, loss_weights=..)`).
+    pub fn compile_outputs(
+        &mut self,
+        optimizer: Box<dyn Optimizer>,
+        given: (PerOutput<LossSpec>, PerOutput<Vec<Metric>>, PerOutput<f32>),
+    ) -> Result<()> {
+        let names: Vec<&str> = self.outputs().iter().map(|o| o.0).collect();
+        let losses = given.0.resolve(&names, "loss", None)?;
+        let metrics = given.1.resolve(&names, "metrics", Some(Vec::new()))?;
+        let loss_weights = given.2.resolve(&names, "loss_weights", Some(1.0))?;
+        for l in &losses {
+            l.validate()?;
+        }
+        if let Some(w) = loss_weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(Error::config("loss_weights", "finite numbers >= 0", w));
+        }
         optimizer.config().validate()?;
         let base_lr = optimizer.learning_rate();
         self.compiled = Some(Compiled {
             optimizer,
-            loss,
-            metrics: metrics.to_vec(),
+            losses,
+            metrics,
+            loss_weights,
+            given,
             clipping: Clipping::default(),
             schedule: None,
             base_lr,
@@ -182,7 +224,12 @@ impl Model {
             }
         }
         let optimizer = cfg.optimizer.clone().into_optimizer();
-        self.compile_boxed(optimizer, cfg.loss.clone(), &cfg.metrics)?;
+        let given = (
+            cfg.loss.clone(),
+            cfg.metrics.clone(),
+            cfg.loss_weights.clone(),
+        );
+        self.compile_outputs(optimizer, given)?;
         if let Some(s) = &cfg.lr_schedule {
             s.validate()?;
         }
@@ -210,8 +257,9 @@ impl Model {
             opt.set_learning_rate(c.base_lr);
             CompileConfig {
                 optimizer: opt.config(),
-                loss: c.loss.clone(),
-                metrics: c.metrics.clone(),
+                loss: c.given.0.clone(),
+                metrics: c.given.1.clone(),
+                loss_weights: c.given.2.clone(),
                 clipping: c.clipping,
                 lr_schedule: c.schedule.clone(),
             }

@@ -1,51 +1,107 @@
-//! `summary()`: a table of layers, output shapes and parameter counts, as Keras prints it.
+//! `summary()`: a table of layers, output shapes and parameter counts, as Keras prints it; a
+//! model that is not a chain gets Keras's "Connected to" column and a row per input.
 
+use crate::config::InputDtype;
 use crate::model::Model;
+
+/// `(None, 28, 28)`
+fn dims(shape: &[usize]) -> String {
+    let d: Vec<String> = std::iter::once("None".to_string())
+        .chain(shape.iter().map(|d| d.to_string()))
+        .collect();
+    format!("({})", d.join(", "))
+}
 
 impl Model {
     /// The summary table as text.
     pub fn summary(&self) -> String {
-        let mut rows = vec![(
-            "Layer (type)".to_string(),
-            "Output Shape".to_string(),
-            "Param #".to_string(),
-        )];
-        let (mut trainable, mut frozen) = (0usize, 0usize);
-        for (l, shape) in self.layers().iter().zip(self.output_shapes()) {
-            let n: usize = l.params().iter().map(|p| p.value.numel()).sum();
-            for p in l.params() {
-                if p.trainable {
-                    trainable += p.value.numel();
+        let g = self.graph();
+        let chain = g.is_chain();
+        let mut rows: Vec<[String; 4]> = vec![[
+            "Layer (type)".into(),
+            "Output Shape".into(),
+            "Param #".into(),
+            "Connected to".into(),
+        ]];
+        if !chain {
+            for i in &g.inputs {
+                let kind = if i.dtype == InputDtype::Int {
+                    "int input"
                 } else {
-                    frozen += p.value.numel();
-                }
+                    "input"
+                };
+                rows.push([
+                    format!("{} ({kind})", i.name),
+                    dims(&i.shape),
+                    "0".into(),
+                    "-".into(),
+                ]);
             }
-            let dims: Vec<String> = std::iter::once("None".to_string())
-                .chain(shape.iter().map(|d| d.to_string()))
-                .collect();
+        }
+        let mut counted = vec![false; g.layers.len()];
+        for (i, node) in g.nodes.iter().enumerate() {
+            let l = &g.layers[node.layer];
+            // a shared layer's weights are counted at its first call
+            let n: usize = if std::mem::replace(&mut counted[node.layer], true) {
+                0
+            } else {
+                l.params().iter().map(|p| p.value.numel()).sum()
+            };
             let frozen_mark = if !l.params().is_empty() && !l.trainable() {
                 " [frozen]"
             } else {
                 ""
             };
-            rows.push((
-                format!("{} ({}){frozen_mark}", l.name(), l.config().type_name()),
-                format!("({})", dims.join(", ")),
+            let kind = if node.name == l.name() {
+                l.config().type_name().to_string()
+            } else {
+                format!("shared {}", l.name())
+            };
+            rows.push([
+                format!("{} ({kind}){frozen_mark}", node.name),
+                dims(&node.shape),
                 n.to_string(),
-            ));
+                g.connections(i).join(", "),
+            ]);
         }
-        let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0) + 2;
-        let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0) + 2;
-        let w2 = rows.iter().map(|r| r.2.len()).max().unwrap_or(0);
-        let line = "─".repeat(w0 + w1 + w2);
-        let mut s = format!(
-            "Model: \"sequential\" (input {:?})\n{line}\n",
-            self.input_shape()
-        );
-        for (i, (a, b, c)) in rows.iter().enumerate() {
-            s += &format!("{a:<w0$}{b:<w1$}{c:>w2$}\n");
+        let (mut trainable, mut frozen) = (0usize, 0usize);
+        for (_, p) in self.named_params() {
+            if p.trainable {
+                trainable += p.value.numel();
+            } else {
+                frozen += p.value.numel();
+            }
+        }
+        let cols = if chain { 3 } else { 4 };
+        let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
+        let w: Vec<usize> = (0..cols)
+            .map(|c| width(c) + if c + 1 < cols { 2 } else { 0 })
+            .collect();
+        let total: usize = w.iter().sum::<usize>() + if chain { 0 } else { 2 };
+        let line = "─".repeat(total);
+        let what = if chain {
+            format!("Model: \"sequential\" (input {:?})", self.input_shape())
+        } else {
+            let outs: Vec<&str> = self.outputs().iter().map(|o| o.0).collect();
+            format!("Model: \"functional\" (outputs {})", outs.join(", "))
+        };
+        let mut s = format!("{what}\n{line}\n");
+        for (i, r) in rows.iter().enumerate() {
+            s += &format!(
+                "{:<w0$}{:<w1$}{:>w2$}",
+                r[0],
+                r[1],
+                r[2],
+                w0 = w[0],
+                w1 = w[1],
+                w2 = w[2]
+            );
+            if !chain {
+                s += &format!("  {}", r[3]);
+            }
+            s = s.trim_end().to_string() + "\n";
             if i == 0 {
-                s += &format!("{}\n", "═".repeat(w0 + w1 + w2));
+                s += &format!("{}\n", "═".repeat(total));
             }
         }
         s += &format!("{line}\n");

@@ -2,6 +2,7 @@
 //! [`Training`] extension trait), the [`History`], Keras-style progress, and the TOML [`Spec`]
 //! that drives the CLI.
 
+mod binding;
 pub mod callback;
 pub mod callbacks;
 pub mod curves;

@@ -38,7 +38,7 @@ impl ClassReport {
 pub fn class_report(model: &mut Model, data: &Dataset) -> Result<ClassReport> {
     let loss = model
         .compiled()
-        .map(|c| c.loss.clone())
+        .map(|c| c.losses[0].clone())
         .ok_or(nabla_nn::Error::NotCompiled)?;
     if !loss.kind.is_probabilistic() {
         return Err(Error::Input(format!(

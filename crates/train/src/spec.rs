@@ -4,7 +4,9 @@
 use crate::error::{Error, Result};
 use crate::fit::Fit;
 use nabla_data::{idx::read_idx_file, mnist, AugmentConfig, CsvSpec, Dataset, Normalize};
-use nabla_nn::{CompileConfig, Loss, LossSpec, Metric, Model, ModelConfig, OptimizerConfig};
+use nabla_nn::{
+    CompileConfig, Loss, LossSpec, Metric, Model, ModelConfig, OptimizerConfig, PerOutput,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -151,11 +153,15 @@ pub struct TrainSpec {
     /// The optimiser (default: adam with PyTorch's defaults).
     #[serde(default = "default_optimizer")]
     pub optimizer: OptimizerConfig,
-    /// The loss.
-    pub loss: LossSpec,
-    /// Metrics besides the loss.
+    /// The loss: one for every output, or `{ main = "..", aux = ".." }` per output name.
+    pub loss: PerOutput<LossSpec>,
+    /// Metrics besides the loss: a list for every output, or one list per output name.
     #[serde(default)]
-    pub metrics: Vec<Metric>,
+    pub metrics: PerOutput<Vec<Metric>>,
+    /// The weight of each output's loss in the total: a number, or one per output name
+    /// (default 1).
+    #[serde(default = "unit", skip_serializing_if = "is_unit")]
+    pub loss_weights: PerOutput<f32>,
     /// Passes over the training data (default 1).
     #[serde(default = "one")]
     pub epochs: usize,
@@ -190,6 +196,14 @@ pub struct TrainSpec {
     /// Micro-batches whose gradients are averaged into one step (default 1; Keras's name).
     #[serde(default = "one_step", skip_serializing_if = "is_one")]
     pub gradient_accumulation_steps: usize,
+}
+
+fn unit() -> PerOutput<f32> {
+    PerOutput::All(1.0)
+}
+
+fn is_unit(w: &PerOutput<f32>) -> bool {
+    *w == PerOutput::All(1.0)
 }
 
 fn default_optimizer() -> OptimizerConfig {
@@ -305,7 +319,10 @@ impl Spec {
         if let Some(s) = &self.train.lr_schedule {
             s.validate()?;
         }
-        self.train.loss.validate()?;
+        match &self.train.loss {
+            PerOutput::All(l) => l.validate()?,
+            PerOutput::Each(v) => v.iter().try_for_each(|(_, l)| l.validate())?,
+        }
         Ok(())
     }
 
@@ -322,6 +339,7 @@ impl Spec {
             optimizer: self.train.optimizer.clone(),
             loss: self.train.loss.clone(),
             metrics: self.train.metrics.clone(),
+            loss_weights: self.train.loss_weights.clone(),
             clipping: nabla_nn::Clipping {
                 global_clipnorm: self.train.global_clipnorm,
                 clipvalue: self.train.clipvalue,
@@ -422,7 +440,10 @@ impl Spec {
             }
         };
         let prepare = |d: Dataset| -> Result<Dataset> {
-            let d = targets_for_loss(d, &self.train.loss, model)?;
+            let d = match model.compiled() {
+                Some(c) if d.targets().len() == 1 => targets_for_loss(d, &c.losses[0], model)?,
+                _ => d,
+            };
             Ok(match &self.data.normalize {
                 Some(n) => n.apply(&d)?,
                 None => d,

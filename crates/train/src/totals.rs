@@ -1,35 +1,55 @@
 //! `Totals`: the running loss (weighted by batch size) and every metric's totals over an
-//! epoch or an evaluation pass.
+//! epoch or an evaluation pass; for a model with several outputs also each output's loss and
+//! metrics, logged as Keras does (`main_loss`, `aux_accuracy`).
 
 use crate::logs::Logs;
 use crate::metrics::{ClassReading, Tracker};
 use nabla_core::Tensor;
 use nabla_nn::{LossSpec, Metric};
 
-/// The loss (weighted by batch size) and every metric's totals over an epoch.
-pub(crate) struct Totals {
+/// One output's loss and metric totals.
+struct Output {
+    name: String,
     loss: f64,
-    n: usize,
     how: ClassReading,
     metrics: Vec<Tracker>,
 }
 
+/// The loss (weighted by batch size) and every metric's totals over an epoch.
+pub(crate) struct Totals {
+    loss: f64,
+    n: usize,
+    outputs: Vec<Output>,
+}
+
 impl Totals {
-    pub(crate) fn new(loss: &LossSpec, metrics: &[Metric]) -> Totals {
+    /// Totals of `(name, loss, metrics)` per output.
+    pub(crate) fn outputs(outs: &[(&str, &LossSpec, &[Metric])]) -> Totals {
         Totals {
             loss: 0.0,
             n: 0,
-            how: ClassReading::of(loss),
-            metrics: metrics.iter().map(|&m| Tracker::new(m)).collect(),
+            outputs: outs
+                .iter()
+                .map(|(name, loss, metrics)| Output {
+                    name: name.to_string(),
+                    loss: 0.0,
+                    how: ClassReading::of(loss),
+                    metrics: metrics.iter().map(|&m| Tracker::new(m)).collect(),
+                })
+                .collect(),
         }
     }
 
-    pub(crate) fn add(&mut self, loss: f32, y_pred: &Tensor, y: &Tensor) {
-        let b = y_pred.shape()[0];
+    /// Adds a batch: the total loss, each output's loss, predictions and targets.
+    pub(crate) fn add_all(&mut self, loss: f32, parts: &[f32], y_preds: &[Tensor], ys: &[Tensor]) {
+        let b = y_preds[0].shape()[0];
         self.loss += loss as f64 * b as f64;
         self.n += b;
-        for t in &mut self.metrics {
-            t.add(self.how, y_pred, y);
+        for (((o, part), yp), y) in self.outputs.iter_mut().zip(parts).zip(y_preds).zip(ys) {
+            o.loss += *part as f64 * b as f64;
+            for t in &mut o.metrics {
+                t.add(o.how, yp, y);
+            }
         }
     }
 
@@ -40,9 +60,21 @@ impl Totals {
 
     pub(crate) fn logs(&self, prefix: &str) -> Logs {
         let mut l = Logs::default();
-        l.set(&format!("{prefix}loss"), self.loss / self.n.max(1) as f64);
-        for t in &self.metrics {
-            l.set(&format!("{prefix}{}", t.metric().name()), t.result());
+        let n = self.n.max(1) as f64;
+        l.set(&format!("{prefix}loss"), self.loss / n);
+        let several = self.outputs.len() > 1;
+        for o in &self.outputs {
+            let name = if several {
+                format!("{}_", o.name)
+            } else {
+                String::new()
+            };
+            if several {
+                l.set(&format!("{prefix}{name}loss"), o.loss / n);
+            }
+            for t in &o.metrics {
+                l.set(&format!("{prefix}{name}{}", t.metric().name()), t.result());
+            }
         }
         l
     }

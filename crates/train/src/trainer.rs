@@ -1,5 +1,6 @@
 //! `fit`, `evaluate`, `predict`: the training loop, read top to bottom like Keras's.
 
+use crate::binding::Binding;
 use crate::callback::{Callback, TrainState};
 use crate::error::{Error, Result};
 use crate::fit::Fit;
@@ -23,45 +24,17 @@ pub trait Training {
     fn evaluate(&mut self, data: &Dataset) -> Result<Logs>;
     /// The model's outputs for `x` `[n, ..input_shape]` (eval mode, in batches).
     fn predict(&self, x: &Tensor) -> Result<Tensor>;
-}
-
-/// Checks that `data` fits the model's input and the loss's targets.
-fn check_data(model: &Model, data: &Dataset, what: &str) -> Result<()> {
-    if data.x_shape() != model.input_shape() {
-        return Err(Error::Input(format!(
-            "{what}: samples of shape {:?} expected by the model, received {:?}",
-            model.input_shape(),
-            data.x_shape()
-        )));
-    }
-    model
-        .check_input(data.x())
-        .map_err(|e| Error::Input(format!("{what}: {e}")))?;
-    if let Some(c) = model.compiled() {
-        c.loss
-            .check_targets(data.y(), data.y_shape(), model.output_shape())
-            .map_err(|e| Error::Input(format!("{what}: {e}")))?;
-        for &m in &c.metrics {
-            crate::metrics::check_targets(m, c.loss.kind, data.y_shape(), model.output_shape())
-                .map_err(|e| Error::Input(format!("{what}: {e}")))?;
-        }
-        let outputs: usize = model.output_shape().iter().product();
-        if c.metrics.contains(&Metric::Auc) && outputs != 1 {
-            return Err(Error::Input(format!(
-                "metric auc: expected a model with 1 output (binary classification), received {outputs} outputs"
-            )));
-        }
-    }
-    Ok(())
+    /// Every output of the model for one tensor per input (eval mode, in batches).
+    fn predict_multi(&self, xs: &[Tensor]) -> Result<Vec<Tensor>>;
 }
 
 impl Training for Model {
     fn fit(&mut self, data: &Dataset, mut opts: Fit) -> Result<History> {
-        let (loss, metrics, schedule, base_lr) = {
+        let (losses, loss_weights, schedule, base_lr) = {
             let c = self.compiled_mut()?;
             (
-                c.loss.clone(),
-                c.metrics.clone(),
+                c.losses.clone(),
+                c.loss_weights.clone(),
                 c.schedule.clone(),
                 c.base_lr,
             )
@@ -71,7 +44,13 @@ impl Training for Model {
                 "batch_size: expected a positive integer, received 0".into(),
             ));
         }
-        let mut weights = sample_weights(data, &opts, &loss, self.output_shape())?;
+        if opts.class_weight.is_some() && losses.len() > 1 {
+            return Err(Error::Input(format!(
+                "class_weight: expected a model with one output, received {} outputs (weigh samples with sample_weight)",
+                losses.len()
+            )));
+        }
+        let mut weights = sample_weights(data, &opts, &losses[0], self.output_shape())?;
         let split;
         // as Keras: validation_data, when given, overrides validation_split
         let (train, val) = match (opts.validation_data, opts.validation_split > 0.0) {
@@ -97,8 +76,14 @@ impl Training for Model {
                 "fit: accumulate (micro-batches per step) expected >= 1, received 0".into(),
             ));
         }
-        check_data(self, train, "training data")?;
+        let binding = Binding::new(self, train, "training data")?;
         if opts.augment.is_some() {
+            if self.inputs().len() > 1 {
+                return Err(Error::Input(format!(
+                    "augment: expected a model with one image input, received {} inputs",
+                    self.inputs().len()
+                )));
+            }
             nabla_data::Pipeline::image_shape(train.x_shape())?;
         }
         if train.is_empty() {
@@ -107,11 +92,12 @@ impl Training for Model {
             ));
         }
         if let Some(v) = val {
-            check_data(self, v, "validation data")?;
+            Binding::new(self, v, "validation data")?;
         }
         if self.needs_adapt() {
-            let (x, _) = train.batch(&(0..train.len()).collect::<Vec<_>>());
-            self.adapt(&x);
+            let all: Vec<usize> = (0..train.len()).collect();
+            let (xs, _) = binding.pick(train.batch_all(&all));
+            self.adapt_multi(&xs);
         }
         let mut callbacks = std::mem::take(&mut opts.callbacks);
         let mut history = std::mem::take(&mut opts.initial_history);
@@ -138,7 +124,7 @@ impl Training for Model {
                 set_lr(self, s.learning_rate(base_lr, epoch as u64 - 1))?;
             }
             let mut stop = hooks.run(self, epoch, &history, |c, s| c.on_epoch_begin(s))?;
-            let loader = if opts.shuffle {
+            let mut loader = if opts.shuffle {
                 DataLoader::shuffled(train, opts.batch_size, &mut self.rng)
             } else {
                 DataLoader::new(train, opts.batch_size)
@@ -149,30 +135,35 @@ impl Training for Model {
             }
             // gradient accumulation: (sum, samples, micro-batches) not yet applied
             let mut pending: Option<(nabla_core::Gradients, usize, usize)> = None;
-            let mut totals = Totals::new(&loss, &metrics);
+            let mut totals = self.totals()?;
             let mut penalty_sum = None;
             let order = loader.order().to_vec();
-            for (step, (x, y)) in loader.enumerate() {
-                let x = match &opts.augment {
-                    Some(p) => p.apply_batch(&x, &mut self.rng)?,
-                    None => x,
-                };
+            let mut step = 0;
+            while let Some(batch) = loader.next_all() {
+                let (mut xs, ys) = binding.pick(batch);
+                if let Some(p) = &opts.augment {
+                    xs[0] = p.apply_batch(&xs[0], &mut self.rng)?;
+                }
                 if let Some(s) = schedule.as_ref().filter(|s| s.per() == Per::Step) {
                     let t = self.compiled_mut()?.optimizer.state().t;
                     set_lr(self, s.learning_rate(base_lr, t))?;
                 }
-                let (y_pred, penalty) = self.forward_train_regularized(&x);
-                let mut l = match &weights {
-                    None => loss.compute(&y_pred, &y),
-                    Some(w) => {
-                        let start = step * opts.batch_size;
-                        let idx = &order[start..start + y_pred.shape()[0]];
-                        let wb: Vec<f32> = idx.iter().map(|&i| w[i]).collect();
-                        loss.compute_weighted(&y_pred, &y, &Tensor::from_vec(wb, &[idx.len()]))
-                    }
-                };
+                let (y_preds, penalty) = self.forward_train_multi(&xs);
+                let n = y_preds[0].shape()[0];
+                let wb = weights.as_ref().map(|w| {
+                    let start = step * opts.batch_size;
+                    let idx = &order[start..start + n];
+                    Tensor::from_vec(idx.iter().map(|&i| w[i]).collect(), &[n])
+                });
+                let parts: Vec<Tensor> = (0..losses.len())
+                    .map(|o| match &wb {
+                        None => losses[o].compute(&y_preds[o], &ys[o]),
+                        Some(w) => losses[o].compute_weighted(&y_preds[o], &ys[o], w),
+                    })
+                    .collect();
+                let mut l = weighted_sum(&parts, &loss_weights);
                 if let Some(p) = &penalty {
-                    *penalty_sum.get_or_insert(0.0) += p.item() as f64 * y_pred.shape()[0] as f64;
+                    *penalty_sum.get_or_insert(0.0) += p.item() as f64 * n as f64;
                     l = l.add(p);
                 }
                 let value = l.item();
@@ -189,10 +180,10 @@ impl Training for Model {
                         value,
                     });
                 }
-                totals.add(value, &y_pred, &y);
-                let n = y_pred.shape()[0];
+                let part_values = part_values(&parts, value);
+                totals.add_all(value, &part_values, &y_preds, &ys);
                 let grads = l.backward();
-                drop((l, y_pred, penalty)); // free the graph so weights update in place
+                drop((l, parts, y_preds, penalty)); // free the graph so weights update in place
                 if opts.accumulate <= 1 {
                     self.apply_gradients(&grads)?;
                 } else {
@@ -211,6 +202,7 @@ impl Training for Model {
                     c.on_batch_end(step + 1, value, s)
                 })?;
                 progress.step(step + 1, || totals.logs(""));
+                step += 1;
                 if stop {
                     break;
                 }
@@ -249,59 +241,141 @@ impl Training for Model {
 
     fn evaluate(&mut self, data: &Dataset) -> Result<Logs> {
         let c = self.compiled().ok_or(nabla_nn::Error::NotCompiled)?;
-        let (loss, metrics) = (c.loss.clone(), c.metrics.clone());
-        check_data(self, data, "evaluation data")?;
+        let (losses, loss_weights) = (c.losses.clone(), c.loss_weights.clone());
+        let binding = Binding::new(self, data, "evaluation data")?;
         if data.is_empty() {
             return Err(Error::Input(
                 "evaluation data: expected at least 1 sample, received 0".into(),
             ));
         }
-        let mut totals = Totals::new(&loss, &metrics);
+        let mut totals = self.totals()?;
         // the weight penalties are part of the loss, as in training (Keras does the same)
         let penalty = nabla_core::no_grad(|| self.regularization())
             .map(|p| p.item())
             .unwrap_or(0.0);
-        for (x, y) in DataLoader::new(data, EVAL_BATCH) {
-            let y_pred = self.forward_eval(&x);
-            let l = nabla_core::no_grad(|| loss.compute(&y_pred, &y)).item();
-            totals.add(l + penalty, &y_pred, &y);
+        let mut loader = DataLoader::new(data, EVAL_BATCH);
+        while let Some(batch) = loader.next_all() {
+            let (xs, ys) = binding.pick(batch);
+            let y_preds = self.forward_eval_multi(&xs);
+            let parts: Vec<Tensor> = nabla_core::no_grad(|| {
+                (0..losses.len())
+                    .map(|o| losses[o].compute(&y_preds[o], &ys[o]))
+                    .collect()
+            });
+            let l = nabla_core::no_grad(|| weighted_sum(&parts, &loss_weights)).item();
+            totals.add_all(l + penalty, &part_values(&parts, l), &y_preds, &ys);
         }
         Ok(totals.logs(""))
     }
 
     fn predict(&self, x: &Tensor) -> Result<Tensor> {
-        if x.rank() == 0 || &x.shape()[1..] != self.input_shape() {
+        Ok(self.predict_multi(std::slice::from_ref(x))?.swap_remove(0))
+    }
+
+    fn predict_multi(&self, xs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let inputs = self.inputs();
+        if xs.len() != inputs.len() {
             return Err(Error::Input(format!(
-                "predict input: expected shape [n, {}], received {:?}",
-                self.input_shape()
+                "predict input: expected {} tensors (inputs {}), received {}",
+                inputs.len(),
+                inputs
                     .iter()
-                    .map(|d| d.to_string())
+                    .map(|i| i.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                x.shape()
+                xs.len()
             )));
         }
-        self.check_input(x.data())
+        let n = xs[0].shape().first().copied().unwrap_or(0);
+        for (x, i) in xs.iter().zip(inputs) {
+            if x.rank() == 0 || x.shape()[1..] != i.shape[..] || x.shape()[0] != n {
+                let which = if inputs.len() > 1 {
+                    format!(" '{}'", i.name)
+                } else {
+                    String::new()
+                };
+                return Err(Error::Input(format!(
+                    "predict input{which}: expected shape [n, {}], received {:?}",
+                    i.shape
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    x.shape()
+                )));
+            }
+        }
+        let values: Vec<&[f32]> = xs.iter().map(|x| x.data()).collect();
+        self.check_inputs(&values)
             .map_err(|e| Error::Input(format!("predict input: {e}")))?;
-        let n = x.shape()[0];
         if n <= EVAL_BATCH {
-            return Ok(self.forward_eval(x));
+            return Ok(self.forward_eval_multi(xs));
         }
-        let per: usize = self.input_shape().iter().product();
-        let mut out = Vec::new();
-        let mut start = 0;
-        while start < n {
+        let outputs = self.outputs();
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); outputs.len()];
+        for start in (0..n).step_by(EVAL_BATCH) {
             let end = (start + EVAL_BATCH).min(n);
-            let mut shape = x.shape().to_vec();
-            shape[0] = end - start;
-            let xb = Tensor::from_vec(x.data()[start * per..end * per].to_vec(), &shape);
-            out.extend_from_slice(self.forward_eval(&xb).data());
-            start = end;
+            let part: Vec<Tensor> = xs
+                .iter()
+                .map(|x| {
+                    let per = x.numel() / n;
+                    let mut shape = x.shape().to_vec();
+                    shape[0] = end - start;
+                    Tensor::from_vec(x.data()[start * per..end * per].to_vec(), &shape)
+                })
+                .collect();
+            for (o, y) in out.iter_mut().zip(self.forward_eval_multi(&part)) {
+                o.extend_from_slice(y.data());
+            }
         }
-        let shape: Vec<usize> = std::iter::once(n)
-            .chain(self.output_shape().iter().copied())
+        Ok(out
+            .into_iter()
+            .zip(outputs)
+            .map(|(v, (_, shape))| {
+                let shape: Vec<usize> = std::iter::once(n).chain(shape.iter().copied()).collect();
+                Tensor::from_vec(v, &shape)
+            })
+            .collect())
+    }
+}
+
+/// `Σ w_o · loss_o` (the one loss itself when there is one output of weight 1).
+fn weighted_sum(parts: &[Tensor], weights: &[f32]) -> Tensor {
+    if parts.len() == 1 && weights[0] == 1.0 {
+        return parts[0].clone();
+    }
+    parts
+        .iter()
+        .zip(weights)
+        .map(|(p, &w)| p.scale(w))
+        .reduce(|a, b| a.add(&b))
+        .expect("a model has an output")
+}
+
+/// Each output's loss value (read only when there are several: one is the total).
+fn part_values(parts: &[Tensor], total: f32) -> Vec<f32> {
+    if parts.len() == 1 {
+        return vec![total];
+    }
+    parts.iter().map(|p| p.item()).collect()
+}
+
+/// What `Totals` needs of a compiled model.
+trait TotalsOf {
+    fn totals(&self) -> Result<Totals>;
+}
+
+impl TotalsOf for Model {
+    fn totals(&self) -> Result<Totals> {
+        let c = self.compiled().ok_or(nabla_nn::Error::NotCompiled)?;
+        let outputs = self.outputs();
+        let outs: Vec<(&str, &nabla_nn::LossSpec, &[Metric])> = outputs
+            .iter()
+            .zip(&c.losses)
+            .zip(&c.metrics)
+            .map(|((o, l), m)| (o.0, l, m.as_slice()))
             .collect();
-        Ok(Tensor::from_vec(out, &shape))
+        Ok(Totals::outputs(&outs))
     }
 }
 
