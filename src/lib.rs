@@ -34,7 +34,7 @@ pub mod datasets {
 pub mod prelude {
     pub use nabla_core::{no_grad, Gradients, Rng, Tensor};
     pub use nabla_data::{DataLoader, Dataset};
-    pub use nabla_nn::functional::{Call, Functional, Input, Shared};
+    pub use nabla_nn::functional::{Call, Functional, Input, Shared, Sym};
     pub use nabla_nn::generate::Sampling;
     pub use nabla_nn::{
         Activation, ActivationLayer, Adam, AdamW, Add, Average, BatchNorm, Concatenate, Conv2d,

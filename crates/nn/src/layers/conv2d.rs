@@ -130,6 +130,12 @@ impl Conv2d {
         self
     }
 
+    /// Turns the bias on or off (off before a batch norm, whose β is the bias).
+    pub fn use_bias(mut self, on: bool) -> Conv2d {
+        self.cfg.use_bias = on;
+        self
+    }
+
     /// Names the layer.
     pub fn with_name(mut self, name: &str) -> Conv2d {
         self.cfg.name = Some(name.to_string());
