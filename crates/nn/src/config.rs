@@ -16,7 +16,7 @@ use crate::layers::{
 };
 use crate::layers::{
     Concatenate, ConcatenateConfig, Dot, DotConfig, Merge, MergeConfig, MergeOp, SharedConfig,
-    SubModel, SubModelConfig, Unresolved,
+    SubModel, SubModelConfig, Unbuildable,
 };
 use crate::layers::{
     PositionalConfig, PositionalEmbedding, SequencePool, SequencePoolConfig, SequenceReduce,
@@ -24,6 +24,7 @@ use crate::layers::{
 };
 use crate::layers::{Recurrent, RecurrentConfig};
 use crate::model::Model;
+use crate::registry::CustomConfig;
 use nabla_core::{Rng, RnnCell};
 use serde::{Deserialize, Serialize};
 
@@ -120,7 +121,77 @@ pub enum LayerConfig {
     Model(SubModelConfig),
     /// Another call of an earlier layer of the model graph, sharing its weights
     Shared(SharedConfig),
+    /// A layer type registered by user code ([`crate::registry`]): in a spec its own `type`
+    /// (see [`layer_config`]), saved as `{ type = "custom", registered_name = .., ..fields }`
+    Custom(CustomConfig),
 }
+
+/// Reads a layer config: a registered custom `type`, else one of ours (the derived
+/// deserialiser, whose errors list our types and name missing or unknown fields).
+pub fn layer_config<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<LayerConfig, D::Error> {
+    use serde::de::Error as _;
+    let mut v = serde_json::Value::deserialize(d)?;
+    let registered = v
+        .get("type")
+        .and_then(|t| t.as_str())
+        .filter(|t| crate::registry::is_registered(t));
+    if let Some(t) = registered.map(str::to_string) {
+        if let Some(m) = v.as_object_mut() {
+            m.insert("type".into(), "custom".into());
+            m.insert("registered_name".into(), t.into());
+        }
+    }
+    serde_json::from_value(v).map_err(D::Error::custom)
+}
+
+/// The `type` names of nabla's layers (a custom layer may use none of them).
+pub const LAYER_TYPES: &[&str] = &[
+    "dense",
+    "activation",
+    "dropout",
+    "flatten",
+    "normalization",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "reshape",
+    "batch_norm",
+    "spatial_dropout2d",
+    "conv1d",
+    "max_pool1d",
+    "avg_pool1d",
+    "zero_padding2d",
+    "up_sampling2d",
+    "permute",
+    "layer_norm",
+    "rms_norm",
+    "embedding",
+    "multi_head_attention",
+    "positional_embedding",
+    "transformer_block",
+    "global_avg_pool1d",
+    "global_max_pool1d",
+    "last_step",
+    "time_distributed",
+    "lstm",
+    "gru",
+    "simple_rnn",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "concatenate",
+    "dot",
+    "model",
+    "shared",
+    "custom",
+];
 
 impl LayerConfig {
     /// The (unbuilt) layer.
@@ -177,12 +248,35 @@ impl LayerConfig {
             LayerConfig::Concatenate(c) => Box::new(Concatenate::from_config(c)),
             LayerConfig::Dot(c) => Box::new(Dot::from_config(c)),
             LayerConfig::Model(c) => Box::new(SubModel::from_config(c)),
-            LayerConfig::Shared(c) => Box::new(Unresolved::new(c)),
+            LayerConfig::Shared(c) => {
+                let why = Error::config(
+                    format!("layer type 'shared' (of '{}')", c.layer),
+                    "it only as an entry of a model's layers, where it repeats an earlier layer",
+                    "it inside another layer",
+                );
+                Box::new(Unbuildable::new(LayerConfig::Shared(c), why))
+            }
+            LayerConfig::Custom(c) => match c.make() {
+                Ok(l) => l,
+                Err(e) => Box::new(Unbuildable::new(LayerConfig::Custom(c), e)),
+            },
         }
     }
 
+    /// A custom layer's config: its registered `type` and `cfg`'s fields.
+    pub fn custom(type_name: &str, cfg: &impl Serialize) -> LayerConfig {
+        let fields = match serde_json::to_value(cfg) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(), // a config that is not a struct carries no fields
+        };
+        LayerConfig::Custom(CustomConfig {
+            type_name: type_name.to_string(),
+            fields,
+        })
+    }
+
     /// The `type` name (`"dense"`).
-    pub fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &str {
         match self {
             LayerConfig::Dense(_) => "dense",
             LayerConfig::Activation(_) => "activation",
@@ -226,6 +320,7 @@ impl LayerConfig {
             LayerConfig::Dot(_) => "dot",
             LayerConfig::Model(_) => "model",
             LayerConfig::Shared(_) => "shared",
+            LayerConfig::Custom(c) => &c.type_name,
         }
     }
 }
@@ -277,7 +372,7 @@ pub const DEFAULT_INPUT: &str = "input";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeConfig {
     /// The layer (`type` and its fields).
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "layer_config")]
     pub layer: LayerConfig,
     /// What the layer takes, by name (default: the layer before it, or the first input).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

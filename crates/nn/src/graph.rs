@@ -452,7 +452,7 @@ fn assign_names(inputs: &[InputConfig], entries: &[Entry]) -> Result<Vec<String>
         }
         taken.push(g.clone());
     }
-    let mut counts: HashMap<&'static str, usize> = HashMap::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
     let mut names = Vec::with_capacity(entries.len());
     for (e, g) in entries.iter().zip(given) {
         if let Some(g) = g {
@@ -460,11 +460,11 @@ fn assign_names(inputs: &[InputConfig], entries: &[Entry]) -> Result<Vec<String>
             continue;
         }
         let kind = match &e.call {
-            Call::Layer(l) => l.config().type_name(),
-            Call::Again(_) => "shared",
+            Call::Layer(l) => l.config().type_name().to_string(),
+            Call::Again(_) => "shared".to_string(),
         };
         loop {
-            let c = counts.entry(kind).or_insert(0);
+            let c = counts.entry(kind.clone()).or_insert(0);
             let name = if *c == 0 {
                 kind.to_string()
             } else {

@@ -18,6 +18,7 @@ pub mod model;
 pub mod named;
 pub mod optimizers;
 pub mod per_output;
+pub mod registry;
 pub mod regularizers;
 pub mod saving;
 pub mod schedules;

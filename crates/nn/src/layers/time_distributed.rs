@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct TimeDistributedConfig {
     /// The layer applied to each step.
+    #[serde(deserialize_with = "boxed_layer")]
     pub layer: Box<LayerConfig>,
     /// Layer name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,6 +27,12 @@ pub struct TimeDistributedConfig {
     /// Whether the inner layer is trained (default: true).
     #[serde(default = "default_true")]
     pub trainable: bool,
+}
+
+fn boxed_layer<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Box<LayerConfig>, D::Error> {
+    crate::config::layer_config(d).map(Box::new)
 }
 
 /// One layer over every time step.
