@@ -101,7 +101,7 @@ pub fn run(dir: &std::path::Path) -> anyhow::Result<(Model, Model, Dataset)> {
 #[allow(dead_code)] // the test that includes this file has its own main
 fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir();
-    let (mut model, back, test) = run(&dir)?;
+    let (model, back, test) = run(&dir)?;
     print!("{}", model.summary());
     println!("test: {}", model.evaluate(&test)?.line());
     let x = test.batch(&[0, 1, 2]).0;

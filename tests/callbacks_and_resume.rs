@@ -80,7 +80,7 @@ fn model_checkpoint_save_best_only() {
             ),
     )
     .unwrap();
-    let mut best = Model::load(dir.path().join("best.safetensors")).unwrap();
+    let best = Model::load(dir.path().join("best.safetensors")).unwrap();
     let acc = best.evaluate(&test).unwrap().get("accuracy").unwrap();
     assert!(acc > 0.5, "{acc}");
 }

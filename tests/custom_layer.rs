@@ -9,7 +9,7 @@ use nabla::prelude::*;
 #[test]
 fn a_custom_layer_trains_saves_loads_and_predicts_identically() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut model, back, test) = example::run(dir.path()).unwrap();
+    let (model, back, test) = example::run(dir.path()).unwrap();
     let alpha = &model.named_params()[2];
     assert_eq!(alpha.0, "scaled_tanh.alpha");
     // trained: α moved from its start

@@ -57,7 +57,7 @@ fn save_load_predict_is_bit_identical_and_keeps_the_compile_config() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     model.save(&path).unwrap();
-    let mut loaded = Model::load(&path).unwrap();
+    let loaded = Model::load(&path).unwrap();
     let (x, _) = test.batch(&(0..1500).collect::<Vec<_>>());
     let (p1, p2) = (model.predict(&x).unwrap(), loaded.predict(&x).unwrap());
     assert_eq!(p1.shape(), &[1500, 10]);

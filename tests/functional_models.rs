@@ -82,7 +82,7 @@ fn a_two_input_two_output_model_trains_from_rust() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("two.safetensors");
     model.save(&path).unwrap();
-    let mut back = Model::load(&path).unwrap();
+    let back = Model::load(&path).unwrap();
     assert_eq!(back.predict_multi(&xs).unwrap()[1].to_vec(), ys[1].to_vec());
     assert_eq!(back.evaluate(&test).unwrap(), scores);
     // data that lacks an input of the model is refused by name

@@ -39,7 +39,7 @@ fn binary_metrics_by_hand() {
         Metric::MeanSquaredError,
         Metric::RootMeanSquaredError,
     ];
-    let mut m = identity(1, Loss::BinaryCrossentropy.into(), &metrics);
+    let m = identity(1, Loss::BinaryCrossentropy.into(), &metrics);
     let s = m.evaluate(&data).unwrap();
     // predicted 1 0 1 0 1 0 against 1 1 0 0 1 0: tp 2, fn 1, fp 1, tn 2
     close(s.get("accuracy").unwrap(), 4.0 / 6.0);
@@ -70,7 +70,7 @@ fn multiclass_metrics_by_hand() {
         Metric::Recall,
         Metric::F1,
     ];
-    let mut m = identity(3, Loss::SparseCategoricalCrossentropy.into(), &metrics);
+    let m = identity(3, Loss::SparseCategoricalCrossentropy.into(), &metrics);
     let s = m.evaluate(&data).unwrap();
     close(s.get("accuracy").unwrap(), 0.75);
     close(s.get("top_2_accuracy").unwrap(), 1.0); // sample 1's class 2 is second best
@@ -80,7 +80,7 @@ fn multiclass_metrics_by_hand() {
     close(s.get("f1").unwrap(), (1.0 + 2.0 / 3.0 + 2.0 / 3.0) / 3.0);
     // the same with one-hot targets and the categorical loss
     let onehot = data.one_hot(3).unwrap();
-    let mut m = identity(
+    let m = identity(
         3,
         Loss::CategoricalCrossentropy.into(),
         &[Metric::Accuracy, Metric::CategoricalAccuracy],
@@ -93,7 +93,7 @@ fn multiclass_metrics_by_hand() {
 #[test]
 fn auc_needs_one_output() {
     let data = Dataset::new(vec![0.5; 6], &[3], vec![0.0, 1.0], &[]).unwrap();
-    let mut m = identity(
+    let m = identity(
         3,
         Loss::SparseCategoricalCrossentropy.into(),
         &[Metric::Auc],

@@ -414,7 +414,7 @@ fn every_optimizer_spec_trains_one_epoch_and_lowers_the_loss() {
     let out = tempfile::tempdir().unwrap();
     for path in specs {
         let spec = Spec::from_file(&path).unwrap();
-        let mut untrained = spec.build_model(spec.train.seed).unwrap();
+        let untrained = spec.build_model(spec.train.seed).unwrap();
         let (_, test) = spec.load_data(&untrained).unwrap();
         let before = untrained
             .evaluate(&test.unwrap())

@@ -59,7 +59,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// A layer: Keras's `__init__` (its config) / `build` / `call`, in Rust.
-pub trait Layer: Send {
+pub trait Layer: Send + Sync {
     /// The layer's name (unique in its model; the prefix of its weights' names).
     fn name(&self) -> &str;
     /// Sets the name (the model does this at build time for unnamed layers).

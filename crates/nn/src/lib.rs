@@ -8,6 +8,7 @@ pub mod decode;
 pub mod error;
 pub mod functional;
 pub mod generate;
+pub mod gradient_hook;
 pub mod graph;
 pub mod init;
 pub mod layer;
@@ -29,6 +30,7 @@ pub mod transfer;
 pub use activations::Activation;
 pub use config::{InputConfig, InputDtype, LayerConfig, ModelConfig, NodeConfig};
 pub use error::{Error, Result};
+pub use gradient_hook::GradientHook;
 pub use init::Initializer;
 pub use layer::{Ctx, Layer, Param};
 pub use layers::{

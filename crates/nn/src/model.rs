@@ -3,6 +3,7 @@
 
 use crate::config::{InputConfig, ModelConfig, DEFAULT_INPUT};
 use crate::error::{Error, Result};
+use crate::gradient_hook::GradientHook;
 use crate::graph::{Entry, Graph, Ref};
 use crate::layer::{Ctx, Layer, Param};
 use crate::losses::LossSpec;
@@ -10,7 +11,7 @@ use crate::metrics::Metric;
 use crate::optimizers::{Clipping, Optimizer, OptimizerConfig};
 use crate::per_output::PerOutput;
 use crate::schedules::Schedule;
-use nabla_core::{Rng, Tensor};
+use nabla_core::{Gradients, Rng, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// Builds a [`Model`] layer by layer: `Sequential::new([28, 28]).add(Flatten::new())...build(seed)`:
@@ -102,6 +103,12 @@ pub struct Compiled {
     pub schedule: Option<Schedule>,
     /// The learning rate the optimiser was compiled with (a schedule's `lr0`).
     pub base_lr: f32,
+    /// Run after clipping, before every optimiser step, in order.
+    pub hooks: Vec<Box<dyn GradientHook>>,
+    /// Micro-batches whose gradients are averaged into one step (1: every batch steps).
+    pub accumulate: usize,
+    /// Accumulated micro-batches: (Σ n_i · ∇_i, Σ n_i, how many).
+    pending: Option<(Gradients, usize, usize)>,
 }
 
 /// A built model: its graph of layers, optionally compiled with an optimiser, a loss and
@@ -207,6 +214,9 @@ impl Model {
             clipping: Clipping::default(),
             schedule: None,
             base_lr,
+            hooks: Vec::new(),
+            accumulate: 1,
+            pending: None,
         });
         Ok(())
     }
@@ -453,24 +463,72 @@ impl Model {
         self.graph.config()
     }
 
-    /// Applies one optimiser step with `grads` to every trainable weight.
-    pub fn apply_gradients(&mut self, grads: &nabla_core::Gradients) -> Result<()> {
+    /// Adds a hook run on every step's gradients after clipping, before the optimiser
+    /// (Keras has none; PyTorch users write this between `backward()` and `step()`).
+    pub fn add_gradient_hook(&mut self, hook: impl GradientHook + 'static) -> Result<()> {
+        self.compiled_mut()?.hooks.push(Box::new(hook));
+        Ok(())
+    }
+
+    /// Applies one optimiser step with `grads` to every trainable weight (after clipping and
+    /// the gradient hooks; no accumulation).
+    pub fn apply_gradients(&mut self, grads: &Gradients) -> Result<()> {
+        let c = self.compiled_mut()?;
+        if c.clipping.is_active() || !c.hooks.is_empty() {
+            return self.step_now(grads.clone());
+        }
+        self.step_now_ref(grads)
+    }
+
+    /// The gradients of one batch of `samples` samples: an optimiser step now, or, with
+    /// `accumulate` micro-batches, added to the pending sum, which steps with the mean
+    /// Σ n_i ∇_i / Σ n_i once it holds `accumulate` batches.
+    pub fn apply_batch_gradients(&mut self, grads: Gradients, samples: usize) -> Result<()> {
+        let c = self.compiled_mut()?;
+        if c.accumulate <= 1 {
+            return self.step_now(grads);
+        }
+        let mut g = grads;
+        g.scale(samples as f32);
+        let (sum, count, batches) = c.pending.get_or_insert_with(Default::default);
+        sum.accumulate(g);
+        *count += samples;
+        *batches += 1;
+        if *batches >= c.accumulate {
+            self.flush_gradients()?;
+        }
+        Ok(())
+    }
+
+    /// Applies the pending accumulated gradients, if any (an epoch's last micro-batches form
+    /// a smaller step).
+    pub fn flush_gradients(&mut self) -> Result<()> {
+        if let Some((mut sum, count, _)) = self.compiled_mut()?.pending.take() {
+            sum.scale(1.0 / count.max(1) as f32);
+            self.step_now(sum)?;
+        }
+        Ok(())
+    }
+
+    /// Clipping, the hooks, then the optimiser.
+    fn step_now(&mut self, mut grads: Gradients) -> Result<()> {
         let mut compiled = self.compiled.take().ok_or(Error::NotCompiled)?;
         {
-            let mut params = self.params_mut();
-            if compiled.clipping.is_active() {
-                let ids: Vec<u64> = params
-                    .iter()
-                    .filter(|p| p.trainable)
-                    .map(|p| p.value.id())
-                    .collect();
-                let mut clipped = grads.clone();
-                compiled.clipping.apply(&mut clipped, &ids);
-                compiled.optimizer.step(&mut params, &clipped);
-            } else {
-                compiled.optimizer.step(&mut params, grads);
+            let params = self.named_params();
+            compiled.clipping.apply(&mut grads, &params);
+            for h in compiled.hooks.iter_mut() {
+                h.apply(&mut grads, &params);
             }
         }
+        compiled.optimizer.step(&mut self.params_mut(), &grads);
+        self.compiled = Some(compiled);
+        Ok(())
+    }
+
+    /// The optimiser alone (nothing changes the gradients).
+    fn step_now_ref(&mut self, grads: &Gradients) -> Result<()> {
+        let mut compiled = self.compiled.take().ok_or(Error::NotCompiled)?;
+        compiled.optimizer.step(&mut self.params_mut(), grads);
         self.compiled = Some(compiled);
         Ok(())
     }

@@ -42,6 +42,8 @@ pub struct Fit<'a> {
     pub accumulate: usize,
     /// Tokens per sample when samples are token sequences (0: not; then no tokens/s).
     pub tokens_per_sample: usize,
+    /// The step run on every batch (default: [`StandardStep`](crate::train_step::StandardStep)).
+    pub train_step: Option<Box<dyn crate::train_step::TrainStep + 'a>>,
 }
 
 impl Default for Fit<'_> {
@@ -63,6 +65,7 @@ impl Default for Fit<'_> {
             augment: None,
             accumulate: 1,
             tokens_per_sample: 0,
+            train_step: None,
         }
     }
 }
@@ -145,6 +148,12 @@ impl<'a> Fit<'a> {
     /// Samples are sequences of `n` tokens: the epoch line reports tokens/s.
     pub fn tokens_per_sample(mut self, n: usize) -> Self {
         self.tokens_per_sample = n;
+        self
+    }
+    /// Runs `step` on every batch instead of the standard step (Keras's overridden
+    /// `train_step`).
+    pub fn train_step(mut self, step: impl crate::train_step::TrainStep + 'a) -> Self {
+        self.train_step = Some(Box::new(step));
         self
     }
     /// Sets the micro-batches per optimiser step (gradient accumulation).

@@ -17,6 +17,7 @@ pub mod report;
 pub mod resume;
 pub mod spec;
 pub mod totals;
+pub mod train_step;
 pub mod trainer;
 pub mod weights;
 
@@ -34,4 +35,5 @@ pub use logs::Logs;
 pub use report::{class_report, ClassReport};
 pub use resume::{resume, Resume};
 pub use spec::Spec;
+pub use train_step::{Batch, StandardStep, StepLogs, TrainStep};
 pub use trainer::Training;

@@ -8,10 +8,12 @@ use crate::history::History;
 use crate::logs::Logs;
 use crate::progress::Progress;
 use crate::totals::Totals;
+use crate::train_step::{output_losses, part_values, weighted_sum, Batch, StandardStep};
 use crate::weights::sample_weights;
 use nabla_core::Tensor;
 use nabla_data::{DataLoader, Dataset};
 use nabla_nn::{Metric, Model, Per};
+use std::borrow::Cow;
 
 /// Batch size of `evaluate` and `predict`.
 pub const EVAL_BATCH: usize = 1000;
@@ -21,87 +23,102 @@ pub trait Training {
     /// Trains for `opts.epochs` epochs and returns the per-epoch logs.
     fn fit(&mut self, train: &Dataset, opts: Fit) -> Result<History>;
     /// The mean loss and metrics over `data` (eval mode).
-    fn evaluate(&mut self, data: &Dataset) -> Result<Logs>;
+    fn evaluate(&self, data: &Dataset) -> Result<Logs>;
     /// The model's outputs for `x` `[n, ..input_shape]` (eval mode, in batches).
     fn predict(&self, x: &Tensor) -> Result<Tensor>;
     /// Every output of the model for one tensor per input (eval mode, in batches).
     fn predict_multi(&self, xs: &[Tensor]) -> Result<Vec<Tensor>>;
 }
 
+/// The training data after the validation split, bound to the model, with sample weights.
+struct Prepared<'d> {
+    train: Cow<'d, Dataset>,
+    val: Option<Cow<'d, Dataset>>,
+    binding: Binding,
+    weights: Option<Vec<f32>>,
+}
+
+/// Checks the options and the data, splits off validation data and adapts the layers that
+/// want statistics of the training data.
+fn prepare<'d>(model: &mut Model, data: &'d Dataset, opts: &Fit<'d>) -> Result<Prepared<'d>> {
+    let outputs = model.compiled_mut()?.losses.len();
+    if opts.batch_size == 0 || opts.accumulate == 0 {
+        return Err(Error::Input(format!(
+            "fit: batch_size and accumulate (micro-batches per step) expected >= 1, received {} and {}",
+            opts.batch_size, opts.accumulate
+        )));
+    }
+    if opts.class_weight.is_some() && outputs > 1 {
+        return Err(Error::Input(format!(
+            "class_weight: expected a model with one output, received {outputs} outputs (weigh samples with sample_weight)"
+        )));
+    }
+    let loss = model.compiled_mut()?.losses[0].clone();
+    let mut weights = sample_weights(data, opts, &loss, model.output_shape())?;
+    // as Keras: validation_data, when given, overrides validation_split
+    let (train, val) = match (opts.validation_data, opts.validation_split > 0.0) {
+        (Some(v), _) => (Cow::Borrowed(data), Some(Cow::Borrowed(v))),
+        (None, true) => {
+            let (t, v) = data.split_last(opts.validation_split)?;
+            (Cow::Owned(t), Some(Cow::Owned(v)))
+        }
+        (None, false) => (Cow::Borrowed(data), None),
+    };
+    if let Some(w) = &mut weights {
+        w.truncate(train.len()); // the held-out samples take their weights with them
+    }
+    if val.as_ref().is_some_and(|v| v.is_empty()) {
+        return Err(Error::Input(format!(
+            "validation data: expected at least 1 sample, received 0 (validation_split {} of {} samples holds out none)",
+            opts.validation_split,
+            data.len()
+        )));
+    }
+    let binding = Binding::new(model, &train, "training data")?;
+    if opts.augment.is_some() {
+        if model.inputs().len() > 1 {
+            return Err(Error::Input(format!(
+                "augment: expected a model with one image input, received {} inputs",
+                model.inputs().len()
+            )));
+        }
+        nabla_data::Pipeline::image_shape(train.x_shape())?;
+    }
+    if train.is_empty() {
+        return Err(Error::Input(
+            "training data: expected at least 1 sample, received 0".into(),
+        ));
+    }
+    if let Some(v) = &val {
+        Binding::new(model, v, "validation data")?;
+    }
+    if model.needs_adapt() {
+        let all: Vec<usize> = (0..train.len()).collect();
+        let (xs, _) = binding.pick(train.batch_all(&all));
+        model.adapt_multi(&xs);
+    }
+    Ok(Prepared {
+        train,
+        val,
+        binding,
+        weights,
+    })
+}
+
 impl Training for Model {
     fn fit(&mut self, data: &Dataset, mut opts: Fit) -> Result<History> {
-        let (losses, loss_weights, schedule, base_lr) = {
+        let p = prepare(self, data, &opts)?;
+        let (schedule, base_lr) = {
             let c = self.compiled_mut()?;
-            (
-                c.losses.clone(),
-                c.loss_weights.clone(),
-                c.schedule.clone(),
-                c.base_lr,
-            )
+            c.accumulate = opts.accumulate;
+            (c.schedule.clone(), c.base_lr)
         };
-        if opts.batch_size == 0 {
-            return Err(Error::Input(
-                "batch_size: expected a positive integer, received 0".into(),
-            ));
-        }
-        if opts.class_weight.is_some() && losses.len() > 1 {
-            return Err(Error::Input(format!(
-                "class_weight: expected a model with one output, received {} outputs (weigh samples with sample_weight)",
-                losses.len()
-            )));
-        }
-        let mut weights = sample_weights(data, &opts, &losses[0], self.output_shape())?;
-        let split;
-        // as Keras: validation_data, when given, overrides validation_split
-        let (train, val) = match (opts.validation_data, opts.validation_split > 0.0) {
-            (Some(v), _) => (data, Some(v)),
-            (None, true) => {
-                split = data.split_last(opts.validation_split)?;
-                (&split.0, Some(&split.1))
-            }
-            (None, false) => (data, None),
-        };
-        if let Some(w) = &mut weights {
-            w.truncate(train.len()); // the held-out samples take their weights with them
-        }
-        if val.is_some_and(|v| v.is_empty()) {
-            return Err(Error::Input(format!(
-                "validation data: expected at least 1 sample, received 0 (validation_split {} of {} samples holds out none)",
-                opts.validation_split,
-                data.len()
-            )));
-        }
-        if opts.accumulate == 0 {
-            return Err(Error::Input(
-                "fit: accumulate (micro-batches per step) expected >= 1, received 0".into(),
-            ));
-        }
-        let binding = Binding::new(self, train, "training data")?;
-        if opts.augment.is_some() {
-            if self.inputs().len() > 1 {
-                return Err(Error::Input(format!(
-                    "augment: expected a model with one image input, received {} inputs",
-                    self.inputs().len()
-                )));
-            }
-            nabla_data::Pipeline::image_shape(train.x_shape())?;
-        }
-        if train.is_empty() {
-            return Err(Error::Input(
-                "training data: expected at least 1 sample, received 0".into(),
-            ));
-        }
-        if let Some(v) = val {
-            Binding::new(self, v, "validation data")?;
-        }
-        if self.needs_adapt() {
-            let all: Vec<usize> = (0..train.len()).collect();
-            let (xs, _) = binding.pick(train.batch_all(&all));
-            self.adapt_multi(&xs);
-        }
+        let mut step_fn = opts
+            .train_step
+            .take()
+            .unwrap_or_else(|| Box::new(StandardStep));
         let mut callbacks = std::mem::take(&mut opts.callbacks);
         let mut history = std::mem::take(&mut opts.initial_history);
-        let epochs = opts.epochs;
         crate::resume::restore(&mut callbacks, &opts.callback_states)?;
         if let (Some(_), Some(c)) = (
             &schedule,
@@ -112,6 +129,7 @@ impl Training for Model {
                 c.name()
             )));
         }
+        let epochs = opts.epochs;
         let mut hooks = Hooks {
             callbacks: &mut callbacks,
             epochs,
@@ -124,96 +142,61 @@ impl Training for Model {
                 set_lr(self, s.learning_rate(base_lr, epoch as u64 - 1))?;
             }
             let mut stop = hooks.run(self, epoch, &history, |c, s| c.on_epoch_begin(s))?;
-            let mut loader = if opts.shuffle {
-                DataLoader::shuffled(train, opts.batch_size, &mut self.rng)
-            } else {
-                DataLoader::new(train, opts.batch_size)
+            let mut loader = match opts.shuffle {
+                true => DataLoader::shuffled(&p.train, opts.batch_size, &mut self.rng),
+                false => DataLoader::new(&p.train, opts.batch_size),
             };
             let mut progress = Progress::new(epoch, epochs, loader.steps(), opts.verbose);
             if opts.tokens_per_sample > 0 {
-                progress = progress.with_tokens(train.len() * opts.tokens_per_sample);
+                progress = progress.with_tokens(p.train.len() * opts.tokens_per_sample);
             }
-            // gradient accumulation: (sum, samples, micro-batches) not yet applied
-            let mut pending: Option<(nabla_core::Gradients, usize, usize)> = None;
-            let mut totals = self.totals()?;
-            let mut penalty_sum = None;
+            let (mut totals, mut penalty_sum) = (self.totals()?, None);
             let order = loader.order().to_vec();
             let mut step = 0;
-            while let Some(batch) = loader.next_all() {
-                let (mut xs, ys) = binding.pick(batch);
-                if let Some(p) = &opts.augment {
-                    xs[0] = p.apply_batch(&xs[0], &mut self.rng)?;
+            while let Some(arrays) = loader.next_all() {
+                let (mut xs, ys) = p.binding.pick(arrays);
+                if let Some(a) = &opts.augment {
+                    xs[0] = a.apply_batch(&xs[0], &mut self.rng)?;
                 }
                 if let Some(s) = schedule.as_ref().filter(|s| s.per() == Per::Step) {
                     let t = self.compiled_mut()?.optimizer.state().t;
                     set_lr(self, s.learning_rate(base_lr, t))?;
                 }
-                let (y_preds, penalty) = self.forward_train_multi(&xs);
-                let n = y_preds[0].shape()[0];
-                let wb = weights.as_ref().map(|w| {
-                    let start = step * opts.batch_size;
-                    let idx = &order[start..start + n];
-                    Tensor::from_vec(idx.iter().map(|&i| w[i]).collect(), &[n])
-                });
-                let parts: Vec<Tensor> = (0..losses.len())
-                    .map(|o| match &wb {
-                        None => losses[o].compute(&y_preds[o], &ys[o]),
-                        Some(w) => losses[o].compute_weighted(&y_preds[o], &ys[o], w),
-                    })
-                    .collect();
-                let mut l = weighted_sum(&parts, &loss_weights);
-                if let Some(p) = &penalty {
-                    *penalty_sum.get_or_insert(0.0) += p.item() as f64 * n as f64;
-                    l = l.add(p);
-                }
-                let value = l.item();
+                let n = xs[0].shape()[0];
+                let at = &order[step * opts.batch_size..step * opts.batch_size + n];
+                let weights = p
+                    .weights
+                    .as_ref()
+                    .map(|w| Tensor::from_vec(at.iter().map(|&i| w[i]).collect(), &[n]));
+                let batch = Batch { xs, ys, weights };
+                let out = step_fn.train_step(self, &batch)?;
+                step += 1;
+                let value = out.loss;
+                let asked =
+                    hooks.run(self, epoch, &history, |c, s| c.on_batch_end(step, value, s))?;
                 if !value.is_finite() {
-                    if hooks.run(self, epoch, &history, |c, s| {
-                        c.on_batch_end(step + 1, value, s)
-                    })? {
-                        stop = true;
+                    if asked {
+                        stop = true; // a callback (TerminateOnNaN) ends training
                         break;
                     }
-                    return Err(Error::NonFinite {
-                        epoch,
-                        step: step + 1,
-                        value,
-                    });
+                    return Err(Error::NonFinite { epoch, step, value });
                 }
-                let part_values = part_values(&parts, value);
-                totals.add_all(value, &part_values, &y_preds, &ys);
-                let grads = l.backward();
-                drop((l, parts, y_preds, penalty)); // free the graph so weights update in place
-                if opts.accumulate <= 1 {
-                    self.apply_gradients(&grads)?;
-                } else {
-                    // Σ n_i · ∇(mean loss of micro-batch i), applied as the mean over them all
-                    let mut g = grads;
-                    g.scale(n as f32);
-                    let (sum, count, batches) = pending.get_or_insert_with(Default::default);
-                    sum.accumulate(g);
-                    *count += n;
-                    *batches += 1;
-                    if *batches == opts.accumulate {
-                        apply_pending(self, &mut pending)?;
-                    }
+                stop |= asked;
+                if let Some(pv) = out.penalty {
+                    *penalty_sum.get_or_insert(0.0) += pv as f64 * n as f64;
                 }
-                stop |= hooks.run(self, epoch, &history, |c, s| {
-                    c.on_batch_end(step + 1, value, s)
-                })?;
-                progress.step(step + 1, || totals.logs(""));
-                step += 1;
+                totals.add_all(value, &out.losses, &out.y_preds, &batch.ys);
+                progress.step(step, || totals.logs(""));
                 if stop {
                     break;
                 }
             }
-            // an epoch's last micro-batches form a smaller step
-            apply_pending(self, &mut pending)?;
+            self.flush_gradients()?; // an epoch's last micro-batches form a smaller step
             let mut logs = totals.logs("");
-            if let Some(p) = penalty_sum {
-                logs.set("regularization_loss", p / totals.samples().max(1) as f64);
+            if let Some(s) = penalty_sum {
+                logs.set("regularization_loss", s / totals.samples().max(1) as f64);
             }
-            if let Some(v) = val {
+            if let Some(v) = &p.val {
                 for (n, value) in self.evaluate(v)?.0 {
                     logs.set(&format!("val_{n}"), value);
                 }
@@ -239,7 +222,7 @@ impl Training for Model {
         Ok(history)
     }
 
-    fn evaluate(&mut self, data: &Dataset) -> Result<Logs> {
+    fn evaluate(&self, data: &Dataset) -> Result<Logs> {
         let c = self.compiled().ok_or(nabla_nn::Error::NotCompiled)?;
         let (losses, loss_weights) = (c.losses.clone(), c.loss_weights.clone());
         let binding = Binding::new(self, data, "evaluation data")?;
@@ -257,11 +240,7 @@ impl Training for Model {
         while let Some(batch) = loader.next_all() {
             let (xs, ys) = binding.pick(batch);
             let y_preds = self.forward_eval_multi(&xs);
-            let parts: Vec<Tensor> = nabla_core::no_grad(|| {
-                (0..losses.len())
-                    .map(|o| losses[o].compute(&y_preds[o], &ys[o]))
-                    .collect()
-            });
+            let parts = nabla_core::no_grad(|| output_losses(&losses, &y_preds, &ys, None));
             let l = nabla_core::no_grad(|| weighted_sum(&parts, &loss_weights)).item();
             totals.add_all(l + penalty, &part_values(&parts, l), &y_preds, &ys);
         }
@@ -339,27 +318,6 @@ impl Training for Model {
     }
 }
 
-/// `Σ w_o · loss_o` (the one loss itself when there is one output of weight 1).
-fn weighted_sum(parts: &[Tensor], weights: &[f32]) -> Tensor {
-    if parts.len() == 1 && weights[0] == 1.0 {
-        return parts[0].clone();
-    }
-    parts
-        .iter()
-        .zip(weights)
-        .map(|(p, &w)| p.scale(w))
-        .reduce(|a, b| a.add(&b))
-        .expect("a model has an output")
-}
-
-/// Each output's loss value (read only when there are several: one is the total).
-fn part_values(parts: &[Tensor], total: f32) -> Vec<f32> {
-    if parts.len() == 1 {
-        return vec![total];
-    }
-    parts.iter().map(|p| p.item()).collect()
-}
-
 /// What `Totals` needs of a compiled model.
 trait TotalsOf {
     fn totals(&self) -> Result<Totals>;
@@ -421,16 +379,4 @@ impl Hooks<'_, '_> {
     ) -> Result<bool> {
         self.run(model, epoch, history, |c, s| c.on_epoch_end(logs, s))
     }
-}
-
-/// Applies accumulated micro-batch gradients, if any, as their sample-weighted mean.
-fn apply_pending(
-    model: &mut Model,
-    pending: &mut Option<(nabla_core::Gradients, usize, usize)>,
-) -> Result<()> {
-    if let Some((mut sum, count, _)) = pending.take() {
-        sum.scale(1.0 / count.max(1) as f32);
-        model.apply_gradients(&sum)?;
-    }
-    Ok(())
 }

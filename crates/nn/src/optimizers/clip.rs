@@ -44,7 +44,7 @@ impl Clipping {
     }
 
     /// Clips `grads` of the tensors `ids` in place.
-    pub fn apply(&self, grads: &mut Gradients, ids: &[u64]) {
+    pub fn clip(&self, grads: &mut Gradients, ids: &[u64]) {
         if let Some(c) = self.clipvalue {
             grads.map_each(ids, |g| g.iter_mut().for_each(|v| *v = v.clamp(-c, c)));
         }

@@ -37,7 +37,7 @@ use nabla_core::Gradients;
 use serde::{Deserialize, Serialize};
 
 /// Updates weights from their gradients.
-pub trait Optimizer: Send {
+pub trait Optimizer: Send + Sync {
     /// One update of every trainable parameter that received a gradient.
     fn step(&mut self, params: &mut [&mut Param], grads: &Gradients) {
         self.state_mut().t += 1;
