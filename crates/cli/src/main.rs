@@ -118,6 +118,9 @@ enum Command {
     Summary {
         /// A .toml spec or a saved model.
         path: PathBuf,
+        /// Also draw the model graph into this PNG (Keras's plot_model).
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
     /// Run a benchmark workload of shared/bench/WORKLOADS.md and print one JSON line.
     Bench {
@@ -192,7 +195,7 @@ fn main() {
             rows,
             seed,
         } => augment::run(&spec, &out, samples, rows, seed),
-        Command::Summary { path } => summary::run(&path),
+        Command::Summary { path, plot } => summary::run(&path, plot.as_deref()),
         Command::Bench { workload, epochs } => bench::run(&workload, epochs),
     };
     if let Err(e) = result {

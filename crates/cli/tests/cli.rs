@@ -826,3 +826,35 @@ batch_size = 32
     );
     assert!(acc >= 0.9, "{printed}");
 }
+
+#[test]
+fn summary_of_a_graph_shows_connections_and_draws_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!(
+        "{}/../../specs/mnist_resnet.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let png = dir.path().join("resnet.png");
+    let out = ok(&["summary", &spec, "--plot", s(&png)]);
+    assert!(out.contains("Connected to"), "{out}");
+    assert!(
+        out.contains("b1_add (add)") && out.contains("stem, b1_bn2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("b2_shortcut (conv2d)") && out.contains("pool1"),
+        "{out}"
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    // width and height from the IHDR chunk: one column of 24 rows, a box of 300 px each
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert!(w >= 600 && h > 24 * 46, "{w}x{h}");
+    // a sequential spec keeps the three-column table
+    let mlp = ok(&["summary", &spec.replace("mnist_resnet", "mnist_mlp")]);
+    assert!(
+        !mlp.contains("Connected to") && mlp.contains("Model: \"sequential\""),
+        "{mlp}"
+    );
+}

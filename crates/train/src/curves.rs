@@ -48,7 +48,6 @@ fn panels(history: &History) -> Vec<(String, Vec<Series>)> {
 
 /// Draws `history` into a PNG at `path` (written atomically).
 pub fn plot_history(history: &History, path: &Path) -> Result<()> {
-    register_font();
     let panels = panels(history);
     if panels.is_empty() {
         return Err(Error::Input("curves: the history is empty".into()));
@@ -56,17 +55,9 @@ pub fn plot_history(history: &History, path: &Path) -> Result<()> {
     let cols = 2usize.min(panels.len());
     let rows = panels.len().div_ceil(cols);
     let (w, h) = (520 * cols as u32, 340 * rows as u32);
-    // drawn to a temporary file beside the target, then renamed: never half a picture
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp.png", std::process::id()));
-    {
-        let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
+    write_png(path, (w, h), "curves", |root| {
         let draw_err =
             |e: &dyn std::fmt::Display| Error::Input(format!("curves: cannot draw: {e}"));
-        root.fill(&WHITE).map_err(|e| draw_err(&e))?;
         let areas = root.split_evenly((rows, cols));
         for ((title, series), area) in panels.iter().zip(areas) {
             let n = series
@@ -129,10 +120,39 @@ pub fn plot_history(history: &History, path: &Path) -> Result<()> {
                 .draw()
                 .map_err(|e| draw_err(&e))?;
         }
-        root.present().map_err(|e| draw_err(&e))?;
+        Ok(())
+    })
+}
+
+/// Draws a `size` picture with `draw` (on a white background) into a PNG at `path`: to a
+/// temporary file beside it, then renamed, so there is never half a picture. `what` names the
+/// picture in errors.
+pub(crate) fn write_png(
+    path: &Path,
+    size: (u32, u32),
+    what: &str,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
+    register_font();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp.png", std::process::id()));
+    let drawn = (|| {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        let draw_err =
+            |e: &dyn std::fmt::Display| Error::Input(format!("{what}: cannot draw: {e}"));
+        root.fill(&WHITE).map_err(|e| draw_err(&e))?;
+        draw(&root)?;
+        root.present().map_err(|e| draw_err(&e))
+    })();
+    if let Err(e) = drawn {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::Input(format!("curves: cannot write {}: {e}", path.display()))
+        Error::Input(format!("{what}: cannot write {}: {e}", path.display()))
     })
 }
