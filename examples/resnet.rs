@@ -42,9 +42,9 @@ fn main() -> anyhow::Result<()> {
     let image = Input::new("image", [1, 28, 28]);
     let stem = ActivationLayer::new(Activation::Relu).call(&conv_bn(&image, 32, 3));
     let b1 = residual_block(&stem, 32, false);
-    let b1 = Pool2d::max(2).call(&b1);
+    let b1 = MaxPool2d::new(2).call(&b1);
     let b2 = residual_block(&b1, 64, true);
-    let b2 = Pool2d::max(2).call(&b2);
+    let b2 = MaxPool2d::new(2).call(&b2);
     let pooled = GlobalPool2d::avg().call(&b2);
     let digit = Dense::new(10).activation(Activation::Softmax).call(&pooled);
     let mut model = Functional::new([&image], [&digit]).build(42)?;

@@ -37,10 +37,11 @@ pub mod prelude {
     pub use nabla_nn::functional::{Call, Functional, Input, Shared, Sym};
     pub use nabla_nn::generate::Sampling;
     pub use nabla_nn::{
-        Activation, ActivationLayer, Adam, AdamW, Add, Average, BatchNorm, Concatenate, Conv2d,
-        Dense, Dot, Dropout, Flatten, GlobalPool2d, Gru, Initializer, Layer, Loss, LossSpec, Lstm,
-        Maximum, Metric, Minimum, Model, ModelConfig, Multiply, Normalization, Optimizer, Padding,
-        Pool2d, Regularizer, Reshape, Sequential, Sgd, SimpleRnn, SubModel, Subtract,
+        Activation, ActivationLayer, Adam, AdamW, Add, Average, AvgPool2d, BatchNorm, Concatenate,
+        Conv2d, Dense, Dot, Dropout, Flatten, GlobalPool2d, Gru, Initializer, Layer, Loss,
+        LossSpec, Lstm, MaxPool2d, Maximum, Metric, Minimum, Model, ModelConfig, Multiply,
+        Normalization, Optimizer, Padding, Pool2d, Regularizer, Reshape, Sequential, Sgd,
+        SimpleRnn, SubModel, Subtract,
     };
     pub use nabla_train::{Fit, Generate, History, Logs, Spec, Training};
 }

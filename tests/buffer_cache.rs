@@ -1,4 +1,4 @@
-//! The buffer cache (`nabla_core::cpu::recycle`) holds what one training step needs, and no
+//! The buffer cache (`nabla_core::backend`) holds what one training step needs, and no
 //! more: a kernel that allocates a large buffer itself, which goes back to the cache when
 //! its tensor drops, would make the cache grow by one buffer every step (W4 grew by 400 MB).
 //! Alone in its file: it reads a process-wide total that other tests would change.
@@ -6,7 +6,7 @@
 use nabla::data::{shakespeare_ids, windows};
 use nabla::nn::layers::{Embedding, PositionKind, PositionalEmbedding, TransformerBlock};
 use nabla::prelude::*;
-use nabla_core::cpu::recycle::kept_bytes;
+use nabla_core::backend::kept_bytes;
 
 /// `kept_bytes()` after one epoch of `model` on `data`, and after three more.
 fn kept_after_one_and_four(mut model: Model, data: &Dataset, batch: usize) -> (usize, usize) {

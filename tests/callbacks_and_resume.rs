@@ -125,7 +125,7 @@ fn compiled_schedules_run_per_epoch_or_per_step() {
         }),
     };
     let mut m = mlp(4);
-    m.compile_config(&cfg(Per::Epoch)).unwrap();
+    m.compile_from_config(&cfg(Per::Epoch)).unwrap();
     let h = m.fit(&data(), Fit::new().epochs(3).verbose(0)).unwrap();
     let lr = h.get("learning_rate");
     assert!(
@@ -133,14 +133,14 @@ fn compiled_schedules_run_per_epoch_or_per_step() {
         "{lr:?}"
     );
     let mut m = mlp(4);
-    m.compile_config(&cfg(Per::Step)).unwrap();
+    m.compile_from_config(&cfg(Per::Step)).unwrap();
     let h = m
         .fit(&data(), Fit::new().epochs(1).batch_size(128).verbose(0))
         .unwrap();
     // 5 steps: the last one ran at t = 4
     assert!((h.get("learning_rate")[0] - 0.1 * 0.5f64.powi(4)).abs() < 1e-8);
     // the saved compile config keeps the base rate and the schedule
-    let saved = m.compile_cfg().unwrap();
+    let saved = m.compile_config().unwrap();
     assert_eq!(saved, cfg(Per::Step));
 }
 
@@ -351,9 +351,9 @@ fn misuse_is_an_error_not_a_surprise() {
     let small = train.slice(0..64);
     // a compiled schedule would undo ReduceLROnPlateau
     let mut m = mlp(9);
-    let mut cfg = m.compile_cfg().unwrap();
+    let mut cfg = m.compile_config().unwrap();
     cfg.lr_schedule = Some(Schedule::new(ScheduleKind::Constant));
-    m.compile_config(&cfg).unwrap();
+    m.compile_from_config(&cfg).unwrap();
     let e = m
         .fit(
             &small,

@@ -67,7 +67,7 @@ fn save_load_predict_is_bit_identical_and_keeps_the_compile_config() {
         .zip(p2.data())
         .all(|(a, b)| a.to_bits() == b.to_bits()));
     assert_eq!(loaded.config(), model.config());
-    assert_eq!(loaded.compile_cfg(), model.compile_cfg());
+    assert_eq!(loaded.compile_config(), model.compile_config());
     assert_eq!(
         loaded.evaluate(&test).unwrap(),
         model.evaluate(&test).unwrap()

@@ -146,7 +146,7 @@ fn optimizer_trajectories_match_torch_optim() {
             clipping,
             lr_schedule: None,
         };
-        model.compile_config(&compile).unwrap();
+        model.compile_from_config(&compile).unwrap();
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
             let loss = Loss::MeanSquaredError
                 .into_spec()

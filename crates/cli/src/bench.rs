@@ -124,7 +124,7 @@ fn measure(
         epochs,
         wall_s: train_s,
         version: env!("CARGO_PKG_VERSION"),
-        threads: nabla::core::cpu::threads::num_threads(),
+        threads: nabla::core::backend::num_threads(),
         batch,
         steps,
         train_loss_per_epoch: history

@@ -92,7 +92,7 @@ pub fn run(steps: Option<usize>) -> Result<()> {
             .map(|(_, p)| p.value.numel())
             .sum(),
         version: env!("CARGO_PKG_VERSION"),
-        threads: nabla::core::cpu::threads::num_threads(),
+        threads: nabla::core::backend::num_threads(),
         full_spec: steps == STEPS,
     };
     println!("{}", serde_json::to_string(&rec)?);

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use nabla::data::idx::read_idx_file;
 use nabla::prelude::*;
-use nabla::train::spec::targets_for_loss;
+use nabla::train::spec::data_for_model;
 use std::path::{Path, PathBuf};
 
 pub fn run(model_path: &Path, idx: Option<(PathBuf, PathBuf)>) -> Result<()> {
@@ -24,7 +24,7 @@ pub fn run(model_path: &Path, idx: Option<(PathBuf, PathBuf)>) -> Result<()> {
         }
         None => nabla::datasets::mnist()?.1,
     };
-    let data = targets_for_loss(data, &loss, &model)?;
+    let data = data_for_model(data, &loss, &model)?;
     let scores = model.evaluate(&data)?;
     println!("samples: {}", data.len());
     for (name, v) in &scores.0 {

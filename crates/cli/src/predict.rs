@@ -75,7 +75,7 @@ fn print_rows(
     let n = probs.shape()[0];
     let classes = probs.numel() / n.max(1);
     for (i, row) in probs.data().chunks(classes).enumerate() {
-        let best = nabla::core::cpu::reduce::argmax_rows(row, classes)[0];
+        let best = nabla::core::backend::argmax_rows(row, classes)[0];
         let truth = labels
             .map(|l| format!(" (label {})", l[i]))
             .unwrap_or_default();

@@ -6,6 +6,7 @@
 //! gradient rule of every primitive, one match arm each.
 
 pub mod autograd;
+#[doc(hidden)] // reached through `ops` and `backend`; public for core's own kernel tests
 pub mod cpu;
 mod ops;
 pub mod rng;
@@ -13,6 +14,18 @@ mod tensor;
 pub mod testing;
 
 pub use autograd::{is_grad_enabled, no_grad, Gradients};
+
+/// What layers, data and training use of the CPU backend besides ops on tensors: window
+/// geometry, the thread pool, the buffer cache, a row argmax. Other crates reach the backend
+/// only through this and tensor ops (tests/layering.rs checks), the one seam a GPU backend
+/// needs.
+pub mod backend {
+    pub use crate::cpu::conv::Conv2dGeom;
+    pub use crate::cpu::pool::Pool2dGeom;
+    pub use crate::cpu::recycle::{kept_bytes, release, scratch};
+    pub use crate::cpu::reduce::argmax_rows;
+    pub use crate::cpu::threads::{num_threads, share};
+}
 pub use cpu::recurrent::Cell as RnnCell;
 pub use cpu::upsample::Interpolation;
 pub use ops::{RnnParams, UnaryOp, Window2d};

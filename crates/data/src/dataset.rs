@@ -2,7 +2,7 @@
 //! model output), each with a per-sample shape. Most datasets have one of each: `x` and `y`.
 
 use crate::error::{Error, Result};
-use nabla_core::cpu::recycle::scratch;
+use nabla_core::backend::scratch;
 use nabla_core::{Rng, Tensor};
 
 /// One named array of a dataset: `len · Π shape` values.

@@ -34,9 +34,9 @@ pub use gradient_hook::GradientHook;
 pub use init::Initializer;
 pub use layer::{Ctx, Layer, Param};
 pub use layers::{
-    ActivationLayer, Add, Average, BatchNorm, Concatenate, Conv2d, Dense, Dot, Dropout, Flatten,
-    GlobalPool2d, Gru, Lstm, Maximum, Merge, Minimum, Multiply, Normalization, Padding, Pool2d,
-    Reshape, SimpleRnn, SubModel, Subtract,
+    ActivationLayer, Add, Average, AvgPool2d, BatchNorm, Concatenate, Conv2d, Dense, Dot, Dropout,
+    Flatten, GlobalPool2d, Gru, Lstm, MaxPool2d, Maximum, Merge, Minimum, Multiply, Normalization,
+    Padding, Pool2d, Reshape, SimpleRnn, SubModel, Subtract,
 };
 pub use losses::{Loss, LossSpec};
 pub use metrics::Metric;

@@ -55,7 +55,8 @@ impl Sequential {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompileConfig {
-    /// The optimiser and its hyper-parameters.
+    /// The optimiser and its hyper-parameters (a name alone takes its defaults).
+    #[serde(deserialize_with = "crate::optimizers::name_or_table")]
     pub optimizer: OptimizerConfig,
     /// The loss: one for every output, or one per output name.
     pub loss: PerOutput<LossSpec>,
@@ -222,7 +223,7 @@ impl Model {
     }
 
     /// Compiles from a saved or spec'd [`CompileConfig`].
-    pub fn compile_config(&mut self, cfg: &CompileConfig) -> Result<()> {
+    pub fn compile_from_config(&mut self, cfg: &CompileConfig) -> Result<()> {
         cfg.optimizer.validate()?;
         let clip = [
             ("global_clipnorm", cfg.clipping.global_clipnorm),
@@ -260,7 +261,7 @@ impl Model {
     }
 
     /// The compile config (to save), if compiled.
-    pub fn compile_cfg(&self) -> Option<CompileConfig> {
+    pub fn compile_config(&self) -> Option<CompileConfig> {
         self.compiled.as_ref().map(|c| {
             // saved with the compiled learning rate, not the one a schedule reached
             let mut opt = c.optimizer.config().into_optimizer();

@@ -107,7 +107,7 @@ impl Model {
         meta.insert(FORMAT_KEY.to_string(), FORMAT_VERSION.to_string());
         let json = |v: &dyn erased::Json| v.to_json();
         meta.insert(MODEL_KEY.to_string(), json(&self.config()));
-        if let Some(c) = self.compile_cfg() {
+        if let Some(c) = self.compile_config() {
             meta.insert(COMPILE_KEY.to_string(), json(&c));
         }
         if let Some(t) = self.tokenizer() {
@@ -193,7 +193,7 @@ impl Model {
         if let Some(c) = meta.get(COMPILE_KEY) {
             let cc: CompileConfig = serde_json::from_str(c)
                 .map_err(|e| bad(format!("compile config cannot be read: {e}")))?;
-            model.compile_config(&cc)?;
+            model.compile_from_config(&cc)?;
         }
         if let Some(t) = meta.get(TOKENIZER_KEY) {
             model.set_tokenizer(t.clone());

@@ -2,7 +2,7 @@
 //! confusion matrix, sums, or scores for AUC) and gives its value at the end of an epoch.
 //! The formulas are in `nabla_nn::metrics`.
 
-use nabla_core::cpu::reduce::argmax_rows;
+use nabla_core::backend::argmax_rows;
 use nabla_core::Tensor;
 use nabla_nn::{Loss, LossSpec, Metric};
 

@@ -150,8 +150,12 @@ pub struct IdxSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSpec {
-    /// The optimiser (default: adam with PyTorch's defaults).
-    #[serde(default = "default_optimizer")]
+    /// The optimiser: a name (`"adam"`, with its defaults) or a table (default: adam with
+    /// PyTorch's defaults).
+    #[serde(
+        default = "default_optimizer",
+        deserialize_with = "nabla_nn::optimizers::name_or_table"
+    )]
     pub optimizer: OptimizerConfig,
     /// The loss: one for every output, or `{ main = "..", aux = ".." }` per output name.
     pub loss: PerOutput<LossSpec>,
@@ -329,7 +333,7 @@ impl Spec {
     /// Builds the model with `seed` and compiles it as the spec says.
     pub fn build_model(&self, seed: u64) -> Result<Model> {
         let mut model = self.model.build(seed)?;
-        model.compile_config(&self.compile_config())?;
+        model.compile_from_config(&self.compile_config())?;
         Ok(model)
     }
 
@@ -441,7 +445,7 @@ impl Spec {
         };
         let prepare = |d: Dataset| -> Result<Dataset> {
             let d = match model.compiled() {
-                Some(c) if d.targets().len() == 1 => targets_for_loss(d, &c.losses[0], model)?,
+                Some(c) if d.targets().len() == 1 => data_for_model(d, &c.losses[0], model)?,
                 _ => d,
             };
             Ok(match &self.data.normalize {
@@ -455,9 +459,10 @@ impl Spec {
     }
 }
 
-/// One-hot encodes class-index targets when the loss wants one row per sample
-/// (categorical cross-entropy), as Keras users do with `to_categorical`.
-pub fn targets_for_loss(data: Dataset, loss: &LossSpec, model: &Model) -> Result<Dataset> {
+/// Fits data to a model: samples of the right size seen with the model's input shape
+/// (`[28, 28]` as `[1, 28, 28]`), and class-index targets one-hot encoded when the loss wants
+/// one row per sample (categorical cross-entropy), as Keras users do with `to_categorical`.
+pub fn data_for_model(data: Dataset, loss: &LossSpec, model: &Model) -> Result<Dataset> {
     // images [28, 28] for a model taking [1, 28, 28]: same values, the model's view
     let data = if data.x_shape() != model.input_shape()
         && data.x_shape().iter().product::<usize>() == model.input_shape().iter().product::<usize>()

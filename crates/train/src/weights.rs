@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::fit::Fit;
-use nabla_core::cpu::reduce::argmax_rows;
+use nabla_core::backend::argmax_rows;
 use nabla_data::Dataset;
 use nabla_nn::{Loss, LossSpec};
 

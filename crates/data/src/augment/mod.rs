@@ -116,7 +116,7 @@ impl Pipeline {
         let per: usize = shape.iter().product();
         let seeds: Vec<u64> = (0..x.shape()[0]).map(|_| rng.next_u64()).collect();
         let mut out = x.data().to_vec();
-        nabla_core::cpu::threads::num_threads(); // the pool NABLA_NUM_THREADS asks for
+        nabla_core::backend::num_threads(); // the pool NABLA_NUM_THREADS asks for
         out.par_chunks_mut(per).zip(seeds).for_each(|(img, seed)| {
             let mut r = Rng::new(seed);
             for t in &self.steps {

@@ -16,7 +16,7 @@ use crate::init::Initializer;
 use crate::layer::{Ctx, Layer, Param};
 use crate::named::name_or_table;
 use crate::regularizers::{optional, Regularizer};
-use nabla_core::cpu::conv::Conv2dGeom;
+use nabla_core::backend::Conv2dGeom;
 use nabla_core::{Rng, Tensor, Window2d};
 use serde::{Deserialize, Serialize};
 

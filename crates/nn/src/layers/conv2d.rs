@@ -207,7 +207,7 @@ impl Layer for Conv2d {
             dilation: (c.dilation_rate.0, c.dilation_rate.1),
             groups: c.groups,
         };
-        let geom = nabla_core::cpu::conv::Conv2dGeom {
+        let geom = nabla_core::backend::Conv2dGeom {
             n: 1,
             c: ch,
             h,

@@ -48,7 +48,7 @@ pub use merge::{
 pub use normalization::{Method, Normalization, NormalizationConfig};
 pub use permute::{Permute, PermuteConfig};
 pub use pool1d::{Pool1d, Pool1dConfig};
-pub use pool2d::{Pool2d, Pool2dConfig, PoolKind};
+pub use pool2d::{AvgPool2d, MaxPool2d, Pool2d, Pool2dConfig, PoolKind};
 pub use positional::{PositionKind, PositionalConfig, PositionalEmbedding};
 pub use recurrent::{Gru, Lstm, Recurrent, RecurrentConfig, RnnState, SimpleRnn};
 pub use reshape::{Reshape, ReshapeConfig};

@@ -116,7 +116,7 @@ impl Layer for Pool1d {
             });
         };
         let (l, r) = self.cfg.padding.amounts(len, k, s, 1);
-        let geom = nabla_core::cpu::pool::Pool2dGeom {
+        let geom = nabla_core::backend::Pool2dGeom {
             planes: c,
             h: 1,
             w: len,

@@ -126,7 +126,7 @@ impl Layer for Pool2d {
             });
         };
         let pad = self.cfg.padding.amounts(h, w, k, s, Pair(1, 1));
-        let geom = nabla_core::cpu::pool::Pool2dGeom {
+        let geom = nabla_core::backend::Pool2dGeom {
             planes: c,
             h,
             w,
@@ -160,4 +160,26 @@ impl Layer for Pool2d {
     }
 
     crate::layer::trainable_from_config!();
+}
+
+/// Keras's `MaxPool2D`: `MaxPool2d::new(2)` is [`Pool2d::max`].
+pub struct MaxPool2d;
+
+impl MaxPool2d {
+    /// Max pooling over `pool_size` windows, stride = pool size.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(pool_size: impl Into<Pair>) -> Pool2d {
+        Pool2d::max(pool_size)
+    }
+}
+
+/// Keras's `AveragePooling2D`: `AvgPool2d::new(2)` is [`Pool2d::avg`].
+pub struct AvgPool2d;
+
+impl AvgPool2d {
+    /// Average pooling over `pool_size` windows, stride = pool size.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(pool_size: impl Into<Pair>) -> Pool2d {
+        Pool2d::avg(pool_size)
+    }
 }

@@ -150,7 +150,7 @@ pub(crate) fn adam_update(
     } else {
         let (m, v) = state.two(0, 1, index, n);
         // a large tensor on every worker (element by element: the same result either way)
-        match nabla_core::cpu::threads::share(n, 1 << 16, 16) {
+        match nabla_core::backend::share(n, 1 << 16, 16) {
             Some(c) => w
                 .par_chunks_mut(c)
                 .zip(g.par_chunks(c))

@@ -96,6 +96,19 @@ pub enum OptimizerConfig {
     Nadam(Nadam),
 }
 
+/// Reads an optimiser as a name with its defaults (`optimizer = "adam"`, as Keras takes) or
+/// as a table (`{ type = "adam", learning_rate = 3e-4 }`).
+pub fn name_or_table<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<OptimizerConfig, D::Error> {
+    use serde::de::Error as _;
+    let v = match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(name) => serde_json::json!({ "type": name }),
+        other => other,
+    };
+    serde_json::from_value(v).map_err(D::Error::custom)
+}
+
 impl OptimizerConfig {
     /// The optimiser, with fresh state.
     pub fn into_optimizer(self) -> Box<dyn Optimizer> {

@@ -1,0 +1,54 @@
+//! The dependency seams hold: outside nabla-core, nothing reaches the CPU kernels
+//! (`cpu::`) directly, only tensor ops and `nabla_core::backend` (the one seam a GPU backend
+//! needs); nn and data never use each other.
+
+use std::path::Path;
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn offenders(dirs: &[&str], needle: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for d in dirs {
+        rust_files(&root.join(d), &mut files);
+    }
+    files
+        .into_iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains(needle))
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
+#[test]
+fn only_core_reaches_the_cpu_kernels() {
+    let outside = [
+        "crates/nn/src",
+        "crates/data/src",
+        "crates/train/src",
+        "crates/cli/src",
+        "src",
+        "examples",
+    ];
+    assert_eq!(offenders(&outside, "core::cpu"), Vec::<String>::new());
+}
+
+#[test]
+fn nn_and_data_do_not_use_each_other() {
+    assert_eq!(
+        offenders(&["crates/nn/src"], "nabla_data"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        offenders(&["crates/data/src"], "nabla_nn"),
+        Vec::<String>::new()
+    );
+}
