@@ -45,6 +45,9 @@ pub enum Metric {
     /// `exp` of the mean cross-entropy per row (per token for a language model): as many
     /// equally likely choices as the model hesitates between (76 at chance on 76 characters).
     Perplexity,
+    /// A metric registered by user code ([`crate::registry::register_metric`]), by its
+    /// index in the registry.
+    Custom(usize),
 }
 
 /// Every metric name a spec accepts.
@@ -82,7 +85,7 @@ impl Metric {
             "mse" | "mean_squared_error" => Metric::MeanSquaredError,
             "rmse" | "root_mean_squared_error" => Metric::RootMeanSquaredError,
             "perplexity" => Metric::Perplexity,
-            _ => return None,
+            other => return crate::registry::metric_index(other).map(Metric::Custom),
         })
     }
 
@@ -102,6 +105,7 @@ impl Metric {
             Metric::MeanSquaredError => "mse".into(),
             Metric::RootMeanSquaredError => "rmse".into(),
             Metric::Perplexity => "perplexity".into(),
+            Metric::Custom(i) => crate::registry::metric_name(i),
         }
     }
 }

@@ -22,6 +22,7 @@
 
 use crate::error::{Error, Result};
 use crate::layer::Layer;
+use nabla_core::Tensor;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -73,6 +74,99 @@ pub fn is_registered(type_name: &str) -> bool {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .contains_key(type_name)
+}
+
+/// A custom loss: the loss of each sample, `[batch]`, from `(y_pred, y_true)`.
+pub type LossFn = Arc<dyn Fn(&Tensor, &Tensor) -> Tensor + Send + Sync>;
+
+static LOSSES: RwLock<BTreeMap<String, LossFn>> = RwLock::new(BTreeMap::new());
+
+/// Registers a loss (Keras's custom loss function): `per_sample(y_pred, y_true)` gives each
+/// sample's loss, `[batch]`, built from tensor ops so it has gradients; `fit` takes the mean
+/// (weighted per sample when asked). Specs name it like ours (`loss = "name"`); a saved model
+/// stores `{ type = "custom", registered_name = "name" }`. Our loss names are refused.
+pub fn register_loss(
+    name: &str,
+    per_sample: impl Fn(&Tensor, &Tensor) -> Tensor + Send + Sync + 'static,
+) -> Result<()> {
+    if crate::losses::NAMES.contains(&name) || name == "custom" {
+        return Err(Error::config(
+            "custom loss name",
+            "a name nabla does not use",
+            name,
+        ));
+    }
+    let mut map = LOSSES.write().unwrap_or_else(|e| e.into_inner());
+    if map.contains_key(name) {
+        return Err(Error::config(
+            "custom loss name",
+            "a name registered once",
+            name,
+        ));
+    }
+    map.insert(name.to_string(), Arc::new(per_sample));
+    Ok(())
+}
+
+/// Whether `name` is a registered loss.
+pub fn is_registered_loss(name: &str) -> bool {
+    LOSSES
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains_key(name)
+}
+
+/// The registered loss `name`. Only specs that passed registration checks reach here.
+pub(crate) fn custom_loss(name: &str) -> LossFn {
+    LOSSES
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("loss '{name}' was registered when the spec was read"))
+}
+
+/// A custom metric: one batch's value from `(y_pred, y_true)`.
+pub type MetricFn = Arc<dyn Fn(&Tensor, &Tensor) -> f64 + Send + Sync>;
+
+static METRICS: RwLock<Vec<(String, MetricFn)>> = RwLock::new(Vec::new());
+
+/// Registers a metric: `batch_value(y_pred, y_true)` is its value on one batch, and the
+/// value reported for an epoch is the mean over batches weighted by their sizes (Keras's
+/// `MeanMetricWrapper`). Specs and saved models name it like ours; our names are refused.
+pub fn register_metric(
+    name: &str,
+    batch_value: impl Fn(&Tensor, &Tensor) -> f64 + Send + Sync + 'static,
+) -> Result<()> {
+    if crate::metrics::Metric::from_name(name).is_some() {
+        return Err(Error::config(
+            "custom metric name",
+            "a name not taken",
+            name,
+        ));
+    }
+    let mut v = METRICS.write().unwrap_or_else(|e| e.into_inner());
+    v.push((name.to_string(), Arc::new(batch_value)));
+    Ok(())
+}
+
+/// The registry index of metric `name`.
+pub(crate) fn metric_index(name: &str) -> Option<usize> {
+    let v = METRICS.read().unwrap_or_else(|e| e.into_inner());
+    v.iter().position(|(n, _)| n == name)
+}
+
+/// The name of registered metric `i`.
+pub(crate) fn metric_name(i: usize) -> String {
+    let v = METRICS.read().unwrap_or_else(|e| e.into_inner());
+    v.get(i)
+        .map_or_else(|| format!("metric_{i}"), |m| m.0.clone())
+}
+
+/// The function of registered metric `i` (a `Metric::Custom` exists only after registration).
+pub fn custom_metric(i: usize) -> MetricFn {
+    let v = METRICS.read().unwrap_or_else(|e| e.into_inner());
+    v[i].1.clone()
 }
 
 /// The config of a custom layer: its registered `type` and its other fields.

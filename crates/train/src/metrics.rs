@@ -57,6 +57,7 @@ pub fn check_targets(
     let like_outputs = y_shape == out_shape;
     let sparse_loss = loss == Loss::SparseCategoricalCrossentropy;
     let (ok, expected) = match metric {
+        Metric::Custom(_) => (true, ""), // a custom metric reads targets its own way
         Metric::SparseCategoricalAccuracy => (indices, "class indices"),
         Metric::CategoricalAccuracy => (like_outputs, "one-hot targets shaped like the outputs"),
         Metric::BinaryAccuracy
@@ -80,11 +81,30 @@ pub fn check_targets(
 }
 
 enum State {
-    Count { hit: f64, n: f64 },
-    Confusion { m: Vec<u64>, c: usize, binary: bool },
+    Count {
+        hit: f64,
+        n: f64,
+    },
+    Confusion {
+        m: Vec<u64>,
+        c: usize,
+        binary: bool,
+    },
     Scores(Vec<(f32, bool)>),
-    Errors { abs: f64, sq: f64, n: f64 },
-    LogLoss { sum: f64, n: f64 },
+    Errors {
+        abs: f64,
+        sq: f64,
+        n: f64,
+    },
+    LogLoss {
+        sum: f64,
+        n: f64,
+    },
+    /// A custom metric: Σ batch value · batch size, and the samples.
+    Mean {
+        sum: f64,
+        n: f64,
+    },
 }
 
 /// One metric's running totals.
@@ -104,6 +124,7 @@ impl Tracker {
             },
             Metric::Auc => State::Scores(Vec::new()),
             Metric::Perplexity => State::LogLoss { sum: 0.0, n: 0.0 },
+            Metric::Custom(_) => State::Mean { sum: 0.0, n: 0.0 },
             Metric::MeanAbsoluteError | Metric::MeanSquaredError | Metric::RootMeanSquaredError => {
                 State::Errors {
                     abs: 0.0,
@@ -196,6 +217,13 @@ impl Tracker {
                     s.push((*p, *t > 0.5));
                 }
             }
+            (State::Mean { sum, n }, metric) => {
+                // only a custom metric has this state
+                let Metric::Custom(i) = metric else { return };
+                let b = y_pred.shape().first().copied().unwrap_or(1) as f64;
+                *sum += nabla_nn::registry::custom_metric(i)(y_pred, y_true) * b;
+                *n += b;
+            }
             (State::Errors { abs, sq, n }, _) => {
                 for (p, t) in y_pred.data().iter().zip(y_true.data()) {
                     let d = (*p - *t) as f64;
@@ -211,6 +239,7 @@ impl Tracker {
     pub fn result(&self) -> f64 {
         match (&self.state, self.metric) {
             (State::Count { hit, n }, _) => hit / n.max(1.0),
+            (State::Mean { sum, n }, _) => sum / n.max(1.0),
             (State::Confusion { m, c, binary }, metric) => {
                 let scores = per_class(m, *c);
                 let pick = |s: &ClassScores| match metric {

@@ -37,6 +37,9 @@ pub enum Loss {
     KlDivergence,
     /// Hinge loss, targets in {-1, 1} (or 0/1).
     Hinge,
+    /// A loss registered by user code ([`crate::registry::register_loss`]), named in
+    /// [`LossSpec::registered_name`].
+    Custom,
 }
 
 /// Every loss name a spec accepts (aliases included).
@@ -81,6 +84,7 @@ impl Loss {
             Loss::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
             Loss::KlDivergence => "kl_divergence",
             Loss::Hinge => "hinge",
+            Loss::Custom => "custom",
         }
     }
 
@@ -109,6 +113,9 @@ pub struct LossSpec {
     pub label_smoothing: f32,
     /// Huber's threshold δ > 0 (default 1, as Keras and PyTorch).
     pub delta: f32,
+    /// The registered name of a custom loss (`type = "custom"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered_name: Option<String>,
 }
 
 impl From<Loss> for LossSpec {
@@ -118,6 +125,17 @@ impl From<Loss> for LossSpec {
             from_logits: false,
             label_smoothing: 0.0,
             delta: 1.0,
+            registered_name: None,
+        }
+    }
+}
+
+impl LossSpec {
+    /// A loss registered by user code under `name`.
+    pub fn custom(name: &str) -> LossSpec {
+        LossSpec {
+            registered_name: Some(name.to_string()),
+            ..Loss::Custom.into()
         }
     }
 }
@@ -125,7 +143,22 @@ impl From<Loss> for LossSpec {
 impl<'de> Deserialize<'de> for LossSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::{self, value::StrDeserializer, MapAccess, Visitor};
-        const FIELDS: &[&str] = &["type", "from_logits", "label_smoothing", "delta"];
+        const FIELDS: &[&str] = &[
+            "type",
+            "from_logits",
+            "label_smoothing",
+            "delta",
+            "registered_name",
+        ];
+        /// A loss by name: ours, or one registered by user code.
+        fn named<E: de::Error>(s: &str) -> std::result::Result<LossSpec, E> {
+            if crate::registry::is_registered_loss(s) {
+                return Ok(LossSpec::custom(s));
+            }
+            Loss::deserialize(StrDeserializer::<E>::new(s))
+                .map(LossSpec::from)
+                .map_err(|_| de::Error::unknown_variant(s, NAMES))
+        }
         #[derive(Clone, Copy)]
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -134,9 +167,11 @@ impl<'de> Deserialize<'de> for LossSpec {
                 f.write_str("a loss name or a table { type = \"...\", from_logits = ... }")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<LossSpec, E> {
-                Loss::deserialize(StrDeserializer::<E>::new(s))
-                    .map(LossSpec::from)
-                    .map_err(|_| de::Error::unknown_variant(s, NAMES))
+                let spec = named::<E>(s)?;
+                if spec.kind == Loss::Custom && spec.registered_name.is_none() {
+                    return Err(de::Error::missing_field("registered_name"));
+                }
+                Ok(spec)
             }
             fn visit_map<A: MapAccess<'de>>(
                 self,
@@ -144,16 +179,29 @@ impl<'de> Deserialize<'de> for LossSpec {
             ) -> std::result::Result<LossSpec, A::Error> {
                 let mut spec: Option<LossSpec> = None;
                 let (mut from_logits, mut smoothing, mut delta) = (None, None, None);
+                let mut registered: Option<String> = None;
                 while let Some(key) = m.next_key::<String>()? {
                     match key.as_str() {
-                        "type" => spec = Some(self.visit_str(&m.next_value::<String>()?)?),
+                        "type" => spec = Some(named(&m.next_value::<String>()?)?),
                         "from_logits" => from_logits = Some(m.next_value()?),
                         "label_smoothing" => smoothing = Some(m.next_value()?),
                         "delta" => delta = Some(m.next_value()?),
+                        "registered_name" => registered = Some(m.next_value()?),
                         other => return Err(de::Error::unknown_field(other, FIELDS)),
                     }
                 }
                 let mut spec = spec.ok_or_else(|| de::Error::missing_field("type"))?;
+                if spec.kind == Loss::Custom && spec.registered_name.is_none() {
+                    // a saved custom loss: `{ type = "custom", registered_name = "..." }`
+                    let name =
+                        registered.ok_or_else(|| de::Error::missing_field("registered_name"))?;
+                    if !crate::registry::is_registered_loss(&name) {
+                        return Err(de::Error::custom(format!(
+                            "loss '{name}' is not registered (nabla::nn::registry::register_loss)"
+                        )));
+                    }
+                    spec.registered_name = Some(name);
+                }
                 spec.from_logits = from_logits.unwrap_or(false);
                 spec.label_smoothing = smoothing.unwrap_or(0.0);
                 spec.delta = delta.unwrap_or(1.0);
@@ -220,6 +268,9 @@ impl LossSpec {
     /// Checks targets before training: `y` holds samples of `y_shape` for a model whose
     /// per-sample output is `out_shape`. Names the first bad value.
     pub fn check_targets(&self, y: &[f32], y_shape: &[usize], out_shape: &[usize]) -> Result<()> {
+        if self.kind == Loss::Custom {
+            return Ok(()); // a custom loss reads targets its own way
+        }
         let classes = out_shape.last().copied().unwrap_or(1);
         let name = self.kind.name();
         if self.kind == Loss::SparseCategoricalCrossentropy {
@@ -285,6 +336,10 @@ impl LossSpec {
                 crossentropy::sparse_categorical(y_pred, &labels, logits, eps)
             }
             Loss::KlDivergence => crossentropy::kl_divergence(y_pred, y_true, logits),
+            Loss::Custom => {
+                let name = self.registered_name.as_deref().unwrap_or("");
+                crate::registry::custom_loss(name)(y_pred, y_true)
+            }
         }
     }
 
