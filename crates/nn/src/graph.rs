@@ -297,14 +297,7 @@ impl Graph {
         while k < self.order.len() {
             let i = self.order[k];
             let node = &self.nodes[i];
-            let args: Vec<Tensor> = node
-                .inputs
-                .iter()
-                .map(|s| match *s {
-                    Source::Input(j) => xs[j].clone(),
-                    Source::Node(j) => values[j].clone().expect("computed before its readers"),
-                })
-                .collect();
+            let args = gather(&node.inputs, xs, &values);
             for s in &node.inputs {
                 if let Source::Node(j) = *s {
                     left[j] -= 1;
@@ -347,14 +340,7 @@ impl Graph {
         let mut values: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
         for &i in &self.order.clone() {
             let node = &self.nodes[i];
-            let args: Vec<Tensor> = node
-                .inputs
-                .iter()
-                .map(|s| match *s {
-                    Source::Input(j) => xs[j].clone(),
-                    Source::Node(j) => values[j].clone().expect("computed before its readers"),
-                })
-                .collect();
+            let args = gather(&node.inputs, xs, &values);
             let layer = &mut self.layers[node.layer];
             if layer.needs_adapt() && args.len() == 1 {
                 layer.adapt(&args[0]);
@@ -400,6 +386,17 @@ impl Graph {
             .map(|&s| self.source_name(s))
             .collect()
     }
+}
+
+/// The values a node takes: model inputs and the outputs of nodes that ran before it.
+fn gather(inputs: &[Source], xs: &[Tensor], values: &[Option<Tensor>]) -> Vec<Tensor> {
+    inputs
+        .iter()
+        .map(|s| match *s {
+            Source::Input(j) => xs[j].clone(),
+            Source::Node(j) => values[j].clone().expect("computed before its readers"),
+        })
+        .collect()
 }
 
 /// Inputs need distinct names and positive sizes.

@@ -23,17 +23,21 @@ fn weighted_sum(t: &Tensor) -> Tensor {
     t.mul(&Tensor::from_vec(w, t.shape())).sum()
 }
 
+/// One random batch per model input.
+fn random_inputs(model: &Model, batch: usize, seed: u64) -> Vec<Tensor> {
+    let shapes = model.inputs().iter().map(|i| i.shape.clone());
+    shapes
+        .enumerate()
+        .map(|(k, s)| {
+            let shape: Vec<usize> = std::iter::once(batch).chain(s).collect();
+            rand(&shape, seed + k as u64)
+        })
+        .collect()
+}
+
 /// Checks the gradients of every input of `model` against finite differences.
 fn check_input_grads(name: &str, model: &Model, batch: usize) {
-    let xs: Vec<Tensor> = model
-        .inputs()
-        .iter()
-        .enumerate()
-        .map(|(k, i)| {
-            let shape: Vec<usize> = std::iter::once(batch).chain(i.shape.clone()).collect();
-            rand(&shape, 10 + k as u64)
-        })
-        .collect();
+    let xs = random_inputs(model, batch, 10);
     grad_check(name, &xs, |xs| {
         let mut rng = Rng::new(0);
         let ys = model.forward_multi(xs, &mut Ctx::new(false, &mut rng));
@@ -47,15 +51,7 @@ fn check_input_grads(name: &str, model: &Model, batch: usize) {
 /// Checks the gradient of every weight of `model` at a few elements against finite
 /// differences of the loss (a shared layer's gradient sums over its calls).
 fn check_weight_grads(name: &str, model: &mut Model, batch: usize) {
-    let xs: Vec<Tensor> = model
-        .inputs()
-        .iter()
-        .enumerate()
-        .map(|(k, i)| {
-            let shape: Vec<usize> = std::iter::once(batch).chain(i.shape.clone()).collect();
-            rand(&shape, 20 + k as u64)
-        })
-        .collect();
+    let xs = random_inputs(model, batch, 20);
     let loss = |m: &Model| {
         let mut rng = Rng::new(0);
         let ys = m.forward_multi(&xs, &mut Ctx::new(false, &mut rng));
