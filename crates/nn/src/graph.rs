@@ -117,6 +117,7 @@ impl Graph {
             return Err(graph_err("a model needs at least one layer, received none"));
         }
         let names = assign_names(&inputs, &entries)?;
+        let index = NameIndex::new(&inputs, &names);
         let n = entries.len();
         let mut layers: Vec<Box<dyn Layer>> = Vec::new();
         let mut layer_of = vec![usize::MAX; n];
@@ -130,7 +131,7 @@ impl Graph {
             };
             let src = refs
                 .iter()
-                .map(|r| resolve(r, i, &names, &inputs, &names[i]))
+                .map(|r| resolve(r, i, &index, &names[i]))
                 .collect::<Result<Vec<_>>>()?;
             sources.push(src);
             match e.call {
@@ -145,7 +146,7 @@ impl Graph {
         }
         for i in 0..n {
             if let Some(r) = &calls[i] {
-                let mut at = match resolve(r, i, &names, &inputs, &names[i])? {
+                let mut at = match resolve(r, i, &index, &names[i])? {
                     Source::Node(j) => j,
                     Source::Input(k) => {
                         return Err(graph_err(format!(
@@ -156,7 +157,7 @@ impl Graph {
                 };
                 let mut seen = 0;
                 while let Some(r2) = &calls[at] {
-                    at = match resolve(r2, at, &names, &inputs, &names[at])? {
+                    at = match resolve(r2, at, &index, &names[at])? {
                         Source::Node(j) if seen < n => j,
                         _ => {
                             return Err(graph_err(format!("node '{}' repeats no layer", names[i])))
@@ -175,7 +176,7 @@ impl Graph {
         };
         let outputs = outputs
             .iter()
-            .map(|r| resolve(r, n, &names, &inputs, "the outputs"))
+            .map(|r| resolve(r, n, &index, "the outputs"))
             .collect::<Result<Vec<_>>>()?;
         check_connected(&sources, &outputs, &names, &inputs)?;
         // every layer built at its first call, in execution order; later calls must agree
@@ -431,7 +432,8 @@ fn check_inputs(inputs: &[InputConfig]) -> Result<()> {
 /// The name of every node: the user's, else the layer type numbered as Keras does
 /// (`dense`, `dense_1`, ...; a repeated call is `shared`, `shared_1`, ...).
 fn assign_names(inputs: &[InputConfig], entries: &[Entry]) -> Result<Vec<String>> {
-    let mut taken: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let mut taken: std::collections::HashSet<String> =
+        inputs.iter().map(|i| i.name.clone()).collect();
     let given: Vec<Option<String>> = entries
         .iter()
         .map(|e| match &e.call {
@@ -440,14 +442,13 @@ fn assign_names(inputs: &[InputConfig], entries: &[Entry]) -> Result<Vec<String>
         })
         .collect();
     for g in given.iter().flatten() {
-        if taken.contains(g) {
+        if !taken.insert(g.clone()) {
             return Err(Error::config(
                 "layer name",
                 "a name used once in the model (inputs included)",
                 g,
             ));
         }
-        taken.push(g.clone());
     }
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut names = Vec::with_capacity(entries.len());
@@ -468,8 +469,7 @@ fn assign_names(inputs: &[InputConfig], entries: &[Entry]) -> Result<Vec<String>
                 format!("{kind}_{c}")
             };
             *c += 1;
-            if !taken.contains(&name) {
-                taken.push(name.clone());
+            if taken.insert(name.clone()) {
                 names.push(name);
                 break;
             }
@@ -479,34 +479,43 @@ fn assign_names(inputs: &[InputConfig], entries: &[Entry]) -> Result<Vec<String>
 }
 
 /// `r` as a source, for node `at` (named `who` in errors).
-fn resolve(
-    r: &Ref,
-    at: usize,
-    names: &[String],
-    inputs: &[InputConfig],
-    who: &str,
-) -> Result<Source> {
+fn resolve(r: &Ref, at: usize, index: &NameIndex, who: &str) -> Result<Source> {
     match r {
         Ref::At(s) => Ok(*s),
         Ref::Prev if at == 0 => Ok(Source::Input(0)),
         Ref::Prev => Ok(Source::Node(at - 1)),
-        Ref::Name(name) => {
-            if let Some(k) = inputs.iter().position(|i| &i.name == name) {
-                Ok(Source::Input(k))
-            } else if let Some(j) = names.iter().position(|n| n == name) {
-                Ok(Source::Node(j))
-            } else {
-                let known: Vec<&str> = inputs
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .chain(names.iter().map(|n| n.as_str()))
-                    .collect();
-                Err(graph_err(format!(
-                    "'{who}' takes '{name}', and no input or layer has that name (known: {})",
-                    known.join(", ")
-                )))
-            }
+        Ref::Name(name) => index.map.get(name.as_str()).copied().ok_or_else(|| {
+            let shown: Vec<&str> = index.order.iter().take(30).map(|s| s.as_str()).collect();
+            let more = if index.order.len() > 30 { ", …" } else { "" };
+            graph_err(format!(
+                "'{who}' takes '{name}', and no input or layer has that name (known: {}{more})",
+                shown.join(", ")
+            ))
+        }),
+    }
+}
+
+/// Inputs and nodes by name (inputs first, as a name is looked up).
+struct NameIndex {
+    map: HashMap<String, Source>,
+    order: Vec<String>,
+}
+
+impl NameIndex {
+    fn new(inputs: &[InputConfig], names: &[String]) -> NameIndex {
+        let mut map = HashMap::new();
+        for (j, n) in names.iter().enumerate().rev() {
+            map.insert(n.clone(), Source::Node(j));
         }
+        for (k, i) in inputs.iter().enumerate().rev() {
+            map.insert(i.name.clone(), Source::Input(k));
+        }
+        let order = inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .chain(names.iter().cloned())
+            .collect();
+        NameIndex { map, order }
     }
 }
 
@@ -514,48 +523,62 @@ fn resolve(
 /// given (so a `Sequential` model runs and initialises as listed). A cycle is an error that
 /// names the nodes on it.
 fn topological(sources: &[Vec<Source>], names: &[String]) -> Result<Vec<usize>> {
+    use std::cmp::Reverse;
     let n = sources.len();
-    let mut placed = vec![false; n];
-    let mut order = Vec::with_capacity(n);
     let deps = |i: usize| {
         sources[i].iter().filter_map(|s| match s {
             Source::Node(j) => Some(*j),
             Source::Input(_) => None,
         })
     };
-    while order.len() < n {
-        let next = (0..n).find(|&i| !placed[i] && deps(i).all(|j| placed[j]));
-        match next {
-            Some(i) => {
-                placed[i] = true;
-                order.push(i);
-            }
-            None => {
-                // follow unplaced inputs from an unplaced node until one repeats
-                let mut path = vec![(0..n).find(|&i| !placed[i]).expect("some node is left")];
-                loop {
-                    let last = *path.last().expect("non-empty");
-                    let j = deps(last)
-                        .find(|&j| !placed[j])
-                        .expect("an unplaced node waits on one");
-                    if let Some(p) = path.iter().position(|&x| x == j) {
-                        let cycle: Vec<&str> = path[p..]
-                            .iter()
-                            .chain([&j])
-                            .rev()
-                            .map(|&x| names[x].as_str())
-                            .collect();
-                        return Err(graph_err(format!(
-                            "the layers form a cycle: {} (each takes the one before it)",
-                            cycle.join(" -> ")
-                        )));
-                    }
-                    path.push(j);
-                }
+    // Kahn's algorithm, always taking the earliest ready node: O(n log n), not O(n²), so a
+    // spec of many layers cannot stall the build
+    let mut waiting: Vec<usize> = (0..n).map(|i| deps(i).count()).collect();
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for i in 0..n {
+        deps(i).for_each(|j| readers[j].push(i));
+    }
+    let mut ready: std::collections::BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &r in &readers[i] {
+            waiting[r] -= 1;
+            if waiting[r] == 0 {
+                ready.push(Reverse(r));
             }
         }
     }
-    Ok(order)
+    if order.len() == n {
+        return Ok(order);
+    }
+    // follow unplaced inputs from an unplaced node until one repeats: that is a cycle
+    let mut placed = vec![false; n];
+    order.iter().for_each(|&i| placed[i] = true);
+    let mut at_step: Vec<Option<usize>> = vec![None; n];
+    let mut path = vec![(0..n).find(|&i| !placed[i]).expect("some node is left")];
+    at_step[path[0]] = Some(0);
+    loop {
+        let last = *path.last().expect("non-empty");
+        let j = deps(last)
+            .find(|&j| !placed[j])
+            .expect("an unplaced node waits on one");
+        if let Some(p) = at_step[j] {
+            let cycle: Vec<&str> = path[p..]
+                .iter()
+                .chain([&j])
+                .rev()
+                .map(|&x| names[x].as_str())
+                .collect();
+            return Err(graph_err(format!(
+                "the layers form a cycle: {} (each takes the one before it)",
+                cycle.join(" -> ")
+            )));
+        }
+        at_step[j] = Some(path.len());
+        path.push(j);
+    }
 }
 
 /// Every node and input must lead to an output: a dangling one is almost always a typo.

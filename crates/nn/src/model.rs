@@ -409,11 +409,13 @@ impl Model {
 
     /// The output shape of each layer (at its first call).
     pub fn output_shapes(&self) -> Vec<&[usize]> {
-        (0..self.graph.layers.len())
-            .map(|l| {
-                let node = self.graph.nodes.iter().find(|n| n.layer == l);
-                node.expect("every layer is called").shape.as_slice()
-            })
+        let mut first: Vec<Option<&[usize]>> = vec![None; self.graph.layers.len()];
+        for n in self.graph.nodes.iter().rev() {
+            first[n.layer] = Some(&n.shape);
+        }
+        first
+            .into_iter()
+            .map(|s| s.expect("every layer is called"))
             .collect()
     }
 
