@@ -87,7 +87,7 @@ impl Model {
         };
         let mut s = format!("{what}\n{line}\n");
         for (i, r) in rows.iter().enumerate() {
-            s += &format!(
+            let mut row = format!(
                 "{:<w0$}{:<w1$}{:>w2$}",
                 r[0],
                 r[1],
@@ -97,9 +97,10 @@ impl Model {
                 w2 = w[2]
             );
             if !chain {
-                s += &format!("  {}", r[3]);
+                row += &format!("  {}", r[3]);
             }
-            s = s.trim_end().to_string() + "\n";
+            s += row.trim_end();
+            s += "\n";
             if i == 0 {
                 s += &format!("{}\n", "═".repeat(total));
             }
