@@ -10,6 +10,7 @@ pub mod functional;
 pub mod generate;
 pub mod gradient_hook;
 pub mod graph;
+mod graph_checks;
 pub mod init;
 pub mod layer;
 pub mod layers;
