@@ -92,6 +92,17 @@ fn prepare<'d>(model: &mut Model, data: &'d Dataset, opts: &Fit<'d>) -> Result<P
     if let Some(v) = &val {
         Binding::new(model, v, "validation data")?;
     }
+    let schedule = model.compiled_mut()?.schedule.is_some();
+    if let Some(c) = opts
+        .callbacks
+        .iter()
+        .find(|c| schedule && c.changes_learning_rate())
+    {
+        return Err(Error::Input(format!(
+            "callback {} sets the learning rate, and the model is compiled with an lr_schedule that would undo it: use one or the other",
+            c.name()
+        )));
+    }
     if model.needs_adapt() {
         let all: Vec<usize> = (0..train.len()).collect();
         let (xs, _) = binding.pick(train.batch_all(&all));
@@ -103,6 +114,49 @@ fn prepare<'d>(model: &mut Model, data: &'d Dataset, opts: &Fit<'d>) -> Result<P
         binding,
         weights,
     })
+}
+
+/// A batch in the model's order, augmented, with its samples' weights; `at` are the dataset
+/// indices from this batch's first sample on.
+fn make_batch(
+    model: &mut Model,
+    p: &Prepared,
+    opts: &Fit,
+    arrays: (Vec<Tensor>, Vec<Tensor>),
+    at: &[usize],
+) -> Result<Batch> {
+    let (mut xs, ys) = p.binding.pick(arrays);
+    if let Some(a) = &opts.augment {
+        xs[0] = a.apply_batch(&xs[0], &mut model.rng)?;
+    }
+    let n = xs[0].shape()[0];
+    let weights = p
+        .weights
+        .as_ref()
+        .map(|w| Tensor::from_vec(at[..n].iter().map(|&i| w[i]).collect(), &[n]));
+    Ok(Batch { xs, ys, weights })
+}
+
+/// An epoch's logs: the training totals, the regularisation penalty, the validation scores
+/// (`val_` names) and the learning rate.
+fn epoch_logs(
+    model: &mut Model,
+    totals: &Totals,
+    penalty_sum: Option<f64>,
+    val: Option<&Dataset>,
+) -> Result<Logs> {
+    let mut logs = totals.logs("");
+    if let Some(s) = penalty_sum {
+        logs.set("regularization_loss", s / totals.samples().max(1) as f64);
+    }
+    if let Some(v) = val {
+        for (n, value) in model.evaluate(v)?.0 {
+            logs.set(&format!("val_{n}"), value);
+        }
+    }
+    let lr = model.compiled_mut()?.optimizer.learning_rate();
+    logs.set("learning_rate", lr as f64);
+    Ok(logs)
 }
 
 impl Training for Model {
@@ -120,15 +174,6 @@ impl Training for Model {
         let mut callbacks = std::mem::take(&mut opts.callbacks);
         let mut history = std::mem::take(&mut opts.initial_history);
         crate::resume::restore(&mut callbacks, &opts.callback_states)?;
-        if let (Some(_), Some(c)) = (
-            &schedule,
-            callbacks.iter().find(|c| c.changes_learning_rate()),
-        ) {
-            return Err(Error::Input(format!(
-                "callback {} sets the learning rate, and the model is compiled with an lr_schedule that would undo it: use one or the other",
-                c.name()
-            )));
-        }
         let epochs = opts.epochs;
         let mut hooks = Hooks {
             callbacks: &mut callbacks,
@@ -154,21 +199,13 @@ impl Training for Model {
             let order = loader.order().to_vec();
             let mut step = 0;
             while let Some(arrays) = loader.next_all() {
-                let (mut xs, ys) = p.binding.pick(arrays);
-                if let Some(a) = &opts.augment {
-                    xs[0] = a.apply_batch(&xs[0], &mut self.rng)?;
-                }
                 if let Some(s) = schedule.as_ref().filter(|s| s.per() == Per::Step) {
                     let t = self.compiled_mut()?.optimizer.state().t;
                     set_lr(self, s.learning_rate(base_lr, t))?;
                 }
-                let n = xs[0].shape()[0];
-                let at = &order[step * opts.batch_size..step * opts.batch_size + n];
-                let weights = p
-                    .weights
-                    .as_ref()
-                    .map(|w| Tensor::from_vec(at.iter().map(|&i| w[i]).collect(), &[n]));
-                let batch = Batch { xs, ys, weights };
+                let at = &order[step * opts.batch_size..];
+                let batch = make_batch(self, &p, &opts, arrays, at)?;
+                let n = batch.len();
                 let out = step_fn.train_step(self, &batch)?;
                 step += 1;
                 let value = out.loss;
@@ -192,19 +229,7 @@ impl Training for Model {
                 }
             }
             self.flush_gradients()?; // an epoch's last micro-batches form a smaller step
-            let mut logs = totals.logs("");
-            if let Some(s) = penalty_sum {
-                logs.set("regularization_loss", s / totals.samples().max(1) as f64);
-            }
-            if let Some(v) = &p.val {
-                for (n, value) in self.evaluate(v)?.0 {
-                    logs.set(&format!("val_{n}"), value);
-                }
-            }
-            logs.set(
-                "learning_rate",
-                self.compiled_mut()?.optimizer.learning_rate() as f64,
-            );
+            let mut logs = epoch_logs(self, &totals, penalty_sum, p.val.as_deref())?;
             stop |= hooks.run_epoch_end(self, epoch, &history, &mut logs)?;
             progress.finish(&logs);
             history.epochs.push(logs);
