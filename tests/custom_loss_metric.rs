@@ -84,5 +84,8 @@ fn an_unregistered_loss_lists_ours() {
     assert!(
         e.contains("triple_mse") && e.contains("mean_squared_error"),
         "{e}"
-    );
+    ); // from Rust, an unregistered name is a compile error, not a panic in training
+    let mut m = Sequential::new([3]).add(Dense::new(1)).build(0).unwrap();
+    let e = m.compile(Sgd::new(0.1), nabla::nn::LossSpec::custom("nope"), &[]);
+    assert!(e.unwrap_err().to_string().contains("'nope'"));
 }

@@ -476,11 +476,10 @@ impl Model {
     /// Applies one optimiser step with `grads` to every trainable weight (after clipping and
     /// the gradient hooks; no accumulation).
     pub fn apply_gradients(&mut self, grads: &Gradients) -> Result<()> {
-        let c = self.compiled_mut()?;
-        if c.clipping.is_active() || !c.hooks.is_empty() {
+        if self.changes_gradients()? {
             return self.step_now(grads.clone());
         }
-        self.step_now_ref(grads)
+        self.optimizer_step(grads)
     }
 
     /// The gradients of one batch of `samples` samples: an optimiser step now, or, with
@@ -513,23 +512,30 @@ impl Model {
         Ok(())
     }
 
-    /// Clipping, the hooks, then the optimiser.
+    /// Whether clipping or a hook changes the gradients before the optimiser.
+    fn changes_gradients(&mut self) -> Result<bool> {
+        let c = self.compiled_mut()?;
+        Ok(c.clipping.is_active() || !c.hooks.is_empty())
+    }
+
+    /// Clipping, the hooks, then the optimiser (the weights' names are made only when
+    /// something reads them, not on every step).
     fn step_now(&mut self, mut grads: Gradients) -> Result<()> {
-        let mut compiled = self.compiled.take().ok_or(Error::NotCompiled)?;
-        {
+        if self.changes_gradients()? {
+            let mut compiled = self.compiled.take().ok_or(Error::NotCompiled)?;
             let params = self.named_params();
             compiled.clipping.apply(&mut grads, &params);
             for h in compiled.hooks.iter_mut() {
                 h.apply(&mut grads, &params);
             }
+            drop(params);
+            self.compiled = Some(compiled);
         }
-        compiled.optimizer.step(&mut self.params_mut(), &grads);
-        self.compiled = Some(compiled);
-        Ok(())
+        self.optimizer_step(&grads)
     }
 
-    /// The optimiser alone (nothing changes the gradients).
-    fn step_now_ref(&mut self, grads: &Gradients) -> Result<()> {
+    /// The optimiser's update of every trainable weight.
+    fn optimizer_step(&mut self, grads: &Gradients) -> Result<()> {
         let mut compiled = self.compiled.take().ok_or(Error::NotCompiled)?;
         compiled.optimizer.step(&mut self.params_mut(), grads);
         self.compiled = Some(compiled);

@@ -228,6 +228,17 @@ impl LossSpec {
     /// Rejects option combinations that mean nothing.
     pub fn validate(&self) -> Result<()> {
         let name = self.kind.name();
+        if self.kind == Loss::Custom {
+            // checked here, so `per_sample` never meets an unregistered name
+            let r = self.registered_name.as_deref().unwrap_or("");
+            if !crate::registry::is_registered_loss(r) {
+                return Err(Error::config(
+                    "custom loss",
+                    "a name registered with register_loss",
+                    format!("'{r}'"),
+                ));
+            }
+        }
         if self.from_logits && !self.kind.is_probabilistic() {
             return Err(Error::config(
                 format!("from_logits of {name}"),
