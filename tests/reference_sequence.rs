@@ -120,98 +120,100 @@ fn multi_head_attention_matches_pytorch_with_and_without_causal_mask() {
 
 #[test]
 fn lstm_gru_and_rnn_match_pytorch_with_states_layers_and_directions() {
-    use nabla::nn::layers::{Gru, Lstm, Recurrent, RnnState, SimpleRnn};
-    use nabla::nn::{Activation, Layer};
+    use nabla::nn::layers::{Gru, Lstm, SimpleRnn};
+    use nabla::nn::Activation;
     let f = fixture("recurrent.json");
-    let cases: [(&str, Recurrent); 3] = [
-        ("lstm", Lstm::new(4).num_layers(2).bidirectional(true)),
-        ("gru", Gru::new(4).num_layers(2)),
-        (
-            "rnn_relu",
-            SimpleRnn::new(4)
-                .activation(Activation::Relu)
-                .bidirectional(true),
-        ),
-    ];
-    for (name, layer) in cases {
-        let c = &f[name];
-        let mut layer = layer.return_sequences(true);
-        layer.build(&[5, 3], &mut Rng::new(0)).unwrap();
-        let torch_names: Vec<&str> = c["names"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        let ours: Vec<String> = layer.params().iter().map(|p| p.name.clone()).collect();
-        assert_eq!(ours, torch_names, "{name}: weight names and order");
-        let weights = c["weights"].as_array().unwrap();
-        for (p, w) in layer.params_mut().into_iter().zip(weights) {
-            p.value.update(|v| v.copy_from_slice(&floats(w)));
-        }
-        let lstm = name == "lstm";
-        let x = Tensor::from_vec(floats(&c["x"]), &[2, 5, 3]).requires_grad(true);
-        let h0 = floats(&c["h0"]);
-        let c0 = lstm.then(|| floats(&c["c0"]));
-        let n_states = h0.len() / 8;
-        let slice = |v: &[f32], k: usize| Tensor::from_vec(v[k * 8..(k + 1) * 8].to_vec(), &[2, 4]);
-        let init: Vec<RnnState> = (0..n_states)
-            .map(|k| RnnState {
-                h: slice(&h0, k).requires_grad(true),
-                c: c0.as_ref().map(|c0| slice(c0, k).requires_grad(true)),
-            })
-            .collect();
-        let mut rng = Rng::new(0);
-        let (y, finals) = layer.forward_with_state(&x, Some(&init), &mut Ctx::new(true, &mut rng));
-        assert_close(y.data(), &floats(&c["y"]), 1e-5, 1e-4, &format!("{name} y"));
-        let hn: Vec<&Tensor> = finals.iter().map(|s| &s.h).collect();
-        let hn = Tensor::concat(&hn, 0);
-        assert_close(
-            hn.data(),
-            &floats(&c["hn"]),
-            1e-5,
-            1e-4,
-            &format!("{name} h_n"),
+    check_recurrent(&f, "lstm", Lstm::new(4).num_layers(2).bidirectional(true));
+    check_recurrent(&f, "gru", Gru::new(4).num_layers(2));
+    let relu = SimpleRnn::new(4).activation(Activation::Relu);
+    check_recurrent(&f, "rnn_relu", relu.bidirectional(true));
+}
+
+/// One recurrent layer against its PyTorch case: outputs, final states and every gradient.
+fn check_recurrent<K: nabla::nn::layers::CellKind>(
+    f: &serde_json::Value,
+    name: &str,
+    layer: nabla::nn::layers::Recurrent<K>,
+) {
+    use nabla::nn::layers::RnnState;
+    use nabla::nn::Layer;
+    let c = &f[name];
+    let mut layer = layer.return_sequences(true);
+    layer.build(&[5, 3], &mut Rng::new(0)).unwrap();
+    let torch_names: Vec<&str> = c["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let ours: Vec<String> = layer.params().iter().map(|p| p.name.clone()).collect();
+    assert_eq!(ours, torch_names, "{name}: weight names and order");
+    let weights = c["weights"].as_array().unwrap();
+    for (p, w) in layer.params_mut().into_iter().zip(weights) {
+        p.value.update(|v| v.copy_from_slice(&floats(w)));
+    }
+    let lstm = name == "lstm";
+    let x = Tensor::from_vec(floats(&c["x"]), &[2, 5, 3]).requires_grad(true);
+    let h0 = floats(&c["h0"]);
+    let c0 = lstm.then(|| floats(&c["c0"]));
+    let n_states = h0.len() / 8;
+    let slice = |v: &[f32], k: usize| Tensor::from_vec(v[k * 8..(k + 1) * 8].to_vec(), &[2, 4]);
+    let init: Vec<RnnState> = (0..n_states)
+        .map(|k| RnnState {
+            h: slice(&h0, k).requires_grad(true),
+            c: c0.as_ref().map(|c0| slice(c0, k).requires_grad(true)),
+        })
+        .collect();
+    let mut rng = Rng::new(0);
+    let (y, finals) = layer.forward_with_state(&x, Some(&init), &mut Ctx::new(true, &mut rng));
+    assert_close(y.data(), &floats(&c["y"]), 1e-5, 1e-4, &format!("{name} y"));
+    let hn: Vec<&Tensor> = finals.iter().map(|s| &s.h).collect();
+    let hn = Tensor::concat(&hn, 0);
+    assert_close(
+        hn.data(),
+        &floats(&c["hn"]),
+        1e-5,
+        1e-4,
+        &format!("{name} h_n"),
+    );
+    let mut loss = y
+        .mul(&Tensor::from_vec(floats(&c["r"]), y.shape()))
+        .sum()
+        .add(
+            &hn.mul(&Tensor::from_vec(floats(&c["rh"]), hn.shape()))
+                .sum(),
         );
-        let mut loss = y
-            .mul(&Tensor::from_vec(floats(&c["r"]), y.shape()))
-            .sum()
-            .add(
-                &hn.mul(&Tensor::from_vec(floats(&c["rh"]), hn.shape()))
-                    .sum(),
-            );
-        if lstm {
-            let cs: Vec<&Tensor> = finals.iter().map(|s| s.c.as_ref().unwrap()).collect();
-            let cn = Tensor::concat(&cs, 0);
-            assert_close(cn.data(), &floats(&c["cn"]), 1e-5, 1e-4, "lstm c_n");
-            loss = loss.add(
-                &cn.mul(&Tensor::from_vec(floats(&c["rc"]), cn.shape()))
-                    .sum(),
-            );
-        }
-        let g = loss.backward();
-        assert_close(
-            g.get(&x).unwrap(),
-            &floats(&c["dx"]),
-            1e-5,
-            1e-3,
-            &format!("{name} dx"),
+    if lstm {
+        let cs: Vec<&Tensor> = finals.iter().map(|s| s.c.as_ref().unwrap()).collect();
+        let cn = Tensor::concat(&cs, 0);
+        assert_close(cn.data(), &floats(&c["cn"]), 1e-5, 1e-4, "lstm c_n");
+        loss = loss.add(
+            &cn.mul(&Tensor::from_vec(floats(&c["rc"]), cn.shape()))
+                .sum(),
         );
-        let dh0: Vec<f32> = init
+    }
+    let g = loss.backward();
+    assert_close(
+        g.get(&x).unwrap(),
+        &floats(&c["dx"]),
+        1e-5,
+        1e-3,
+        &format!("{name} dx"),
+    );
+    let dh0: Vec<f32> = init
+        .iter()
+        .flat_map(|s| g.get(&s.h).unwrap().to_vec())
+        .collect();
+    assert_close(&dh0, &floats(&c["dh0"]), 1e-5, 1e-3, &format!("{name} dh0"));
+    if lstm {
+        let dc0: Vec<f32> = init
             .iter()
-            .flat_map(|s| g.get(&s.h).unwrap().to_vec())
+            .flat_map(|s| g.get(s.c.as_ref().unwrap()).unwrap().to_vec())
             .collect();
-        assert_close(&dh0, &floats(&c["dh0"]), 1e-5, 1e-3, &format!("{name} dh0"));
-        if lstm {
-            let dc0: Vec<f32> = init
-                .iter()
-                .flat_map(|s| g.get(s.c.as_ref().unwrap()).unwrap().to_vec())
-                .collect();
-            assert_close(&dc0, &floats(&c["dc0"]), 1e-5, 1e-3, "lstm dc0");
-        }
-        for (p, want) in layer.params().iter().zip(c["grads"].as_array().unwrap()) {
-            let what = format!("{name} d{}", p.name);
-            assert_close(g.get(&p.value).unwrap(), &floats(want), 1e-5, 1e-3, &what);
-        }
+        assert_close(&dc0, &floats(&c["dc0"]), 1e-5, 1e-3, "lstm dc0");
+    }
+    for (p, want) in layer.params().iter().zip(c["grads"].as_array().unwrap()) {
+        let what = format!("{name} d{}", p.name);
+        assert_close(g.get(&p.value).unwrap(), &floats(want), 1e-5, 1e-3, &what);
     }
 }

@@ -18,14 +18,14 @@ use crate::layers::{
     Concatenate, ConcatenateConfig, Dot, DotConfig, Merge, MergeConfig, MergeOp, SharedConfig,
     SubModel, SubModelConfig, Unbuildable,
 };
+use crate::layers::{Gru, Lstm, RecurrentConfig, SimpleRnn};
 use crate::layers::{
     PositionalConfig, PositionalEmbedding, SequencePool, SequencePoolConfig, SequenceReduce,
     TimeDistributed, TimeDistributedConfig, TransformerBlock, TransformerConfig,
 };
-use crate::layers::{Recurrent, RecurrentConfig};
 use crate::model::Model;
 use crate::registry::CustomConfig;
-use nabla_core::{Rng, RnnCell};
+use nabla_core::Rng;
 use serde::{Deserialize, Serialize};
 
 /// A layer's config, tagged by `type` (`{ type = "dense", units = 128 }`).
@@ -95,11 +95,11 @@ pub enum LayerConfig {
     LastStep(SequencePoolConfig),
     /// [`TimeDistributed`]
     TimeDistributed(TimeDistributedConfig),
-    /// [`Recurrent`], LSTM cells
+    /// [`Lstm`]
     Lstm(RecurrentConfig),
-    /// [`Recurrent`], GRU cells
+    /// [`Gru`]
     Gru(RecurrentConfig),
-    /// [`Recurrent`], plain RNN cells
+    /// [`SimpleRnn`]
     SimpleRnn(RecurrentConfig),
     /// [`Merge`], sum
     Add(MergeConfig),
@@ -236,9 +236,9 @@ impl LayerConfig {
                 Box::new(SequencePool::from_config(SequenceReduce::Last, c))
             }
             LayerConfig::TimeDistributed(c) => Box::new(TimeDistributed::from_config(c)),
-            LayerConfig::Lstm(c) => Box::new(Recurrent::from_config(RnnCell::Lstm, c)),
-            LayerConfig::Gru(c) => Box::new(Recurrent::from_config(RnnCell::Gru, c)),
-            LayerConfig::SimpleRnn(c) => Box::new(Recurrent::from_config(RnnCell::RnnTanh, c)),
+            LayerConfig::Lstm(c) => Box::new(Lstm::from_config(c)),
+            LayerConfig::Gru(c) => Box::new(Gru::from_config(c)),
+            LayerConfig::SimpleRnn(c) => Box::new(SimpleRnn::from_config(c)),
             LayerConfig::Add(c) => Box::new(Merge::from_config(MergeOp::Add, c)),
             LayerConfig::Subtract(c) => Box::new(Merge::from_config(MergeOp::Subtract, c)),
             LayerConfig::Multiply(c) => Box::new(Merge::from_config(MergeOp::Multiply, c)),

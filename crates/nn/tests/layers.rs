@@ -840,3 +840,89 @@ fn attention_and_transformer_start_as_pytorch_does() {
     }
     assert_eq!(seen, 2);
 }
+
+/// Each Rust constructor gives the spec's config with only the required fields written: the
+/// defaults are written once (the config's serde attributes) and both read them.
+#[test]
+fn constructors_give_the_specs_defaults() {
+    use nabla_nn::layers::*;
+    use nabla_nn::Layer;
+    let cases: Vec<(Box<dyn Layer>, &str)> = vec![
+        (Box::new(Dense::new(3)), r#""dense", "units": 3"#),
+        (
+            Box::new(ActivationLayer::new(Activation::Relu)),
+            r#""activation", "activation": "relu""#,
+        ),
+        (
+            Box::new(MultiHeadAttention::new(2, 4)),
+            r#""multi_head_attention", "num_heads": 2, "key_dim": 4"#,
+        ),
+        (Box::new(BatchNorm::new()), r#""batch_norm""#),
+        (
+            Box::new(Conv1d::new(4, 3)),
+            r#""conv1d", "filters": 4, "kernel_size": 3"#,
+        ),
+        (
+            Box::new(Conv2d::new(4, 3)),
+            r#""conv2d", "filters": 4, "kernel_size": 3"#,
+        ),
+        (Box::new(Dropout::new(0.3)), r#""dropout", "rate": 0.3"#),
+        (
+            Box::new(Embedding::new(10, 4)),
+            r#""embedding", "input_dim": 10, "output_dim": 4"#,
+        ),
+        (Box::new(Flatten::new()), r#""flatten""#),
+        (Box::new(GlobalPool2d::avg()), r#""global_avg_pool2d""#),
+        (Box::new(LayerNorm::new()), r#""layer_norm""#),
+        (
+            Box::new(Normalization::new(Method::Standard)),
+            r#""normalization""#,
+        ),
+        (
+            Box::new(Permute::new(&[2, 1])),
+            r#""permute", "dims": [2, 1]"#,
+        ),
+        (Box::new(Pool1d::max(2)), r#""max_pool1d", "pool_size": 2"#),
+        (
+            Box::new(MaxPool2d::new(2)),
+            r#""max_pool2d", "pool_size": 2"#,
+        ),
+        (
+            Box::new(PositionalEmbedding::new(PositionKind::Learned)),
+            r#""positional_embedding""#,
+        ),
+        (
+            Box::new(Reshape::new(&[4, -1])),
+            r#""reshape", "target_shape": [4, -1]"#,
+        ),
+        (
+            Box::new(SequencePool::new(SequenceReduce::Mean)),
+            r#""global_avg_pool1d""#,
+        ),
+        (
+            Box::new(SpatialDropout2d::new(0.25)),
+            r#""spatial_dropout2d", "rate": 0.25"#,
+        ),
+        (
+            Box::new(TransformerBlock::new(2)),
+            r#""transformer_block", "num_heads": 2"#,
+        ),
+        (
+            Box::new(UpSampling2d::new(2, UpsampleMode::Nearest)),
+            r#""up_sampling2d", "size": 2"#,
+        ),
+        (
+            Box::new(ZeroPadding2d::new([1, 1, 2, 2])),
+            r#""zero_padding2d", "padding": [1, 1, 2, 2]"#,
+        ),
+        (Box::new(Concatenate::new(-1)), r#""concatenate""#),
+        (Box::new(Dot::new(1)), r#""dot", "axes": 1"#),
+        (Box::new(Lstm::new(5)), r#""lstm", "units": 5"#),
+        (Box::new(Gru::new(5)), r#""gru", "units": 5"#),
+        (Box::new(SimpleRnn::new(5)), r#""simple_rnn", "units": 5"#),
+    ];
+    for (layer, spec) in cases {
+        let want = from_json(&format!(r#"{{"type": {spec}}}"#));
+        assert_eq!(layer.config(), want, "{spec}");
+    }
+}

@@ -30,11 +30,9 @@ pub struct ActivationLayer {
 impl ActivationLayer {
     /// A layer applying `activation`.
     pub fn new(activation: Activation) -> ActivationLayer {
-        ActivationLayer::from_config(ActivationConfig {
-            activation,
-            name: None,
-            trainable: true,
-        })
+        ActivationLayer::from_config(super::with_defaults(
+            serde_json::json!({"activation": activation}),
+        ))
     }
 
     /// A layer from its config.

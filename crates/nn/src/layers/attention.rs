@@ -65,16 +65,9 @@ pub struct MultiHeadAttention {
 impl MultiHeadAttention {
     /// `num_heads` heads of size `key_dim`.
     pub fn new(num_heads: usize, key_dim: usize) -> MultiHeadAttention {
-        MultiHeadAttention::from_config(AttentionConfig {
-            num_heads,
-            key_dim,
-            causal: false,
-            dropout: 0.0,
-            use_bias: true,
-            kernel_initializer: None,
-            name: None,
-            trainable: true,
-        })
+        MultiHeadAttention::from_config(super::with_defaults(
+            serde_json::json!({"num_heads": num_heads, "key_dim": key_dim}),
+        ))
     }
 
     /// Causal masking on or off.

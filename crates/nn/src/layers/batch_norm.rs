@@ -66,14 +66,7 @@ pub struct BatchNorm {
 impl BatchNorm {
     /// Batch normalisation with PyTorch's defaults.
     pub fn new() -> BatchNorm {
-        BatchNorm::from_config(BatchNormConfig {
-            momentum: momentum(),
-            epsilon: epsilon(),
-            center: true,
-            scale: true,
-            name: None,
-            trainable: true,
-        })
+        BatchNorm::from_config(super::with_defaults(serde_json::json!({})))
     }
 
     /// A layer from its config.

@@ -86,22 +86,9 @@ pub struct Conv1d {
 impl Conv1d {
     /// `filters` output channels with a `kernel_size` window, stride 1, no padding.
     pub fn new(filters: usize, kernel_size: usize) -> Conv1d {
-        Conv1d::from_config(Conv1dConfig {
-            filters,
-            kernel_size,
-            strides: 1,
-            padding: Padding1d::Valid,
-            dilation_rate: 1,
-            groups: 1,
-            activation: Activation::Linear,
-            use_bias: true,
-            kernel_initializer: Initializer::GlorotUniform,
-            bias_initializer: Initializer::Zeros,
-            kernel_regularizer: None,
-            bias_regularizer: None,
-            name: None,
-            trainable: true,
-        })
+        Conv1d::from_config(super::with_defaults(
+            serde_json::json!({"filters": filters, "kernel_size": kernel_size}),
+        ))
     }
 
     /// A layer from its config (unbuilt).

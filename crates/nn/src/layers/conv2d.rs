@@ -84,22 +84,9 @@ pub struct Conv2d {
 impl Conv2d {
     /// `filters` output channels with a `kernel_size` window, stride 1, no padding.
     pub fn new(filters: usize, kernel_size: impl Into<Pair>) -> Conv2d {
-        Conv2d::from_config(Conv2dConfig {
-            filters,
-            kernel_size: kernel_size.into(),
-            strides: one(),
-            padding: Padding::Valid,
-            dilation_rate: one(),
-            groups: 1,
-            activation: Activation::Linear,
-            use_bias: true,
-            kernel_initializer: Initializer::GlorotUniform,
-            bias_initializer: Initializer::Zeros,
-            kernel_regularizer: None,
-            bias_regularizer: None,
-            name: None,
-            trainable: true,
-        })
+        Conv2d::from_config(super::with_defaults(
+            serde_json::json!({"filters": filters, "kernel_size": kernel_size.into()}),
+        ))
     }
 
     /// A layer from its config (unbuilt).

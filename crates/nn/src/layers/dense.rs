@@ -68,18 +68,7 @@ pub struct Dense {
 impl Dense {
     /// A dense layer with `units` outputs, linear activation and a bias.
     pub fn new(units: usize) -> Dense {
-        Dense::from_config(DenseConfig {
-            units,
-            activation: Activation::Linear,
-            use_bias: true,
-            kernel_initializer: Initializer::GlorotUniform,
-            bias_initializer: Initializer::Zeros,
-            kernel_regularizer: None,
-            bias_regularizer: None,
-            activity_regularizer: None,
-            name: None,
-            trainable: true,
-        })
+        Dense::from_config(super::with_defaults(serde_json::json!({"units": units})))
     }
 
     /// A layer from its config (unbuilt).

@@ -40,11 +40,7 @@ pub struct Dropout {
 impl Dropout {
     /// Dropout with the given rate.
     pub fn new(rate: f32) -> Dropout {
-        Dropout::from_config(DropoutConfig {
-            rate,
-            name: None,
-            trainable: true,
-        })
+        Dropout::from_config(super::with_defaults(serde_json::json!({"rate": rate})))
     }
 
     /// A layer from its config.

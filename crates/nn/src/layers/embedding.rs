@@ -62,15 +62,9 @@ pub struct Embedding {
 impl Embedding {
     /// `input_dim` tokens, vectors of `output_dim`.
     pub fn new(input_dim: usize, output_dim: usize) -> Embedding {
-        Embedding::from_config(EmbeddingConfig {
-            input_dim,
-            output_dim,
-            padding_idx: None,
-            mask_padding: false,
-            embeddings_initializer: unit_normal(),
-            name: None,
-            trainable: true,
-        })
+        Embedding::from_config(super::with_defaults(
+            serde_json::json!({"input_dim": input_dim, "output_dim": output_dim}),
+        ))
     }
 
     /// Sets the padding index.

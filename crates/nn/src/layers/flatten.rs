@@ -27,10 +27,7 @@ pub struct Flatten {
 impl Flatten {
     /// A flatten layer.
     pub fn new() -> Flatten {
-        Flatten::from_config(FlattenConfig {
-            name: None,
-            trainable: true,
-        })
+        Flatten::from_config(super::with_defaults(serde_json::json!({})))
     }
 
     /// A layer from its config.

@@ -34,13 +34,7 @@ pub struct GlobalPool2d {
 impl GlobalPool2d {
     /// Mean over each channel's image.
     pub fn avg() -> GlobalPool2d {
-        GlobalPool2d::from_config(
-            PoolKind::Avg,
-            GlobalPoolConfig {
-                name: None,
-                trainable: true,
-            },
-        )
+        GlobalPool2d::from_config(PoolKind::Avg, super::with_defaults(serde_json::json!({})))
     }
 
     /// Maximum over each channel's image.

@@ -54,16 +54,7 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// Layer normalisation with Keras's arguments at PyTorch's ε.
     pub fn new() -> LayerNorm {
-        LayerNorm::from_config(
-            LayerNormConfig {
-                epsilon: epsilon(),
-                center: true,
-                scale: true,
-                name: None,
-                trainable: true,
-            },
-            false,
-        )
+        LayerNorm::from_config(super::with_defaults(serde_json::json!({})), false)
     }
 
     /// RMS normalisation.

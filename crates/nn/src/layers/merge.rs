@@ -191,11 +191,7 @@ pub struct Concatenate {
 impl Concatenate {
     /// Joins along `axis` (batch axis 0, -1 the last).
     pub fn new(axis: i64) -> Concatenate {
-        Concatenate::from_config(ConcatenateConfig {
-            axis,
-            name: None,
-            trainable: true,
-        })
+        Concatenate::from_config(super::with_defaults(serde_json::json!({"axis": axis})))
     }
 
     /// A layer from its config.
@@ -305,12 +301,7 @@ pub struct Dot {
 impl Dot {
     /// Dot product along `axes` (batch axis 0).
     pub fn new(axes: usize) -> Dot {
-        Dot::from_config(DotConfig {
-            axes: Axes::One(axes),
-            normalize: false,
-            name: None,
-            trainable: true,
-        })
+        Dot::from_config(super::with_defaults(serde_json::json!({"axes": axes})))
     }
 
     /// L2-normalises the inputs first (cosine similarity).

@@ -50,7 +50,10 @@ pub use permute::{Permute, PermuteConfig};
 pub use pool1d::{Pool1d, Pool1dConfig};
 pub use pool2d::{AvgPool2d, MaxPool2d, Pool2d, Pool2dConfig, PoolKind};
 pub use positional::{PositionKind, PositionalConfig, PositionalEmbedding};
-pub use recurrent::{Gru, Lstm, Recurrent, RecurrentConfig, RnnState, SimpleRnn};
+pub use recurrent::{
+    CellKind, Gru, GruCell, Lstm, LstmCell, Recurrent, RecurrentConfig, RnnState, SimpleRnn,
+    SimpleRnnCell,
+};
 pub use reshape::{Reshape, ReshapeConfig};
 pub use sequence_pool::{SequencePool, SequencePoolConfig, SequenceReduce};
 pub use shared::SharedConfig;
@@ -65,4 +68,15 @@ pub use zero_padding2d::{Sides, ZeroPadding2d, ZeroPadding2dConfig};
 
 fn default_true() -> bool {
     true
+}
+
+/// A layer config from its required fields, every other field at its default: the defaults
+/// are written once, in the config's serde attributes, which the spec and the saved model
+/// read too.
+///
+/// # Panics
+/// If `required` lacks a required field of `C` (a bug here, met by the first test that
+/// builds the layer).
+fn with_defaults<C: serde::de::DeserializeOwned>(required: serde_json::Value) -> C {
+    serde_json::from_value(required).unwrap_or_else(|e| panic!("a layer config's defaults: {e}"))
 }

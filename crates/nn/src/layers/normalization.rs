@@ -53,12 +53,7 @@ pub struct Normalization {
 impl Normalization {
     /// A layer that will standardise (`Method::Standard`) or min-max scale its input.
     pub fn new(method: Method) -> Normalization {
-        Normalization::from_config(NormalizationConfig {
-            method,
-            adapted: false,
-            name: None,
-            trainable: true,
-        })
+        Normalization::from_config(super::with_defaults(serde_json::json!({"method": method})))
     }
 
     /// A layer from its config.

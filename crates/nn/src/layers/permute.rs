@@ -35,11 +35,7 @@ pub struct Permute {
 impl Permute {
     /// `dims`: 1-based sample axes in their new order.
     pub fn new(dims: &[usize]) -> Permute {
-        Permute::from_config(PermuteConfig {
-            dims: dims.to_vec(),
-            name: None,
-            trainable: true,
-        })
+        Permute::from_config(super::with_defaults(serde_json::json!({"dims": dims})))
     }
 
     /// A layer from its config.

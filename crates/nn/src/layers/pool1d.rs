@@ -50,13 +50,7 @@ pub struct Pool1d {
 impl Pool1d {
     /// Max pooling over `pool_size` windows, stride = pool size.
     pub fn max(pool_size: usize) -> Pool1d {
-        let cfg = Pool1dConfig {
-            pool_size,
-            strides: None,
-            padding: Padding1d::Valid,
-            name: None,
-            trainable: true,
-        };
+        let cfg = super::with_defaults(serde_json::json!({"pool_size": pool_size}));
         Pool1d::from_config(PoolKind::Max, cfg)
     }
 

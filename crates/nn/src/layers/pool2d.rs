@@ -60,13 +60,7 @@ impl Pool2d {
     pub fn max(pool_size: impl Into<Pair>) -> Pool2d {
         Pool2d::from_config(
             PoolKind::Max,
-            Pool2dConfig {
-                pool_size: pool_size.into(),
-                strides: None,
-                padding: Padding::Valid,
-                name: None,
-                trainable: true,
-            },
+            super::with_defaults(serde_json::json!({"pool_size": pool_size.into()})),
         )
     }
 

@@ -53,12 +53,7 @@ pub struct PositionalEmbedding {
 impl PositionalEmbedding {
     /// Positions of the given kind, up to the input's length.
     pub fn new(kind: PositionKind) -> PositionalEmbedding {
-        PositionalEmbedding::from_config(PositionalConfig {
-            kind,
-            max_length: None,
-            name: None,
-            trainable: true,
-        })
+        PositionalEmbedding::from_config(super::with_defaults(serde_json::json!({"kind": kind})))
     }
 
     /// A layer from its config.

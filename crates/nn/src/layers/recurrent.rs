@@ -24,6 +24,7 @@ use crate::init::Initializer;
 use crate::layer::{Ctx, Layer, Param};
 use nabla_core::{Rng, RnnCell, RnnParams, Tensor};
 use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
 
 /// The config of [`Recurrent`] (`lstm`, `gru` and `simple_rnn` in a spec).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,69 +83,55 @@ pub struct RnnState {
     pub c: Option<Tensor>,
 }
 
-/// A stack of recurrent layers of one cell type.
-pub struct Recurrent {
+/// A stack of recurrent layers of one cell type: [`Lstm`], [`Gru`] or [`SimpleRnn`].
+pub struct Recurrent<K: CellKind> {
     cfg: RecurrentConfig,
     kind: RnnCell,
     /// Per layer and direction: w_ih, w_hh (and b_ih, b_hh with biases).
     params: Vec<Param>,
+    cell: PhantomData<K>,
 }
 
-/// Constructors of the LSTM layer (PyTorch's `nn.LSTM`, Keras's `LSTM`).
-pub struct Lstm;
-/// Constructors of the GRU layer (PyTorch's `nn.GRU`, Keras's `GRU`).
-pub struct Gru;
-/// Constructors of the plain RNN layer (PyTorch's `nn.RNN`, Keras's `SimpleRNN`).
-pub struct SimpleRnn;
-
-impl Lstm {
-    /// One LSTM layer of `units`.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(units: usize) -> Recurrent {
-        Recurrent::new(RnnCell::Lstm, units)
-    }
+/// The cell type of a [`Recurrent`] layer, known to the type (`Lstm::new` gives an `Lstm`).
+pub trait CellKind: Send + Sync + 'static {
+    /// The cell (a simple RNN's may turn to ReLU by its `activation`).
+    const CELL: RnnCell;
 }
 
-impl Gru {
-    /// One GRU layer of `units`.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(units: usize) -> Recurrent {
-        Recurrent::new(RnnCell::Gru, units)
-    }
+/// The LSTM cell: [`Lstm`].
+pub struct LstmCell;
+/// The GRU cell: [`Gru`].
+pub struct GruCell;
+/// The plain RNN cell: [`SimpleRnn`].
+pub struct SimpleRnnCell;
+
+impl CellKind for LstmCell {
+    const CELL: RnnCell = RnnCell::Lstm;
+}
+impl CellKind for GruCell {
+    const CELL: RnnCell = RnnCell::Gru;
+}
+impl CellKind for SimpleRnnCell {
+    const CELL: RnnCell = RnnCell::RnnTanh;
 }
 
-impl SimpleRnn {
-    /// One tanh RNN layer of `units` (see [`Recurrent::activation`]).
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(units: usize) -> Recurrent {
-        Recurrent::new(RnnCell::RnnTanh, units)
-    }
-}
+/// The LSTM layer (PyTorch's `nn.LSTM`, Keras's `LSTM`): `Lstm::new(units)`.
+pub type Lstm = Recurrent<LstmCell>;
+/// The GRU layer (PyTorch's `nn.GRU`, Keras's `GRU`): `Gru::new(units)`.
+pub type Gru = Recurrent<GruCell>;
+/// The plain RNN layer (PyTorch's `nn.RNN`, Keras's `SimpleRNN`): `SimpleRnn::new(units)`,
+/// tanh unless [`Recurrent::activation`] picks ReLU.
+pub type SimpleRnn = Recurrent<SimpleRnnCell>;
 
-impl Recurrent {
-    fn new(kind: RnnCell, units: usize) -> Recurrent {
-        Recurrent::from_config(
-            kind,
-            RecurrentConfig {
-                units,
-                num_layers: 1,
-                return_sequences: false,
-                bidirectional: false,
-                dropout: 0.0,
-                use_bias: true,
-                activation: Activation::Tanh,
-                kernel_initializer: None,
-                recurrent_initializer: None,
-                name: None,
-                trainable: true,
-            },
-        )
+impl<K: CellKind> Recurrent<K> {
+    /// One layer of `units`.
+    pub fn new(units: usize) -> Recurrent<K> {
+        Recurrent::from_config(super::with_defaults(serde_json::json!({ "units": units })))
     }
 
-    /// A layer from its config; `kind` is the cell (`RnnTanh` for `simple_rnn`, whose
-    /// `activation` may then pick ReLU).
-    pub fn from_config(kind: RnnCell, cfg: RecurrentConfig) -> Recurrent {
-        let kind = match (kind, cfg.activation) {
+    /// A layer from its config (a simple RNN's `activation` may pick ReLU).
+    pub fn from_config(cfg: RecurrentConfig) -> Recurrent<K> {
+        let kind = match (K::CELL, cfg.activation) {
             (RnnCell::RnnTanh | RnnCell::RnnRelu, Activation::Relu) => RnnCell::RnnRelu,
             (RnnCell::RnnRelu, _) => RnnCell::RnnTanh,
             (k, _) => k,
@@ -153,48 +140,46 @@ impl Recurrent {
             cfg,
             kind,
             params: Vec::new(),
+            cell: PhantomData,
         }
     }
 
     /// Stacks `n` layers.
-    pub fn num_layers(mut self, n: usize) -> Recurrent {
+    pub fn num_layers(mut self, n: usize) -> Recurrent<K> {
         self.cfg.num_layers = n;
         self
     }
 
     /// Outputs every step.
-    pub fn return_sequences(mut self, on: bool) -> Recurrent {
+    pub fn return_sequences(mut self, on: bool) -> Recurrent<K> {
         self.cfg.return_sequences = on;
         self
     }
 
     /// Runs both directions.
-    pub fn bidirectional(mut self, on: bool) -> Recurrent {
+    pub fn bidirectional(mut self, on: bool) -> Recurrent<K> {
         self.cfg.bidirectional = on;
         self
     }
 
     /// Dropout between stacked layers.
-    pub fn dropout(mut self, rate: f32) -> Recurrent {
+    pub fn dropout(mut self, rate: f32) -> Recurrent<K> {
         self.cfg.dropout = rate;
         self
     }
 
     /// Without biases.
-    pub fn use_bias(mut self, on: bool) -> Recurrent {
+    pub fn use_bias(mut self, on: bool) -> Recurrent<K> {
         self.cfg.use_bias = on;
         self
     }
 
     /// `simple_rnn`'s non-linearity: `Tanh` or `Relu`.
-    pub fn activation(self, a: Activation) -> Recurrent {
-        Recurrent::from_config(
-            self.kind,
-            RecurrentConfig {
-                activation: a,
-                ..self.cfg
-            },
-        )
+    pub fn activation(self, a: Activation) -> Recurrent<K> {
+        Recurrent::from_config(RecurrentConfig {
+            activation: a,
+            ..self.cfg
+        })
     }
 
     fn directions(&self) -> usize {
@@ -301,7 +286,7 @@ impl Recurrent {
     }
 }
 
-impl Layer for Recurrent {
+impl<K: CellKind> Layer for Recurrent<K> {
     fn name(&self) -> &str {
         let default = match self.kind {
             RnnCell::Lstm => "lstm",

@@ -34,11 +34,9 @@ pub struct Reshape {
 impl Reshape {
     /// Reshape each sample to `target_shape` (one -1 allowed).
     pub fn new(target_shape: &[i64]) -> Reshape {
-        Reshape::from_config(ReshapeConfig {
-            target_shape: target_shape.to_vec(),
-            name: None,
-            trainable: true,
-        })
+        Reshape::from_config(super::with_defaults(
+            serde_json::json!({"target_shape": target_shape}),
+        ))
     }
 
     /// A layer from its config.

@@ -47,13 +47,7 @@ pub struct SequencePool {
 impl SequencePool {
     /// A layer reducing time `how`.
     pub fn new(how: SequenceReduce) -> SequencePool {
-        SequencePool::from_config(
-            how,
-            SequencePoolConfig {
-                name: None,
-                trainable: true,
-            },
-        )
+        SequencePool::from_config(how, super::with_defaults(serde_json::json!({})))
     }
 
     /// A layer from its config.

@@ -35,11 +35,7 @@ pub struct SpatialDropout2d {
 impl SpatialDropout2d {
     /// Drops each channel with probability `rate`.
     pub fn new(rate: f32) -> SpatialDropout2d {
-        SpatialDropout2d::from_config(SpatialDropoutConfig {
-            rate,
-            name: None,
-            trainable: true,
-        })
+        SpatialDropout2d::from_config(super::with_defaults(serde_json::json!({"rate": rate})))
     }
 
     /// A layer from its config.

@@ -78,18 +78,9 @@ pub struct TransformerBlock {
 impl TransformerBlock {
     /// A pre-norm block with `num_heads` heads.
     pub fn new(num_heads: usize) -> TransformerBlock {
-        TransformerBlock::from_config(TransformerConfig {
-            num_heads,
-            key_dim: None,
-            mlp_ratio: 4,
-            activation: Activation::Gelu,
-            causal: false,
-            dropout: 0.0,
-            norm_first: true,
-            epsilon: epsilon(),
-            name: None,
-            trainable: true,
-        })
+        TransformerBlock::from_config(super::with_defaults(
+            serde_json::json!({"num_heads": num_heads}),
+        ))
     }
 
     /// Causal attention on or off.

@@ -55,12 +55,9 @@ pub struct UpSampling2d {
 impl UpSampling2d {
     /// Upsampling by `size` with `interpolation`.
     pub fn new(size: impl Into<Pair>, interpolation: UpsampleMode) -> UpSampling2d {
-        UpSampling2d::from_config(UpSampling2dConfig {
-            size: size.into(),
-            interpolation,
-            name: None,
-            trainable: true,
-        })
+        UpSampling2d::from_config(super::with_defaults(
+            serde_json::json!({"size": size.into(), "interpolation": interpolation}),
+        ))
     }
 
     /// A layer from its config.

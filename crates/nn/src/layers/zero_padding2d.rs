@@ -77,11 +77,9 @@ pub struct ZeroPadding2d {
 impl ZeroPadding2d {
     /// `[top, bottom, left, right]` zeros.
     pub fn new(padding: [usize; 4]) -> ZeroPadding2d {
-        ZeroPadding2d::from_config(ZeroPadding2dConfig {
-            padding: Sides(padding),
-            name: None,
-            trainable: true,
-        })
+        ZeroPadding2d::from_config(super::with_defaults(
+            serde_json::json!({"padding": Sides(padding)}),
+        ))
     }
 
     /// A layer from its config.
