@@ -8,7 +8,7 @@ use crate::history::History;
 use crate::logs::Logs;
 use crate::progress::Progress;
 use crate::totals::Totals;
-use crate::train_step::{output_losses, part_values, weighted_sum, Batch, StandardStep};
+use crate::train_step::{output_losses, part_values, weighted_sum, Batch, StandardStep, TrainStep};
 use crate::weights::sample_weights;
 use nabla_core::Tensor;
 use nabla_data::{DataLoader, Dataset};
@@ -159,14 +159,83 @@ fn epoch_logs(
     Ok(logs)
 }
 
+/// One epoch's batches: the running totals, the summed weight penalty, whether a callback
+/// asked to stop, and the progress line to finish with the epoch's logs.
+struct EpochRun {
+    totals: Totals,
+    penalty_sum: Option<f64>,
+    stop: bool,
+    progress: Progress,
+}
+
+/// Sets the learning rate from the compiled schedule if it changes `per` epoch or step; `t`
+/// is the epochs done, or `None` for the optimiser's step count.
+fn follow_schedule(model: &mut Model, per: Per, t: Option<u64>) -> Result<()> {
+    let c = model.compiled_mut()?;
+    let t = t.unwrap_or(c.optimizer.state().t);
+    if let Some(s) = c.schedule.as_ref().filter(|s| s.per() == per) {
+        let lr = s.learning_rate(c.base_lr, t);
+        c.optimizer.set_learning_rate(lr);
+    }
+    Ok(())
+}
+
+/// Runs one epoch's batches through `step_fn`, calling the batch hooks.
+fn train_epoch(
+    model: &mut Model,
+    (p, opts): (&Prepared, &Fit),
+    step_fn: &mut dyn TrainStep,
+    hooks: &mut Hooks,
+    history: &History,
+    (epoch, mut stop): (usize, bool),
+) -> Result<EpochRun> {
+    let mut loader = match opts.shuffle {
+        true => DataLoader::shuffled(&p.train, opts.batch_size, &mut model.rng),
+        false => DataLoader::new(&p.train, opts.batch_size),
+    };
+    let mut progress = Progress::new(epoch, hooks.epochs, loader.steps(), opts.verbose);
+    if opts.tokens_per_sample > 0 {
+        progress = progress.with_tokens(p.train.len() * opts.tokens_per_sample);
+    }
+    let (mut totals, mut penalty_sum) = (model.totals()?, None);
+    let order = loader.order().to_vec();
+    let mut step = 0;
+    while let Some(arrays) = loader.next_all() {
+        follow_schedule(model, Per::Step, None)?;
+        let batch = make_batch(model, p, opts, arrays, &order[step * opts.batch_size..])?;
+        let out = step_fn.train_step(model, &batch)?;
+        step += 1;
+        let value = out.loss;
+        let asked = hooks.run(model, epoch, history, |c, s| c.on_batch_end(step, value, s))?;
+        if !value.is_finite() && !asked {
+            return Err(Error::NonFinite { epoch, step, value });
+        }
+        stop |= asked; // a callback (TerminateOnNaN) may end training on a NaN
+        if !value.is_finite() {
+            break;
+        }
+        if let Some(pv) = out.penalty {
+            *penalty_sum.get_or_insert(0.0) += pv as f64 * batch.len() as f64;
+        }
+        totals.add_all(value, &out.losses, &out.y_preds, &batch.ys);
+        progress.step(step, || totals.logs(""));
+        if stop {
+            break;
+        }
+    }
+    model.flush_gradients()?; // an epoch's last micro-batches form a smaller step
+    Ok(EpochRun {
+        totals,
+        penalty_sum,
+        stop,
+        progress,
+    })
+}
+
 impl Training for Model {
     fn fit(&mut self, data: &Dataset, mut opts: Fit) -> Result<History> {
         let p = prepare(self, data, &opts)?;
-        let (schedule, base_lr) = {
-            let c = self.compiled_mut()?;
-            c.accumulate = opts.accumulate;
-            (c.schedule.clone(), c.base_lr)
-        };
+        self.compiled_mut()?.accumulate = opts.accumulate;
         let mut step_fn = opts
             .train_step
             .take()
@@ -174,64 +243,27 @@ impl Training for Model {
         let mut callbacks = std::mem::take(&mut opts.callbacks);
         let mut history = std::mem::take(&mut opts.initial_history);
         crate::resume::restore(&mut callbacks, &opts.callback_states)?;
-        let epochs = opts.epochs;
         let mut hooks = Hooks {
             callbacks: &mut callbacks,
-            epochs,
+            epochs: opts.epochs,
         };
         hooks.run(self, opts.initial_epoch, &history, |c, s| {
             c.on_train_begin(s)
         })?;
-        for epoch in opts.initial_epoch + 1..=epochs {
-            if let Some(s) = schedule.as_ref().filter(|s| s.per() == Per::Epoch) {
-                set_lr(self, s.learning_rate(base_lr, epoch as u64 - 1))?;
-            }
-            let mut stop = hooks.run(self, epoch, &history, |c, s| c.on_epoch_begin(s))?;
-            let mut loader = match opts.shuffle {
-                true => DataLoader::shuffled(&p.train, opts.batch_size, &mut self.rng),
-                false => DataLoader::new(&p.train, opts.batch_size),
-            };
-            let mut progress = Progress::new(epoch, epochs, loader.steps(), opts.verbose);
-            if opts.tokens_per_sample > 0 {
-                progress = progress.with_tokens(p.train.len() * opts.tokens_per_sample);
-            }
-            let (mut totals, mut penalty_sum) = (self.totals()?, None);
-            let order = loader.order().to_vec();
-            let mut step = 0;
-            while let Some(arrays) = loader.next_all() {
-                if let Some(s) = schedule.as_ref().filter(|s| s.per() == Per::Step) {
-                    let t = self.compiled_mut()?.optimizer.state().t;
-                    set_lr(self, s.learning_rate(base_lr, t))?;
-                }
-                let at = &order[step * opts.batch_size..];
-                let batch = make_batch(self, &p, &opts, arrays, at)?;
-                let n = batch.len();
-                let out = step_fn.train_step(self, &batch)?;
-                step += 1;
-                let value = out.loss;
-                let asked =
-                    hooks.run(self, epoch, &history, |c, s| c.on_batch_end(step, value, s))?;
-                if !value.is_finite() {
-                    if asked {
-                        stop = true; // a callback (TerminateOnNaN) ends training
-                        break;
-                    }
-                    return Err(Error::NonFinite { epoch, step, value });
-                }
-                stop |= asked;
-                if let Some(pv) = out.penalty {
-                    *penalty_sum.get_or_insert(0.0) += pv as f64 * n as f64;
-                }
-                totals.add_all(value, &out.losses, &out.y_preds, &batch.ys);
-                progress.step(step, || totals.logs(""));
-                if stop {
-                    break;
-                }
-            }
-            self.flush_gradients()?; // an epoch's last micro-batches form a smaller step
-            let mut logs = epoch_logs(self, &totals, penalty_sum, p.val.as_deref())?;
-            stop |= hooks.run_epoch_end(self, epoch, &history, &mut logs)?;
-            progress.finish(&logs);
+        for epoch in opts.initial_epoch + 1..=opts.epochs {
+            follow_schedule(self, Per::Epoch, Some(epoch as u64 - 1))?;
+            let stop = hooks.run(self, epoch, &history, |c, s| c.on_epoch_begin(s))?;
+            let run = train_epoch(
+                self,
+                (&p, &opts),
+                step_fn.as_mut(),
+                &mut hooks,
+                &history,
+                (epoch, stop),
+            )?;
+            let mut logs = epoch_logs(self, &run.totals, run.penalty_sum, p.val.as_deref())?;
+            let stop = run.stop | hooks.run_epoch_end(self, epoch, &history, &mut logs)?;
+            run.progress.finish(&logs);
             history.epochs.push(logs);
             if let Some(path) = &opts.checkpoint {
                 let (json, tensors) =
@@ -360,12 +392,6 @@ impl TotalsOf for Model {
             .collect();
         Ok(Totals::outputs(&outs))
     }
-}
-
-/// Sets the optimiser's learning rate.
-fn set_lr(model: &mut Model, lr: f32) -> Result<()> {
-    model.compiled_mut()?.optimizer.set_learning_rate(lr);
-    Ok(())
 }
 
 /// Runs one hook of every callback; returns whether any asked to stop.
