@@ -1,5 +1,6 @@
-//! `nabla evaluate MODEL`: loss and metrics of a saved model on the built-in test split or on
-//! IDX files.
+//! `nabla evaluate MODEL`: loss and metrics of a saved model on the built-in test split, on
+//! IDX files, or on the test split of a spec's data (any data a spec reads, any number of
+//! inputs and outputs).
 
 use anyhow::{Context, Result};
 use nabla::data::idx::read_idx_file;
@@ -7,7 +8,17 @@ use nabla::prelude::*;
 use nabla::train::spec::data_for_model;
 use std::path::{Path, PathBuf};
 
-pub fn run(model_path: &Path, idx: Option<(PathBuf, PathBuf)>) -> Result<()> {
+/// Where the evaluation data comes from.
+pub enum Source {
+    /// The built-in digits' test split.
+    Digits,
+    /// IDX images and labels files.
+    Idx(PathBuf, PathBuf),
+    /// The test split of a spec's `[data]`.
+    Spec(PathBuf),
+}
+
+pub fn run(model_path: &Path, source: Source) -> Result<()> {
     let mut model = Model::load(model_path)?;
     let loss = model
         .compiled()
@@ -18,19 +29,29 @@ pub fn run(model_path: &Path, idx: Option<(PathBuf, PathBuf)>) -> Result<()> {
                 model_path.display()
             )
         })?;
-    let data = match idx {
-        Some((images, labels)) => {
-            nabla::data::mnist::from_idx(&read_idx_file(images)?, &read_idx_file(labels)?)?
+    let data = match source {
+        Source::Idx(images, labels) => {
+            let d = nabla::data::mnist::from_idx(&read_idx_file(images)?, &read_idx_file(labels)?)?;
+            data_for_model(d, &loss, &model)?
         }
-        None => nabla::datasets::mnist()?.1,
+        Source::Digits => data_for_model(nabla::datasets::mnist()?.1, &loss, &model)?,
+        Source::Spec(path) => {
+            let spec = Spec::from_file(&path)?;
+            let (_, test) = spec.load_data(&model)?;
+            test.with_context(|| {
+                format!(
+                    "--data {}: expected a spec whose data has a test split (test_split, test files or the built-in test digits), received none",
+                    path.display()
+                )
+            })?
+        }
     };
-    let data = data_for_model(data, &loss, &model)?;
     let scores = model.evaluate(&data)?;
     println!("samples: {}", data.len());
     for (name, v) in &scores.0 {
         println!("{name}: {v:.4}");
     }
-    if loss.kind.is_probabilistic() {
+    if loss.kind.is_probabilistic() && model.outputs().len() == 1 {
         print!("{}", nabla::train::class_report(&mut model, &data)?);
     }
     Ok(())

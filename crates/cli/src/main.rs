@@ -52,6 +52,9 @@ enum Command {
         /// IDX labels file (with --images).
         #[arg(long, requires = "images")]
         labels: Option<PathBuf>,
+        /// A spec whose data's test split to evaluate on (read as `nabla train` reads it).
+        #[arg(long, conflicts_with = "images")]
+        data: Option<PathBuf>,
     },
     /// Print the predicted class and probabilities of samples.
     Predict {
@@ -161,7 +164,15 @@ fn main() {
             model,
             images,
             labels,
-        } => evaluate::run(&model, images.zip(labels)),
+            data,
+        } => {
+            let source = match (images.zip(labels), data) {
+                (Some((i, l)), _) => evaluate::Source::Idx(i, l),
+                (None, Some(spec)) => evaluate::Source::Spec(spec),
+                (None, None) => evaluate::Source::Digits,
+            };
+            evaluate::run(&model, source)
+        }
         Command::Predict {
             model,
             index,

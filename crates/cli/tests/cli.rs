@@ -858,3 +858,45 @@ fn summary_of_a_graph_shows_connections_and_draws_it() {
         "{mlp}"
     );
 }
+
+/// `specs/iris_two_towers.toml` (two inputs, two outputs, CSV columns) trains from the repository
+/// root as its header says; `nabla evaluate --data SPEC` scores the saved model on the spec's
+/// test split with every output's loss and metrics.
+#[test]
+fn the_two_input_two_output_spec_trains_and_evaluates_on_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = format!("{}/../..", env!("CARGO_MANIFEST_DIR"));
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_nabla"))
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        let so = String::from_utf8_lossy(&out.stdout).into_owned();
+        let se = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "nabla {args:?}:\n{so}\n{se}");
+        so
+    };
+    let out = dir.path().join("iris");
+    let trained = run(&["train", "specs/iris_two_towers.toml", "--out", s(&out)]);
+    let model = out.join("model.safetensors");
+    let scores = run(&[
+        "evaluate",
+        s(&model),
+        "--data",
+        "specs/iris_two_towers.toml",
+    ]);
+    assert!(scores.contains("samples: 30"), "{scores}");
+    assert!(value(&scores, "species_accuracy") >= 0.9, "{scores}");
+    assert!(value(&scores, "petal_width_mae") < 0.3, "{scores}");
+    // the same numbers as the test line of training
+    let test = trained.lines().find(|l| l.starts_with("test:")).unwrap();
+    assert_eq!(
+        value(test, "species_loss"),
+        value(&scores, "species_loss"),
+        "{test}\n{scores}"
+    );
+    // a spec whose data does not fit the model's inputs names them
+    let e = fails(&["evaluate", s(&model), "--data", &spec()]);
+    assert!(e.contains("input 'sepal'"), "{e}");
+}
