@@ -72,7 +72,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .verbose(if a.quiet { 0 } else { 1 })
         .checkpoint(&checkpoint);
     for c in &spec.train.callbacks {
-        fit = fit.callback_boxed(c.build(&out));
+        fit = fit.callback_boxed(c.build(&out)?);
     }
     if let Some(r) = resumed {
         if !a.quiet {

@@ -190,6 +190,7 @@ pub struct TrainSpec {
     pub lr_schedule: Option<nabla_nn::Schedule>,
     /// Callbacks run during training.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "crate::callbacks::callback_configs")]
     pub callbacks: Vec<crate::callbacks::CallbackConfig>,
     /// Clip gradients to this global norm before each step.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,6 +2,7 @@
 //! (`callbacks = [{ type = "early_stopping", monitor = "val_loss", patience = 3 }]`).
 
 mod csv_logger;
+mod custom;
 mod early_stopping;
 mod lambda;
 mod lr_scheduler;
@@ -11,6 +12,7 @@ mod reduce_lr;
 mod terminate_on_nan;
 
 pub use csv_logger::CsvLogger;
+pub use custom::{callback_configs, register_callback, CustomCallback, CALLBACK_TYPES};
 pub use early_stopping::EarlyStopping;
 pub use lambda::LambdaCallback;
 pub use lr_scheduler::LearningRateScheduler;
@@ -23,7 +25,7 @@ use crate::callback::Callback;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// A built-in callback as a spec writes it.
+/// A callback as a spec writes it: one of ours, or one registered by user code.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CallbackConfig {
@@ -43,6 +45,8 @@ pub enum CallbackConfig {
     /// [`CsvLogger`]
     #[serde(rename = "csv_logger")]
     CsvLogger(CsvLogger),
+    /// A callback registered with [`register_callback`]
+    Custom(CustomCallback),
 }
 
 impl CallbackConfig {
@@ -71,13 +75,14 @@ impl CallbackConfig {
             CallbackConfig::ModelCheckpoint(c) if c.every == 0 => {
                 bad("model_checkpoint every", "a positive integer", "0".into())
             }
+            CallbackConfig::Custom(c) => c.make().map(drop),
             _ => Ok(()),
         }
     }
 
     /// The callback, ready to run; relative file paths are resolved against `dir`.
-    pub fn build(&self, dir: &Path) -> Box<dyn Callback> {
-        match self.clone() {
+    pub fn build(&self, dir: &Path) -> crate::Result<Box<dyn Callback>> {
+        Ok(match self.clone() {
             CallbackConfig::EarlyStopping(c) => Box::new(c),
             CallbackConfig::ModelCheckpoint(c) => Box::new(c.under(dir)),
             CallbackConfig::ReduceLrOnPlateau(c) => Box::new(c),
@@ -86,6 +91,7 @@ impl CallbackConfig {
             }
             CallbackConfig::TerminateOnNaN(c) => Box::new(c),
             CallbackConfig::CsvLogger(c) => Box::new(c.under(dir)),
-        }
+            CallbackConfig::Custom(c) => c.make()?,
+        })
     }
 }

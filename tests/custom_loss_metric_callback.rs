@@ -1,5 +1,5 @@
-//! A loss and a metric of one's own, registered by name: a spec uses them, training logs
-//! them, and a saved model comes back with them.
+//! A loss, a metric and a callback of one's own, registered by name: a spec uses them,
+//! training logs and runs them, and a saved model comes back with them.
 
 use nabla::nn::registry::{register_loss, register_metric};
 use nabla::prelude::*;
@@ -88,4 +88,65 @@ fn an_unregistered_loss_lists_ours() {
     let mut m = Sequential::new([3]).add(Dense::new(1)).build(0).unwrap();
     let e = m.compile(Sgd::new(0.1), nabla::nn::LossSpec::custom("nope"), &[]);
     assert!(e.unwrap_err().to_string().contains("'nope'"));
+}
+
+/// Stops training once the epoch's loss is below `loss`, and logs how far above it was.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StopBelow {
+    loss: f64,
+}
+
+impl nabla::train::Callback for StopBelow {
+    fn on_epoch_end(
+        &mut self,
+        logs: &mut nabla::train::Logs,
+        s: &mut nabla::train::TrainState,
+    ) -> nabla::train::Result<()> {
+        let l = logs.get("loss").unwrap_or(f64::INFINITY);
+        logs.set("above_target", l - self.loss);
+        s.stop_training |= l < self.loss;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_custom_callback_runs_from_a_spec() {
+    use nabla::train::callbacks::register_callback;
+    register();
+    let _ = register_callback("stop_below", |c: StopBelow| c);
+    let text = SPEC.replace(
+        "epochs = 20",
+        "epochs = 200\ncallbacks = [{ type = \"stop_below\", loss = 0.05 }]",
+    );
+    let spec = Spec::from_toml(&text).unwrap();
+    let mut model = spec.build_model(1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut fit = spec.fit_options().verbose(0);
+    for c in &spec.train.callbacks {
+        fit = fit.callback_boxed(c.build(dir.path()).unwrap());
+    }
+    let h = model.fit(&data(), fit).unwrap();
+    let last = h.epochs.last().unwrap();
+    assert!(h.epochs.len() < 200, "it stopped early");
+    assert!(last.get("loss").unwrap() < 0.05, "{last:?}");
+    let before = &h.epochs[h.epochs.len() - 2];
+    assert!(before.get("above_target").unwrap() >= 0.0, "{before:?}");
+    // the spec as written back reads the same
+    let back = Spec::from_toml(&spec.to_toml()).unwrap();
+    assert_eq!(back, spec);
+    assert!(spec.to_toml().contains("registered_name"));
+    // a field the callback does not have, an unknown type, one of our names
+    let e = Spec::from_toml(&text.replace("loss = 0.05 }", "los = 0.05 }")).unwrap_err();
+    assert!(
+        e.to_string().contains("stop_below") && e.to_string().contains("los"),
+        "{e}"
+    );
+    let e = Spec::from_toml(&text.replace("\"stop_below\"", "\"stop_above\"")).unwrap_err();
+    assert!(
+        e.to_string().contains("stop_above") && e.to_string().contains("early_stopping"),
+        "{e}"
+    );
+    assert!(register_callback("early_stopping", |c: StopBelow| c).is_err());
+    assert!(register_callback("stop_below", |c: StopBelow| c).is_err());
 }
