@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 # and GELU kernels, the key/value cache and the W3/W4 benchmarks (flagged for review).
 # Raised to 27,000 with issue 18's model graphs: the graph (build checks, execution), merge
 # layers, models as layers, the functional API, several inputs/outputs in data and training.
-BUDGET=27000
+# Raised to 30,000 with issue 19's pretrained transformers: the nabla-hub crate (Hugging Face
+# config, safetensors in f32/f16/bf16 and shards, BERT as a graph, tokenizer, sentence
+# encoder; GPT-2 and fine-tuning to come), padding masks in attention and pooling.
+BUDGET=30000
 total=0
 for dir in crates/* src examples; do
   n=$(find "$dir" -name '*.rs' -not -path '*/tests/*' -print0 | xargs -0 cat 2>/dev/null | wc -l)

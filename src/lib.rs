@@ -22,6 +22,9 @@
 
 pub use nabla_core as core;
 pub use nabla_data as data;
+/// Hugging Face model folders (BERT encoders, sentence-transformers) and tokenizers.
+#[cfg(feature = "hub")]
+pub use nabla_hub as hub;
 pub use nabla_nn as nn;
 pub use nabla_train as train;
 

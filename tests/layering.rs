@@ -1,6 +1,7 @@
 //! The dependency seams hold: outside nabla-core, nothing reaches the CPU kernels
 //! (`cpu::`) directly, only tensor ops and `nabla_core::backend` (the one seam a GPU backend
-//! needs); nn and data never use each other.
+//! needs); nn and data never use each other; the Hugging Face crate (tokenizers) stays out
+//! of core, nn, data and train, and itself builds on core and nn only.
 
 use std::path::Path;
 
@@ -35,6 +36,7 @@ fn only_core_reaches_the_cpu_kernels() {
         "crates/data/src",
         "crates/train/src",
         "crates/cli/src",
+        "crates/hub/src",
         "src",
         "examples",
     ];
@@ -51,4 +53,19 @@ fn nn_and_data_do_not_use_each_other() {
         offenders(&["crates/data/src"], "nabla_nn"),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn the_hub_crate_sits_beside_train_on_core_and_nn() {
+    let below = [
+        "crates/core/src",
+        "crates/nn/src",
+        "crates/data/src",
+        "crates/train/src",
+    ];
+    assert_eq!(offenders(&below, "nabla_hub"), Vec::<String>::new());
+    assert_eq!(offenders(&below, "tokenizers"), Vec::<String>::new());
+    for other in ["nabla_train", "nabla_data", "nabla::"] {
+        assert_eq!(offenders(&["crates/hub/src"], other), Vec::<String>::new());
+    }
 }

@@ -3,6 +3,8 @@
 mod augment;
 mod bench;
 mod bench_gpt;
+#[cfg(feature = "hub")]
+mod embed;
 mod evaluate;
 mod generate;
 mod predict;
@@ -125,6 +127,24 @@ enum Command {
         #[arg(long)]
         plot: Option<PathBuf>,
     },
+    /// Sentence vectors of texts with a Hugging Face sentence-transformers folder (e.g.
+    /// all-MiniLM-L6-v2): its tokenizer, pooling and normalisation.
+    #[cfg(feature = "hub")]
+    Embed {
+        /// The model folder (config.json, model.safetensors, tokenizer.json, modules.json).
+        model: PathBuf,
+        /// A text to embed (repeat for several).
+        #[arg(long = "text")]
+        texts: Vec<String>,
+        /// A file with one text per line.
+        file: Option<PathBuf>,
+        /// Write the vectors to a .csv or .npy file (default: CSV rows on standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Texts per forward pass.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+    },
     /// Run a benchmark workload of shared/bench/WORKLOADS.md and print one JSON line.
     Bench {
         /// Workload id: W1 (MLP), W2 (CNN), W3 (LSTM) or W4 (GPT).
@@ -173,6 +193,20 @@ fn main() {
             };
             evaluate::run(&model, source)
         }
+        #[cfg(feature = "hub")]
+        Command::Embed {
+            model,
+            texts,
+            file,
+            out,
+            batch,
+        } => embed::run(embed::EmbedArgs {
+            model,
+            texts,
+            file,
+            out,
+            batch,
+        }),
         Command::Predict {
             model,
             index,

@@ -900,3 +900,47 @@ fn the_two_input_two_output_spec_trains_and_evaluates_on_its_data() {
     let e = fails(&["evaluate", s(&model), "--data", &spec()]);
     assert!(e.contains("input 'sepal'"), "{e}");
 }
+
+/// `nabla embed` on a Hugging Face folder (the tiny random BERT fixture: mean pooling, no
+/// normalisation) prints transformers' mean-pooled vectors, and writes `.npy` files.
+#[test]
+fn embed_prints_and_writes_sentence_vectors() {
+    let root = format!("{}/../../tests/fixtures/hub", env!("CARGO_MANIFEST_DIR"));
+    let model = format!("{root}/tiny_bert");
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/tiny_bert_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let (a, b) = (
+        r["sentences"][0].as_str().unwrap(),
+        r["sentences"][1].as_str().unwrap(),
+    );
+    let out = ok(&["embed", &model, "--text", a, "--text", b]);
+    let rows: Vec<Vec<f32>> = out
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for (row, want) in rows.iter().zip(r["mean_pooled"].as_array().unwrap()) {
+        assert_eq!(row.len(), 16);
+        for (x, w) in row.iter().zip(want.as_array().unwrap()) {
+            assert!((x - w.as_f64().unwrap() as f32).abs() < 1e-4, "{x} vs {w}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let texts = dir.path().join("texts.txt");
+    std::fs::write(&texts, format!("{a}\n\n{b}\n")).unwrap();
+    let npy = dir.path().join("v.npy");
+    ok(&["embed", &model, s(&texts), "--out", s(&npy)]);
+    let bytes = std::fs::read(&npy).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert!(String::from_utf8_lossy(&bytes[10..10 + header_len]).contains("'shape': (2, 16)"));
+    let first = f32::from_le_bytes(bytes[10 + header_len..14 + header_len].try_into().unwrap());
+    assert_eq!(first, rows[0][0]);
+    // not a model folder; no texts
+    let e = fails(&["embed", &root, "--text", "x"]);
+    assert!(e.contains("config.json"), "{e}");
+    let e = fails(&["embed", &model]);
+    assert!(e.contains("expected texts"), "{e}");
+}

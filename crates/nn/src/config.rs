@@ -11,8 +11,8 @@ use crate::layers::{
     EmbeddingConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig, LayerNorm,
     LayerNormConfig, MultiHeadAttention, Normalization, NormalizationConfig, Permute,
     PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig,
-    SpatialDropout2d, SpatialDropoutConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d,
-    ZeroPadding2dConfig,
+    SpatialDropout2d, SpatialDropoutConfig, UnitNormalization, UnitNormalizationConfig,
+    UpSampling2d, UpSampling2dConfig, ZeroPadding2d, ZeroPadding2dConfig,
 };
 use crate::layers::{
     Concatenate, ConcatenateConfig, Dot, DotConfig, Merge, MergeConfig, MergeOp, SharedConfig,
@@ -40,6 +40,8 @@ pub enum LayerConfig {
     Dropout(DropoutConfig),
     /// [`Flatten`]
     Flatten(FlattenConfig),
+    /// [`UnitNormalization`]
+    UnitNormalization(UnitNormalizationConfig),
     /// [`Normalization`]
     Normalization(NormalizationConfig),
     /// [`Conv2d`]
@@ -93,6 +95,8 @@ pub enum LayerConfig {
     GlobalMaxPool1d(SequencePoolConfig),
     /// [`SequencePool`], the last step
     LastStep(SequencePoolConfig),
+    /// [`SequencePool`], the first token (BERT's `[CLS]`)
+    FirstToken(SequencePoolConfig),
     /// [`TimeDistributed`]
     TimeDistributed(TimeDistributedConfig),
     /// [`Lstm`]
@@ -152,6 +156,7 @@ pub const LAYER_TYPES: &[&str] = &[
     "activation",
     "dropout",
     "flatten",
+    "unit_normalization",
     "normalization",
     "conv2d",
     "max_pool2d",
@@ -176,6 +181,7 @@ pub const LAYER_TYPES: &[&str] = &[
     "global_avg_pool1d",
     "global_max_pool1d",
     "last_step",
+    "first_token",
     "time_distributed",
     "lstm",
     "gru",
@@ -201,6 +207,7 @@ impl LayerConfig {
             LayerConfig::Activation(c) => Box::new(ActivationLayer::from_config(c)),
             LayerConfig::Dropout(c) => Box::new(Dropout::from_config(c)),
             LayerConfig::Flatten(c) => Box::new(Flatten::from_config(c)),
+            LayerConfig::UnitNormalization(c) => Box::new(UnitNormalization::from_config(c)),
             LayerConfig::Normalization(c) => Box::new(Normalization::from_config(c)),
             LayerConfig::Conv2d(c) => Box::new(Conv2d::from_config(c)),
             LayerConfig::MaxPool2d(c) => Box::new(Pool2d::from_config(PoolKind::Max, c)),
@@ -231,6 +238,9 @@ impl LayerConfig {
             }
             LayerConfig::GlobalMaxPool1d(c) => {
                 Box::new(SequencePool::from_config(SequenceReduce::Max, c))
+            }
+            LayerConfig::FirstToken(c) => {
+                Box::new(SequencePool::from_config(SequenceReduce::First, c))
             }
             LayerConfig::LastStep(c) => {
                 Box::new(SequencePool::from_config(SequenceReduce::Last, c))
@@ -282,6 +292,7 @@ impl LayerConfig {
             LayerConfig::Activation(_) => "activation",
             LayerConfig::Dropout(_) => "dropout",
             LayerConfig::Flatten(_) => "flatten",
+            LayerConfig::UnitNormalization(_) => "unit_normalization",
             LayerConfig::Normalization(_) => "normalization",
             LayerConfig::Conv2d(_) => "conv2d",
             LayerConfig::MaxPool2d(_) => "max_pool2d",
@@ -306,6 +317,7 @@ impl LayerConfig {
             LayerConfig::GlobalAvgPool1d(_) => "global_avg_pool1d",
             LayerConfig::GlobalMaxPool1d(_) => "global_max_pool1d",
             LayerConfig::LastStep(_) => "last_step",
+            LayerConfig::FirstToken(_) => "first_token",
             LayerConfig::TimeDistributed(_) => "time_distributed",
             LayerConfig::Lstm(_) => "lstm",
             LayerConfig::Gru(_) => "gru",

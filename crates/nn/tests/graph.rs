@@ -343,3 +343,75 @@ fn time_distributed_batch_norm_updates_its_own_running_statistics() {
         ]
     );
 }
+
+/// A padding mask as a second input: attention, transformer blocks and pooling read only the
+/// tokens, so a padded batch gives what the unpadded sequences give; gradients check out.
+#[test]
+fn a_padding_mask_input_hides_padding_from_attention_and_pooling() {
+    use nabla_nn::layers::{MultiHeadAttention, SequencePool, SequenceReduce, TransformerBlock};
+    use nabla_nn::layers::{TransformerConfig, UnitNormalization};
+    let build = |t: usize, masked: bool, with_max: bool| {
+        let x = Input::new("x", [t, 8]);
+        let mask = Input::int("mask", [t]);
+        let with = |s: &nabla_nn::functional::Sym| {
+            if masked {
+                vec![s.clone(), mask.clone()]
+            } else {
+                vec![s.clone()]
+            }
+        };
+        let post: TransformerConfig = serde_json::from_value(serde_json::json!({
+            "num_heads": 2, "norm_first": false, "epsilon": 1e-12, "name": "block"
+        }))
+        .unwrap();
+        let h = TransformerBlock::from_config(post)
+            .call(with(&x).iter().collect::<Vec<_>>().as_slice());
+        let a = MultiHeadAttention::new(2, 4)
+            .named("attn")
+            .call(with(&h).iter().collect::<Vec<_>>().as_slice());
+        let mean = SequencePool::new(SequenceReduce::Mean)
+            .named("mean")
+            .call(with(&a).iter().collect::<Vec<_>>().as_slice());
+        let max = SequencePool::new(SequenceReduce::Max)
+            .named("max")
+            .call(with(&a).iter().collect::<Vec<_>>().as_slice());
+        let cat = match with_max {
+            true => Concatenate::new(-1).call([&mean, &max]),
+            false => mean,
+        };
+        let y = UnitNormalization::new().call(&cat);
+        let inputs = if masked { vec![&x, &mask] } else { vec![&x] };
+        Functional::new(inputs.as_slice(), [&y]).build(7).unwrap()
+    };
+    let padded = build(6, true, true);
+    let short = build(4, false, true);
+    // 2 samples: 4 tokens then 2 padding positions (arbitrary values there)
+    let x = rand(&[2, 6, 8], 3);
+    let mask = Tensor::from_vec([[1.0, 1.0, 1.0, 1.0, 0.0, 0.0]; 2].concat(), &[2, 6]);
+    let mut rng = Rng::new(0);
+    let y = padded.forward_multi(&[x.clone(), mask.clone()], &mut Ctx::new(false, &mut rng));
+    let head = x.narrow(1, 0, 4);
+    let want = short.forward_multi(&[head], &mut Ctx::new(false, &mut rng));
+    for (a, b) in y[0].to_vec().iter().zip(want[0].to_vec()) {
+        assert!((a - b).abs() < 1e-5, "padded + mask {a} vs unpadded {b}");
+    }
+    let norms: Vec<f32> = y[0]
+        .to_vec()
+        .chunks(16)
+        .map(|r| r.iter().map(|v| v * v).sum::<f32>())
+        .collect();
+    assert!(
+        norms.iter().all(|n| (n - 1.0).abs() < 1e-5),
+        "unit vectors: {norms:?}"
+    );
+    // (without the max pooling, whose kinks finite differences can straddle)
+    let smooth = build(6, true, false);
+    grad_check("masked attention and pooling", &[x], |xs| {
+        let mut rng = Rng::new(0);
+        let ys = smooth.forward_multi(
+            &[xs[0].clone(), mask.clone()],
+            &mut Ctx::new(false, &mut rng),
+        );
+        weighted_sum(&ys[0])
+    });
+}

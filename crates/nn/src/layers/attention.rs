@@ -13,6 +13,8 @@
 //!
 //! # Shapes
 //! - input: `[batch, time, features]`; output: the same
+//! - optional second input: a padding mask `[batch, time]` (1: a token, 0: padding; a
+//!   tokenizer's `attention_mask`): padded keys get no attention weight (BERT's extended mask)
 //! - Wq, Wk, Wv: `[features, heads·key_dim]`, Wo: `[heads·key_dim, features]`
 
 use super::default_true;
@@ -105,6 +107,40 @@ fn causal_mask(t: usize) -> Tensor {
         .map(|i| if i % t > i / t { -1e9 } else { 0.0 })
         .collect();
     Tensor::from_vec(m, &[t, t])
+}
+
+/// Builds a layer that takes a sequence `[time, ..]` and, optionally, its padding mask
+/// `[time]` as a second input.
+pub(crate) fn build_with_mask(
+    layer: &mut dyn Layer,
+    inputs: &[Vec<usize>],
+    rng: &mut Rng,
+) -> Result<Vec<usize>> {
+    match inputs {
+        [x] => layer.build(x, rng),
+        [x, m] if x.first().is_some_and(|t| m == &[*t]) => layer.build(x, rng),
+        _ => Err(Error::config(
+            format!("inputs of layer '{}'", layer.name()),
+            "a sequence [time, ..], and optionally its padding mask [time]",
+            format!("{inputs:?}"),
+        )),
+    }
+}
+
+/// Runs `f` on the sequence with the padding mask of `xs[1]` (when given) in `ctx`, where
+/// attention reads it, and restores the mask that was there.
+pub(crate) fn with_mask(
+    xs: &[Tensor],
+    ctx: &mut Ctx,
+    f: impl FnOnce(&Tensor, &mut Ctx) -> Tensor,
+) -> Tensor {
+    let Some(mask) = xs.get(1) else {
+        return f(&xs[0], ctx);
+    };
+    let saved = ctx.key_mask.replace(mask.to_vec());
+    let y = f(&xs[0], ctx);
+    ctx.key_mask = saved;
+    y
 }
 
 impl Layer for MultiHeadAttention {
@@ -216,6 +252,14 @@ impl Layer for MultiHeadAttention {
         let e = self.cfg.num_heads * self.cfg.key_dim;
         let out = a.matmul(&v).permute(&[0, 2, 1, 3]).reshape(&[b, t, e]);
         out.linear(&p[3].value, bias(3))
+    }
+
+    fn build_multi(&mut self, inputs: &[Vec<usize>], rng: &mut Rng) -> Result<Vec<usize>> {
+        build_with_mask(self, inputs, rng)
+    }
+
+    fn forward_multi(&self, xs: &[Tensor], ctx: &mut Ctx) -> Tensor {
+        with_mask(xs, ctx, |x, ctx| self.forward(x, ctx))
     }
 
     /// Causal attention only: the new positions' keys and values join the cache and the

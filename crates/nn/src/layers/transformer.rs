@@ -12,6 +12,8 @@
 //!
 //! # Shapes
 //! - input: `[batch, time, features]`; output: the same
+//! - optional second input: the padding mask `[batch, time]` of the attention (1: a token,
+//!   0: padding), as a BERT encoder layer takes it
 
 use super::default_true;
 use super::{Dense, LayerNorm, MultiHeadAttention};
@@ -188,6 +190,14 @@ impl Layer for TransformerBlock {
             let m = run(4, &run(3, &x, ctx), ctx);
             run(2, &x.add(&self.dropout(m, ctx)), ctx)
         }
+    }
+
+    fn build_multi(&mut self, inputs: &[Vec<usize>], rng: &mut Rng) -> Result<Vec<usize>> {
+        super::attention::build_with_mask(self, inputs, rng)
+    }
+
+    fn forward_multi(&self, xs: &[Tensor], ctx: &mut Ctx) -> Tensor {
+        super::attention::with_mask(xs, ctx, |x, ctx| self.forward(x, ctx))
     }
 
     fn decode(

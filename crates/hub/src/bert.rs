@@ -1,0 +1,208 @@
+//! BERT (`BertModel`) as a nabla functional model, and its Hugging Face weights put in place.
+//!
+//! ```text
+//! inputs: input_ids, token_type_ids, attention_mask      (each [time], integers)
+//! x = LayerNorm(word[input_ids] + position[0..time] + token_type[token_type_ids])
+//! x = block_i(x, attention_mask)   for i in 0..layers     (post-norm transformer blocks:
+//!     x = LN(x + attn(x)),  y = LN(x + W2·gelu(W1·x)), padded keys masked out)
+//! output: the last hidden state [time, hidden]
+//! ```
+//!
+//! Weight names: `embeddings.word_embeddings.weight` → `word_embeddings.embeddings`,
+//! `encoder.layer.{i}.attention.self.query.weight` → `layer_{i}.attn/query/kernel`
+//! (transposed: PyTorch's `Linear` is `[out, in]`, nabla's `[in, out]`), and so on (see
+//! [`hf_names`]). `pooler.*` (BertModel's pooler) is known and not used by the encoder.
+
+use crate::error::{Error, Result};
+use crate::hf_config::BertConfig;
+use crate::weights::Stored;
+use nabla_nn::functional::{Functional, Input, Shared, Sym};
+use nabla_nn::{LayerConfig, Model};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// A layer from its spec table (the same form a spec file writes).
+pub(crate) fn layer(table: serde_json::Value) -> Result<Shared> {
+    let cfg: LayerConfig = serde_json::from_value(table)
+        .map_err(|e| Error::Format(format!("a BERT layer's config: {e}")))?;
+    Ok(Shared::boxed(cfg.into_layer()))
+}
+
+/// The encoder for sequences of up to `time` tokens (at most `max_position_embeddings`),
+/// with freshly initialised weights.
+pub fn build(c: &BertConfig, time: usize, seed: u64) -> Result<Model> {
+    let (inputs, x) = encoder(c, time)?;
+    let [ids, types, mask] = &inputs;
+    Ok(Functional::new([ids, types, mask], [&x]).build(seed)?)
+}
+
+/// The encoder's inputs (`input_ids`, `token_type_ids`, `attention_mask`) and its last
+/// hidden state, to build on.
+pub fn encoder(c: &BertConfig, time: usize) -> Result<([Sym; 3], Sym)> {
+    let time = time.min(c.max_position_embeddings);
+    let h = c.hidden_size;
+    let ids = Input::int("input_ids", [time]);
+    let types = Input::int("token_type_ids", [time]);
+    let mask = Input::int("attention_mask", [time]);
+    let emb = |name: &str, n: usize| {
+        layer(json!({"type": "embedding", "input_dim": n, "output_dim": h, "name": name}))
+    };
+    let words = emb("word_embeddings", c.vocab_size)?.call(&ids);
+    let positions = layer(json!({"type": "positional_embedding",
+        "max_length": c.max_position_embeddings, "name": "position_embeddings"}))?
+    .call(&words);
+    let segments = emb("token_type_embeddings", c.type_vocab_size)?.call(&types);
+    let mut x: Sym =
+        layer(json!({"type": "add", "name": "embeddings_sum"}))?.call([&positions, &segments]);
+    x = layer(
+        json!({"type": "layer_norm", "epsilon": c.layer_norm_eps, "name": "embeddings_norm"}),
+    )?
+    .call(&x);
+    x = layer(
+        json!({"type": "dropout", "rate": c.hidden_dropout_prob, "name": "embeddings_dropout"}),
+    )?
+    .call(&x);
+    for i in 0..c.num_hidden_layers {
+        x = layer(json!({
+            "type": "transformer_block",
+            "num_heads": c.num_attention_heads,
+            "mlp_ratio": c.intermediate_size / h,
+            "activation": "gelu",
+            "dropout": c.hidden_dropout_prob,
+            "norm_first": false,
+            "epsilon": c.layer_norm_eps,
+            "name": format!("layer_{i}"),
+        }))?
+        .call([&x, &mask]);
+    }
+    Ok(([ids, types, mask], x))
+}
+
+/// nabla's weight names with the Hugging Face tensor each comes from, and whether it is
+/// transposed (`Linear` weights).
+pub fn hf_names(c: &BertConfig) -> Vec<(String, String, bool)> {
+    let mut v = vec![
+        (
+            "word_embeddings.embeddings",
+            "embeddings.word_embeddings.weight",
+        ),
+        (
+            "position_embeddings.positions",
+            "embeddings.position_embeddings.weight",
+        ),
+        (
+            "token_type_embeddings.embeddings",
+            "embeddings.token_type_embeddings.weight",
+        ),
+        ("embeddings_norm.gamma", "embeddings.LayerNorm.weight"),
+        ("embeddings_norm.beta", "embeddings.LayerNorm.bias"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string(), false))
+    .collect::<Vec<_>>();
+    for i in 0..c.num_hidden_layers {
+        let hf = format!("encoder.layer.{i}.");
+        for (ours, theirs) in [
+            ("attn/query", "attention.self.query"),
+            ("attn/key", "attention.self.key"),
+            ("attn/value", "attention.self.value"),
+            ("attn/output", "attention.output.dense"),
+            ("mlp1", "intermediate.dense"),
+            ("mlp2", "output.dense"),
+        ] {
+            v.push((
+                format!("layer_{i}.{ours}/kernel"),
+                format!("{hf}{theirs}.weight"),
+                true,
+            ));
+            v.push((
+                format!("layer_{i}.{ours}/bias"),
+                format!("{hf}{theirs}.bias"),
+                false,
+            ));
+        }
+        for (ours, theirs) in [
+            ("ln1", "attention.output.LayerNorm"),
+            ("ln2", "output.LayerNorm"),
+        ] {
+            v.push((
+                format!("layer_{i}.{ours}/gamma"),
+                format!("{hf}{theirs}.weight"),
+                false,
+            ));
+            v.push((
+                format!("layer_{i}.{ours}/beta"),
+                format!("{hf}{theirs}.bias"),
+                false,
+            ));
+        }
+    }
+    v
+}
+
+/// Puts the folder's tensors into `model`'s weights. A missing tensor, a tensor of another
+/// shape, or a tensor nabla does not place (other than the pooler's) is an error naming it.
+pub fn load_weights(
+    model: &mut Model,
+    c: &BertConfig,
+    mut stored: BTreeMap<String, Stored>,
+) -> Result<()> {
+    let names = hf_names(c);
+    let mut params: BTreeMap<String, &mut nabla_nn::Param> = BTreeMap::new();
+    let named: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+    for (n, p) in named.into_iter().zip(model.params_mut()) {
+        params.insert(n, p);
+    }
+    for (ours, theirs, transpose) in names {
+        let t = stored.remove(&theirs).ok_or_else(|| {
+            Error::Format(format!(
+                "weights: tensor {theirs} expected (for {ours}), not in the folder"
+            ))
+        })?;
+        let p = params
+            .get_mut(&ours)
+            .ok_or_else(|| Error::Format(format!("weights: the model has no weight {ours}")))?;
+        let want = p.value.shape().to_vec();
+        let got: Vec<usize> = if transpose {
+            t.shape.iter().rev().copied().collect()
+        } else {
+            t.shape.clone()
+        };
+        if got != want {
+            return Err(Error::Format(format!(
+                "weights: tensor {theirs}: expected shape {:?}, received {:?}",
+                if transpose {
+                    want.iter().rev().copied().collect()
+                } else {
+                    want.clone()
+                },
+                t.shape
+            )));
+        }
+        let values = if transpose {
+            transposed(&t.data, t.shape[0], t.shape[1])
+        } else {
+            t.data
+        };
+        p.value.update(|v| v.copy_from_slice(&values));
+    }
+    stored.retain(|k, _| !k.starts_with("pooler."));
+    if let Some(extra) = stored.keys().next() {
+        return Err(Error::Format(format!(
+            "weights: tensor {extra} is not part of a BERT encoder ({} such tensors)",
+            stored.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `[rows, cols]` row-major as `[cols, rows]`.
+fn transposed(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; v.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = v[r * cols + c];
+        }
+    }
+    out
+}

@@ -1,0 +1,140 @@
+//! `config.json` of a Hugging Face model folder: the fields nabla reads, by architecture.
+
+use crate::error::{read, Error, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// A BERT encoder's `config.json` (`BertConfig`: MiniLM, BERT-base and the like).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct BertConfig {
+    /// Token ids are below this.
+    pub vocab_size: usize,
+    /// The width of every hidden state.
+    pub hidden_size: usize,
+    /// Encoder layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads per layer.
+    pub num_attention_heads: usize,
+    /// The MLP's hidden width.
+    pub intermediate_size: usize,
+    /// The MLP's activation (`gelu`: the exact, erf form).
+    #[serde(default = "gelu")]
+    pub hidden_act: String,
+    /// Dropout on the embeddings and each residual branch.
+    #[serde(default = "p01")]
+    pub hidden_dropout_prob: f32,
+    /// Dropout on the attention weights.
+    #[serde(default = "p01")]
+    pub attention_probs_dropout_prob: f32,
+    /// The longest sequence (learned positions).
+    #[serde(default = "n512")]
+    pub max_position_embeddings: usize,
+    /// Token types (segments A and B).
+    #[serde(default = "n2")]
+    pub type_vocab_size: usize,
+    /// The layer norms' ε.
+    #[serde(default = "eps")]
+    pub layer_norm_eps: f32,
+    /// The padding token's id.
+    #[serde(default)]
+    pub pad_token_id: u32,
+    /// Only `absolute` (learned positions) is supported.
+    #[serde(default = "absolute")]
+    pub position_embedding_type: String,
+}
+
+fn gelu() -> String {
+    "gelu".into()
+}
+fn p01() -> f32 {
+    0.1
+}
+fn n512() -> usize {
+    512
+}
+fn n2() -> usize {
+    2
+}
+fn eps() -> f32 {
+    1e-12
+}
+fn absolute() -> String {
+    "absolute".into()
+}
+
+/// A supported architecture's config.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HfConfig {
+    /// `model_type = "bert"`.
+    Bert(BertConfig),
+}
+
+impl HfConfig {
+    /// Reads `dir/config.json`; an architecture nabla does not build is an error naming it.
+    pub fn read(dir: &Path) -> Result<HfConfig> {
+        let path = dir.join("config.json");
+        let bad = |e: String| Error::Format(format!("{}: {e}", path.display()));
+        let v: serde_json::Value =
+            serde_json::from_slice(&read(&path)?).map_err(|e| bad(e.to_string()))?;
+        let kind = v.get("model_type").and_then(|t| t.as_str()).unwrap_or("");
+        match kind {
+            "bert" => {
+                let c: BertConfig = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+                c.check().map_err(bad)?;
+                Ok(HfConfig::Bert(c))
+            }
+            other => Err(bad(format!(
+                "model_type: expected \"bert\" (the architectures nabla reads), received {other:?}"
+            ))),
+        }
+    }
+}
+
+impl BertConfig {
+    /// Sizes nabla can build (and that cannot ask for absurd memory before weights are read).
+    fn check(&self) -> std::result::Result<(), String> {
+        let sizes = [
+            ("vocab_size", self.vocab_size, 1 << 24),
+            ("hidden_size", self.hidden_size, 1 << 16),
+            ("num_hidden_layers", self.num_hidden_layers, 1024),
+            ("num_attention_heads", self.num_attention_heads, 1024),
+            ("intermediate_size", self.intermediate_size, 1 << 18),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                1 << 20,
+            ),
+            ("type_vocab_size", self.type_vocab_size, 1 << 16),
+        ];
+        for (name, v, max) in sizes {
+            if v == 0 || v > max {
+                return Err(format!("{name}: expected 1 to {max}, received {v}"));
+            }
+        }
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return Err(format!(
+                "hidden_size: expected a multiple of num_attention_heads ({}), received {}",
+                self.num_attention_heads, self.hidden_size
+            ));
+        }
+        if !self.intermediate_size.is_multiple_of(self.hidden_size) {
+            return Err(format!(
+                "intermediate_size: expected a multiple of hidden_size ({}), received {}",
+                self.hidden_size, self.intermediate_size
+            ));
+        }
+        if self.hidden_act != "gelu" {
+            return Err(format!(
+                "hidden_act: expected \"gelu\", received {:?}",
+                self.hidden_act
+            ));
+        }
+        if self.position_embedding_type != "absolute" {
+            return Err(format!(
+                "position_embedding_type: expected \"absolute\", received {:?}",
+                self.position_embedding_type
+            ));
+        }
+        Ok(())
+    }
+}

