@@ -1,7 +1,7 @@
 //! The dependency seams hold: outside nabla-core, nothing reaches the CPU kernels
 //! (`cpu::`) directly, only tensor ops and `nabla_core::backend` (the one seam a GPU backend
-//! needs); nn and data never use each other; the Hugging Face crate (tokenizers) stays out
-//! of core, nn, data and train, and itself builds on core and nn only.
+//! needs); nn and data never use each other; the Hugging Face crate (tokenizers) sits beside
+//! data: it builds on core and nn only, and only train and above use it.
 
 use std::path::Path;
 

@@ -76,6 +76,9 @@ enum Command {
         /// MNIST digits are light on dark.
         #[arg(long, requires = "images")]
         invert: bool,
+        /// A text to classify with a fine-tuned transformer (repeat for several).
+        #[arg(long = "text", conflicts_with_all = ["index", "idx", "images"])]
+        texts: Vec<String>,
     },
     /// Generate text with a model trained on `[data] text` (its vocabulary is saved inside
     /// the model file), streaming characters as they are sampled.
@@ -213,7 +216,8 @@ fn main() {
             idx,
             images,
             invert,
-        } => predict::run(&model, index, idx, &images, invert),
+            texts,
+        } => predict::run(&model, index, idx, &images, invert, &texts),
         Command::Generate {
             model,
             prompt,

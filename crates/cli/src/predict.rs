@@ -1,7 +1,8 @@
-//! `nabla predict MODEL [--index I | --idx FILE | IMAGE.png ..]`: predicted class and
-//! probabilities. Image files (PNG, JPEG) are converted to the model's input shape: gray
-//! for 1 channel or `[h, w]` inputs, RGB for 3, resized bilinearly, values / 255
-//! (`--invert` for dark-on-light digits).
+//! `nabla predict MODEL [--index I | --idx FILE | IMAGE.png .. | --text "..."]`: predicted
+//! class (and its name, when the model file keeps class names) and probabilities. Image files
+//! (PNG, JPEG) are converted to the model's input shape: gray for 1 channel or `[h, w]`
+//! inputs, RGB for 3, resized bilinearly, values / 255 (`--invert` for dark-on-light digits).
+//! Texts are tokenised by the tokenizer a fine-tuned transformer keeps in its file.
 
 use anyhow::Result;
 use nabla::data::idx::read_idx_file;
@@ -14,8 +15,12 @@ pub fn run(
     idx: Option<PathBuf>,
     images: &[PathBuf],
     invert: bool,
+    texts: &[String],
 ) -> Result<()> {
     let model = Model::load(model_path)?;
+    if !texts.is_empty() {
+        return predict_texts(&model, texts);
+    }
     if !images.is_empty() {
         let shape = model.input_shape().to_vec();
         let mut x = Vec::new();
@@ -25,7 +30,7 @@ pub fn run(
         let batch: Vec<usize> = std::iter::once(images.len()).chain(shape).collect();
         let probs = model.predict(&Tensor::from_vec(x, &batch))?;
         let names: Vec<String> = images.iter().map(|p| p.display().to_string()).collect();
-        return print_rows(&probs, |i| names[i].clone(), None);
+        return print_rows(&probs, |i| names[i].clone(), None, model.class_names());
     }
     let (x, labels, first) = match idx {
         Some(path) => {
@@ -63,14 +68,48 @@ pub fn run(
         &probs,
         |i| format!("sample {}", first + i),
         labels.as_deref(),
+        model.class_names(),
     )
 }
 
-/// One line per row of `probs`: the best class, its probability and all of them.
+/// Texts through a fine-tuned transformer: its own tokenizer, cut and padded to its length.
+#[cfg(feature = "hub")]
+fn predict_texts(model: &Model, texts: &[String]) -> Result<()> {
+    let json = model.tokenizer().ok_or_else(|| {
+        anyhow::anyhow!("--text: expected a model that keeps a tokenizer (fine-tuned from [model] pretrained), received one without")
+    })?;
+    let tok = nabla::hub::Tokenizer::from_json(json.as_bytes())?;
+    let t = match model.inputs() {
+        [ids, _, _] if ids.name == "input_ids" => ids.shape[0],
+        other => anyhow::bail!(
+            "--text: expected a model with inputs input_ids, token_type_ids, attention_mask, received {:?}",
+            other.iter().map(|i| i.name.as_str()).collect::<Vec<_>>()
+        ),
+    };
+    let pairs: Vec<(&str, Option<&str>)> = texts.iter().map(|s| (s.as_str(), None)).collect();
+    let e = tok.encode_batch(&pairs, t)?.padded_to(t);
+    let f = |v: &[u32]| Tensor::from_vec(v.iter().map(|&i| i as f32).collect(), &[texts.len(), t]);
+    let xs = [f(&e.input_ids), f(&e.token_type_ids), f(&e.attention_mask)];
+    let probs = model.predict_multi(&xs)?.swap_remove(0);
+    let short = |i: usize| {
+        let s: String = texts[i].chars().take(40).collect();
+        format!("{s:?}")
+    };
+    print_rows(&probs, short, None, model.class_names())
+}
+
+#[cfg(not(feature = "hub"))]
+fn predict_texts(_: &Model, _: &[String]) -> Result<()> {
+    anyhow::bail!("--text: expected nabla built with the `hub` feature")
+}
+
+/// One line per row of `probs`: the best class (and its name), its probability and all of
+/// them.
 fn print_rows(
     probs: &Tensor,
     what: impl Fn(usize) -> String,
     labels: Option<&[f32]>,
+    names: Option<&[String]>,
 ) -> Result<()> {
     let n = probs.shape()[0];
     let classes = probs.numel() / n.max(1);
@@ -80,8 +119,12 @@ fn print_rows(
             .map(|l| format!(" (label {})", l[i]))
             .unwrap_or_default();
         let ps: Vec<String> = row.iter().map(|p| format!("{p:.4}")).collect();
+        let name = names
+            .and_then(|n| n.get(best))
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
         println!(
-            "{}: class {best}{truth} p={:.4} probabilities=[{}]",
+            "{}: class {best}{name}{truth} p={:.4} probabilities=[{}]",
             what(i),
             row[best],
             ps.join(", ")

@@ -56,7 +56,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
         (model, None)
     };
-    let (train, test) = spec.load_data(&model)?;
+    let (train, test, classes) = spec.load_data_and_classes(&model)?;
+    if let Some(c) = classes {
+        model.set_class_names(c); // saved in the model file, printed by `nabla predict`
+    }
     if let Some(t) = &spec.data.text {
         // the vocabulary goes inside the model file, to turn token ids back into text
         let (_, _, tok) = t.ids()?;

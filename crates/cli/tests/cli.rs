@@ -944,3 +944,94 @@ fn embed_prints_and_writes_sentence_vectors() {
     let e = fails(&["embed", &model]);
     assert!(e.contains("expected texts"), "{e}");
 }
+
+/// Fine-tuning from a spec: `[model] pretrained` (the tiny random BERT fixture, copied and then
+/// removed, so the model file must carry what it needs), a CSV text column, masked mean
+/// pooling and a head; the model keeps its tokenizer and class names, and `predict --text`
+/// names the class.
+#[test]
+fn a_pretrained_encoder_fine_tunes_on_a_text_column_and_predicts_label_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let bert = dir.path().join("bert");
+    std::fs::create_dir(&bert).unwrap();
+    let fixture = format!(
+        "{}/../../tests/fixtures/hub/tiny_bert",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(format!("{fixture}/{f}"), bert.join(f)).unwrap();
+    }
+    // a review is positive when it has one of the good words, negative with a bad one
+    let (good, bad) = (
+        ["great", "wonderful", "superb"],
+        ["awful", "terrible", "dreadful"],
+    );
+    let filler = [
+        "the", "film", "was", "really", "quite", "a", "story", "and", "plot",
+    ];
+    let mut csv = String::from("review,sentiment\n");
+    for i in 0..240usize {
+        let w = if i % 2 == 0 {
+            good[i / 2 % 3]
+        } else {
+            bad[i / 2 % 3]
+        };
+        let mut words: Vec<&str> = (0..3 + i % 5)
+            .map(|k| filler[(i * 7 + k * 3) % 9])
+            .collect();
+        words.insert(i % words.len(), w);
+        let label = if i % 2 == 0 { "positive" } else { "negative" };
+        csv += &format!("\"{}\",{label}\n", words.join(" "));
+    }
+    let data = dir.path().join("reviews.csv");
+    std::fs::write(&data, csv).unwrap();
+    let ft = write_spec(
+        &dir,
+        "ft.toml",
+        &format!(
+            r#"
+[data]
+csv = {{ path = "{}", text = "review", label = "sentiment", test_split = 0.25 }}
+
+[model]
+pretrained = {{ path = "{}", max_length = 16 }}
+layers = [
+  {{ type = "global_avg_pool1d", inputs = ["encoder", "attention_mask"] }},
+  {{ type = "dense", units = 2, activation = "softmax" }},
+]
+
+[train]
+optimizer = {{ type = "adamw", learning_rate = 3e-3, weight_decay = 0.01 }}
+lr_schedule = {{ type = "linear", total_steps = 120, warmup_steps = 10 }}
+loss = "sparse_categorical_crossentropy"
+metrics = ["accuracy"]
+epochs = 10
+batch_size = 16
+"#,
+            s(&data),
+            s(&bert)
+        ),
+    );
+    let out = dir.path().join("run");
+    let log = ok(&["train", s(&ft), "--out", s(&out), "-q"]);
+    let test = log.lines().find(|l| l.starts_with("test:")).unwrap();
+    assert!(value(test, "accuracy") >= 0.9, "{log}");
+    std::fs::remove_dir_all(&bert).unwrap();
+    let model = out.join("model.safetensors");
+    let p = ok(&[
+        "predict",
+        s(&model),
+        "--text",
+        "the plot was superb",
+        "--text",
+        "a dreadful film",
+    ]);
+    let lines: Vec<&str> = p.lines().collect();
+    assert!(lines[0].contains("class 1 (positive)"), "{p}");
+    assert!(lines[1].contains("class 0 (negative)"), "{p}");
+    // a model without a tokenizer cannot take text
+    let mlp = dir.path().join("mlp");
+    ok(&["train", &spec(), "--out", s(&mlp), "--epochs", "1", "-q"]);
+    let e = fails(&["predict", s(&mlp.join("model.safetensors")), "--text", "hi"]);
+    assert!(e.contains("tokenizer"), "{e}");
+}

@@ -3,6 +3,8 @@
 //! `targets`). Numeric labels are kept as numbers (class indices or regression targets); text
 //! labels are categorical and become class indices in sorted order (`classes` lists them).
 //! Ragged rows and non-numeric features are errors naming the file, the line and the column.
+//! A `text` column makes a text-classification file: the texts are kept as they are (for a
+//! model's tokenizer to turn into ids), and the dataset's one input is each row's number.
 
 use crate::dataset::{Array, Dataset, X, Y};
 use crate::error::{Error, Result};
@@ -39,6 +41,10 @@ pub struct CsvSpec {
     /// Fraction of the rows, taken from the end, kept as the test split (default 0).
     #[serde(default)]
     pub test_split: f32,
+    /// A column of text instead of numeric features (tokenised by a pretrained model's
+    /// tokenizer; see [`CsvData::texts`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 fn yes() -> bool {
@@ -57,7 +63,13 @@ pub struct CsvData {
     pub features: Vec<String>,
     /// For text labels, the class of each index (sorted); `None` for numeric labels.
     pub classes: Option<Vec<String>>,
+    /// With a `text` column: each row's text, and the dataset's input is the row number
+    /// ([`TEXT_ROW`], `[1]`) for the caller to replace with token ids.
+    pub texts: Option<Vec<String>>,
 }
+
+/// The input name of a text file's row numbers.
+pub const TEXT_ROW: &str = "text_row";
 
 impl CsvSpec {
     /// Reads the file.
@@ -126,7 +138,15 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             })
             .collect()
     };
+    let text = spec.text.as_deref().map(column).transpose()?;
+    if text.is_some() && (spec.features.is_some() || !spec.inputs.is_empty()) {
+        return Err(err(
+            path,
+            "expected `text` or numeric `features`/`inputs`, received both".into(),
+        ));
+    }
     let inputs = match (&spec.features, spec.inputs.is_empty()) {
+        _ if text.is_some() => Vec::new(),
         (Some(_), false) => {
             return Err(err(
                 path,
@@ -154,7 +174,8 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             format!("no columns for '{n}': expected at least one"),
         ));
     }
-    let features = inputs[0].1.clone();
+    let features = inputs.first().map_or_else(Vec::new, |i| i.1.clone());
+    let mut texts: Vec<String> = Vec::new();
     let mut values: Vec<Vec<f32>> = vec![Vec::new(); inputs.len() + targets.len()];
     let mut labels: Vec<String> = Vec::new();
     let mut line = if spec.header { 1 } else { 0 };
@@ -200,6 +221,9 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
                 v.push(x);
             }
         }
+        if let Some(t) = text {
+            texts.push(rec.get(t).unwrap_or("").to_string());
+        }
         labels.push(
             label
                 .map_or("", |l| rec.get(l).unwrap_or(""))
@@ -235,7 +259,11 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             .map(|((n, cols), v)| Array::new(n, v, &[cols.len()]))
             .collect()
     };
-    let xs = arrays(&inputs);
+    let mut xs = arrays(&inputs);
+    if text.is_some() {
+        let rows = (0..labels.len()).map(|i| i as f32).collect();
+        xs.push(Array::new(TEXT_ROW, rows, &[1]));
+    }
     let mut ys = arrays(&targets);
     if label.is_some() {
         ys.insert(0, Array::new(Y, y, &[]));
@@ -245,6 +273,7 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
         dataset,
         features: features.iter().map(|&c| names[c].clone()).collect(),
         classes,
+        texts: text.is_some().then_some(texts),
     })
 }
 
@@ -291,7 +320,35 @@ mod tests {
             header: true,
             delimiter: ',',
             test_split: 0.0,
+            text: None,
         }
+    }
+
+    #[test]
+    fn a_text_column_keeps_the_texts_and_numbers_the_rows() {
+        let (_d, p) = write("review,stars\n\"Good, really.\",pos\n  Meh  ,neg\n");
+        let c = read_csv(&CsvSpec {
+            text: Some("review".into()),
+            ..spec(p.clone(), "stars")
+        })
+        .unwrap();
+        assert_eq!(
+            c.texts,
+            Some(vec!["Good, really.".into(), "  Meh  ".into()])
+        );
+        assert_eq!(c.dataset.inputs()[0].name, TEXT_ROW);
+        assert_eq!(
+            (c.dataset.x(), c.dataset.y()),
+            (&[0.0, 1.0][..], &[1.0, 0.0][..])
+        );
+        assert_eq!(c.classes, Some(vec!["neg".into(), "pos".into()]));
+        let e = read_csv(&CsvSpec {
+            text: Some("review".into()),
+            features: Some(vec!["stars".into()]),
+            ..spec(p, "stars")
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("received both"), "{e}");
     }
 
     #[test]

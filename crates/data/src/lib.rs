@@ -14,7 +14,7 @@ pub mod text;
 pub mod tokenizer;
 
 pub use augment::{AugmentConfig, Normalize, Pipeline};
-pub use csv_reader::{read_csv, CsvData, CsvSpec};
+pub use csv_reader::{read_csv, CsvData, CsvSpec, TEXT_ROW};
 pub use dataset::{Array, Dataset};
 pub use error::{Error, Result};
 pub use image_file::read_image;

@@ -27,6 +27,8 @@ pub struct Encoded {
     pub token_type_ids: Vec<u32>,
     /// 1 for a token, 0 for padding.
     pub attention_mask: Vec<u32>,
+    /// The id padding uses.
+    pub pad_id: u32,
 }
 
 impl Tokenizer {
@@ -106,6 +108,7 @@ impl Tokenizer {
             input_ids: Vec::with_capacity(enc.len() * time),
             token_type_ids: Vec::with_capacity(enc.len() * time),
             attention_mask: Vec::with_capacity(enc.len() * time),
+            pad_id: self.pad_id,
         };
         for e in &enc {
             let pad = time - e.get_ids().len();
@@ -126,6 +129,32 @@ impl Tokenizer {
             );
         }
         Ok(out)
+    }
+}
+
+impl Encoded {
+    /// The batch padded to exactly `time` tokens per row (for a model of a fixed input
+    /// length); rows longer than `time` are left as they are (cut them when encoding).
+    pub fn padded_to(self, time: usize) -> Encoded {
+        if time <= self.time {
+            return self;
+        }
+        let (old, n) = (self.time, self.input_ids.len() / self.time.max(1));
+        let pad = |v: &[u32], fill: u32| {
+            let mut out = Vec::with_capacity(n * time);
+            for r in 0..n {
+                out.extend_from_slice(&v[r * old..(r + 1) * old]);
+                out.resize((r + 1) * time, fill);
+            }
+            out
+        };
+        Encoded {
+            time,
+            input_ids: pad(&self.input_ids, self.pad_id),
+            token_type_ids: pad(&self.token_type_ids, 0),
+            attention_mask: pad(&self.attention_mask, 0),
+            pad_id: self.pad_id,
+        }
     }
 }
 

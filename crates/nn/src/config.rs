@@ -416,6 +416,30 @@ pub struct ModelConfig {
     /// Names of the layers (or inputs) whose values the model returns (default: the last).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<String>,
+    /// A pretrained Hugging Face encoder the layers build on (a spec's; built by
+    /// nabla-train with the `hub` feature, as a layer called `encoder`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PretrainedConfig>,
+}
+
+/// `[model] pretrained = { path = "DIR", max_length = 128, freeze_blocks = 0 }`: a Hugging
+/// Face folder whose encoder becomes the model's layer `encoder`, its inputs the model's
+/// (`input_ids`, `token_type_ids`, `attention_mask`, each `[max_length]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainedConfig {
+    /// The model folder.
+    pub path: std::path::PathBuf,
+    /// Tokens per text: longer texts are cut, shorter ones padded (default 128).
+    #[serde(default = "n128")]
+    pub max_length: usize,
+    /// The embeddings and the first N encoder blocks are frozen (default 0: none).
+    #[serde(default)]
+    pub freeze_blocks: usize,
+}
+
+fn n128() -> usize {
+    128
 }
 
 impl ModelConfig {
@@ -426,6 +450,7 @@ impl ModelConfig {
             inputs: Vec::new(),
             layers: layers.into_iter().map(NodeConfig::from).collect(),
             outputs: Vec::new(),
+            pretrained: None,
         }
     }
 
@@ -460,6 +485,13 @@ impl ModelConfig {
 
     /// The graph of this config, its weights drawn from `rng`.
     pub fn build_graph(&self, rng: &mut Rng) -> Result<Graph> {
+        if self.pretrained.is_some() {
+            return Err(Error::config(
+                "model.pretrained",
+                "a spec built by nabla-train with the hub feature (Spec::build_model)",
+                "a config built directly",
+            ));
+        }
         let entries = self
             .layers
             .iter()
@@ -541,6 +573,7 @@ impl Graph {
                     .map(|i| self.output_name(i).to_string())
                     .collect()
             },
+            pretrained: None,
         }
     }
 }

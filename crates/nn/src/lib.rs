@@ -29,7 +29,7 @@ pub mod testing;
 pub mod transfer;
 
 pub use activations::Activation;
-pub use config::{InputConfig, InputDtype, LayerConfig, ModelConfig, NodeConfig};
+pub use config::{InputConfig, InputDtype, LayerConfig, ModelConfig, NodeConfig, PretrainedConfig};
 pub use error::{Error, Result};
 pub use gradient_hook::GradientHook;
 pub use init::Initializer;

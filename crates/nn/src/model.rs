@@ -123,6 +123,8 @@ pub struct Model {
     compiled: Option<Compiled>,
     /// The tokenizer of a text model (its JSON), saved inside the model file.
     tokenizer: Option<String>,
+    /// A classifier's class names, by index, saved inside the model file.
+    class_names: Option<Vec<String>>,
 }
 
 impl Model {
@@ -149,6 +151,7 @@ impl Model {
             rng,
             compiled: None,
             tokenizer: None,
+            class_names: None,
         }
     }
 
@@ -296,6 +299,17 @@ impl Model {
     /// The tokenizer saved with the model, if any.
     pub fn tokenizer(&self) -> Option<&str> {
         self.tokenizer.as_deref()
+    }
+
+    /// Keeps the names of a classifier's classes (CSV text labels, image folders), by class
+    /// index; saved inside the model file.
+    pub fn set_class_names(&mut self, names: Vec<String>) {
+        self.class_names = Some(names);
+    }
+
+    /// The class names saved with the model, if any.
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
     }
 
     /// Checks input values `x` (samples of `input_shape`) for the layers that read the first

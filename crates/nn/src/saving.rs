@@ -16,6 +16,8 @@ pub const MODEL_KEY: &str = "nabla.model";
 pub const COMPILE_KEY: &str = "nabla.compile";
 /// Metadata key of a text model's tokenizer (JSON).
 pub const TOKENIZER_KEY: &str = "nabla.tokenizer";
+/// Metadata key of a classifier's class names (a JSON list).
+pub const CLASS_NAMES_KEY: &str = "nabla.class_names";
 /// Metadata key holding the file-format version.
 pub const FORMAT_KEY: &str = "nabla.format";
 /// The file-format version this build writes and reads.
@@ -113,6 +115,9 @@ impl Model {
         if let Some(t) = self.tokenizer() {
             meta.insert(TOKENIZER_KEY.to_string(), t.to_string());
         }
+        if let Some(c) = self.class_names() {
+            meta.insert(CLASS_NAMES_KEY.to_string(), json(&c.to_vec()));
+        }
         encode(&tensors, meta)
     }
 
@@ -197,6 +202,11 @@ impl Model {
         }
         if let Some(t) = meta.get(TOKENIZER_KEY) {
             model.set_tokenizer(t.clone());
+        }
+        if let Some(c) = meta.get(CLASS_NAMES_KEY) {
+            let names: Vec<String> = serde_json::from_str(c)
+                .map_err(|e| bad(format!("class names: expected a JSON list of strings: {e}")))?;
+            model.set_class_names(names);
         }
         let extra = st
             .tensors()

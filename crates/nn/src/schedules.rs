@@ -17,6 +17,9 @@
 //!   `total_steps`, then down to `max_lr / (div_factor · final_div_factor)`, cosine-annealed
 //!   (Smith 2018; PyTorch OneCycleLR without momentum cycling)
 //! - piecewise_constant:  `values[i]` for `boundaries[i-1] < t ≤ boundaries[i]`   (Keras)
+//! - linear:              `lr0 · t / w` for `t < w = warmup_steps`, then
+//!   `lr0 · max(0, (T − t) / (T − w))` to 0 at `T = total_steps` (transformers'
+//!   `get_linear_schedule_with_warmup`, the fine-tuning default; counted in steps)
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -39,7 +42,7 @@ pub enum Per {
 pub struct Schedule {
     /// The shape of the schedule.
     pub kind: ScheduleKind,
-    /// Epochs or steps (default: epochs; steps for one_cycle).
+    /// Epochs or steps (default: epochs; steps for one_cycle and linear).
     pub per: Option<Per>,
 }
 
@@ -163,6 +166,14 @@ pub enum ScheduleKind {
         #[serde(default = "final_div")]
         final_div_factor: f64,
     },
+    /// Linear warm-up from 0, then linear decay to 0.
+    Linear {
+        /// The step where the rate reaches 0.
+        total_steps: u64,
+        /// Steps of warm-up (default 0).
+        #[serde(default)]
+        warmup_steps: u64,
+    },
     /// Constant pieces.
     PiecewiseConstant {
         /// Increasing times where the value changes.
@@ -206,7 +217,7 @@ impl Schedule {
     /// The clock: `per`, or epochs (steps for one_cycle).
     pub fn per(&self) -> Per {
         self.per.unwrap_or(match self.kind {
-            ScheduleKind::OneCycle { .. } => Per::Step,
+            ScheduleKind::OneCycle { .. } | ScheduleKind::Linear { .. } => Per::Step,
             _ => Per::Epoch,
         })
     }
@@ -278,6 +289,17 @@ impl Schedule {
                     anneal(*max_lr, end, (tf - up) / down)
                 }
             }
+            ScheduleKind::Linear {
+                total_steps,
+                warmup_steps,
+            } => {
+                let (total, w) = (*total_steps as f64, *warmup_steps as f64);
+                if tf < w {
+                    lr0 * tf / w
+                } else {
+                    lr0 * ((total - tf) / (total - w).max(1.0)).max(0.0)
+                }
+            }
             ScheduleKind::PiecewiseConstant { boundaries, values } => {
                 let i = boundaries.iter().filter(|&&b| t > b).count();
                 values[i.min(values.len() - 1)]
@@ -314,6 +336,14 @@ impl Schedule {
                 "one_cycle",
                 "total_steps >= 2 and pct_start in [0, 1)",
                 format!("total_steps = {total_steps}, pct_start = {pct_start}"),
+            ),
+            ScheduleKind::Linear {
+                total_steps,
+                warmup_steps,
+            } if warmup_steps >= total_steps => bad(
+                "linear",
+                "warmup_steps < total_steps",
+                format!("warmup_steps = {warmup_steps}, total_steps = {total_steps}"),
             ),
             ScheduleKind::PiecewiseConstant { boundaries, values }
                 if values.len() != boundaries.len() + 1 =>

@@ -173,3 +173,39 @@ fn one_cycle_rises_then_falls() {
         );
     }
 }
+
+/// transformers' `get_linear_schedule_with_warmup(opt, 4, 20)`: lr0·t/4 up to step 4, then
+/// lr0·(20 − t)/16, 0 from step 20 on; counted in steps.
+#[test]
+fn linear_warm_up_then_decay() {
+    let kind = ScheduleKind::Linear {
+        total_steps: 20,
+        warmup_steps: 4,
+    };
+    let s = Schedule::new(kind.clone());
+    assert_eq!(s.per(), Per::Step);
+    for (t, want) in [
+        (0, 0.0),
+        (1, 0.25),
+        (4, 1.0),
+        (12, 0.5),
+        (19, 1.0 / 16.0),
+        (20, 0.0),
+        (25, 0.0),
+    ] {
+        assert!(
+            (lr(kind.clone(), t) - want).abs() < 1e-6,
+            "t = {t}: {}",
+            lr(kind.clone(), t)
+        );
+    }
+    let bad = Schedule::new(ScheduleKind::Linear {
+        total_steps: 4,
+        warmup_steps: 4,
+    });
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("warmup_steps < total_steps"));
+}

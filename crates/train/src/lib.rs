@@ -13,6 +13,8 @@ pub mod history;
 pub mod logs;
 pub mod metrics;
 pub mod plot_model;
+#[cfg(feature = "hub")]
+mod pretrained;
 pub mod progress;
 pub mod report;
 pub mod resume;

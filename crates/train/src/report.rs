@@ -49,9 +49,12 @@ pub fn class_report(model: &mut Model, data: &Dataset) -> Result<ClassReport> {
     let how = ClassReading::of(&loss);
     let mut c = 0;
     let mut m: Vec<u64> = Vec::new();
-    for (x, y) in DataLoader::new(data, EVAL_BATCH) {
-        let y_pred = model.predict(&x)?;
-        let (pred, truth, cls) = how.classes(&y_pred, &y);
+    let binding = crate::binding::Binding::new(model, data, "report data")?;
+    let mut loader = DataLoader::new(data, EVAL_BATCH);
+    while let Some(arrays) = loader.next_all() {
+        let (xs, ys) = binding.pick(arrays);
+        let y_pred = model.predict_multi(&xs)?.swap_remove(0);
+        let (pred, truth, cls) = how.classes(&y_pred, &ys[0]);
         if m.is_empty() {
             c = cls;
             m = vec![0; c * c];

@@ -333,7 +333,17 @@ impl Spec {
 
     /// Builds the model with `seed` and compiles it as the spec says.
     pub fn build_model(&self, seed: u64) -> Result<Model> {
-        let mut model = self.model.build(seed)?;
+        let mut model = match &self.model.pretrained {
+            #[cfg(feature = "hub")]
+            Some(_) => crate::pretrained::build(&self.model, seed)?,
+            #[cfg(not(feature = "hub"))]
+            Some(_) => {
+                return Err(Error::Spec(
+                    "model.pretrained: expected nabla built with the `hub` feature".into(),
+                ))
+            }
+            None => self.model.build(seed)?,
+        };
         model.compile_from_config(&self.compile_config())?;
         Ok(model)
     }
@@ -377,6 +387,16 @@ impl Spec {
 
     /// The training and (if any) test data, with targets shaped for the loss.
     pub fn load_data(&self, model: &Model) -> Result<(Dataset, Option<Dataset>)> {
+        self.load_data_and_classes(model)
+            .map(|(train, test, _)| (train, test))
+    }
+
+    /// [`Spec::load_data`], and the class names of text labels, if the data has them.
+    pub fn load_data_and_classes(
+        &self,
+        model: &Model,
+    ) -> Result<(Dataset, Option<Dataset>, Option<Vec<String>>)> {
+        let mut classes = None;
         let (train, test) = match (&self.data.idx, &self.data.csv) {
             _ if self.data.text.is_some() => {
                 let t = self.data.text.as_ref().expect("checked");
@@ -411,7 +431,21 @@ impl Spec {
                 (train, test)
             }
             (_, Some(csv)) => {
-                let all = csv.read()?.dataset;
+                let c = csv.read()?;
+                classes = c.classes;
+                let all = match c.texts {
+                    #[cfg(feature = "hub")]
+                    Some(texts) => {
+                        crate::pretrained::tokenized(model, &texts, c.dataset.targets().to_vec())?
+                    }
+                    #[cfg(not(feature = "hub"))]
+                    Some(_) => {
+                        return Err(Error::Spec(
+                            "data.csv.text: expected nabla built with the `hub` feature".into(),
+                        ))
+                    }
+                    None => c.dataset,
+                };
                 if csv.test_split > 0.0 {
                     let (tr, te) = all.split_last(csv.test_split)?;
                     (tr, Some(te))
@@ -456,7 +490,7 @@ impl Spec {
         };
         let train = prepare(train)?;
         let test = test.map(prepare).transpose()?;
-        Ok((train, test))
+        Ok((train, test, classes))
     }
 }
 
