@@ -2,6 +2,8 @@
 
 mod augment;
 mod bench;
+#[cfg(feature = "hub")]
+mod bench_bert;
 mod bench_gpt;
 #[cfg(feature = "hub")]
 mod embed;
@@ -150,11 +152,14 @@ enum Command {
     },
     /// Run a benchmark workload of shared/bench/WORKLOADS.md and print one JSON line.
     Bench {
-        /// Workload id: W1 (MLP), W2 (CNN), W3 (LSTM) or W4 (GPT).
+        /// Workload id: W1 (MLP), W2 (CNN), W3 (LSTM), W4 (GPT) or W5 (MiniLM, with --model).
         workload: String,
-        /// Override the number of epochs (W1-W3) or timed steps (W4); the JSON says so.
+        /// Override the number of epochs (W1-W3) or timed steps (W4, W5); the JSON says so.
         #[arg(long)]
         epochs: Option<usize>,
+        /// W5: the all-MiniLM-L6-v2 folder (scripts/get_minilm.sh makes it).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
 }
 
@@ -245,7 +250,18 @@ fn main() {
             seed,
         } => augment::run(&spec, &out, samples, rows, seed),
         Command::Summary { path, plot } => summary::run(&path, plot.as_deref()),
-        Command::Bench { workload, epochs } => bench::run(&workload, epochs),
+        Command::Bench {
+            workload,
+            epochs,
+            model,
+        } => match (workload.to_ascii_uppercase().as_str(), model) {
+            #[cfg(feature = "hub")]
+            ("W5", Some(dir)) => bench_bert::run(&dir, epochs),
+            ("W5", _) => Err(anyhow::anyhow!(
+                "W5: expected --model DIR (an all-MiniLM-L6-v2 folder: bash scripts/get_minilm.sh DIR) and nabla built with the hub feature"
+            )),
+            _ => bench::run(&workload, epochs),
+        },
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

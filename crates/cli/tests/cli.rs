@@ -679,9 +679,23 @@ fn every_spec_in_specs_builds_and_summarises() {
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
+            n += 1;
+            let text = std::fs::read_to_string(&p).unwrap();
+            if text.contains("pretrained = {") {
+                // needs a downloaded folder (relative to the repository root): it builds, or
+                // the error names the folder
+                let out = nabla(&["summary", s(&p)]);
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    out.status.success()
+                        || (err.contains("target/minilm") && err.contains("config.json")),
+                    "{}: {err}",
+                    p.display()
+                );
+                continue;
+            }
             let out = ok(&["summary", s(&p)]);
             assert!(out.contains("Total params"), "{}: {out}", p.display());
-            n += 1;
         }
     }
     assert!(n >= 5, "{n} specs");

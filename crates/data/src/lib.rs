@@ -10,6 +10,8 @@ pub mod image_file;
 pub mod image_folder;
 pub mod loader;
 pub mod mnist;
+pub mod numpy_rng;
+pub mod plays;
 pub mod text;
 pub mod tokenizer;
 
@@ -21,5 +23,7 @@ pub use image_file::read_image;
 pub use image_folder::read_image_folder;
 pub use loader::DataLoader;
 pub use mnist::mnist;
+pub use numpy_rng::numpy_permutation;
+pub use plays::{shakespeare_plays, TextClasses};
 pub use text::{shakespeare, shakespeare_ids, windows};
 pub use tokenizer::CharTokenizer;

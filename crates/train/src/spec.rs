@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::fit::Fit;
-use nabla_data::{idx::read_idx_file, mnist, AugmentConfig, CsvSpec, Dataset, Normalize};
+use nabla_data::{idx::read_idx_file, mnist, Array, AugmentConfig, CsvSpec, Dataset, Normalize};
 use nabla_nn::{
     CompileConfig, Loss, LossSpec, Metric, Model, ModelConfig, OptimizerConfig, PerOutput,
 };
@@ -27,7 +27,8 @@ pub struct Spec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// A built-in dataset: `"mnist"` (the default).
+    /// A built-in dataset: `"mnist"` (the default), or `"shakespeare_plays"` (W5's passages
+    /// of the nine embedded plays, for a `[model] pretrained` text classifier).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
     /// IDX files instead of a built-in dataset.
@@ -300,9 +301,9 @@ impl Spec {
             }
         }
         if let Some(name) = &self.data.dataset {
-            if name != "mnist" {
+            if name != "mnist" && name != "shakespeare_plays" {
                 return Err(Error::Spec(format!(
-                    "data.dataset: unknown dataset '{name}', expected one of: mnist"
+                    "data.dataset: unknown dataset '{name}', expected one of: mnist, shakespeare_plays"
                 )));
             }
         }
@@ -434,16 +435,7 @@ impl Spec {
                 let c = csv.read()?;
                 classes = c.classes;
                 let all = match c.texts {
-                    #[cfg(feature = "hub")]
-                    Some(texts) => {
-                        crate::pretrained::tokenized(model, &texts, c.dataset.targets().to_vec())?
-                    }
-                    #[cfg(not(feature = "hub"))]
-                    Some(_) => {
-                        return Err(Error::Spec(
-                            "data.csv.text: expected nabla built with the `hub` feature".into(),
-                        ))
-                    }
+                    Some(texts) => tokenized(model, &texts, c.dataset.targets().to_vec())?,
                     None => c.dataset,
                 };
                 if csv.test_split > 0.0 {
@@ -452,6 +444,16 @@ impl Spec {
                 } else {
                     (all, None)
                 }
+            }
+            (None, None) if self.data.dataset.as_deref() == Some("shakespeare_plays") => {
+                let p = nabla_data::shakespeare_plays(512, 0.15)?;
+                let labels =
+                    |l: &[usize]| vec![Array::new("y", l.iter().map(|&c| c as f32).collect(), &[])];
+                classes = Some(p.names);
+                (
+                    tokenized(model, &p.train_texts, labels(&p.train_labels))?,
+                    Some(tokenized(model, &p.test_texts, labels(&p.test_labels))?),
+                )
             }
             (None, None) => {
                 let (tr, te) = mnist()?;
@@ -491,6 +493,19 @@ impl Spec {
         let train = prepare(train)?;
         let test = test.map(prepare).transpose()?;
         Ok((train, test, classes))
+    }
+}
+
+/// Texts tokenised by a pretrained model's tokenizer (with the `hub` feature).
+fn tokenized(model: &Model, texts: &[String], targets: Vec<Array>) -> Result<Dataset> {
+    #[cfg(feature = "hub")]
+    return crate::pretrained::tokenized(model, texts, targets);
+    #[cfg(not(feature = "hub"))]
+    {
+        let _ = (model, texts, targets);
+        Err(Error::Spec(
+            "data: text for a pretrained model needs nabla built with the `hub` feature".into(),
+        ))
     }
 }
 
