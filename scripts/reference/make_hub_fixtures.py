@@ -1,4 +1,5 @@
-"""Generates the Hugging Face reference fixtures that nabla's hub (BERT checkpoint) tests compare against.
+"""Generates the Hugging Face reference fixtures that nabla's hub (BERT and GPT-2 checkpoint) tests compare
+against.
 
     python3 scripts/reference/make_hub_fixtures.py /work/minilm    # writes tests/fixtures/hub/
 
@@ -17,6 +18,17 @@ fixtures are committed). Everything is seeded, so a rerun writes the same files.
   hub/minilm_reference.json the sentence-transformers embeddings of 100 sentences, the token ids
                             of each (truncated at the model's max_seq_length) and, under
                             tokenizer_cases, untruncated ids of tricky strings
+  hub/tiny_gpt2/            a tiny random GPT2LMHeadModel as a Hugging Face folder: config.json,
+                            generation_config.json, model.safetensors (bfloat16, tied: only
+                            transformer.wte.weight, no lm_head.weight, as save_pretrained writes it),
+                            tokenizer.json (a byte-level BPE of vocab 400 trained here, exactly as
+                            GPT-2's is built, on the first 200,000 characters of
+                            data/shakespeare/plays.txt.gz), tokenizer_config.json
+  hub/tiny_gpt2_reference.json
+                            the safetensors' tensor names/dtypes/shapes, token ids and token strings
+                            of a few sentences, the logits of a batch of two of them (cut to the
+                            same length, no padding) and 20 greedy generate() tokens after "ROMEO:";
+                            computed from the bfloat16 weights read back as float32
 
 Floats are rounded to 7 significant digits.
 """
@@ -348,10 +360,203 @@ def minilm_fixture(minilm):
     })
 
 
+# --------------------------------------------------------------------------------------------
+# tiny random GPT-2
+
+GPT2 = os.path.join(OUT, "tiny_gpt2")
+SHAKESPEARE = os.path.join(os.path.dirname(OUT), "..", "..", "data", "shakespeare", "plays.txt.gz")
+GPT2_TRAIN_CHARS = 200_000
+GPT2_VOCAB = 400
+EOT = "<|endoftext|>"
+
+GPT2_SENTENCES = [
+    "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet is the sun.",
+    "   Three leading spaces, then the café opens.",
+    "Emoji test 🙂👍🏽 and a naïve crème brûlée!",
+    "First line\nSecond line\n\n\tTabbed third line   ",
+    "Numbers 3.14 and 1,000; it's done." + EOT + "A new document begins.",
+]
+GPT2_BATCH = [0, 1]  # the sentences whose first L ids (L = the shorter length) give the logits
+GPT2_PROMPT = "ROMEO:"
+GPT2_NEW_TOKENS = 20
+
+
+def gpt2_tokenizer():
+    """GPT-2's tokenizer as transformers' GPT2Converter builds it: byte-level BPE, no normalizer,
+    no unk token, ByteLevel pre-tokenizer (GPT-2's split regex, no prefix space), decoder and
+    post-processor (here with trim_offsets=True, which moves offsets only, never ids); the trainer
+    starts from the 256-byte alphabet, so every string encodes."""
+    import gzip
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    with gzip.open(SHAKESPEARE, "rt", encoding="utf-8") as f:
+        text = f.read(GPT2_TRAIN_CHARS)
+    assert len(text) == GPT2_TRAIN_CHARS
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=True)
+    trainer = trainers.BpeTrainer(vocab_size=GPT2_VOCAB, special_tokens=[EOT], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator([text], trainer)  # one sequence: runs of newlines are seen whole
+    assert tok.get_vocab_size() == GPT2_VOCAB and tok.padding is None and tok.truncation is None
+    return tok
+
+
+def gpt2_config(eot_id):
+    from transformers import GPT2Config
+
+    config = GPT2Config(vocab_size=GPT2_VOCAB, n_positions=64, n_embd=32, n_layer=2, n_head=2,
+                        n_inner=None, activation_function="gelu_new", layer_norm_epsilon=1e-5,
+                        bos_token_id=eot_id, eos_token_id=eot_id, tie_word_embeddings=True)
+    config.architectures = ["GPT2LMHeadModel"]
+    return config
+
+
+def make_gpt2_model():
+    import tempfile
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    from transformers import GenerationConfig, GPT2LMHeadModel
+
+    os.makedirs(GPT2, exist_ok=True)
+    tok = gpt2_tokenizer()
+    tok.save(os.path.join(GPT2, "tokenizer.json"))
+    eot_id = tok.token_to_id(EOT)
+    with open(os.path.join(GPT2, "tokenizer_config.json"), "w") as f:
+        json.dump({"add_prefix_space": False, "bos_token": EOT, "eos_token": EOT, "unk_token": EOT,
+                   "model_max_length": 64, "tokenizer_class": "GPT2Tokenizer"}, f, indent=2)
+        f.write("\n")
+
+    config = gpt2_config(eot_id)
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(config)
+    assert model.lm_head.weight is model.transformer.wte.weight  # tied
+    assert not list(model.buffers())  # transformers 5 keeps no attn.bias / attn.masked_bias mask
+    full = model.state_dict()
+    names = sorted(n for n in full if n != "lm_head.weight")
+    with tempfile.TemporaryDirectory() as tmp:  # the names save_pretrained writes for a tied GPT-2
+        model.save_pretrained(tmp)
+        with safe_open(os.path.join(tmp, "model.safetensors"), "pt") as f:
+            assert sorted(f.keys()) == names, sorted(f.keys())
+    gen = torch.Generator().manual_seed(1)
+    state = {}
+    for name in names:
+        p = full[name]
+        assert p.dtype == torch.float32, name
+        # move every value off its init (LayerNorm 1/0, zero biases) so each one is tested
+        state[name] = (p + 0.1 * torch.randn(p.shape, generator=gen)).to(torch.bfloat16).contiguous()
+    save_file(state, os.path.join(GPT2, "model.safetensors"), metadata={"format": "pt"})
+    config.dtype = torch.bfloat16  # as save_pretrained records a bfloat16 model (model init set float32)
+    config.to_json_file(os.path.join(GPT2, "config.json"))
+    GenerationConfig.from_model_config(config).to_json_file(os.path.join(GPT2, "generation_config.json"))
+    return tok, state
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh((2.0 / torch.pi) ** 0.5 * (x + 0.044715 * x ** 3)))
+
+
+def gpt2_by_hand(state, ids, n_layer=2, n_head=2, eps=1e-5):
+    """The GPT-2 forward written out from the stored tensors, to pin down their layouts: Conv1D
+    weights are [in, out] (y = x @ W + b); c_attn's 3*n_embd outputs are q | k | v, each split
+    into n_head consecutive chunks of head_dim; the head is wte transposed (tied)."""
+    w = {k: v.float() for k, v in state.items()}
+    ln = lambda x, p: F.layer_norm(x, x.shape[-1:], w[p + ".weight"], w[p + ".bias"], eps)
+    conv1d = lambda x, p: x @ w[p + ".weight"] + w[p + ".bias"]
+    b, t = ids.shape
+    x = w["transformer.wte.weight"][ids] + w["transformer.wpe.weight"][:t]
+    d = x.shape[-1]
+    causal = torch.ones(t, t, dtype=torch.bool).tril()
+    for i in range(n_layer):
+        h = f"transformer.h.{i}."
+        q, k, v = conv1d(ln(x, h + "ln_1"), h + "attn.c_attn").split(d, dim=-1)
+        q, k, v = (z.view(b, t, n_head, d // n_head).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-1, -2)) / (d // n_head) ** 0.5
+        att = att.masked_fill(~causal, float("-inf")).softmax(-1)
+        x = x + conv1d((att @ v).transpose(1, 2).reshape(b, t, d), h + "attn.c_proj")
+        x = x + conv1d(gelu_new(conv1d(ln(x, h + "ln_2"), h + "mlp.c_fc")), h + "mlp.c_proj")
+    return ln(x, "transformer.ln_f") @ w["transformer.wte.weight"].T
+
+
+def gpt2_fixture():
+    import tokenizers
+    import transformers
+    from safetensors import safe_open
+    from transformers import AutoTokenizer, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    raw, state = make_gpt2_model()
+    model, info = GPT2LMHeadModel.from_pretrained(GPT2, dtype=torch.float32, attn_implementation="eager",
+                                                  output_loading_info=True)
+    assert not any(info.values()), info  # nothing missing, unexpected or mismatched
+    model.eval()
+    loaded = model.state_dict()
+    assert set(loaded) == set(state) | {"lm_head.weight"}
+    for name, p in state.items():  # the reference runs on exactly the stored bf16 values
+        assert loaded[name].dtype == torch.float32 and torch.equal(loaded[name], p.float()), name
+    assert torch.equal(loaded["lm_head.weight"], state["transformer.wte.weight"].float())
+
+    tok = AutoTokenizer.from_pretrained(GPT2)
+    fast = PreTrainedTokenizerFast(tokenizer_file=os.path.join(GPT2, "tokenizer.json"),
+                                   bos_token=EOT, eos_token=EOT, unk_token=EOT)
+    eot_id = raw.token_to_id(EOT)
+    assert tok.eos_token_id == tok.bos_token_id == eot_id == model.config.eos_token_id
+    assert len(tok) == GPT2_VOCAB == model.config.vocab_size
+    ids, tokens = [], []
+    for s in GPT2_SENTENCES:
+        row = tok(s)["input_ids"]  # GPT-2 adds no special tokens
+        assert row == tok(s, add_special_tokens=False)["input_ids"] == fast(s)["input_ids"], s
+        assert row == raw.encode(s).ids == raw.encode(s, add_special_tokens=False).ids, s
+        assert tok.decode(row) == s, s  # byte-level BPE round-trips
+        ids.append(row)
+        tokens.append(tok.convert_ids_to_tokens(row))
+    assert eot_id in ids[-1]  # the special token in the text is matched whole
+
+    length = min(len(ids[i]) for i in GPT2_BATCH)
+    batch = torch.tensor([ids[i][:length] for i in GPT2_BATCH])
+    with torch.no_grad():
+        logits = model(input_ids=batch).logits
+        assert torch.allclose(gpt2_by_hand(state, batch), logits, atol=1e-5, rtol=1e-5)
+
+    prompt = tok(GPT2_PROMPT, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=GPT2_NEW_TOKENS,
+                             do_sample=False)
+        new = out[0, prompt.shape[1]:].tolist()
+        assert len(new) == GPT2_NEW_TOKENS, new  # no <|endoftext|> stopped it early
+        seq = prompt[0].tolist()
+        for _ in range(GPT2_NEW_TOKENS):  # the same greedy tokens without a KV cache
+            seq.append(int(model(input_ids=torch.tensor([seq])).logits[0, -1].argmax()))
+        assert seq[prompt.shape[1]:] == new, (seq, new)
+
+    with safe_open(os.path.join(GPT2, "model.safetensors"), "pt") as f:
+        slices = [(k, f.get_slice(k)) for k in f.keys()]
+        tensors = [{"name": k, "dtype": t.get_dtype(), "shape": list(t.get_shape())} for k, t in slices]
+    dump("tiny_gpt2_reference.json", {
+        "model": "tiny_gpt2", "weights_dtype": "bfloat16",
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "tokenizers": tokenizers.__version__},
+        "vocab_size": GPT2_VOCAB, "eos_token": EOT, "eos_token_id": eot_id,
+        "tensors": tensors,
+        "tokenizer_call": "tokenizer(sentence)  (no special tokens are added)",
+        "sentences": GPT2_SENTENCES, "input_ids": ids, "tokens": tokens,
+        "logits_call": "model(input_ids=batch).logits, batch = the first L ids of each sentence in "
+                       "batch_sentences, L the shorter length; no padding, no attention_mask",
+        "batch_sentences": GPT2_BATCH, "batch_input_ids": batch.tolist(),
+        "logits_shape": list(logits.shape), "logits": flat(logits),
+        "generate": {
+            "call": f"model.generate(prompt_ids, max_new_tokens={GPT2_NEW_TOKENS}, do_sample=False)",
+            "prompt": GPT2_PROMPT, "prompt_ids": prompt[0].tolist(), "new_ids": new,
+            "text": tok.decode(out[0].tolist()), "new_text": tok.decode(new),
+        },
+    })
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: make_hub_fixtures.py MINILM_DIR   (made by shared/bench/get_minilm.sh)")
     minilm_dir = sys.argv[1]
     tiny_fixture(minilm_dir)
     minilm_fixture(minilm_dir)
+    gpt2_fixture()
     print("wrote", os.path.normpath(OUT))

@@ -157,7 +157,7 @@ enum Command {
         /// Override the number of epochs (W1-W3) or timed steps (W4, W5); the JSON says so.
         #[arg(long)]
         epochs: Option<usize>,
-        /// W5: the all-MiniLM-L6-v2 folder (scripts/get_minilm.sh makes it).
+        /// W5: the all-MiniLM-L6-v2 folder (scripts/get_minilm.py makes it).
         #[arg(long)]
         model: Option<PathBuf>,
     },
@@ -258,7 +258,7 @@ fn main() {
             #[cfg(feature = "hub")]
             ("W5", Some(dir)) => bench_bert::run(&dir, epochs),
             ("W5", _) => Err(anyhow::anyhow!(
-                "W5: expected --model DIR (an all-MiniLM-L6-v2 folder: bash scripts/get_minilm.sh DIR) and nabla built with the hub feature"
+                "W5: expected --model DIR (an all-MiniLM-L6-v2 folder: python3 scripts/get_minilm.py DIR) and nabla built with the hub feature"
             )),
             _ => bench::run(&workload, epochs),
         },
