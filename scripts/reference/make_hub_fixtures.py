@@ -3,7 +3,7 @@ against.
 
     python3 scripts/reference/make_hub_fixtures.py /work/minilm    # writes tests/fixtures/hub/
 
-The argument is an all-MiniLM-L6-v2 folder, made by `bash shared/bench/get_minilm.sh DIR` (its
+The argument is an all-MiniLM-L6-v2 folder, made by `python3 scripts/get_minilm.py DIR` (its
 tokenizer files are copied into the tiny model; its weights give minilm_reference.json). Needs
 torch, numpy, transformers 5.x, safetensors and sentence-transformers (not needed by CI: the
 fixtures are committed). Everything is seeded, so a rerun writes the same files. It writes:
@@ -554,7 +554,7 @@ def gpt2_fixture():
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: make_hub_fixtures.py MINILM_DIR   (made by shared/bench/get_minilm.sh)")
+        sys.exit("usage: make_hub_fixtures.py MINILM_DIR   (made by scripts/get_minilm.py)")
     minilm_dir = sys.argv[1]
     tiny_fixture(minilm_dir)
     minilm_fixture(minilm_dir)

@@ -1049,3 +1049,28 @@ batch_size = 16
     let e = fails(&["predict", s(&mlp.join("model.safetensors")), "--text", "hi"]);
     assert!(e.contains("tokenizer"), "{e}");
 }
+
+/// `nabla generate` on a Hugging Face GPT-2 folder (the tiny random fixture): greedy text equals
+/// transformers' `generate`, printed after the prompt; a BERT folder is refused by name.
+#[test]
+fn generate_from_a_gpt2_folder() {
+    let root = format!("{}/../../tests/fixtures/hub", env!("CARGO_MANIFEST_DIR"));
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/tiny_gpt2_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let g = &r["generate"];
+    let out = ok(&[
+        "generate",
+        &format!("{root}/tiny_gpt2"),
+        "--prompt",
+        "ROMEO:",
+        "--tokens",
+        "20",
+        "--temperature",
+        "0",
+    ]);
+    assert_eq!(out.trim_end_matches('\n'), g["text"].as_str().unwrap());
+    let e = fails(&["generate", &format!("{root}/tiny_bert"), "--prompt", "hi"]);
+    assert!(e.contains("GPT-2") && e.contains("bert"), "{e}");
+}

@@ -11,11 +11,12 @@
 //! Weight names: `embeddings.word_embeddings.weight` → `word_embeddings.embeddings`,
 //! `encoder.layer.{i}.attention.self.query.weight` → `layer_{i}.attn/query/kernel`
 //! (transposed: PyTorch's `Linear` is `[out, in]`, nabla's `[in, out]`), and so on (see
-//! [`hf_names`]). `pooler.*` (BertModel's pooler) is known and not used by the encoder.
+//! [`places`]). `pooler.*` (BertModel's pooler) is known and not used by the encoder.
 
 use crate::error::{Error, Result};
 use crate::hf_config::BertConfig;
 use crate::weights::Stored;
+use crate::weights::{Place, Take};
 use nabla_nn::functional::{Functional, Input, Shared, Sym};
 use nabla_nn::{LayerConfig, Model};
 use serde_json::json;
@@ -78,10 +79,10 @@ pub fn encoder(c: &BertConfig, time: usize) -> Result<([Sym; 3], Sym)> {
     Ok(([ids, types, mask], x))
 }
 
-/// nabla's weight names with the Hugging Face tensor each comes from, and whether it is
-/// transposed (`Linear` weights).
-pub fn hf_names(c: &BertConfig) -> Vec<(String, String, bool)> {
-    let mut v = vec![
+/// Where each nabla weight comes from (`Linear` weights transposed).
+pub fn places(c: &BertConfig) -> Vec<Place> {
+    let p = |ours: String, theirs: String, take: Take| Place { ours, theirs, take };
+    let mut v: Vec<Place> = [
         (
             "word_embeddings.embeddings",
             "embeddings.word_embeddings.weight",
@@ -98,8 +99,8 @@ pub fn hf_names(c: &BertConfig) -> Vec<(String, String, bool)> {
         ("embeddings_norm.beta", "embeddings.LayerNorm.bias"),
     ]
     .into_iter()
-    .map(|(a, b)| (a.to_string(), b.to_string(), false))
-    .collect::<Vec<_>>();
+    .map(|(a, b)| p(a.into(), b.into(), Take::Same))
+    .collect();
     for i in 0..c.num_hidden_layers {
         let hf = format!("encoder.layer.{i}.");
         for (ours, theirs) in [
@@ -110,99 +111,44 @@ pub fn hf_names(c: &BertConfig) -> Vec<(String, String, bool)> {
             ("mlp1", "intermediate.dense"),
             ("mlp2", "output.dense"),
         ] {
-            v.push((
+            v.push(p(
                 format!("layer_{i}.{ours}/kernel"),
                 format!("{hf}{theirs}.weight"),
-                true,
+                Take::Transposed,
             ));
-            v.push((
+            v.push(p(
                 format!("layer_{i}.{ours}/bias"),
                 format!("{hf}{theirs}.bias"),
-                false,
+                Take::Same,
             ));
         }
         for (ours, theirs) in [
             ("ln1", "attention.output.LayerNorm"),
             ("ln2", "output.LayerNorm"),
         ] {
-            v.push((
+            v.push(p(
                 format!("layer_{i}.{ours}/gamma"),
                 format!("{hf}{theirs}.weight"),
-                false,
+                Take::Same,
             ));
-            v.push((
+            v.push(p(
                 format!("layer_{i}.{ours}/beta"),
                 format!("{hf}{theirs}.bias"),
-                false,
+                Take::Same,
             ));
         }
     }
     v
 }
 
-/// Puts the folder's tensors into `model`'s weights. A missing tensor, a tensor of another
-/// shape, or a tensor nabla does not place (other than the pooler's) is an error naming it.
+/// Puts the folder's tensors into `model`'s weights; BertModel's pooler (`pooler.*`) is known
+/// and not used by the encoder.
 pub fn load_weights(
     model: &mut Model,
     c: &BertConfig,
-    mut stored: BTreeMap<String, Stored>,
+    stored: &BTreeMap<String, Stored>,
 ) -> Result<()> {
-    let names = hf_names(c);
-    let mut params: BTreeMap<String, &mut nabla_nn::Param> = BTreeMap::new();
-    let named: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
-    for (n, p) in named.into_iter().zip(model.params_mut()) {
-        params.insert(n, p);
-    }
-    for (ours, theirs, transpose) in names {
-        let t = stored.remove(&theirs).ok_or_else(|| {
-            Error::Format(format!(
-                "weights: tensor {theirs} expected (for {ours}), not in the folder"
-            ))
-        })?;
-        let p = params
-            .get_mut(&ours)
-            .ok_or_else(|| Error::Format(format!("weights: the model has no weight {ours}")))?;
-        let want = p.value.shape().to_vec();
-        let got: Vec<usize> = if transpose {
-            t.shape.iter().rev().copied().collect()
-        } else {
-            t.shape.clone()
-        };
-        if got != want {
-            return Err(Error::Format(format!(
-                "weights: tensor {theirs}: expected shape {:?}, received {:?}",
-                if transpose {
-                    want.iter().rev().copied().collect()
-                } else {
-                    want.clone()
-                },
-                t.shape
-            )));
-        }
-        let values = if transpose {
-            transposed(&t.data, t.shape[0], t.shape[1])
-        } else {
-            t.data
-        };
-        p.value.update(|v| v.copy_from_slice(&values));
-    }
-    stored.retain(|k, _| !k.starts_with("pooler."));
-    if let Some(extra) = stored.keys().next() {
-        return Err(Error::Format(format!(
-            "weights: tensor {extra} is not part of a BERT encoder ({} such tensors)",
-            stored.len()
-        )));
-    }
-    Ok(())
-}
-
-/// `[rows, cols]` row-major as `[cols, rows]`.
-fn transposed(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; v.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = v[r * cols + c];
-        }
-    }
-    out
+    crate::weights::place(model, stored, &places(c), |name| {
+        name.starts_with("pooler.")
+    })
 }

@@ -62,11 +62,109 @@ fn absolute() -> String {
     "absolute".into()
 }
 
+/// A GPT-2 language model's `config.json` (`GPT2Config`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Gpt2Config {
+    /// Token ids are below this.
+    pub vocab_size: usize,
+    /// The longest sequence (learned positions).
+    pub n_positions: usize,
+    /// The width of every hidden state.
+    pub n_embd: usize,
+    /// Blocks.
+    pub n_layer: usize,
+    /// Attention heads per block.
+    pub n_head: usize,
+    /// The MLP's hidden width (default 4·n_embd).
+    #[serde(default)]
+    pub n_inner: Option<usize>,
+    /// `gelu_new` (GELU's tanh form, GPT-2's).
+    #[serde(default = "gelu_new")]
+    pub activation_function: String,
+    /// Dropout on each residual branch.
+    #[serde(default = "p01")]
+    pub resid_pdrop: f32,
+    /// Dropout on the embeddings.
+    #[serde(default = "p01")]
+    pub embd_pdrop: f32,
+    /// The layer norms' ε.
+    #[serde(default = "eps5")]
+    pub layer_norm_epsilon: f32,
+    /// The head shares the token embeddings (default true).
+    #[serde(default = "yes")]
+    pub tie_word_embeddings: bool,
+    /// Must be false (not supported).
+    #[serde(default)]
+    pub scale_attn_by_inverse_layer_idx: bool,
+    /// Must be false (not supported).
+    #[serde(default)]
+    pub reorder_and_upcast_attn: bool,
+    /// The end-of-text token.
+    #[serde(default)]
+    pub eos_token_id: Option<u32>,
+}
+
+fn gelu_new() -> String {
+    "gelu_new".into()
+}
+fn eps5() -> f32 {
+    1e-5
+}
+fn yes() -> bool {
+    true
+}
+
+impl Gpt2Config {
+    /// The MLP's hidden width.
+    pub fn inner(&self) -> usize {
+        self.n_inner.unwrap_or(4 * self.n_embd)
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        let sizes = [
+            ("vocab_size", self.vocab_size, 1 << 24),
+            ("n_positions", self.n_positions, 1 << 20),
+            ("n_embd", self.n_embd, 1 << 16),
+            ("n_layer", self.n_layer, 1024),
+            ("n_head", self.n_head, 1024),
+            ("n_inner", self.inner(), 1 << 18),
+        ];
+        for (name, v, max) in sizes {
+            if v == 0 || v > max {
+                return Err(format!("{name}: expected 1 to {max}, received {v}"));
+            }
+        }
+        if !self.n_embd.is_multiple_of(self.n_head) || !self.inner().is_multiple_of(self.n_embd) {
+            return Err(format!(
+                "n_embd, n_inner: expected n_embd a multiple of n_head ({}) and n_inner of n_embd, received {}, {}",
+                self.n_head,
+                self.n_embd,
+                self.inner()
+            ));
+        }
+        if !matches!(
+            self.activation_function.as_str(),
+            "gelu_new" | "gelu_pytorch_tanh"
+        ) {
+            return Err(format!(
+                "activation_function: expected \"gelu_new\", received {:?}",
+                self.activation_function
+            ));
+        }
+        if self.scale_attn_by_inverse_layer_idx || self.reorder_and_upcast_attn {
+            return Err("scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn: expected false, received true".into());
+        }
+        Ok(())
+    }
+}
+
 /// A supported architecture's config.
 #[derive(Clone, Debug, PartialEq)]
 pub enum HfConfig {
     /// `model_type = "bert"`.
     Bert(BertConfig),
+    /// `model_type = "gpt2"`.
+    Gpt2(Gpt2Config),
 }
 
 impl HfConfig {
@@ -83,9 +181,22 @@ impl HfConfig {
                 c.check().map_err(bad)?;
                 Ok(HfConfig::Bert(c))
             }
+            "gpt2" => {
+                let c: Gpt2Config = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+                c.check().map_err(bad)?;
+                Ok(HfConfig::Gpt2(c))
+            }
             other => Err(bad(format!(
-                "model_type: expected \"bert\" (the architectures nabla reads), received {other:?}"
+                "model_type: expected \"bert\" or \"gpt2\" (the architectures nabla reads), received {other:?}"
             ))),
+        }
+    }
+
+    /// The `model_type` it was read from.
+    pub fn model_type(&self) -> &'static str {
+        match self {
+            HfConfig::Bert(_) => "bert",
+            HfConfig::Gpt2(_) => "gpt2",
         }
     }
 }

@@ -9,36 +9,50 @@
 
 pub mod bert;
 pub mod error;
+pub mod gpt2;
 pub mod hf_config;
 pub mod sentence;
 pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};
-pub use hf_config::{BertConfig, HfConfig};
+pub use hf_config::{BertConfig, Gpt2Config, HfConfig};
 pub use sentence::{Pooling, SentenceEncoder};
 pub use tokenizer::{Encoded, Tokenizer};
 
 use std::path::Path;
 
-/// A pretrained encoder and its tokenizer.
+/// A pretrained model and its tokenizer.
 pub struct Pretrained {
     /// The architecture's config.
     pub config: HfConfig,
-    /// The model: token ids, token types and attention mask in, the last hidden state out.
+    /// The model. BERT: `input_ids`, `token_type_ids` and `attention_mask` in, the last
+    /// hidden state out; GPT-2: `input_ids` in, next-token logits out.
     pub model: nabla_nn::Model,
     /// The folder's tokenizer.
     pub tokenizer: Tokenizer,
 }
 
 /// Reads a model folder into a nabla model with its weights and tokenizer (`time`: the
-/// longest sequence it will take, at most the config's `max_position_embeddings`).
+/// longest sequence it will take, at most the config's positions).
 pub fn load(dir: impl AsRef<Path>, time: usize) -> Result<Pretrained> {
     let dir = dir.as_ref();
     let config = HfConfig::read(dir)?;
-    let HfConfig::Bert(c) = &config;
-    let mut model = bert::build(c, time, 0)?;
-    bert::load_weights(&mut model, c, weights::read_weights(dir)?)?;
+    let stored = weights::read_weights(dir)?;
+    let mut model = match &config {
+        HfConfig::Bert(c) => {
+            let mut m = bert::build(c, time, 0)?;
+            bert::load_weights(&mut m, c, &stored)?;
+            m
+        }
+        HfConfig::Gpt2(c) => {
+            let mut m = gpt2::build(c, time, 0)?;
+            let untied = stored.contains_key("lm_head.weight") && !c.tie_word_embeddings;
+            let places = gpt2::places(c, untied);
+            weights::place(&mut m, &stored, &places, |n| n == "lm_head.weight")?;
+            m
+        }
+    };
     let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
     model.set_tokenizer(tokenizer.to_json()?);
     Ok(Pretrained {

@@ -92,7 +92,16 @@ fn modules(dir: &Path) -> Result<(Pooling, bool)> {
 impl SentenceEncoder {
     /// Reads the folder: config, weights, tokenizer and sentence-transformers modules.
     pub fn load(dir: &Path) -> Result<SentenceEncoder> {
-        let HfConfig::Bert(c) = HfConfig::read(dir)?;
+        let c = match HfConfig::read(dir)? {
+            HfConfig::Bert(c) => c,
+            other => {
+                return Err(Error::Format(format!(
+                    "{}: expected a BERT encoder for sentence vectors, received {}",
+                    dir.display(),
+                    other.model_type()
+                )))
+            }
+        };
         let (pooling, normalize) = modules(dir)?;
         let max_seq_length = json_file(&dir.join("sentence_bert_config.json"))?
             .and_then(|v| v.get("max_seq_length").and_then(Value::as_u64))
@@ -115,7 +124,7 @@ impl SentenceEncoder {
             pool
         };
         let mut model = Functional::new([ids, types, mask], [&out]).build(0)?;
-        bert::load_weights(&mut model, &c, crate::weights::read_weights(dir)?)?;
+        bert::load_weights(&mut model, &c, &crate::weights::read_weights(dir)?)?;
         let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
         model.set_tokenizer(tokenizer.to_json()?);
         Ok(SentenceEncoder {

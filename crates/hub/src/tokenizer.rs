@@ -69,6 +69,14 @@ impl Tokenizer {
         Ok(e.get_ids().to_vec())
     }
 
+    /// The text of `ids` (special tokens skipped; bytes that are no UTF-8 of their own, as a
+    /// byte-level BPE token cut through a character, become U+FFFD, as transformers does).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner
+            .decode(ids, true)
+            .map_err(|e| Error::Format(format!("decoding {} ids: {e}", ids.len())))
+    }
+
     /// The token strings of one text (with special tokens).
     pub fn tokens(&self, text: &str) -> Result<Vec<String>> {
         let e = self

@@ -15,10 +15,18 @@ pub struct Stored {
     pub data: Vec<f32>,
 }
 
-/// Tensors the folder may hold that carry no weights (buffers transformers writes).
-const BUFFERS: &[&str] = &["embeddings.position_ids", "embeddings.token_type_ids"];
+/// Whether a stored tensor is a buffer that carries no weights: BERT's position and token
+/// type ids, old GPT-2 checkpoints' causal masks.
+fn is_buffer(name: &str) -> bool {
+    matches!(
+        name,
+        "embeddings.position_ids" | "embeddings.token_type_ids"
+    ) || name.ends_with(".attn.bias") && name.starts_with("h.")
+        || name.ends_with(".attn.masked_bias")
+}
 
-/// Every weight of the folder by its name (a `bert.` prefix removed); buffers skipped.
+/// Every weight of the folder by its name (a `bert.` or `transformer.` prefix removed);
+/// buffers skipped.
 pub fn read_weights(dir: &Path) -> Result<BTreeMap<String, Stored>> {
     let single = dir.join("model.safetensors");
     let index = dir.join("model.safetensors.index.json");
@@ -38,8 +46,12 @@ pub fn read_weights(dir: &Path) -> Result<BTreeMap<String, Stored>> {
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| Error::Format(format!("{}: not a safetensors file: {e}", f.display())))?;
         for (name, view) in st.tensors() {
-            let name = name.strip_prefix("bert.").unwrap_or(&name).to_string();
-            if BUFFERS.contains(&name.as_str()) {
+            let name = ["bert.", "transformer."]
+                .iter()
+                .find_map(|p| name.strip_prefix(p))
+                .unwrap_or(&name)
+                .to_string();
+            if is_buffer(&name) {
                 continue;
             }
             let data = to_f32(view.dtype(), view.data()).ok_or_else(|| {
@@ -100,4 +112,116 @@ fn to_f32(dtype: Dtype, b: &[u8]) -> Option<Vec<f32>> {
         Dtype::BF16 => pairs().map(|h| half::bf16::from_bits(h).to_f32()).collect(),
         _ => return None,
     })
+}
+
+/// How a stored tensor becomes a nabla weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    /// As stored.
+    Same,
+    /// A `[rows, cols]` matrix transposed (PyTorch's `Linear` is `[out, in]`).
+    Transposed,
+    /// Column block `part` of `of` equal blocks (the last axis), e.g. a fused q/k/v.
+    Columns {
+        /// Which block.
+        part: usize,
+        /// How many.
+        of: usize,
+    },
+}
+
+/// One nabla weight and the stored tensor it comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// nabla's full weight name (`layer.weight`).
+    pub ours: String,
+    /// The stored tensor's name.
+    pub theirs: String,
+    /// How it is taken.
+    pub take: Take,
+}
+
+/// `t` taken as `take` says: its shape and values.
+fn taken(t: &Stored, take: Take) -> Option<(Vec<usize>, Vec<f32>)> {
+    match (take, t.shape.as_slice()) {
+        (Take::Same, _) => Some((t.shape.clone(), t.data.clone())),
+        (Take::Transposed, &[r, c]) => {
+            let mut out = vec![0.0; r * c];
+            for i in 0..r {
+                for j in 0..c {
+                    out[j * r + i] = t.data[i * c + j];
+                }
+            }
+            Some((vec![c, r], out))
+        }
+        (Take::Columns { part, of }, shape) if !shape.is_empty() => {
+            let cols = *shape.last()?;
+            if of == 0 || part >= of || cols % of != 0 {
+                return None;
+            }
+            let w = cols / of;
+            let rows = t.data.len() / cols.max(1);
+            let data = (0..rows)
+                .flat_map(|r| t.data[r * cols + part * w..r * cols + (part + 1) * w].to_vec())
+                .collect();
+            let mut s = shape.to_vec();
+            *s.last_mut()? = w;
+            Some((s, data))
+        }
+        _ => None,
+    }
+}
+
+/// Puts the stored tensors into `model`'s weights as `places` say. A missing tensor, one of
+/// another shape, or a stored tensor no place takes (unless `unused_ok` says it may be left)
+/// is an error naming it.
+pub fn place(
+    model: &mut nabla_nn::Model,
+    stored: &BTreeMap<String, Stored>,
+    places: &[Place],
+    unused_ok: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+    let mut params: BTreeMap<String, &mut nabla_nn::Param> =
+        names.into_iter().zip(model.params_mut()).collect();
+    let mut used = std::collections::BTreeSet::new();
+    for p in places {
+        let t = stored.get(&p.theirs).ok_or_else(|| {
+            Error::Format(format!(
+                "weights: tensor {} expected (for {}), not in the folder",
+                p.theirs, p.ours
+            ))
+        })?;
+        let param = params
+            .get_mut(&p.ours)
+            .ok_or_else(|| Error::Format(format!("weights: the model has no weight {}", p.ours)))?;
+        let want = param.value.shape().to_vec();
+        match taken(t, p.take) {
+            Some((shape, values)) if shape == want => {
+                param.value.update(|v| v.copy_from_slice(&values));
+            }
+            got => {
+                return Err(Error::Format(format!(
+                    "weights: tensor {} (for {}, taken {:?}): expected a shape giving {want:?}, received {:?}{}",
+                    p.theirs,
+                    p.ours,
+                    p.take,
+                    t.shape,
+                    got.map(|g| format!(" (gives {:?})", g.0)).unwrap_or_default()
+                )))
+            }
+        }
+        used.insert(p.theirs.as_str());
+    }
+    let extra: Vec<&String> = stored
+        .keys()
+        .filter(|k| !used.contains(k.as_str()) && !unused_ok(k))
+        .collect();
+    if let Some(first) = extra.first() {
+        return Err(Error::Format(format!(
+            "weights: tensor {first} is not part of the model nabla builds ({} such tensors)",
+            extra.len()
+        )));
+    }
+    Ok(())
 }
