@@ -192,6 +192,27 @@ impl HfConfig {
         }
     }
 
+    /// How many weights the file must hold for this config (the head tied to the token
+    /// embeddings, BERT's pooler left out), to compare with the file before anything of that
+    /// size is allocated.
+    pub fn weight_count(&self) -> u128 {
+        let u = |v: usize| v as u128;
+        match self {
+            HfConfig::Bert(c) => {
+                let (h, i) = (u(c.hidden_size), u(c.intermediate_size));
+                let block = 4 * h * h + 4 * h + 2 * h * i + i + h + 4 * h;
+                (u(c.vocab_size) + u(c.max_position_embeddings) + u(c.type_vocab_size)) * h
+                    + 2 * h
+                    + u(c.num_hidden_layers) * block
+            }
+            HfConfig::Gpt2(c) => {
+                let (e, i) = (u(c.n_embd), u(c.inner()));
+                let block = 4 * e * e + 4 * e + 2 * e * i + i + e + 4 * e;
+                (u(c.vocab_size) + u(c.n_positions)) * e + 2 * e + u(c.n_layer) * block
+            }
+        }
+    }
+
     /// The `model_type` it was read from.
     pub fn model_type(&self) -> &'static str {
         match self {

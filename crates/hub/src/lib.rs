@@ -39,6 +39,7 @@ pub fn load(dir: impl AsRef<Path>, time: usize) -> Result<Pretrained> {
     let dir = dir.as_ref();
     let config = HfConfig::read(dir)?;
     let stored = weights::read_weights(dir)?;
+    weights::check_size(&config, &stored)?;
     let mut model = match &config {
         HfConfig::Bert(c) => {
             let mut m = bert::build(c, time, 0)?;

@@ -102,6 +102,8 @@ impl SentenceEncoder {
                 )))
             }
         };
+        let stored = crate::weights::read_weights(dir)?;
+        crate::weights::check_size(&HfConfig::Bert(c.clone()), &stored)?;
         let (pooling, normalize) = modules(dir)?;
         let max_seq_length = json_file(&dir.join("sentence_bert_config.json"))?
             .and_then(|v| v.get("max_seq_length").and_then(Value::as_u64))
@@ -124,7 +126,7 @@ impl SentenceEncoder {
             pool
         };
         let mut model = Functional::new([ids, types, mask], [&out]).build(0)?;
-        bert::load_weights(&mut model, &c, &crate::weights::read_weights(dir)?)?;
+        bert::load_weights(&mut model, &c, &stored)?;
         let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
         model.set_tokenizer(tokenizer.to_json()?);
         Ok(SentenceEncoder {

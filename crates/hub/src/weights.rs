@@ -225,3 +225,16 @@ pub fn place(
     }
     Ok(())
 }
+
+/// Refuses a config that asks for more weights than the file holds, before the model is
+/// built (a 1 KB config.json must not make nabla allocate terabytes).
+pub fn check_size(config: &crate::HfConfig, stored: &BTreeMap<String, Stored>) -> Result<()> {
+    let held: u128 = stored.values().map(|t| t.data.len() as u128).sum();
+    let want = config.weight_count();
+    if want > held {
+        return Err(Error::Format(format!(
+            "config.json: its sizes ask for {want} weights, expected at most the {held} model.safetensors holds"
+        )));
+    }
+    Ok(())
+}

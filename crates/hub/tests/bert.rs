@@ -165,3 +165,56 @@ fn minilm_sentence_embeddings_equal_sentence_transformers() {
     eprintln!("MiniLM: max abs difference {d:e} over {} values", v.len());
     assert!(d < 1e-4, "embeddings differ by {d} (max abs)");
 }
+
+/// A checkpoint in two shards with `model.safetensors.index.json` loads as the one file does;
+/// an index naming a file outside the folder is refused.
+#[test]
+fn sharded_weights_load_as_one_file() {
+    let src = fixtures().join("tiny_bert");
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let (a, b) = names.split_at(names.len() / 2);
+    let mut map = serde_json::Map::new();
+    for (file, part) in [
+        ("model-00001-of-00002.safetensors", a),
+        ("model-00002-of-00002.safetensors", b),
+    ] {
+        let views: Vec<(String, safetensors::tensor::TensorView)> = part
+            .iter()
+            .map(|n| (n.clone(), st.tensor(n).unwrap()))
+            .collect();
+        safetensors::serialize_to_file(views, None, &dir.path().join(file)).unwrap();
+        for n in part {
+            map.insert(n.clone(), file.into());
+        }
+    }
+    let index = serde_json::json!({ "metadata": {}, "weight_map": map });
+    let index_path = dir.path().join("model.safetensors.index.json");
+    std::fs::write(&index_path, index.to_string()).unwrap();
+    let (one, two) = (
+        nabla_hub::load(&src, 16).unwrap(),
+        nabla_hub::load(dir.path(), 16).unwrap(),
+    );
+    let values = |p: &nabla_hub::Pretrained| -> Vec<(String, Vec<f32>)> {
+        p.model
+            .named_params()
+            .into_iter()
+            .map(|(n, p)| (n, p.value.to_vec()))
+            .collect()
+    };
+    assert_eq!(values(&one), values(&two));
+    let mut bad = index.clone();
+    bad["weight_map"][&names[0]] = "../model.safetensors".into();
+    std::fs::write(&index_path, bad.to_string()).unwrap();
+    let e = nabla_hub::load(dir.path(), 16).err().unwrap().to_string();
+    assert!(
+        e.contains("weight_map") && e.contains("in this folder"),
+        "{e}"
+    );
+}

@@ -106,7 +106,7 @@ fn unsupported_or_broken_folders_name_the_problem() {
     };
     let e = with("\"gpt2\"", "\"llama\"").unwrap();
     assert!(e.contains("model_type") && e.contains("llama"), "{e}");
-    let e = with("\"n_embd\": 32", "\"n_embd\": 48").unwrap();
+    let e = with("\"n_embd\": 32", "\"n_embd\": 16").unwrap();
     assert!(e.contains("wte.weight") && e.contains("[400, 32]"), "{e}");
     let e = with("\"n_layer\": 2", "\"n_layer\": 1").unwrap();
     assert!(
@@ -114,9 +114,19 @@ fn unsupported_or_broken_folders_name_the_problem() {
         "{e}"
     );
     let e = with("\"n_layer\": 2", "\"n_layer\": 3").unwrap();
-    assert!(e.contains("h.2.") && e.contains("not in the folder"), "{e}");
+    assert!(
+        e.contains("ask for") && e.contains("model.safetensors holds"),
+        "{e}"
+    );
     let e = with("\"vocab_size\": 400", "\"vocab_size\": 1000000000000").unwrap();
     assert!(e.contains("vocab_size"), "{e}");
+    // sizes within the caps that still ask for far more than the file holds: refused before
+    // anything is built
+    let e = with("\"vocab_size\": 400", "\"vocab_size\": 16000000").unwrap();
+    assert!(
+        e.contains("ask for") && e.contains("model.safetensors holds"),
+        "{e}"
+    );
     std::fs::write(dir.path().join("config.json"), &config).unwrap();
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
     let e = nabla_hub::load(dir.path(), 64).err().unwrap().to_string();
