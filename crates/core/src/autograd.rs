@@ -465,8 +465,9 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
             }
         }
         Op::Attention(a) => {
-            let (dq, dk, dv) =
-                attention::backward(&a.geom, a.q.data(), a.k.data(), a.v.data(), &a.p, g);
+            let drop = a.dropout.as_ref().map(|(r, keep)| (*r, keep.as_slice()));
+            let qkv = (a.q.data(), a.k.data(), a.v.data());
+            let (dq, dk, dv) = attention::backward(&a.geom, qkv, &a.p, drop, g);
             send(grads, &a.q, dq);
             send(grads, &a.k, dk);
             send(grads, &a.v, dv);

@@ -581,6 +581,60 @@ fn fused_attention_with_a_key_padding_mask() {
     nabla_core::testing::assert_close(moved.data(), full.data(), 1e-6, 0.0, "padded value ignored");
 }
 
+/// Dropout inside the fused attention: for one seed a fixed function whose gradient checks
+/// out (with a key mask and causal rows too); over many seeds its mean is the undropped
+/// output (inverted dropout is unbiased); the same seed gives the same output.
+#[test]
+fn attention_dropout_gradients_and_mean() {
+    let (b, t, heads, dk) = (2, 5, 2, 3);
+    let w = heads * dk;
+    let keep = [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0];
+    for causal in [false, true] {
+        let inputs = [
+            rand(&[b, t, w], 96),
+            rand(&[b, t, w], 97),
+            rand(&[b, t, w], 98),
+        ];
+        grad_check(
+            &format!("attention dropout causal={causal}"),
+            &inputs,
+            |x| {
+                weighted_sum(&Tensor::attention_dropout(
+                    &x[0],
+                    &x[1],
+                    &x[2],
+                    (heads, causal),
+                    Some(&keep),
+                    Some((0.3, 7)),
+                ))
+            },
+        );
+    }
+    let (q, k, v) = (
+        rand(&[b, t, w], 93),
+        rand(&[b, t, w], 94),
+        rand(&[b, t, w], 95),
+    );
+    let plain = Tensor::attention_masked(&q, &k, &v, heads, false, None);
+    let run =
+        |seed| Tensor::attention_dropout(&q, &k, &v, (heads, false), None, Some((0.25, seed)));
+    assert_eq!(run(3).to_vec(), run(3).to_vec(), "same seed, same masks");
+    assert_ne!(run(3).to_vec(), run(4).to_vec());
+    let n = 4000;
+    let mut mean = vec![0.0f64; plain.numel()];
+    for seed in 0..n {
+        for (m, y) in mean.iter_mut().zip(run(seed).data()) {
+            *m += *y as f64 / n as f64;
+        }
+    }
+    for (m, p) in mean.iter().zip(plain.data()) {
+        assert!(
+            (m - *p as f64).abs() < 0.05 * (1.0 + p.abs() as f64),
+            "mean {m} vs {p}"
+        );
+    }
+}
+
 #[test]
 fn recurrent_inference_path_equals_the_training_path() {
     use nabla_core::{no_grad, RnnCell, RnnParams};

@@ -8,6 +8,10 @@
 //!            dQ = dS K,  dK = dSᵀ Q
 //! ```
 //! Padded keys (a key mask) get zero weight: `P` is renormalised over the real keys.
+//! Dropout on the weights (training): `O = (P ∘ M) V` with `M` 0 or `1 / (1 − rate)` per
+//! weight, drawn from a generator seeded by `(seed, batch row, head)` (so the result does
+//! not depend on the threads) and kept as bytes; the backward uses `P ∘ M` for `dV` and
+//! `dP = (dO Vᵀ) ∘ M` (PyTorch's and Keras's attention dropout).
 //! Inputs and output are `[B, T, H·dk]` (what the projections produce and consume); `P` is
 //! kept for the backward (`[B, H, T, T]`, causal rows zero past the diagonal). Batch rows run
 //! in parallel; each head's `Q, K, V` are read in place through strided matrix views.
@@ -34,6 +38,49 @@ pub struct AttnGeom {
     pub causal: bool,
     /// `1 / sqrt(dk)` usually.
     pub scale: f32,
+}
+
+/// Dropout of attention weights: the rate and the seed of its masks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttnDropout {
+    /// Fraction of weights dropped, in `(0, 1)`.
+    pub rate: f32,
+    /// Seed of the masks.
+    pub seed: u64,
+}
+
+/// SplitMix64 (Steele et al.): a small, fast generator for one head's dropout mask.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// One head's keep bytes (1 keep, 0 drop) for `rows · cols` weights.
+fn keep_bytes(d: AttnDropout, b: usize, h: usize, heads: usize, out: &mut [u8]) {
+    let mut g = SplitMix(d.seed ^ ((b * heads + h) as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+    let threshold = (d.rate as f64 * (1u64 << 32) as f64) as u64;
+    for c in out.chunks_mut(2) {
+        let r = g.next();
+        c[0] = ((r & 0xFFFF_FFFF) >= threshold) as u8;
+        if let Some(x) = c.get_mut(1) {
+            *x = ((r >> 32) >= threshold) as u8;
+        }
+    }
+}
+
+/// `dst = src ∘ keep / (1 − rate)` row by row.
+fn apply_keep(dst: &mut [f32], src: &[f32], keep: &[u8], rate: f32) {
+    let inv = 1.0 / (1.0 - rate);
+    for ((d, &s), &k) in dst.iter_mut().zip(src).zip(keep) {
+        *d = if k != 0 { s * inv } else { 0.0 };
+    }
 }
 
 impl AttnGeom {
@@ -147,15 +194,17 @@ fn mask_row(p: &mut [f32], keep: &[f32]) {
     p.iter_mut().for_each(|v| *v *= inv);
 }
 
-/// `(out [B, T, H·dk], p [B, H, T, S])` from `q [B, T, H·dk]`, `k`, `v` `[B, S, H·dk]` and,
-/// optionally, which keys are real (`key_mask [B, S]`: 1 keep, 0 padding).
+/// `(out [B, T, H·dk], p [B, H, T, S], keep)` from `q [B, T, H·dk]`, `k`, `v` `[B, S, H·dk]`,
+/// optionally which keys are real (`key_mask [B, S]`: 1 keep, 0 padding) and dropout (its
+/// keep bytes `[B, H, T, S]` returned for the backward).
 pub fn forward(
     g: &AttnGeom,
     q: &[f32],
     k: &[f32],
     v: &[f32],
     key_mask: Option<&[f32]>,
-) -> (Vec<f32>, Vec<f32>) {
+    dropout: Option<AttnDropout>,
+) -> (Vec<f32>, Vec<f32>, Vec<u8>) {
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
     super::threads::num_threads(); // our pool, not rayon's default
@@ -164,19 +213,31 @@ pub fn forward(
     let blocks = g.row_blocks();
     let mut out = scratch(g.batch * t * w);
     let mut p = scratch(g.batch * hh * t * s);
-    let task = |b: usize, ob: &mut [f32], pb: &mut [f32]| {
-        let (qb, kb, vb) = (
+    let mut keep = vec![
+        0u8;
+        if dropout.is_some() {
+            g.batch * hh * t * s
+        } else {
+            0
+        }
+    ];
+    let task = |b: usize, ob: &mut [f32], pb: &mut [f32], kb: &mut [u8]| {
+        let mut dropped = vec![0.0f32; if dropout.is_some() { t * s } else { 0 }];
+        let (qb, kkb, vb) = (
             &q[b * t * w..(b + 1) * t * w],
             &k[b * s * w..(b + 1) * s * w],
             &v[b * s * w..(b + 1) * s * w],
         );
         for h in 0..hh {
+            if let Some(d) = dropout {
+                keep_bytes(d, b, h, hh, &mut kb[h * t * s..(h + 1) * t * s]);
+            }
             for &(r0, r1, n) in &blocks {
                 let ph = &mut pb[(h * t + r0) * s..(h * t + r1) * s];
                 // S = Q Kᵀ over the keys the rows see, then each row's softmax
                 let (qv, kt) = (
                     head(&qb[r0 * w..], w, h, dk, false),
-                    head(kb, w, h, dk, true),
+                    head(kkb, w, h, dk, true),
                 );
                 matmul_view(ph, s, qv, kt, (r1 - r0, dk, n), false);
                 for (i, row) in ph.chunks_mut(s).enumerate() {
@@ -185,8 +246,17 @@ pub fn forward(
                         mask_row(row, &m[b * s..(b + 1) * s]);
                     }
                 }
-                // O = P V, written into this head's columns
-                let (pv, vv) = (dense(ph, s, false), head(vb, w, h, dk, false));
+                // O = P V (P ∘ M with dropout), written into this head's columns
+                let pd: &[f32] = match dropout {
+                    Some(d) => {
+                        let dst = &mut dropped[r0 * s..r1 * s];
+                        let kr = &kb[(h * t + r0) * s..(h * t + r1) * s];
+                        apply_keep(dst, ph, kr, d.rate);
+                        dst
+                    }
+                    None => ph,
+                };
+                let (pv, vv) = (dense(pd, s, false), head(vb, w, h, dk, false));
                 matmul_view(
                     &mut ob[r0 * w + h * dk..],
                     w,
@@ -198,20 +268,26 @@ pub fn forward(
             }
         }
     };
+    let per = if dropout.is_some() { hh * t * s } else { 0 };
+    let mut keeps: Vec<&mut [u8]> = match per {
+        0 => (0..g.batch).map(|_| &mut [][..]).collect(),
+        _ => keep.chunks_mut(per).collect(),
+    };
     out.par_chunks_mut(t * w)
         .zip(p.par_chunks_mut(hh * t * s))
+        .zip(keeps.par_iter_mut())
         .enumerate()
-        .for_each(|(b, (ob, pb))| task(b, ob, pb));
-    (out, p)
+        .for_each(|(b, ((ob, pb), kb))| task(b, ob, pb, kb));
+    (out, p, keep)
 }
 
-/// `(dq, dk, dv)` from `dout [B, T, H·dk]`, the inputs and the forward's `p`.
+/// `(dq, dk, dv)` from `dout [B, T, H·dk]`, the inputs and the forward's `p` (and, with
+/// dropout, its rate and keep bytes).
 pub fn backward(
     g: &AttnGeom,
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
+    (q, k, v): (&[f32], &[f32], &[f32]),
     p: &[f32],
+    dropout: Option<(f32, &[u8])>,
     dout: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
@@ -229,26 +305,40 @@ pub fn backward(
             &dout[b * t * w..(b + 1) * t * w],
         );
         let mut ds = vec![0.0; t * s];
+        let mut dropped = vec![0.0f32; if dropout.is_some() { t * s } else { 0 }];
         for h in 0..hh {
             let (kv, vt) = (head(kb, w, h, dk, false), head(vb, w, h, dk, true));
             for (bi, &(r0, r1, n)) in blocks.iter().enumerate() {
                 let (rows, add) = (r1 - r0, bi > 0);
-                let ph = &p[((b * hh + h) * t + r0) * s..((b * hh + h) * t + r1) * s];
+                let at = ((b * hh + h) * t + r0) * s..((b * hh + h) * t + r1) * s;
+                let ph = &p[at.clone()];
                 let ds = &mut ds[r0 * s..r1 * s];
+                let pd: &[f32] = match dropout {
+                    Some((rate, keep)) => {
+                        let dst = &mut dropped[r0 * s..r1 * s];
+                        apply_keep(dst, ph, &keep[at.clone()], rate);
+                        dst
+                    }
+                    None => ph,
+                };
                 let (dov, qv) = (
                     head(&dob[r0 * w..], w, h, dk, false),
                     head(&qb[r0 * w..], w, h, dk, false),
                 );
-                // dV (+)= Pᵀ dO;  dP = dO Vᵀ
+                // dV (+)= (P ∘ M)ᵀ dO;  dP = (dO Vᵀ) ∘ M
                 matmul_view(
                     &mut dvb[h * dk..],
                     w,
-                    dense(ph, s, true),
+                    dense(pd, s, true),
                     dov,
                     (n, rows, dk),
                     add,
                 );
                 matmul_view(ds, s, dov, vt, (rows, dk, n), false);
+                if let Some((rate, keep)) = dropout {
+                    let copy = ds.to_vec();
+                    apply_keep(ds, &copy, &keep[at], rate);
+                }
                 // dS = P ∘ (dP − rowsum(dP ∘ P)) · scale, over the keys the rows see
                 for (dsr, pr) in ds.chunks_mut(s).zip(ph.chunks(s)) {
                     let (dsr, pr) = (&mut dsr[..n], &pr[..n]);

@@ -1,7 +1,7 @@
 //! Fused scaled dot-product attention (kernel in `cpu/attention.rs`).
 
 use super::{record, Op};
-use crate::cpu::attention::{self, AttnGeom};
+use crate::cpu::attention::{self, AttnDropout, AttnGeom};
 use crate::tensor::Tensor;
 
 /// What the attention op keeps for its backward.
@@ -12,6 +12,8 @@ pub(crate) struct AttnRecord {
     pub v: Tensor,
     /// The attention weights `[B, H, T, S]`.
     pub p: Vec<f32>,
+    /// With dropout: its rate and which weights were kept (`[B, H, T, S]`).
+    pub dropout: Option<(f32, Vec<u8>)>,
 }
 
 impl Drop for AttnRecord {
@@ -43,6 +45,20 @@ impl Tensor {
         causal: bool,
         key_mask: Option<&[f32]>,
     ) -> Tensor {
+        Tensor::attention_dropout(q, k, v, (heads, causal), key_mask, None)
+    }
+
+    /// [`Tensor::attention_masked`] with dropout on the attention weights (training):
+    /// `dropout = Some((rate, seed))` drops each weight with probability `rate` and scales the
+    /// rest by `1 / (1 − rate)`, the masks drawn from `seed` (the same seed, the same masks).
+    pub fn attention_dropout(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        (heads, causal): (usize, bool),
+        key_mask: Option<&[f32]>,
+        dropout: Option<(f32, u64)>,
+    ) -> Tensor {
         let (qs, ks) = (q.shape(), k.shape());
         let fits = q.rank() == 3
             && ks.len() == 3
@@ -52,7 +68,8 @@ impl Tensor {
             && heads > 0
             && qs[2] % heads == 0
             && ks[1] >= qs[1]
-            && key_mask.is_none_or(|m| m.len() == ks[0] * ks[1]);
+            && key_mask.is_none_or(|m| m.len() == ks[0] * ks[1])
+            && dropout.is_none_or(|(r, _)| r > 0.0 && r < 1.0);
         assert!(
             fits,
             "attention: q {qs:?}, k {ks:?}, v {:?} with {heads} heads (key mask of {:?}) do not fit",
@@ -69,7 +86,8 @@ impl Tensor {
             causal,
             scale: 1.0 / (dk as f32).sqrt(),
         };
-        let (y, p) = attention::forward(&geom, q.data(), k.data(), v.data(), key_mask);
+        let drop = dropout.map(|(rate, seed)| AttnDropout { rate, seed });
+        let (y, p, keep) = attention::forward(&geom, q.data(), k.data(), v.data(), key_mask, drop);
         // made before `record` so that `p` is recycled even when no gradient is recorded
         let saved = Box::new(AttnRecord {
             geom,
@@ -77,6 +95,7 @@ impl Tensor {
             k: k.clone(),
             v: v.clone(),
             p,
+            dropout: dropout.map(|(rate, _)| (rate, keep)),
         });
         record(y, qs.to_vec(), &[q, k, v], || Op::Attention(saved))
     }

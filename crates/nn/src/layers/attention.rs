@@ -1,5 +1,6 @@
-//! `MultiHeadAttention`: self-attention over a sequence (Vaswani et al., 2017), built from
-//! the tape's primitives (matmul, permute, softmax), so every step has its checked gradient:
+//! `MultiHeadAttention`: self-attention over a sequence (Vaswani et al., 2017): the
+//! projections, then one fused attention op (`Tensor::attention_dropout`, its gradient
+//! checked against finite differences):
 //!
 //! ```text
 //! Q = x Wq + bq,  K = x Wk + bk,  V = x Wv + bv          (each [B, T, H·dk], split into H heads)
@@ -7,8 +8,8 @@
 //! y = concat_h(dropout(A_h) V_h) Wo + bo                 ([B, T, D])
 //! ```
 //! Weights are stored `[in, out]` like `Dense` (PyTorch's `in_proj_weight` rows are Wqᵀ, Wkᵀ, Wvᵀ
-//! for `key_dim = D / H`). Without dropout the heads run as one fused op that does not keep
-//! `A` ([`Tensor::attention`]). Initialised as PyTorch's `nn.MultiheadAttention`: Wq, Wk, Wv
+//! for `key_dim = D / H`). Dropout on `A` while training is drawn inside the fused op, one
+//! seed per call from the layer's generator. Initialised as PyTorch's `nn.MultiheadAttention`: Wq, Wk, Wv
 //! glorot uniform over the stacked `[D, 3·H·dk]` projection, Wo U(±1/sqrt(H·dk)), zero biases.
 //!
 //! # Shapes
@@ -91,22 +92,6 @@ impl MultiHeadAttention {
             params: Vec::new(),
         }
     }
-
-    /// `x [B, T, H·dk] -> [B, H, T, dk]`.
-    fn heads(&self, x: &Tensor) -> Tensor {
-        let (b, t) = (x.shape()[0], x.shape()[1]);
-        let (h, dk) = (self.cfg.num_heads, self.cfg.key_dim);
-        x.reshape(&[b, t, h, dk]).permute(&[0, 2, 1, 3])
-    }
-}
-
-/// `[T, T]`: 0 on and below the diagonal, -1e9 above (a large finite number, so a row
-/// never becomes all -inf).
-fn causal_mask(t: usize) -> Tensor {
-    let m = (0..t * t)
-        .map(|i| if i % t > i / t { -1e9 } else { 0.0 })
-        .collect();
-    Tensor::from_vec(m, &[t, t])
 }
 
 /// Builds a layer that takes a sequence `[time, ..]` and, optionally, its padding mask
@@ -221,36 +206,13 @@ impl Layer for MultiHeadAttention {
             x.linear(&p[1].value, bias(1)),
             x.linear(&p[2].value, bias(2)),
         );
-        // padding positions marked by an embedding with mask_padding
+        // padding positions marked by an embedding with mask_padding, or a mask input
         let keep = ctx.key_mask.as_deref().filter(|m| m.len() == b * t);
-        if !(ctx.training && self.cfg.dropout > 0.0) {
-            // one fused kernel: heads side by side, causal rows cut, no mask tensor
-            let heads = self.cfg.num_heads;
-            let out = Tensor::attention_masked(&q, &k, &v, heads, self.cfg.causal, keep);
-            return out.linear(&p[3].value, bias(3));
-        }
-        // with dropout on the attention weights: the composed ops
-        let (q, k, v) = (self.heads(&q), self.heads(&k), self.heads(&v));
-        // [B, H, T, dk] · [B, H, dk, T]
-        let kt = k.permute(&[0, 1, 3, 2]);
-        let mut scores = q.matmul(&kt).scale(1.0 / (self.cfg.key_dim as f32).sqrt());
-        if self.cfg.causal {
-            scores = scores.add(&causal_mask(t));
-        }
-        let keep = keep.map(|m| Tensor::from_vec(m.to_vec(), &[b, 1, 1, t]));
-        if let Some(m) = &keep {
-            scores = scores.add(&m.add_scalar(-1.0).scale(1e9));
-        }
-        let mut a = scores.softmax();
-        if let Some(m) = &keep {
-            a = a.mul(m); // a query with only padded keys gets zero weights, as in the kernel
-        }
-        if ctx.training && self.cfg.dropout > 0.0 {
-            let mask = super::dropout::keep_mask(ctx.rng, a.numel(), self.cfg.dropout);
-            a = a.mul(&Tensor::from_vec(mask, a.shape()));
-        }
-        let e = self.cfg.num_heads * self.cfg.key_dim;
-        let out = a.matmul(&v).permute(&[0, 2, 1, 3]).reshape(&[b, t, e]);
+        // one fused kernel: heads side by side, causal rows cut, dropout drawn inside
+        let rate = self.cfg.dropout;
+        let drop = (ctx.training && rate > 0.0).then(|| (rate, ctx.rng.next_u64()));
+        let heads = (self.cfg.num_heads, self.cfg.causal);
+        let out = Tensor::attention_dropout(&q, &k, &v, heads, keep, drop);
         out.linear(&p[3].value, bias(3))
     }
 
