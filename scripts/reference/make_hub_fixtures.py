@@ -15,6 +15,14 @@ fixtures are committed). Everything is seeded, so a rerun writes the same files.
                             token ids, last_hidden_state, masked mean pooling, its L2 norm and
                             pooler_output for a batch of single sentences and a batch of pairs;
                             computed from the float16 weights read back as float32
+  hub/tiny_bert_cls/        a tiny random BertForSequenceClassification (the same BertConfig plus
+                            3 labels negative/neutral/positive) as save_pretrained writes it:
+                            config.json, model.safetensors (float32, every name under `bert.` plus
+                            classifier.weight/bias, pooler included); the tiny_bert tokenizer files
+  hub/tiny_bert_cls_reference.json
+                            the safetensors' tensor names/dtypes/shapes, the token ids of the
+                            tiny_bert sentences (tokenized the same way) and their eval-mode
+                            logits [8, 3]
   hub/minilm_reference.json the sentence-transformers embeddings of 100 sentences, the token ids
                             of each (truncated at the model's max_seq_length) and, under
                             tokenizer_cases, untruncated ids of tricky strings
@@ -171,6 +179,113 @@ def tiny_fixture(minilm):
         "pooling": "mean over attention_mask; normalized = L2 (eps 1e-12)",
         "sentences": TINY_SENTENCES, **single,
         "pairs": {"pairs": TINY_PAIRS, **pairs},
+    })
+
+
+# --------------------------------------------------------------------------------------------
+# tiny random BERT with a sequence-classification head
+
+TINY_CLS = os.path.join(OUT, "tiny_bert_cls")
+CLS_LABELS = ["negative", "neutral", "positive"]
+
+
+def tiny_cls_config():
+    from transformers import BertConfig
+
+    config = BertConfig(**TINY_CONFIG, num_labels=len(CLS_LABELS),
+                        id2label=dict(enumerate(CLS_LABELS)),
+                        label2id={label: i for i, label in enumerate(CLS_LABELS)},
+                        problem_type="single_label_classification")
+    config.architectures = ["BertForSequenceClassification"]
+    return config
+
+
+def make_tiny_cls_model():
+    from safetensors import safe_open
+    from transformers import BertForSequenceClassification
+
+    torch.manual_seed(2)
+    model = BertForSequenceClassification(tiny_cls_config())
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters()):
+            assert p.dtype == torch.float32, name
+            # move every value off its init (LayerNorm 1/0, zero biases) so each one is tested
+            p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    if os.path.isdir(TINY_CLS):
+        shutil.rmtree(TINY_CLS)  # only what save_pretrained writes, nothing left from a rerun
+    # transformers 5 writes safetensors only (safe_serialization is accepted and ignored)
+    model.save_pretrained(TINY_CLS, safe_serialization=True)
+    assert sorted(os.listdir(TINY_CLS)) == ["config.json", "model.safetensors"], os.listdir(TINY_CLS)
+    with safe_open(os.path.join(TINY_CLS, "model.safetensors"), "pt") as f:
+        assert sorted(f.keys()) == sorted(state), sorted(f.keys())  # the state_dict names as they are
+        for name in f.keys():
+            t = f.get_tensor(name)
+            assert t.dtype == torch.float32 and torch.equal(t, state[name]), name
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(os.path.join(TINY, name), os.path.join(TINY_CLS, name))
+    return state
+
+
+def tiny_cls_fixture():
+    import tokenizers
+    import transformers
+    from safetensors import safe_open
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    state = make_tiny_cls_model()
+    model, info = BertForSequenceClassification.from_pretrained(
+        TINY_CLS, dtype=torch.float32, attn_implementation="eager", output_loading_info=True)
+    assert not any(info.values()), info  # nothing missing, unexpected or mismatched
+    model.eval()
+    loaded = model.state_dict()
+    assert set(loaded) == set(state)
+    for name, p in state.items():
+        assert loaded[name].dtype == torch.float32 and torch.equal(loaded[name], p), name
+    assert model.config.id2label == dict(enumerate(CLS_LABELS)), model.config.id2label
+    assert model.config.problem_type == "single_label_classification"
+
+    tok = AutoTokenizer.from_pretrained(TINY_CLS)
+    kw = dict(padding=True, truncation=True, max_length=TINY_MAX_LENGTH, return_tensors="pt")
+    enc = tok(TINY_SENTENCES, **kw)
+    tiny_enc = AutoTokenizer.from_pretrained(TINY)(TINY_SENTENCES, **kw)
+    for key in ("input_ids", "token_type_ids", "attention_mask"):  # the tiny_bert_reference.json ids
+        assert torch.equal(enc[key], tiny_enc[key]), key
+    with torch.no_grad():
+        out = model(input_ids=enc["input_ids"], token_type_ids=enc["token_type_ids"],
+                    attention_mask=enc["attention_mask"])
+        logits = out.logits
+        assert logits.shape == (len(TINY_SENTENCES), len(CLS_LABELS))
+        # the head: tanh pooler on the [CLS] row, then classifier (weight [num_labels, hidden]);
+        # dropout is off in eval
+        hidden = model.bert(input_ids=enc["input_ids"], token_type_ids=enc["token_type_ids"],
+                            attention_mask=enc["attention_mask"]).last_hidden_state
+        pooled = torch.tanh(hidden[:, 0] @ state["bert.pooler.dense.weight"].T
+                            + state["bert.pooler.dense.bias"])
+        by_hand = pooled @ state["classifier.weight"].T + state["classifier.bias"]
+        assert torch.allclose(by_hand, logits, atol=1e-6, rtol=1e-6)
+
+    with safe_open(os.path.join(TINY_CLS, "model.safetensors"), "pt") as f:
+        slices = [(k, f.get_slice(k)) for k in f.keys()]
+        tensors = [{"name": k, "dtype": t.get_dtype(), "shape": list(t.get_shape())} for k, t in slices]
+    dump("tiny_bert_cls_reference.json", {
+        "model": "tiny_bert_cls", "weights_dtype": "float32",
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "tokenizers": tokenizers.__version__},
+        "max_length": TINY_MAX_LENGTH,
+        "tokenizer_call": "tokenizer(batch, padding=True, truncation=True, max_length=32)",
+        "id2label": {str(i): label for i, label in enumerate(CLS_LABELS)},
+        "tensors": tensors,
+        "sentences": TINY_SENTENCES,
+        "input_ids": enc["input_ids"].tolist(),
+        "token_type_ids": enc["token_type_ids"].tolist(),
+        "attention_mask": enc["attention_mask"].tolist(),
+        "logits_call": "BertForSequenceClassification (eval, eager attention)(input_ids, "
+                       "token_type_ids, attention_mask).logits",
+        "logits_shape": list(logits.shape),
+        "logits": rows(logits),
+        "predictions": [CLS_LABELS[i] for i in logits.argmax(-1).tolist()],
     })
 
 
@@ -557,6 +672,7 @@ if __name__ == "__main__":
         sys.exit("usage: make_hub_fixtures.py MINILM_DIR   (made by scripts/get_minilm.py)")
     minilm_dir = sys.argv[1]
     tiny_fixture(minilm_dir)
+    tiny_cls_fixture()
     minilm_fixture(minilm_dir)
     gpt2_fixture()
     print("wrote", os.path.normpath(OUT))

@@ -17,6 +17,14 @@ pub fn run(
     invert: bool,
     texts: &[String],
 ) -> Result<()> {
+    if model_path.is_dir() {
+        anyhow::ensure!(
+            !texts.is_empty(),
+            "{}: a Hugging Face folder takes --text \"...\"",
+            model_path.display()
+        );
+        return predict_folder(model_path, texts);
+    }
     let model = Model::load(model_path)?;
     if !texts.is_empty() {
         return predict_texts(&model, texts);
@@ -90,7 +98,7 @@ fn predict_texts(model: &Model, texts: &[String]) -> Result<()> {
     let e = tok.encode_batch(&pairs, t)?.padded_to(t);
     let f = |v: &[u32]| Tensor::from_vec(v.iter().map(|&i| i as f32).collect(), &[texts.len(), t]);
     let xs = [f(&e.input_ids), f(&e.token_type_ids), f(&e.attention_mask)];
-    let probs = model.predict_multi(&xs)?.swap_remove(0);
+    let probs = probabilities(model.predict_multi(&xs)?.swap_remove(0));
     let short = |i: usize| {
         let s: String = texts[i].chars().take(40).collect();
         format!("{s:?}")
@@ -101,6 +109,42 @@ fn predict_texts(model: &Model, texts: &[String]) -> Result<()> {
 #[cfg(not(feature = "hub"))]
 fn predict_texts(_: &Model, _: &[String]) -> Result<()> {
     anyhow::bail!("--text: expected nabla built with the `hub` feature")
+}
+
+/// A Hugging Face `BertForSequenceClassification` folder on texts.
+#[cfg(feature = "hub")]
+fn predict_folder(dir: &Path, texts: &[String]) -> Result<()> {
+    let p = nabla::hub::load(dir, 512)?;
+    anyhow::ensure!(
+        p.model.class_names().is_some(),
+        "{}: expected a classifier folder (BertForSequenceClassification) to predict with",
+        dir.display()
+    );
+    predict_texts(&p.model, texts)
+}
+
+#[cfg(not(feature = "hub"))]
+fn predict_folder(dir: &Path, _: &[String]) -> Result<()> {
+    anyhow::bail!(
+        "{}: a model folder needs nabla built with the hub feature",
+        dir.display()
+    )
+}
+
+/// Rows of logits (a classifier read from Hugging Face outputs them) as probabilities;
+/// rows that already are distributions stay as they are.
+fn probabilities(y: Tensor) -> Tensor {
+    let n = y.shape()[0].max(1);
+    let c = y.numel() / n;
+    let is_dist = y
+        .data()
+        .chunks(c)
+        .all(|r| r.iter().all(|&v| v >= 0.0) && (r.iter().sum::<f32>() - 1.0).abs() < 1e-3);
+    if is_dist {
+        y
+    } else {
+        y.reshape(&[n, c]).softmax()
+    }
 }
 
 /// One line per row of `probs`: the best class (and its name), its probability and all of

@@ -1,4 +1,5 @@
-//! BERT (`BertModel`) as a nabla functional model, and its Hugging Face weights put in place.
+//! BERT (`BertModel`, `BertForSequenceClassification`) as a nabla functional model, and its
+//! Hugging Face weights put in place.
 //!
 //! ```text
 //! inputs: input_ids, token_type_ids, attention_mask      (each [time], integers)
@@ -6,12 +7,14 @@
 //! x = block_i(x, attention_mask)   for i in 0..layers     (post-norm transformer blocks:
 //!     x = LN(x + attn(x)),  y = LN(x + W2·gelu(W1·x)), padded keys masked out)
 //! output: the last hidden state [time, hidden]
+//! classifier: logits = W_c · dropout(tanh(W_p · x[first token] + b_p)) + b_c
 //! ```
 //!
 //! Weight names: `embeddings.word_embeddings.weight` → `word_embeddings.embeddings`,
 //! `encoder.layer.{i}.attention.self.query.weight` → `layer_{i}.attn/query/kernel`
 //! (transposed: PyTorch's `Linear` is `[out, in]`, nabla's `[in, out]`), and so on (see
-//! [`places`]). `pooler.*` (BertModel's pooler) is known and not used by the encoder.
+//! [`places`]). `pooler.*` (BertModel's pooler) is known and not used by the encoder alone;
+//! a classifier's `id2label` names become the model's class names.
 
 use crate::error::{Error, Result};
 use crate::hf_config::BertConfig;
@@ -32,9 +35,34 @@ pub(crate) fn layer(table: serde_json::Value) -> Result<Shared> {
 /// The encoder for sequences of up to `time` tokens (at most `max_position_embeddings`),
 /// with freshly initialised weights.
 pub fn build(c: &BertConfig, time: usize, seed: u64) -> Result<Model> {
-    let (inputs, x) = encoder(c, time)?;
+    let (inputs, mut x) = encoder(c, time)?;
+    if c.is_classifier() {
+        x = classifier(c, &x)?;
+    }
     let [ids, types, mask] = &inputs;
-    Ok(Functional::new([ids, types, mask], [&x]).build(seed)?)
+    let mut model = Functional::new([ids, types, mask], [&x]).build(seed)?;
+    if c.is_classifier() {
+        model.set_class_names(c.class_names());
+    }
+    Ok(model)
+}
+
+/// `BertForSequenceClassification`'s head on the last hidden state: the pooler (the first
+/// token through a tanh dense layer), dropout, a linear classifier; logits out.
+fn classifier(c: &BertConfig, x: &Sym) -> Result<Sym> {
+    let cls = layer(json!({"type": "first_token", "name": "cls"}))?.call(x);
+    let pooled = layer(
+        json!({"type": "dense", "units": c.hidden_size, "activation": "tanh",
+        "name": "pooler"}),
+    )?
+    .call(&cls);
+    let rate = c.classifier_dropout.unwrap_or(c.hidden_dropout_prob);
+    let dropped = layer(json!({"type": "dropout", "rate": rate, "name": "classifier_dropout"}))?
+        .call(&pooled);
+    Ok(
+        layer(json!({"type": "dense", "units": c.id2label.len(), "name": "classifier"}))?
+            .call(&dropped),
+    )
 }
 
 /// The encoder's inputs (`input_ids`, `token_type_ids`, `attention_mask`) and its last
@@ -101,6 +129,20 @@ pub fn places(c: &BertConfig) -> Vec<Place> {
     .into_iter()
     .map(|(a, b)| p(a.into(), b.into(), Take::Same))
     .collect();
+    if c.is_classifier() {
+        for (ours, theirs) in [("pooler", "pooler.dense"), ("classifier", "classifier")] {
+            v.push(p(
+                format!("{ours}.kernel"),
+                format!("{theirs}.weight"),
+                Take::Transposed,
+            ));
+            v.push(p(
+                format!("{ours}.bias"),
+                format!("{theirs}.bias"),
+                Take::Same,
+            ));
+        }
+    }
     for i in 0..c.num_hidden_layers {
         let hf = format!("encoder.layer.{i}.");
         for (ours, theirs) in [
@@ -142,7 +184,7 @@ pub fn places(c: &BertConfig) -> Vec<Place> {
 }
 
 /// Puts the folder's tensors into `model`'s weights; BertModel's pooler (`pooler.*`) is known
-/// and not used by the encoder.
+/// and not used by the encoder alone.
 pub fn load_weights(
     model: &mut Model,
     c: &BertConfig,

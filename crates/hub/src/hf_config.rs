@@ -41,6 +41,37 @@ pub struct BertConfig {
     /// Only `absolute` (learned positions) is supported.
     #[serde(default = "absolute")]
     pub position_embedding_type: String,
+    /// `BertModel` (the encoder) or `BertForSequenceClassification` (with its pooler and
+    /// classifier).
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    /// A classifier's class names by index (`{"0": "negative", ..}`).
+    #[serde(default)]
+    pub id2label: std::collections::BTreeMap<String, String>,
+    /// Dropout before a classifier (default: `hidden_dropout_prob`).
+    #[serde(default)]
+    pub classifier_dropout: Option<f32>,
+}
+
+impl BertConfig {
+    /// Whether the folder is a `BertForSequenceClassification`.
+    pub fn is_classifier(&self) -> bool {
+        self.architectures
+            .iter()
+            .any(|a| a == "BertForSequenceClassification")
+    }
+
+    /// The class names, by index (from `id2label`; `LABEL_i` where it has none).
+    pub fn class_names(&self) -> Vec<String> {
+        (0..self.id2label.len())
+            .map(|i| {
+                self.id2label
+                    .get(&i.to_string())
+                    .cloned()
+                    .unwrap_or(format!("LABEL_{i}"))
+            })
+            .collect()
+    }
 }
 
 fn gelu() -> String {
@@ -201,9 +232,15 @@ impl HfConfig {
             HfConfig::Bert(c) => {
                 let (h, i) = (u(c.hidden_size), u(c.intermediate_size));
                 let block = 4 * h * h + 4 * h + 2 * h * i + i + h + 4 * h;
+                let head = if c.is_classifier() {
+                    h * h + h + (h + 1) * u(c.id2label.len())
+                } else {
+                    0
+                };
                 (u(c.vocab_size) + u(c.max_position_embeddings) + u(c.type_vocab_size)) * h
                     + 2 * h
                     + u(c.num_hidden_layers) * block
+                    + head
             }
             HfConfig::Gpt2(c) => {
                 let (e, i) = (u(c.n_embd), u(c.inner()));
@@ -259,6 +296,12 @@ impl BertConfig {
             return Err(format!(
                 "hidden_act: expected \"gelu\", received {:?}",
                 self.hidden_act
+            ));
+        }
+        if self.is_classifier() && !(1..=1 << 16).contains(&self.id2label.len()) {
+            return Err(format!(
+                "id2label: expected 1 to 65536 classes for BertForSequenceClassification, received {}",
+                self.id2label.len()
             ));
         }
         if self.position_embedding_type != "absolute" {

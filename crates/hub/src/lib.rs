@@ -56,6 +56,8 @@ pub fn load(dir: impl AsRef<Path>, time: usize) -> Result<Pretrained> {
     };
     let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
     model.set_tokenizer(tokenizer.to_json()?);
+    let text = error::read(&dir.join("config.json"))?;
+    model.set_hf_config(String::from_utf8_lossy(&text).into_owned());
     Ok(Pretrained {
         config,
         model,

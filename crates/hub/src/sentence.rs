@@ -6,7 +6,7 @@
 
 use crate::bert;
 use crate::error::{read, Error, Result};
-use crate::hf_config::HfConfig;
+use crate::hf_config::{BertConfig, HfConfig};
 use crate::tokenizer::Tokenizer;
 use nabla_core::Tensor;
 use nabla_nn::functional::Functional;
@@ -93,7 +93,11 @@ impl SentenceEncoder {
     /// Reads the folder: config, weights, tokenizer and sentence-transformers modules.
     pub fn load(dir: &Path) -> Result<SentenceEncoder> {
         let c = match HfConfig::read(dir)? {
-            HfConfig::Bert(c) => c,
+            // a classifier's encoder alone: its pooler and classifier are not used
+            HfConfig::Bert(c) => BertConfig {
+                architectures: Vec::new(),
+                ..c
+            },
             other => {
                 return Err(Error::Format(format!(
                     "{}: expected a BERT encoder for sentence vectors, received {}",
@@ -126,7 +130,8 @@ impl SentenceEncoder {
             pool
         };
         let mut model = Functional::new([ids, types, mask], [&out]).build(0)?;
-        bert::load_weights(&mut model, &c, &stored)?;
+        let head = |n: &str| n.starts_with("pooler.") || n.starts_with("classifier.");
+        crate::weights::place(&mut model, &stored, &bert::places(&c), head)?;
         let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
         model.set_tokenizer(tokenizer.to_json()?);
         Ok(SentenceEncoder {

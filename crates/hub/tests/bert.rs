@@ -218,3 +218,30 @@ fn sharded_weights_load_as_one_file() {
         "{e}"
     );
 }
+
+/// A `BertForSequenceClassification` folder (pooler, classifier, `id2label`) gives
+/// transformers' logits, and its label names become the model's class names.
+#[test]
+fn a_bert_classifier_gives_transformers_logits_and_names() {
+    let r = json("tiny_bert_cls_reference.json");
+    let p = nabla_hub::load(fixtures().join("tiny_bert_cls"), 64).unwrap();
+    assert_eq!(
+        p.model.class_names().unwrap(),
+        ["negative", "neutral", "positive"]
+    );
+    let s: Vec<(&str, Option<&str>)> = r["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v.as_str().unwrap(), None))
+        .collect();
+    let e = p.tokenizer.encode_batch(&s, 32).unwrap();
+    assert_eq!(e.input_ids, ints(&r["input_ids"]));
+    let y = nabla_hub::sentence::run(&p.model, &e).unwrap();
+    assert_eq!(y.shape(), [8, 3]);
+    let d = max_diff(y.data(), &floats(&r["logits"]));
+    assert!(d < 1e-4, "logits differ by {d}");
+    // its encoder alone serves sentence vectors
+    let enc = SentenceEncoder::load(&fixtures().join("tiny_bert_cls")).unwrap();
+    assert_eq!(enc.embed(&["a test"], 1).unwrap()[0].len(), 16);
+}

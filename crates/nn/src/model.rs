@@ -125,6 +125,8 @@ pub struct Model {
     tokenizer: Option<String>,
     /// A classifier's class names, by index, saved inside the model file.
     class_names: Option<Vec<String>>,
+    /// The Hugging Face `config.json` the model was built from, for exporting it back.
+    hf_config: Option<String>,
 }
 
 impl Model {
@@ -152,6 +154,7 @@ impl Model {
             compiled: None,
             tokenizer: None,
             class_names: None,
+            hf_config: None,
         }
     }
 
@@ -310,6 +313,17 @@ impl Model {
     /// The class names saved with the model, if any.
     pub fn class_names(&self) -> Option<&[String]> {
         self.class_names.as_deref()
+    }
+
+    /// Keeps the Hugging Face `config.json` (its text) the model was built from; saved inside
+    /// the model file, read by `nabla export --hf`.
+    pub fn set_hf_config(&mut self, json: String) {
+        self.hf_config = Some(json);
+    }
+
+    /// The Hugging Face config saved with the model, if any.
+    pub fn hf_config(&self) -> Option<&str> {
+        self.hf_config.as_deref()
     }
 
     /// Checks input values `x` (samples of `input_shape`) for the layers that read the first

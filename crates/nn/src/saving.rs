@@ -18,6 +18,8 @@ pub const COMPILE_KEY: &str = "nabla.compile";
 pub const TOKENIZER_KEY: &str = "nabla.tokenizer";
 /// Metadata key of a classifier's class names (a JSON list).
 pub const CLASS_NAMES_KEY: &str = "nabla.class_names";
+/// Metadata key of the Hugging Face `config.json` a model was built from.
+pub const HF_CONFIG_KEY: &str = "nabla.hf_config";
 /// Metadata key holding the file-format version.
 pub const FORMAT_KEY: &str = "nabla.format";
 /// The file-format version this build writes and reads.
@@ -118,6 +120,9 @@ impl Model {
         if let Some(c) = self.class_names() {
             meta.insert(CLASS_NAMES_KEY.to_string(), json(&c.to_vec()));
         }
+        if let Some(c) = self.hf_config() {
+            meta.insert(HF_CONFIG_KEY.to_string(), c.to_string());
+        }
         encode(&tensors, meta)
     }
 
@@ -207,6 +212,9 @@ impl Model {
             let names: Vec<String> = serde_json::from_str(c)
                 .map_err(|e| bad(format!("class names: expected a JSON list of strings: {e}")))?;
             model.set_class_names(names);
+        }
+        if let Some(c) = meta.get(HF_CONFIG_KEY) {
+            model.set_hf_config(c.clone());
         }
         let extra = st
             .tensors()

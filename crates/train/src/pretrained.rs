@@ -59,7 +59,41 @@ pub(crate) fn build(cfg: &ModelConfig, seed: u64) -> Result<Model> {
         }
     }
     model.set_tokenizer(pre.tokenizer.to_json().map_err(hub)?);
+    if let Some(c) = pre.model.hf_config() {
+        model.set_hf_config(c.to_string());
+    }
+    place_pooler(&mut model, &p.path)?;
     Ok(model)
+}
+
+/// A spec layer named `pooler` (a tanh dense layer on the first token, BERT's) starts from
+/// the folder's pooler weights when it has them, as `BertForSequenceClassification` does.
+fn place_pooler(model: &mut Model, dir: &std::path::Path) -> Result<()> {
+    if !model
+        .named_params()
+        .iter()
+        .any(|(n, _)| n == "pooler.kernel")
+    {
+        return Ok(());
+    }
+    let stored = nabla_hub::weights::read_weights(dir).map_err(hub)?;
+    if !stored.contains_key("pooler.dense.weight") {
+        return Ok(());
+    }
+    use nabla_hub::weights::{place, Place, Take};
+    let places = [
+        Place {
+            ours: "pooler.kernel".into(),
+            theirs: "pooler.dense.weight".into(),
+            take: Take::Transposed,
+        },
+        Place {
+            ours: "pooler.bias".into(),
+            theirs: "pooler.dense.bias".into(),
+            take: Take::Same,
+        },
+    ];
+    place(model, &stored, &places, |_| true).map_err(hub)
 }
 
 /// Whether weight `name` of the encoder is frozen with the first `n` blocks: the embeddings
