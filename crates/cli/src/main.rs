@@ -150,6 +150,16 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         batch: usize,
     },
+    /// Write a fine-tuned BERT classifier as a Hugging Face folder (BertForSequenceClassification:
+    /// config.json, model.safetensors, tokenizer.json) that transformers loads.
+    #[cfg(feature = "hub")]
+    Export {
+        /// A model fine-tuned from `[model] pretrained` (a pooler and a classifier head).
+        model: PathBuf,
+        /// The folder to write.
+        #[arg(long)]
+        hf: PathBuf,
+    },
     /// Run a benchmark workload of shared/bench/WORKLOADS.md and print one JSON line.
     Bench {
         /// Workload id: W1 (MLP), W2 (CNN), W3 (LSTM), W4 (GPT) or W5 (MiniLM, with --model).
@@ -215,6 +225,13 @@ fn main() {
             out,
             batch,
         }),
+        #[cfg(feature = "hub")]
+        Command::Export { model, hf } => (|| -> anyhow::Result<()> {
+            let m = nabla::prelude::Model::load(&model)?;
+            nabla::hub::export_bert_classifier(&m, &hf)?;
+            println!("wrote {} (config.json, model.safetensors, tokenizer.json)", hf.display());
+            Ok(())
+        })(),
         Command::Predict {
             model,
             index,

@@ -1074,3 +1074,83 @@ fn generate_from_a_gpt2_folder() {
     let e = fails(&["generate", &format!("{root}/tiny_bert"), "--prompt", "hi"]);
     assert!(e.contains("GPT-2") && e.contains("bert"), "{e}");
 }
+
+/// A classifier fine-tuned with BERT's own head (pooler and classifier, logits) exports as a
+/// Hugging Face `BertForSequenceClassification` folder, which reads back (through the hub
+/// loader) to the same predictions with the same label names; a head of another shape is
+/// refused by name.
+#[test]
+fn a_fine_tuned_bert_classifier_exports_as_a_hugging_face_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let bert = format!(
+        "{}/../../tests/fixtures/hub/tiny_bert",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut csv = String::from("text,label\n");
+    for i in 0..64 {
+        let (w, l) = [("good", "pos"), ("bad", "neg"), ("fine", "mid")][i % 3];
+        csv += &format!("\"a {w} film number {i}\",{l}\n");
+    }
+    let data = dir.path().join("d.csv");
+    std::fs::write(&data, csv).unwrap();
+    let spec = |head: &str| {
+        format!(
+            r#"
+[data]
+csv = {{ path = "{}", text = "text", label = "label" }}
+[model]
+pretrained = {{ path = "{bert}", max_length = 12 }}
+layers = [
+  {{ type = "first_token", name = "cls" }},
+  {{ type = "dense", units = 16, activation = "tanh", name = "pooler" }},
+  {{ type = "dropout", rate = 0.1 }},
+  {{ type = "dense", units = 3, name = "classifier"{head} }},
+]
+[train]
+optimizer = {{ type = "adamw", learning_rate = 1e-3 }}
+loss = {{ type = "sparse_categorical_crossentropy", from_logits = true }}
+epochs = 2
+batch_size = 16
+"#,
+            s(&data)
+        )
+    };
+    let ft = write_spec(&dir, "ft.toml", &spec(""));
+    let run = dir.path().join("run");
+    ok(&["train", s(&ft), "--out", s(&run), "-q"]);
+    let model = run.join("model.safetensors");
+    let hf = dir.path().join("hf");
+    ok(&["export", s(&model), "--hf", s(&hf)]);
+    let config = std::fs::read_to_string(hf.join("config.json")).unwrap();
+    assert!(
+        config.contains("BertForSequenceClassification") && config.contains("\"mid\""),
+        "{config}"
+    );
+    let texts = ["a good film", "a bad film number 3", "fine"];
+    let mut args = vec!["predict"];
+    for t in &texts {
+        args.extend(["--text", t]);
+    }
+    let ours = ok(&[&args[..1], &[s(&model)], &args[1..]].concat());
+    let theirs = ok(&[&args[..1], &[s(&hf)], &args[1..]].concat());
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.contains("(pos)") || ours.contains("(neg)") || ours.contains("(mid)"),
+        "{ours}"
+    );
+    // a softmax head is no logits head
+    let soft = write_spec(
+        &dir,
+        "soft.toml",
+        &spec(r#", activation = "softmax""#).replace(", from_logits = true", ""),
+    );
+    let run2 = dir.path().join("run2");
+    ok(&["train", s(&soft), "--out", s(&run2), "-q", "--epochs", "1"]);
+    let e = fails(&[
+        "export",
+        s(&run2.join("model.safetensors")),
+        "--hf",
+        s(&dir.path().join("hf2")),
+    ]);
+    assert!(e.contains("classifier") && e.contains("linear"), "{e}");
+}

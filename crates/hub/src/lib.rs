@@ -9,6 +9,7 @@
 
 pub mod bert;
 pub mod error;
+pub mod export;
 pub mod gpt2;
 pub mod hf_config;
 pub mod sentence;
@@ -16,6 +17,7 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};
+pub use export::export_bert_classifier;
 pub use hf_config::{BertConfig, Gpt2Config, HfConfig};
 pub use sentence::{Pooling, SentenceEncoder};
 pub use tokenizer::{Encoded, Tokenizer};
