@@ -99,3 +99,67 @@ fn pretrained_errors_name_the_problem() {
         .to_string();
     assert!(e.contains("input_shape") && e.contains("pretrained"), "{e}");
 }
+
+/// `[data] text_folder`: one sub-folder per class of `.txt` files, tokenised by the encoder's
+/// tokenizer; the class names are the folders', and a test folder must have the same ones.
+#[test]
+fn a_text_folder_fine_tunes_a_pretrained_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let words = [("neg", "awful"), ("pos", "great")];
+    for (split, n) in [("train", 40), ("test", 10)] {
+        for (class, word) in words {
+            let d = dir.path().join(split).join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..n {
+                let text = format!("the film number {i} was {word} today");
+                std::fs::write(d.join(format!("{i}.txt")), text).unwrap();
+            }
+        }
+    }
+    let text = format!(
+        r#"
+[data]
+text_folder = "{}"
+test_text_folder = "{}"
+
+[model]
+pretrained = {{ path = "{DIR}", max_length = 12 }}
+layers = [
+  {{ type = "global_avg_pool1d", inputs = ["encoder", "attention_mask"] }},
+  {{ type = "dense", units = 2, activation = "softmax" }},
+]
+
+[train]
+optimizer = {{ type = "adam", learning_rate = 3e-3 }}
+loss = "sparse_categorical_crossentropy"
+metrics = ["accuracy"]
+epochs = 6
+batch_size = 8
+"#,
+        dir.path().join("train").display(),
+        dir.path().join("test").display()
+    );
+    let spec = Spec::from_toml(&text).unwrap();
+    let mut model = spec.build_model(1).unwrap();
+    let (train, test, classes) = spec.load_data_and_classes(&model).unwrap();
+    assert_eq!(classes.unwrap(), ["neg", "pos"]);
+    assert_eq!((train.len(), test.as_ref().unwrap().len()), (80, 20));
+    model.fit(&train, spec.fit_options().verbose(0)).unwrap();
+    let acc = model
+        .evaluate(&test.unwrap())
+        .unwrap()
+        .get("accuracy")
+        .unwrap();
+    assert!(acc >= 0.9, "test accuracy {acc}");
+    // a test folder with other classes
+    std::fs::rename(
+        dir.path().join("test/pos"),
+        dir.path().join("test/positive"),
+    )
+    .unwrap();
+    let e = spec.load_data(&model).err().unwrap().to_string();
+    assert!(
+        e.contains("test_text_folder") && e.contains("positive"),
+        "{e}"
+    );
+}

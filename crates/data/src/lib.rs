@@ -2,6 +2,7 @@
 //! IDX reader and the built-in [`mnist`] digits embedded in the binary.
 
 pub mod augment;
+pub mod class_folders;
 pub mod csv_reader;
 pub mod dataset;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod text;
 pub mod tokenizer;
 
 pub use augment::{AugmentConfig, Normalize, Pipeline};
+pub use class_folders::{read_text_folder, TextFolder};
 pub use csv_reader::{read_csv, CsvData, CsvSpec, TEXT_ROW};
 pub use dataset::{Array, Dataset};
 pub use error::{Error, Result};

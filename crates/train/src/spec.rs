@@ -43,6 +43,13 @@ pub struct DataSpec {
     /// Test images, a folder like `images` with the same class folders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_images: Option<PathBuf>,
+    /// Text classification instead of a built-in dataset: one sub-folder per class of `.txt`
+    /// files, tokenised by a `[model] pretrained` encoder's tokenizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_folder: Option<PathBuf>,
+    /// Test texts, a folder like `text_folder` with the same class folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_text_folder: Option<PathBuf>,
     /// Text for next-token prediction instead of a built-in dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<TextSpec>,
@@ -65,6 +72,8 @@ impl Default for DataSpec {
             csv: None,
             images: None,
             test_images: None,
+            text_folder: None,
+            test_text_folder: None,
             text: None,
             validation_split: 0.0,
             augment: None,
@@ -279,10 +288,17 @@ impl Spec {
             self.data.csv.is_some(),
             self.data.images.is_some(),
             self.data.text.is_some(),
+            self.data.text_folder.is_some(),
         ];
         if sources.iter().filter(|&&s| s).count() > 1 {
             return Err(Error::Spec(
-                "data: expected one of `dataset`, `idx`, `csv`, `images` or `text`, received several"
+                "data: expected one of `dataset`, `idx`, `csv`, `images`, `text` or `text_folder`, received several"
+                    .into(),
+            ));
+        }
+        if self.data.test_text_folder.is_some() && self.data.text_folder.is_none() {
+            return Err(Error::Spec(
+                "data.test_text_folder: expected with `text_folder` (the training folder), received alone"
                     .into(),
             ));
         }
@@ -409,6 +425,28 @@ impl Spec {
                 } else {
                     None
                 };
+                (train, test)
+            }
+            _ if self.data.text_folder.is_some() => {
+                let dir = self.data.text_folder.as_ref().expect("checked");
+                let folder = nabla_data::read_text_folder(dir)?;
+                let labels =
+                    |l: &[usize]| vec![Array::new("y", l.iter().map(|&c| c as f32).collect(), &[])];
+                let test = match &self.data.test_text_folder {
+                    Some(t) => {
+                        let t = nabla_data::read_text_folder(t)?;
+                        if t.names != folder.names {
+                            return Err(Error::Spec(format!(
+                                "data.test_text_folder: expected the class folders {:?} of data.text_folder, received {:?}",
+                                folder.names, t.names
+                            )));
+                        }
+                        Some(tokenized(model, &t.texts, labels(&t.labels))?)
+                    }
+                    None => None,
+                };
+                let train = tokenized(model, &folder.texts, labels(&folder.labels))?;
+                classes = Some(folder.names);
                 (train, test)
             }
             _ if self.data.images.is_some() => {
