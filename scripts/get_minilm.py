@@ -5,7 +5,7 @@ then the model folder unpacked. Does nothing when DIR already holds the weights.
 
     python3 scripts/get_minilm.py target/minilm
 
-scripts/test.sh runs it before the tests; NABLA_MINILM=DIR points the MiniLM tests at it.
+The README's test command runs it before the tests; NABLA_MINILM=DIR points the MiniLM tests at it.
 """
 
 import hashlib

