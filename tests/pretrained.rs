@@ -163,3 +163,24 @@ batch_size = 8
         "{e}"
     );
 }
+
+/// Frozen blocks stay frozen, and only they, when the model is saved and loaded (a resumed run
+/// trains what the first one trained).
+#[test]
+fn frozen_blocks_survive_save_and_load() {
+    let model = spec(", freeze_blocks = 1").build_model(3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model.save(&path).unwrap();
+    let back = Model::load(&path).unwrap();
+    let flags = |m: &Model| -> Vec<(String, bool)> {
+        m.named_params()
+            .into_iter()
+            .map(|(n, p)| (n, p.trainable))
+            .collect()
+    };
+    assert_eq!(flags(&back), flags(&model));
+    assert!(flags(&back)
+        .iter()
+        .any(|(n, t)| n.starts_with("encoder.layer_1") && *t));
+}

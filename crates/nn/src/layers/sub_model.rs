@@ -85,8 +85,10 @@ impl Layer for SubModel {
         let mut cfg = self.cfg.clone();
         if let Some(g) = &self.graph {
             cfg.model = Box::new(g.config());
+            // false only when nothing inside trains: a partly frozen model (its first
+            // blocks) keeps that in its inner layers' own configs, which loading applies
+            cfg.trainable = self.params().iter().any(|p| p.trainable);
         }
-        cfg.trainable = self.trainable();
         LayerConfig::Model(cfg)
     }
 
