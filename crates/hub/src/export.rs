@@ -12,8 +12,8 @@ use crate::bert;
 use crate::error::{Error, Result};
 use crate::hf_config::BertConfig;
 use crate::weights::Take;
+use nabla_nn::saving::NamedTensor;
 use nabla_nn::{Activation, LayerConfig, Model};
-use safetensors::{tensor::TensorView, Dtype};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -79,7 +79,7 @@ pub fn export_bert_classifier(model: &Model, dir: &Path) -> Result<()> {
     } else {
         ""
     };
-    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    let mut tensors: Vec<NamedTensor> = Vec::new();
     for p in bert::places(&c) {
         let head = p.ours.starts_with("pooler.") || p.ours.starts_with("classifier.");
         let ours = if head {
@@ -125,33 +125,14 @@ pub fn export_bert_classifier(model: &Model, dir: &Path) -> Result<()> {
 }
 
 /// The three files, each written atomically.
-fn write(
-    dir: &Path,
-    config: &Value,
-    tensors: &[(String, Vec<usize>, Vec<f32>)],
-    tokenizer: &str,
-) -> Result<()> {
+fn write(dir: &Path, config: &Value, tensors: &[NamedTensor], tokenizer: &str) -> Result<()> {
     let io = |path: &Path, e: std::io::Error| Error::Io {
         path: path.to_path_buf(),
         source: e,
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
-    let views = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), b)| {
-            TensorView::new(Dtype::F32, s.clone(), b)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| refuse(format!("tensor {n}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
     let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
-    let st =
-        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| refuse(e.to_string()))?;
+    let st = nabla_nn::saving::encode(tensors, meta)?;
     let config_text = serde_json::to_string_pretty(config).map_err(|e| refuse(e.to_string()))?;
     for (name, data) in [
         ("config.json", config_text.as_bytes()),

@@ -25,6 +25,12 @@ fn ints(v: &Value) -> Vec<u32> {
     floats(v).into_iter().map(|f| f as u32).collect()
 }
 
+/// The reference's `sentences`.
+fn sentences(r: &Value) -> Vec<&str> {
+    let list = r["sentences"].as_array().unwrap();
+    list.iter().map(|v| v.as_str().unwrap()).collect()
+}
+
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -64,12 +70,7 @@ fn check_batch(r: &Value, texts: &[(&str, Option<&str>)], what: &str) {
 #[test]
 fn a_tiny_bert_gives_transformers_hidden_states() {
     let r = json("tiny_bert_reference.json");
-    let s: Vec<&str> = r["sentences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let s = sentences(&r);
     let texts: Vec<(&str, Option<&str>)> = s.iter().map(|&t| (t, None)).collect();
     check_batch(&r, &texts, "sentences");
     let pairs: Vec<(&str, Option<&str>)> = r["pairs"]["pairs"]
@@ -84,12 +85,7 @@ fn a_tiny_bert_gives_transformers_hidden_states() {
 #[test]
 fn sentence_vectors_pool_over_the_mask_and_normalise() {
     let r = json("tiny_bert_reference.json");
-    let s: Vec<&str> = r["sentences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let s = sentences(&r);
     let mut enc = SentenceEncoder::load(&fixtures().join("tiny_bert")).unwrap();
     assert!(
         !enc.normalize,
@@ -151,12 +147,7 @@ fn the_minilm_tokenizer_gives_the_python_librarys_ids() {
 fn minilm_sentence_embeddings_equal_sentence_transformers() {
     let dir = std::env::var("NABLA_MINILM").expect("NABLA_MINILM: the MiniLM folder");
     let r = json("minilm_reference.json");
-    let s: Vec<&str> = r["sentences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let s = sentences(&r);
     let enc = SentenceEncoder::load(dir.as_ref()).unwrap();
     assert!(enc.normalize && enc.pooling == nabla_hub::Pooling::Mean);
     assert_eq!(enc.max_seq_length, 256);

@@ -54,8 +54,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A named f32 tensor for a file: `(name, shape, values)`.
 pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 
-/// safetensors bytes of `tensors` with `meta` in the header.
-fn encode(tensors: &[NamedTensor], meta: HashMap<String, String>) -> Result<Vec<u8>> {
+/// safetensors bytes of float32 `tensors` with `meta` in the header (model files, and
+/// Hugging Face folders written by nabla-hub's export).
+pub fn encode(tensors: &[NamedTensor], meta: HashMap<String, String>) -> Result<Vec<u8>> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
