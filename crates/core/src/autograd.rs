@@ -60,6 +60,12 @@ impl Gradients {
         }
     }
 
+    /// The gradient stored for `id`, made of `len` zeros if it has none (a weight the pass
+    /// did not reach still takes part in an all-reduce).
+    pub fn entry(&mut self, id: u64, len: usize) -> &mut Vec<f32> {
+        self.map.entry(id).or_insert_with(|| vec![0.0; len])
+    }
+
     /// Sums another pass's gradients into these (gradient accumulation over micro-batches).
     pub fn accumulate(&mut self, other: Gradients) {
         for (id, g) in other.map {

@@ -36,6 +36,16 @@ impl Rng {
         }
     }
 
+    /// The whole state (to send it to another process).
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+
+    /// The generator in state `s` (from [`Rng::state`]).
+    pub fn from_state(s: [u64; 4]) -> Rng {
+        Rng { s }
+    }
+
     /// An independent generator derived from this one (advances this one by one step).
     pub fn fork(&mut self) -> Rng {
         Rng::new(self.next_u64())

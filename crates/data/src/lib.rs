@@ -23,7 +23,7 @@ pub use dataset::{Array, Dataset};
 pub use error::{Error, Result};
 pub use image_file::read_image;
 pub use image_folder::read_image_folder;
-pub use loader::DataLoader;
+pub use loader::{shard_range, DataLoader};
 pub use mnist::mnist;
 pub use numpy_rng::numpy_permutation;
 pub use plays::{shakespeare_plays, TextClasses};

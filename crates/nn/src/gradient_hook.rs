@@ -1,6 +1,7 @@
-//! `GradientHook`: what runs between backward and the optimiser step, in order: clipping
-//! (from `compile`), then the hooks a user or a library adds (pruning masks, the all-reduce of
-//! data-parallel training, custom logic). Gradient accumulation sums micro-batches before.
+//! `GradientHook`: what runs between backward and the optimiser step, in order: the
+//! collective hooks (the all-reduce of data-parallel training), clipping (from `compile`),
+//! then the hooks a user or a library adds (pruning masks, custom logic). Gradient
+//! accumulation sums micro-batches before.
 
 use crate::layer::Param;
 use crate::optimizers::Clipping;
@@ -13,6 +14,24 @@ pub trait GradientHook: Send + Sync {
     /// Changes `grads` in place; `params` are the model's weights as `(name, weight)`, in
     /// `named_params` order (a gradient is found by `grads.get(&param.value)`).
     fn apply(&mut self, grads: &mut Gradients, params: &[(String, &Param)]);
+    /// [`GradientHook::apply`], told how many samples `grads` average over (the micro-batches'
+    /// total with accumulation; `Some(0)` for a process whose slice of the batch was empty;
+    /// `None` when unknown, as in `Model::apply_gradients`).
+    fn apply_step(
+        &mut self,
+        grads: &mut Gradients,
+        params: &[(String, &Param)],
+        samples: Option<usize>,
+    ) {
+        let _ = samples;
+        self.apply(grads, params)
+    }
+    /// Whether every process runs this hook at every step, before clipping (the all-reduce
+    /// of data-parallel training). With such a hook a step whose gradients come out
+    /// non-finite changes no weight, on every process alike.
+    fn collective(&self) -> bool {
+        false
+    }
 }
 
 /// The ids of the trainable weights (what clipping and the optimiser touch).

@@ -3,7 +3,7 @@
 
 use crate::config::{InputConfig, ModelConfig, DEFAULT_INPUT};
 use crate::error::{Error, Result};
-use crate::gradient_hook::GradientHook;
+use crate::gradient_hook::{trainable_ids, GradientHook};
 use crate::graph::{Entry, Graph, Ref};
 use crate::layer::{Ctx, Layer, Param};
 use crate::losses::LossSpec;
@@ -505,7 +505,7 @@ impl Model {
     /// the gradient hooks; no accumulation).
     pub fn apply_gradients(&mut self, grads: &Gradients) -> Result<()> {
         if self.changes_gradients()? {
-            return self.step_now(grads.clone());
+            return self.step_now(grads.clone(), None);
         }
         self.optimizer_step(grads)
     }
@@ -516,7 +516,7 @@ impl Model {
     pub fn apply_batch_gradients(&mut self, grads: Gradients, samples: usize) -> Result<()> {
         let c = self.compiled_mut()?;
         if c.accumulate <= 1 {
-            return self.step_now(grads);
+            return self.step_now(grads, Some(samples));
         }
         let mut g = grads;
         g.scale(samples as f32);
@@ -535,7 +535,7 @@ impl Model {
     pub fn flush_gradients(&mut self) -> Result<()> {
         if let Some((mut sum, count, _)) = self.compiled_mut()?.pending.take() {
             sum.scale(1.0 / count.max(1) as f32);
-            self.step_now(sum)?;
+            self.step_now(sum, Some(count))?;
         }
         Ok(())
     }
@@ -546,18 +546,38 @@ impl Model {
         Ok(c.clipping.is_active() || !c.hooks.is_empty())
     }
 
-    /// Clipping, the hooks, then the optimiser (the weights' names are made only when
-    /// something reads them, not on every step).
-    fn step_now(&mut self, mut grads: Gradients) -> Result<()> {
+    /// Whether a collective gradient hook (data-parallel training) is attached: every process
+    /// must then take every step, even one whose loss is not finite.
+    pub fn is_collective(&self) -> bool {
+        self.compiled
+            .as_ref()
+            .is_some_and(|c| c.hooks.iter().any(|h| h.collective()))
+    }
+
+    /// The collective hooks, clipping, the other hooks, then the optimiser (the weights'
+    /// names are made only when something reads them, not on every step). `samples`: how
+    /// many samples `grads` average over.
+    fn step_now(&mut self, mut grads: Gradients, samples: Option<usize>) -> Result<()> {
         if self.changes_gradients()? {
             let mut compiled = self.compiled.take().ok_or(Error::NotCompiled)?;
             let params = self.named_params();
-            compiled.clipping.apply(&mut grads, &params);
-            for h in compiled.hooks.iter_mut() {
-                h.apply(&mut grads, &params);
+            let (collective, others): (Vec<_>, Vec<_>) =
+                compiled.hooks.iter_mut().partition(|h| h.collective());
+            let any_collective = !collective.is_empty();
+            for h in collective {
+                h.apply_step(&mut grads, &params, samples);
             }
+            compiled.clipping.apply(&mut grads, &params);
+            for h in others {
+                h.apply_step(&mut grads, &params, samples);
+            }
+            // every process reached the same reduced gradients, so all skip together
+            let skip = any_collective && !finite(&grads, &trainable_ids(&params));
             drop(params);
             self.compiled = Some(compiled);
+            if skip {
+                return Ok(());
+            }
         }
         self.optimizer_step(&grads)
     }
@@ -569,4 +589,9 @@ impl Model {
         self.compiled = Some(compiled);
         Ok(())
     }
+}
+
+/// Whether every gradient of `ids` is finite.
+fn finite(grads: &Gradients, ids: &[u64]) -> bool {
+    grads.global_norm(ids).is_finite()
 }

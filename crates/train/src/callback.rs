@@ -19,6 +19,9 @@ pub struct TrainState<'a> {
     pub epochs: usize,
     /// The finished epochs' logs.
     pub history: &'a History,
+    /// This process's rank in data-parallel training (0 otherwise): a callback that writes
+    /// files writes them on rank 0 only.
+    pub rank: usize,
 }
 
 /// Hooks into `fit`. Every method has a default that does nothing.

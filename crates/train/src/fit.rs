@@ -44,6 +44,9 @@ pub struct Fit<'a> {
     pub tokens_per_sample: usize,
     /// The step run on every batch (default: [`StandardStep`](crate::train_step::StandardStep)).
     pub train_step: Option<Box<dyn crate::train_step::TrainStep + 'a>>,
+    /// Data-parallel training with the other processes of this communicator (see
+    /// [`distributed`](crate::distributed)).
+    pub distributed: Option<std::sync::Arc<dyn crate::distributed::Communicator>>,
 }
 
 impl Default for Fit<'_> {
@@ -66,6 +69,7 @@ impl Default for Fit<'_> {
             accumulate: 1,
             tokens_per_sample: 0,
             train_step: None,
+            distributed: None,
         }
     }
 }
@@ -165,6 +169,19 @@ impl<'a> Fit<'a> {
     /// so a seed gives the same augmented batches).
     pub fn augment(mut self, pipeline: nabla_data::Pipeline) -> Self {
         self.augment = Some(pipeline);
+        self
+    }
+
+    /// Trains data-parallel with the processes of `comm` (e.g. `nabla_dist::MpiWorld`): each
+    /// takes its slice of every global batch of `batch_size` samples, gradients are averaged
+    /// with an all-reduce before every step, and losses, metrics and validation are reduced
+    /// across processes. Every process calls `fit` with the same model, data and options;
+    /// rank 0 alone prints and writes the checkpoint.
+    pub fn distributed(
+        mut self,
+        comm: std::sync::Arc<dyn crate::distributed::Communicator>,
+    ) -> Self {
+        self.distributed = Some(comm);
         self
     }
 }

@@ -6,6 +6,7 @@ mod binding;
 pub mod callback;
 pub mod callbacks;
 pub mod curves;
+pub mod distributed;
 pub mod error;
 pub mod fit;
 pub mod generate;
@@ -30,6 +31,7 @@ pub use callbacks::{
     ModelCheckpoint, ReduceLrOnPlateau, TerminateOnNaN,
 };
 pub use curves::plot_history;
+pub use distributed::{AllReduce, Communicator};
 pub use error::{Error, Result};
 pub use fit::Fit;
 pub use generate::Generate;

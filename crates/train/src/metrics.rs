@@ -2,6 +2,7 @@
 //! confusion matrix, sums, or scores for AUC) and gives its value at the end of an epoch.
 //! The formulas are in `nabla_nn::metrics`.
 
+use crate::distributed::Communicator;
 use nabla_core::backend::argmax_rows;
 use nabla_core::Tensor;
 use nabla_nn::{Loss, LossSpec, Metric};
@@ -231,6 +232,57 @@ impl Tracker {
                     *sq += d * d;
                 }
                 *n += y_pred.numel() as f64;
+            }
+        }
+    }
+
+    /// Sums the totals of every process of `comm` (data-parallel training); the scores of
+    /// AUC are gathered, in rank order.
+    pub fn reduce(&mut self, comm: &dyn Communicator) {
+        let sum = |v: &mut [f64]| comm.all_reduce_f64(v);
+        match &mut self.state {
+            State::Count { hit: a, n }
+            | State::LogLoss { sum: a, n }
+            | State::Mean { sum: a, n } => {
+                let mut v = [*a, *n];
+                sum(&mut v);
+                (*a, *n) = (v[0], v[1]);
+            }
+            State::Errors { abs, sq, n } => {
+                let mut v = [*abs, *sq, *n];
+                sum(&mut v);
+                (*abs, *sq, *n) = (v[0], v[1], v[2]);
+            }
+            State::Confusion { m, c, binary } => {
+                // a process that saw no sample does not know the classes yet
+                let seen = !m.is_empty();
+                let mut head = [
+                    if seen { *c as f64 } else { 0.0 },
+                    seen as u8 as f64,
+                    *binary as u8 as f64,
+                ];
+                sum(&mut head);
+                if head[1] == 0.0 {
+                    return;
+                }
+                (*c, *binary) = ((head[0] / head[1]) as usize, head[2] > 0.0);
+                m.resize(*c * *c, 0);
+                let mut v: Vec<f64> = m.iter().map(|&x| x as f64).collect();
+                sum(&mut v);
+                *m = v.iter().map(|&x| x as u64).collect();
+            }
+            State::Scores(s) => {
+                let mut lens = vec![0.0; comm.size()];
+                lens[comm.rank()] = s.len() as f64;
+                sum(&mut lens);
+                let before: f64 = lens[..comm.rank()].iter().sum();
+                let mut v = vec![0.0; 2 * lens.iter().sum::<f64>() as usize];
+                for (i, (p, t)) in s.iter().enumerate() {
+                    let at = 2 * (before as usize + i);
+                    (v[at], v[at + 1]) = (*p as f64, *t as u8 as f64);
+                }
+                sum(&mut v);
+                *s = v.chunks(2).map(|c| (c[0] as f32, c[1] > 0.5)).collect();
             }
         }
     }

@@ -2,6 +2,7 @@
 //! epoch or an evaluation pass; for a model with several outputs also each output's loss and
 //! metrics, logged as Keras does (`main_loss`, `aux_accuracy`).
 
+use crate::distributed::Communicator;
 use crate::logs::Logs;
 use crate::metrics::{ClassReading, Tracker};
 use nabla_core::Tensor;
@@ -49,6 +50,20 @@ impl Totals {
             o.loss += *part as f64 * b as f64;
             for t in &mut o.metrics {
                 t.add(o.how, yp, y);
+            }
+        }
+    }
+
+    /// Sums the totals of every process of `comm` (data-parallel training).
+    pub(crate) fn reduce(&mut self, comm: &dyn Communicator) {
+        let mut v = vec![self.loss, self.n as f64];
+        v.extend(self.outputs.iter().map(|o| o.loss));
+        comm.all_reduce_f64(&mut v);
+        (self.loss, self.n) = (v[0], v[1] as usize);
+        for (o, l) in self.outputs.iter_mut().zip(&v[2..]) {
+            o.loss = *l;
+            for t in &mut o.metrics {
+                t.reduce(comm);
             }
         }
     }

@@ -72,7 +72,9 @@ impl TrainStep for StandardStep {
             y_preds: y_preds.iter().map(Tensor::detach).collect(),
             penalty: penalty_value,
         };
-        if loss.is_finite() {
+        // with a collective hook every process joins every all-reduce; the NaN reaches all of
+        // them and no weight changes
+        if loss.is_finite() || model.is_collective() {
             let grads = l.backward();
             drop((l, parts, y_preds, penalty)); // free the graph so weights update in place
             model.apply_batch_gradients(grads, batch.len())?;

@@ -2,6 +2,7 @@
 
 use crate::binding::Binding;
 use crate::callback::{Callback, TrainState};
+use crate::distributed::{broadcast_buffers, broadcast_model, rank_rng, AllReduce, Communicator};
 use crate::error::{Error, Result};
 use crate::fit::Fit;
 use crate::history::History;
@@ -11,7 +12,7 @@ use crate::totals::Totals;
 use crate::train_step::{output_losses, part_values, weighted_sum, Batch, StandardStep, TrainStep};
 use crate::weights::sample_weights;
 use nabla_core::Tensor;
-use nabla_data::{DataLoader, Dataset};
+use nabla_data::{shard_range, DataLoader, Dataset};
 use nabla_nn::{Metric, Model, Per};
 use std::borrow::Cow;
 
@@ -144,13 +145,24 @@ fn epoch_logs(
     totals: &Totals,
     penalty_sum: Option<f64>,
     val: Option<&Dataset>,
+    comm: Option<&dyn Communicator>,
 ) -> Result<Logs> {
     let mut logs = totals.logs("");
     if let Some(s) = penalty_sum {
         logs.set("regularization_loss", s / totals.samples().max(1) as f64);
     }
     if let Some(v) = val {
-        for (n, value) in model.evaluate(v)?.0 {
+        let val_totals = match comm {
+            // each process evaluates its part of the validation data
+            Some(c) => {
+                let part = v.slice(shard_range(v.len(), c.rank(), c.size()));
+                let mut t = evaluate_totals(model, &part)?;
+                t.reduce(c);
+                t
+            }
+            None => evaluate_totals(model, v)?,
+        };
+        for (n, value) in val_totals.logs("").0 {
             logs.set(&format!("val_{n}"), value);
         }
     }
@@ -180,6 +192,15 @@ fn follow_schedule(model: &mut Model, per: Per, t: Option<u64>) -> Result<()> {
     Ok(())
 }
 
+/// The mean loss of a step over every process (`loss` over `n` samples here), so that every
+/// process logs, checks and stops on the same value.
+fn reduce_loss(comm: Option<&dyn Communicator>, loss: f32, n: usize) -> f32 {
+    let Some(c) = comm else { return loss };
+    let mut v = [if n > 0 { loss as f64 * n as f64 } else { 0.0 }, n as f64];
+    c.all_reduce_f64(&mut v);
+    (v[0] / v[1].max(1.0)) as f32
+}
+
 /// Runs one epoch's batches through `step_fn`, calling the batch hooks.
 fn train_epoch(
     model: &mut Model,
@@ -189,23 +210,44 @@ fn train_epoch(
     history: &History,
     (epoch, mut stop): (usize, bool),
 ) -> Result<EpochRun> {
+    let comm = opts.distributed.as_deref();
+    let (rank, size) = comm.map_or((0, 1), |c| (c.rank(), c.size()));
     let mut loader = match opts.shuffle {
         true => DataLoader::shuffled(&p.train, opts.batch_size, &mut model.rng),
         false => DataLoader::new(&p.train, opts.batch_size),
-    };
+    }
+    .shard(rank, size);
+    // the shuffle is shared, dropout and augmentation draw per process
+    let shared_rng = (size > 1).then(|| {
+        let shared = model.rng.clone();
+        model.rng = rank_rng(&shared, rank);
+        shared
+    });
     let mut progress = Progress::new(epoch, hooks.epochs, loader.steps(), opts.verbose);
     if opts.tokens_per_sample > 0 {
         progress = progress.with_tokens(p.train.len() * opts.tokens_per_sample);
     }
     let (mut totals, mut penalty_sum) = (model.totals()?, None);
-    let order = loader.order().to_vec();
     let mut step = 0;
-    while let Some(arrays) = loader.next_all() {
+    while let Some(indices) = loader.next_indices() {
         follow_schedule(model, Per::Step, None)?;
-        let batch = make_batch(model, p, opts, arrays, &order[step * opts.batch_size..])?;
-        let out = step_fn.train_step(model, &batch)?;
         step += 1;
-        let value = out.loss;
+        // a process whose slice of a short last batch is empty still joins the all-reduce,
+        // with no weight
+        let run = match indices.is_empty() {
+            true => None,
+            false => {
+                let batch = make_batch(model, p, opts, p.train.batch_all(&indices), &indices)?;
+                Some((step_fn.train_step(model, &batch)?, batch))
+            }
+        };
+        let value = match &run {
+            Some((out, batch)) => reduce_loss(comm, out.loss, batch.len()),
+            None => {
+                model.apply_batch_gradients(Default::default(), 0)?;
+                reduce_loss(comm, 0.0, 0)
+            }
+        };
         let asked = hooks.run(model, epoch, history, |c, s| c.on_batch_end(step, value, s))?;
         if !value.is_finite() && !asked {
             return Err(Error::NonFinite { epoch, step, value });
@@ -214,16 +256,29 @@ fn train_epoch(
         if !value.is_finite() {
             break;
         }
-        if let Some(pv) = out.penalty {
-            *penalty_sum.get_or_insert(0.0) += pv as f64 * batch.len() as f64;
+        if let Some((out, batch)) = &run {
+            if let Some(pv) = out.penalty {
+                *penalty_sum.get_or_insert(0.0) += pv as f64 * batch.len() as f64;
+            }
+            totals.add_all(out.loss, &out.losses, &out.y_preds, &batch.ys);
         }
-        totals.add_all(value, &out.losses, &out.y_preds, &batch.ys);
         progress.step(step, || totals.logs(""));
         if stop {
             break;
         }
     }
     model.flush_gradients()?; // an epoch's last micro-batches form a smaller step
+    if let Some(c) = comm {
+        model.rng = shared_rng.unwrap_or_else(|| model.rng.clone());
+        totals.reduce(c);
+        let mut v = [
+            penalty_sum.unwrap_or(0.0),
+            penalty_sum.is_some() as u8 as f64,
+        ];
+        c.all_reduce_f64(&mut v);
+        penalty_sum = (v[1] > 0.0).then_some(v[0]);
+        broadcast_buffers(model, c);
+    }
     Ok(EpochRun {
         totals,
         penalty_sum,
@@ -232,10 +287,41 @@ fn train_epoch(
     })
 }
 
+/// The loss and metric totals of `model` over `data` (eval mode, in batches).
+fn evaluate_totals(model: &Model, data: &Dataset) -> Result<Totals> {
+    let c = model.compiled().ok_or(nabla_nn::Error::NotCompiled)?;
+    let (losses, loss_weights) = (c.losses.clone(), c.loss_weights.clone());
+    let binding = Binding::new(model, data, "evaluation data")?;
+    let mut totals = model.totals()?;
+    // the weight penalties are part of the loss, as in training (Keras does the same)
+    let penalty = nabla_core::no_grad(|| model.regularization())
+        .map(|p| p.item())
+        .unwrap_or(0.0);
+    let mut loader = DataLoader::new(data, EVAL_BATCH);
+    while let Some(batch) = loader.next_all() {
+        let (xs, ys) = binding.pick(batch);
+        let y_preds = model.forward_eval_multi(&xs);
+        let parts = nabla_core::no_grad(|| output_losses(&losses, &y_preds, &ys, None));
+        let l = nabla_core::no_grad(|| weighted_sum(&parts, &loss_weights)).item();
+        totals.add_all(l + penalty, &part_values(&parts, l), &y_preds, &ys);
+    }
+    Ok(totals)
+}
+
 impl Training for Model {
     fn fit(&mut self, data: &Dataset, mut opts: Fit) -> Result<History> {
         let p = prepare(self, data, &opts)?;
         self.compiled_mut()?.accumulate = opts.accumulate;
+        let rank = opts.distributed.as_ref().map_or(0, |c| c.rank());
+        if let Some(comm) = opts.distributed.clone() {
+            let hooks = &mut self.compiled_mut()?.hooks;
+            hooks.retain(|h| !h.collective());
+            hooks.push(Box::new(AllReduce::new(comm.clone())));
+            broadcast_model(self, comm.as_ref(), 0);
+            if rank != 0 {
+                (opts.verbose, opts.checkpoint) = (0, None);
+            }
+        }
         let mut step_fn = opts
             .train_step
             .take()
@@ -246,6 +332,7 @@ impl Training for Model {
         let mut hooks = Hooks {
             callbacks: &mut callbacks,
             epochs: opts.epochs,
+            rank,
         };
         hooks.run(self, opts.initial_epoch, &history, |c, s| {
             c.on_train_begin(s)
@@ -261,7 +348,8 @@ impl Training for Model {
                 &history,
                 (epoch, stop),
             )?;
-            let mut logs = epoch_logs(self, &run.totals, run.penalty_sum, p.val.as_deref())?;
+            let comm = opts.distributed.as_deref();
+            let mut logs = epoch_logs(self, &run.totals, run.penalty_sum, p.val.as_deref(), comm)?;
             let stop = run.stop | hooks.run_epoch_end(self, epoch, &history, &mut logs)?;
             run.progress.finish(&logs);
             history.epochs.push(logs);
@@ -276,32 +364,18 @@ impl Training for Model {
         }
         let last = opts.initial_epoch.max(history.epochs.len());
         hooks.run(self, last, &history, |c, s| c.on_train_end(s))?;
+        self.compiled_mut()?.hooks.retain(|h| !h.collective());
         Ok(history)
     }
 
     fn evaluate(&self, data: &Dataset) -> Result<Logs> {
-        let c = self.compiled().ok_or(nabla_nn::Error::NotCompiled)?;
-        let (losses, loss_weights) = (c.losses.clone(), c.loss_weights.clone());
-        let binding = Binding::new(self, data, "evaluation data")?;
         if data.is_empty() {
+            Binding::new(self, data, "evaluation data")?;
             return Err(Error::Input(
                 "evaluation data: expected at least 1 sample, received 0".into(),
             ));
         }
-        let mut totals = self.totals()?;
-        // the weight penalties are part of the loss, as in training (Keras does the same)
-        let penalty = nabla_core::no_grad(|| self.regularization())
-            .map(|p| p.item())
-            .unwrap_or(0.0);
-        let mut loader = DataLoader::new(data, EVAL_BATCH);
-        while let Some(batch) = loader.next_all() {
-            let (xs, ys) = binding.pick(batch);
-            let y_preds = self.forward_eval_multi(&xs);
-            let parts = nabla_core::no_grad(|| output_losses(&losses, &y_preds, &ys, None));
-            let l = nabla_core::no_grad(|| weighted_sum(&parts, &loss_weights)).item();
-            totals.add_all(l + penalty, &part_values(&parts, l), &y_preds, &ys);
-        }
-        Ok(totals.logs(""))
+        Ok(evaluate_totals(self, data)?.logs(""))
     }
 
     fn predict(&self, x: &Tensor) -> Result<Tensor> {
@@ -398,6 +472,7 @@ impl TotalsOf for Model {
 struct Hooks<'c, 'a> {
     callbacks: &'c mut Vec<Box<dyn Callback + 'a>>,
     epochs: usize,
+    rank: usize,
 }
 
 impl Hooks<'_, '_> {
@@ -414,6 +489,7 @@ impl Hooks<'_, '_> {
             epoch,
             epochs: self.epochs,
             history,
+            rank: self.rank,
         };
         for c in self.callbacks.iter_mut() {
             f(c.as_mut(), &mut s)?;

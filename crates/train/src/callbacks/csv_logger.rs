@@ -71,6 +71,9 @@ impl Callback for CsvLogger {
             self.columns.join(","),
             self.rows.join("\n")
         );
+        if s.rank != 0 {
+            return Ok(()); // data-parallel training: rank 0 alone writes
+        }
         nabla_nn::saving::write_atomic(&self.filename, text.as_bytes()).map_err(|e| {
             Error::Input(format!(
                 "csv_logger: cannot write {}: {e}",

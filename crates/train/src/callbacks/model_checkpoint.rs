@@ -86,7 +86,9 @@ impl Callback for ModelCheckpoint {
             .filepath
             .to_string_lossy()
             .replace("{epoch}", &s.epoch.to_string());
-        s.model.save(path)?;
+        if s.rank == 0 {
+            s.model.save(path)?; // data-parallel training: rank 0 alone writes
+        }
         Ok(())
     }
 

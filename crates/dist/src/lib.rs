@@ -1,0 +1,1 @@
+//! MPI for nabla's data-parallel training.
