@@ -22,6 +22,7 @@
 
 pub use nabla_core as core;
 pub use nabla_data as data;
+pub use nabla_dist as dist;
 /// Hugging Face model folders (BERT encoders, sentence-transformers) and tokenizers.
 #[cfg(feature = "hub")]
 pub use nabla_hub as hub;

@@ -25,7 +25,7 @@ pub fn run(workload: &str, epochs: Option<usize>) -> Result<()> {
         }
         // image rows as 28 time steps of 28 features
         "W3" => (w3_model()?, train, test, 64, 1),
-        other => bail!("unknown workload '{other}': expected one of W1, W2, W3, W4"),
+        other => bail!("unknown workload '{other}': expected one of W1, W2, W3, W4, W5, W6"),
     };
     measure(
         &w,
@@ -55,7 +55,7 @@ fn w1_model() -> Result<Model> {
 }
 
 /// W2: the seed CNN; Adam, categorical CE.
-fn w2_model() -> Result<Model> {
+pub(crate) fn w2_model() -> Result<Model> {
     let relu = Activation::Relu;
     let mut model = Sequential::new([1, 28, 28])
         .add(Conv2d::new(32, 3).activation(relu))

@@ -4,6 +4,7 @@ mod augment;
 mod bench;
 #[cfg(feature = "hub")]
 mod bench_bert;
+mod bench_dist;
 mod bench_gpt;
 #[cfg(feature = "hub")]
 mod embed;
@@ -162,7 +163,8 @@ enum Command {
     },
     /// Run a benchmark workload of shared/bench/WORKLOADS.md and print one JSON line.
     Bench {
-        /// Workload id: W1 (MLP), W2 (CNN), W3 (LSTM), W4 (GPT) or W5 (MiniLM, with --model).
+        /// Workload id: W1 (MLP), W2 (CNN), W3 (LSTM), W4 (GPT), W5 (MiniLM, with --model) or
+        /// W6 (W2 data-parallel: mpirun -np 2 nabla bench W6).
         workload: String,
         /// Override the number of epochs (W1-W3) or timed steps (W4, W5); the JSON says so.
         #[arg(long)]
@@ -277,6 +279,7 @@ fn main() {
             ("W5", _) => Err(anyhow::anyhow!(
                 "W5: expected --model DIR (an all-MiniLM-L6-v2 folder: python3 scripts/get_minilm.py DIR) and nabla built with the hub feature"
             )),
+            ("W6", _) => bench_dist::run(epochs),
             _ => bench::run(&workload, epochs),
         },
     };

@@ -1,5 +1,7 @@
 //! `nabla train SPEC`: build, compile, fit (checkpointing every epoch), evaluate on the test
-//! split, save. `--resume` continues from DIR/checkpoint.safetensors exactly.
+//! split, save. `--resume` continues from DIR/checkpoint.safetensors exactly. Under
+//! `mpirun -np N` (a build with the `mpi` feature) the N processes train data-parallel and
+//! rank 0 alone prints and writes.
 
 use anyhow::{Context, Result};
 use nabla::nn::saving::write_atomic;
@@ -17,6 +19,9 @@ pub struct TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
+    let world = nabla::dist::world()?;
+    let lead = world.as_ref().is_none_or(|w| w.rank() == 0);
+    let quiet = a.quiet || !lead;
     let mut spec = Spec::from_file(&a.spec)?;
     if let Some(e) = a.epochs {
         anyhow::ensure!(e > 0, "--epochs: expected a positive integer, received 0");
@@ -50,7 +55,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         let mut model = spec.build_model(spec.train.seed)?;
         if let Some(w) = &spec.train.load_weights {
             let report = model.load_weights(w)?;
-            if !a.quiet {
+            if !quiet {
                 print!("load_weights {}: {report}", w.display());
             }
         }
@@ -65,20 +70,25 @@ pub fn run(a: TrainArgs) -> Result<()> {
         let (_, _, tok) = t.ids()?;
         model.set_tokenizer(serde_json::to_string(&tok)?);
     }
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("cannot create output folder {}", out.display()))?;
-    if !a.quiet && resumed.is_none() {
+    if lead {
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot create output folder {}", out.display()))?;
+    }
+    if !quiet && resumed.is_none() {
         print!("{}", model.summary());
     }
     let mut fit = spec
         .fit_options()
-        .verbose(if a.quiet { 0 } else { 1 })
+        .verbose(if quiet { 0 } else { 1 })
         .checkpoint(&checkpoint);
+    if let Some(w) = &world {
+        fit = fit.distributed(w.clone());
+    }
     for c in &spec.train.callbacks {
         fit = fit.callback_boxed(c.build(&out)?);
     }
     if let Some(r) = resumed {
-        if !a.quiet {
+        if !quiet {
             println!(
                 "resuming after epoch {} from {}",
                 r.epoch,
@@ -88,6 +98,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
         fit = fit.resume(r);
     }
     let history = model.fit(&train, fit)?;
+    if !lead {
+        return Ok(()); // rank 0 holds the same weights and writes the results
+    }
     if let Some(test) = &test {
         let scores = model.evaluate(test)?;
         println!("test: {}", scores.line());
