@@ -241,4 +241,3 @@ fn dropout_draws_differently_per_process_and_reproducibly() {
     one.fit(&d, opts()).unwrap();
     assert_ne!(weights(&one), a[0].1);
 }
-

@@ -21,8 +21,12 @@ fn w2() -> Model {
         .add(Dense::new(10).activation(Activation::Softmax))
         .build(42)
         .unwrap();
-    m.compile(Adam::new(1e-3), Loss::CategoricalCrossentropy, &[Metric::Accuracy])
-        .unwrap();
+    m.compile(
+        Adam::new(1e-3),
+        Loss::CategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )
+    .unwrap();
     m
 }
 
@@ -47,10 +51,18 @@ fn two_processes_of_batch_64_train_as_one_of_batch_128() {
     // it, rounding differences (a sum over 128 samples against two over 64) grow through
     // Adam as any change of summation order does (1 thread against 2 in one process: 3e-5
     // after epoch 1, 5e-4 after epoch 2), past 1e-5 in the second epoch.
-    let opts = || Fit::new().epochs(1).batch_size(128).validation_data(&test).verbose(0);
+    let opts = || {
+        Fit::new()
+            .epochs(1)
+            .batch_size(128)
+            .validation_data(&test)
+            .verbose(0)
+    };
 
     let mut parallel = w2();
-    let h2 = parallel.fit(&train, opts().distributed(world.clone())).unwrap();
+    let h2 = parallel
+        .fit(&train, opts().distributed(world.clone()))
+        .unwrap();
     let mine = weights(&parallel);
     let mut rank0 = mine.clone();
     world.broadcast_f32(&mut rank0, 0);

@@ -20,6 +20,10 @@
 //! - linear:              `lr0 · t / w` for `t < w = warmup_steps`, then
 //!   `lr0 · max(0, (T − t) / (T − w))` to 0 at `T = total_steps` (transformers'
 //!   `get_linear_schedule_with_warmup`, the fine-tuning default; counted in steps)
+//! - linear_scaling:      large global batches (data-parallel training; Goyal et al. 2017):
+//!   `lr0 · (1 + (k − 1) · t / w)` for `t < w = warmup_steps`, then
+//!   `lr0 · k · γ^(number of milestones ≤ t)`, where `k = scale` is the global batch over the
+//!   batch `lr0` was tuned for (counted in steps)
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -174,6 +178,19 @@ pub enum ScheduleKind {
         #[serde(default)]
         warmup_steps: u64,
     },
+    /// The linear scaling rule with gradual warm-up, for large global batches.
+    LinearScaling {
+        /// `k`: the global batch over the batch `lr0` suits (8192 / 256 = 32 in the paper).
+        scale: f64,
+        /// Steps from `lr0` up to `k · lr0` (the paper: 5 epochs).
+        warmup_steps: u64,
+        /// Times where the rate is multiplied by `gamma` (default none).
+        #[serde(default)]
+        milestones: Vec<u64>,
+        /// Factor at each milestone (default 0.1).
+        #[serde(default = "tenth")]
+        gamma: f64,
+    },
     /// Constant pieces.
     PiecewiseConstant {
         /// Increasing times where the value changes.
@@ -217,7 +234,9 @@ impl Schedule {
     /// The clock: `per`, or epochs (steps for one_cycle).
     pub fn per(&self) -> Per {
         self.per.unwrap_or(match self.kind {
-            ScheduleKind::OneCycle { .. } | ScheduleKind::Linear { .. } => Per::Step,
+            ScheduleKind::OneCycle { .. }
+            | ScheduleKind::Linear { .. }
+            | ScheduleKind::LinearScaling { .. } => Per::Step,
             _ => Per::Epoch,
         })
     }
@@ -300,6 +319,20 @@ impl Schedule {
                     lr0 * ((total - tf) / (total - w).max(1.0)).max(0.0)
                 }
             }
+            ScheduleKind::LinearScaling {
+                scale,
+                warmup_steps,
+                milestones,
+                gamma,
+            } => {
+                let w = *warmup_steps as f64;
+                if tf < w {
+                    lr0 * (1.0 + (scale - 1.0) * tf / w)
+                } else {
+                    let decays = milestones.iter().filter(|&&m| m <= t).count();
+                    lr0 * scale * gamma.powi(decays as i32)
+                }
+            }
             ScheduleKind::PiecewiseConstant { boundaries, values } => {
                 let i = boundaries.iter().filter(|&&b| t > b).count();
                 values[i.min(values.len() - 1)]
@@ -318,6 +351,7 @@ impl Schedule {
                 bad("step_size", "a positive integer", "0".into())
             }
             ScheduleKind::MultiStep { milestones, .. }
+            | ScheduleKind::LinearScaling { milestones, .. }
                 if milestones.windows(2).any(|w| w[0] >= w[1]) =>
             {
                 bad("milestones", "increasing times", format!("{milestones:?}"))
@@ -345,6 +379,13 @@ impl Schedule {
                 "warmup_steps < total_steps",
                 format!("warmup_steps = {warmup_steps}, total_steps = {total_steps}"),
             ),
+            ScheduleKind::LinearScaling { scale, .. } if !(scale.is_finite() && *scale > 0.0) => {
+                bad(
+                    "linear_scaling scale",
+                    "a positive number",
+                    format!("{scale}"),
+                )
+            }
             ScheduleKind::PiecewiseConstant { boundaries, values }
                 if values.len() != boundaries.len() + 1 =>
             {

@@ -209,3 +209,38 @@ fn linear_warm_up_then_decay() {
         .to_string()
         .contains("warmup_steps < total_steps"));
 }
+
+/// Goyal et al. 2017: from lr0 up to k·lr0 over the warm-up, linearly in steps, then k·lr0
+/// divided by 10 at each milestone.
+#[test]
+fn linear_scaling_warms_up_to_k_times_then_decays_at_milestones() {
+    let kind = ScheduleKind::LinearScaling {
+        scale: 4.0,
+        warmup_steps: 10,
+        milestones: vec![30, 60],
+        gamma: 0.1,
+    };
+    assert_eq!(Schedule::new(kind.clone()).per(), Per::Step);
+    for (t, want) in [
+        (0, 1.0),
+        (5, 2.5),
+        (10, 4.0),
+        (29, 4.0),
+        (30, 0.4),
+        (61, 0.04),
+    ] {
+        let got = lr(kind.clone(), t);
+        assert!((got - want).abs() < 1e-6, "t = {t}: {got}, expected {want}");
+    }
+    let spec: Schedule =
+        serde_json::from_str(r#"{"type": "linear_scaling", "scale": 8, "warmup_steps": 100}"#)
+            .unwrap();
+    assert_eq!(spec.learning_rate(0.1, 100), 0.8);
+    let bad = Schedule::new(ScheduleKind::LinearScaling {
+        scale: 0.0,
+        warmup_steps: 1,
+        milestones: vec![],
+        gamma: 0.1,
+    });
+    assert!(bad.validate().unwrap_err().to_string().contains("scale"));
+}
