@@ -2,17 +2,19 @@
 # The multi-process tests of data-parallel training (issue 20), under `mpirun -np 2`:
 #   1. 2 processes of batch 64 give the per-epoch losses of 1 process of batch 128 (1e-5
 #      relative) and end with bit-identical weights (crates/dist/tests/mpi.rs);
-#   2. `nabla train` under mpirun: one of the two processes is killed mid-run, the other stops
+#   2. the same 2 processes on two test hosts (network namespaces, MPI over TCP,
+#      scripts/mpi_two_hosts.sh) give the same losses, bit for bit;
+#   3. `nabla train` under mpirun: one of the two processes is killed mid-run, the other stops
 #      within 30 s with a non-zero status, and `--resume` from the last checkpoint finishes.
 # Installs Open MPI (Debian: openmpi-bin libopenmpi-dev, and libclang-dev for rsmpi's
-# bindings) when missing.
+# bindings) and iproute2 when missing; the two-host test needs root (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg -s openmpi-bin libopenmpi-dev libclang-dev >/dev/null 2>&1; then
+if ! dpkg -s openmpi-bin libopenmpi-dev libclang-dev iproute2 >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openmpi-bin libopenmpi-dev libclang-dev >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openmpi-bin libopenmpi-dev libclang-dev iproute2 >/dev/null
 fi
 # Open MPI refuses root unless told (CI containers run as root); oversubscribe on 1 core
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -32,6 +34,13 @@ cargo build --release -p nabla-cli --features mpi
 nabla=$PWD/target/release/nabla
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+echo "== W6 (1 epoch) on one host, then on two test hosts over TCP"
+losses() { grep '^{' | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["train_loss_per_epoch"], file=sys.stderr); print(r["train_loss_per_epoch"])'; }
+one=$($mpirun "$nabla" bench W6 --epochs 1 | losses)
+two=$(bash scripts/mpi_two_hosts.sh "$nabla" bench W6 --epochs 1 | tee "$work/two.json" | losses)
+cut -c1-300 "$work/two.json"
+[ "$one" = "$two" ] || { echo "two hosts: losses $two, one host: $one"; exit 1; }
 cat > "$work/spec.toml" <<'SPEC'
 [data]
 dataset = "mnist"
