@@ -241,3 +241,148 @@ fn dropout_draws_differently_per_process_and_reproducibly() {
     one.fit(&d, opts()).unwrap();
     assert_ne!(weights(&one), a[0].1);
 }
+
+fn bn_model(seed: u64) -> Model {
+    // no bias before batch norm: its gradient is zero but for rounding, which Adam would turn
+    // into steps that differ with any change of summation order
+    let mut m = Sequential::new([4])
+        .add(Dense::new(16).use_bias(false))
+        .add(BatchNorm::new())
+        .add(Dense::new(2).activation(Activation::Softmax))
+        .build(seed)
+        .unwrap();
+    m.compile(Adam::new(0.01), Loss::SparseCategoricalCrossentropy, &[])
+        .unwrap();
+    m
+}
+
+#[test]
+fn synchronised_batch_norm_trains_as_one_process() {
+    let d = data(230);
+    let opts = |sync: bool| {
+        Fit::new()
+            .epochs(3)
+            .batch_size(32)
+            .validation_split(0.2)
+            .sync_batch_norm(sync)
+            .verbose(0)
+    };
+    let mut one = bn_model(9);
+    let h1 = one.fit(&d, opts(false)).unwrap();
+    let synced = parallel(2, || (bn_model(9), opts(true)), &d);
+    let apart = parallel(2, || (bn_model(9), opts(false)), &d);
+    assert_eq!(synced[0].1, synced[1].1, "the processes' weights differ");
+    let mut apart_gap: f64 = 0.0;
+    for e in 0..3 {
+        for name in ["loss", "val_loss"] {
+            let a = h1.epochs[e].get(name).unwrap();
+            let b = synced[0].0.epochs[e].get(name).unwrap();
+            assert!(
+                close(a, b, 1e-5),
+                "epoch {} {name}: one process {a}, synchronised {b}",
+                e + 1
+            );
+            let c = apart[0].0.epochs[e].get(name).unwrap();
+            apart_gap = apart_gap.max((a - c).abs() / a);
+        }
+    }
+    // per-process statistics are another computation: the option is what makes the difference
+    assert!(
+        apart_gap > 1e-4,
+        "per-process statistics gave the same losses ({apart_gap})"
+    );
+    // the running statistics too: the saved model predicts as the one-process model
+    for (a, b) in weights(&one)
+        .iter()
+        .flatten()
+        .zip(synced[0].1.iter().flatten())
+    {
+        assert!(close(*a as f64, *b as f64, 1e-4), "weights {a} vs {b}");
+    }
+}
+
+#[test]
+fn synchronised_batch_norm_refuses_batches_with_an_empty_slice() {
+    let d = data(33); // a last batch of 1 for 2 processes
+    let comms = group(2);
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = comms
+            .into_iter()
+            .map(|c| {
+                let d = &d;
+                s.spawn(move || {
+                    let fit = Fit::new().batch_size(16).sync_batch_norm(true).verbose(0);
+                    bn_model(1)
+                        .fit(d, fit.distributed(c))
+                        .unwrap_err()
+                        .to_string()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        errors[0].contains("sync_batch_norm") && errors[0].contains("last batch of 1"),
+        "{}",
+        errors[0]
+    );
+}
+
+/// Synchronised batch norm's gradient against finite differences of the loss of the whole
+/// step, with slices of unequal size (3 and 2 samples): process r's loss is the mean over its
+/// rows, and the step's is `Σ n_r L_r / Σ n_r`, which the all-reduce of the gradients
+/// computes as `Σ n_r g_r / Σ n_r`.
+#[test]
+fn synchronised_batch_norm_gradient_matches_finite_differences() {
+    let rows = [3usize, 2];
+    let x0: Vec<Vec<f32>> = {
+        let mut rng = Rng::new(11);
+        rows.iter()
+            .map(|&n| (0..n * 2).map(|_| rng.normal()).collect())
+            .collect()
+    };
+    let w: Vec<f32> = vec![0.7, -1.3];
+    let gamma = Tensor::from_vec(vec![1.2, 0.8], &[2]);
+    let beta = Tensor::from_vec(vec![0.1, -0.2], &[2]);
+    // every process's (n_r · L_r, dL_r/dx_r) for inputs `xs`
+    let step = |xs: &[Vec<f32>]| -> Vec<(f64, Vec<f32>)> {
+        let comms = group(2);
+        std::thread::scope(|s| {
+            let hs: Vec<_> = comms
+                .into_iter()
+                .map(|c| {
+                    let (x, n, w, gamma, beta) =
+                        (xs[c.rank()].clone(), rows[c.rank()], &w, &gamma, &beta);
+                    s.spawn(move || {
+                        let x = Tensor::from_vec(x, &[n, 2]).requires_grad(true);
+                        let (y, ..) = x.batch_norm_sync(gamma, beta, 1e-5, Some(c));
+                        let wt = Tensor::from_vec(w.repeat(n), &[n, 2]);
+                        let l = y.mul(&wt).sum().scale(1.0 / n as f32);
+                        let g = l.backward();
+                        (l.item() as f64 * n as f64, g.get(&x).unwrap().to_vec())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let total = rows.iter().sum::<usize>() as f64;
+    let loss = |xs: &[Vec<f32>]| step(xs).iter().map(|(l, _)| l).sum::<f64>() / total;
+    let analytic = step(&x0);
+    let h = 1e-2;
+    for r in 0..2 {
+        for i in 0..x0[r].len() {
+            let mut up = x0.clone();
+            up[r][i] += h;
+            let mut down = x0.clone();
+            down[r][i] -= h;
+            let numeric = (loss(&up) - loss(&down)) / (2.0 * h as f64);
+            // the step's gradient: this process's, weighted n_r / Σ n by the all-reduce
+            let got = analytic[r].1[i] as f64 * rows[r] as f64 / total;
+            assert!(
+                (numeric - got).abs() < 2e-3 * numeric.abs().max(0.1),
+                "process {r} x[{i}]: finite differences {numeric}, backward {got}"
+            );
+        }
+    }
+}

@@ -398,9 +398,15 @@ fn backward_op(op: &Op, out: &Tensor, g: &[f32], grads: &mut Gradients) {
         Op::BatchNorm(x, gamma, beta, saved) => {
             let (n, c) = (x.shape()[0], x.shape()[1]);
             let s = x.numel() / (n * c).max(1);
-            let (mean, inv_std) = &**saved;
+            let reduce =
+                |v: &mut [f64]| saved.sync.as_ref().map_or((), |(c, _)| c.all_reduce_f64(v));
+            let sync = saved
+                .sync
+                .as_ref()
+                .map(|(_, m)| (&reduce as &dyn Fn(&mut [f64]), *m));
+            let (mean, inv_std) = (&saved.mean, &saved.inv_std);
             let (dx, dg, db) =
-                batch_norm::backward(x.data(), g, n, c, s, gamma.data(), mean, inv_std);
+                batch_norm::backward(x.data(), g, n, c, s, gamma.data(), mean, inv_std, sync);
             send(grads, x, dx);
             send(grads, gamma, dg);
             send(grads, beta, db);

@@ -6,6 +6,7 @@
 //! gradient rule of every primitive, one match arm each.
 
 pub mod autograd;
+pub mod collective;
 #[doc(hidden)] // reached through `ops` and `backend`; public for core's own kernel tests
 pub mod cpu;
 mod ops;
@@ -14,6 +15,7 @@ mod tensor;
 pub mod testing;
 
 pub use autograd::{is_grad_enabled, no_grad, Gradients};
+pub use collective::Communicator;
 
 /// What layers, data and training use of the CPU backend besides ops on tensors: window
 /// geometry, the thread pool, the buffer cache, a row argmax. Other crates reach the backend

@@ -43,6 +43,9 @@ pub struct Ctx<'a> {
     /// Which positions of the current sequences are real (`[batch, time]`, 1 or 0), set by an
     /// embedding with `mask_padding` and read by attention as its key padding mask.
     pub key_mask: Option<Vec<f32>>,
+    /// The processes whose batches batch norm's statistics cover (synchronised batch norm in
+    /// data-parallel training), if any.
+    pub comm: Option<std::sync::Arc<dyn nabla_core::Communicator>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -54,6 +57,7 @@ impl<'a> Ctx<'a> {
             penalties: Vec::new(),
             stat_updates: Vec::new(),
             key_mask: None,
+            comm: None,
         }
     }
 }

@@ -110,6 +110,9 @@ pub struct Compiled {
     pub accumulate: usize,
     /// Accumulated micro-batches: (Σ n_i · ∇_i, Σ n_i, how many).
     pending: Option<(Gradients, usize, usize)>,
+    /// Batch norm's statistics cover the batches of these processes in training passes
+    /// (synchronised batch norm; set by data-parallel `fit` with `sync_batch_norm`).
+    pub sync_batch_norm: Option<std::sync::Arc<dyn nabla_core::Communicator>>,
 }
 
 /// A built model: its graph of layers, optionally compiled with an optimiser, a loss and
@@ -224,6 +227,7 @@ impl Model {
             hooks: Vec::new(),
             accumulate: 1,
             pending: None,
+            sync_batch_norm: None,
         });
         Ok(())
     }
@@ -382,6 +386,10 @@ impl Model {
     pub fn forward_train_multi(&mut self, xs: &[Tensor]) -> (Vec<Tensor>, Option<Tensor>) {
         let mut rng = std::mem::replace(&mut self.rng, Rng::new(0));
         let mut ctx = Ctx::new(true, &mut rng);
+        ctx.comm = self
+            .compiled
+            .as_ref()
+            .and_then(|c| c.sync_batch_norm.clone());
         let ys = self.graph.run(xs, &mut ctx);
         let mut terms = std::mem::take(&mut ctx.penalties);
         let updates = std::mem::take(&mut ctx.stat_updates);

@@ -11,23 +11,7 @@ use nabla_core::{Gradients, Rng};
 use nabla_nn::{GradientHook, Model, Param};
 use std::sync::Arc;
 
-/// The processes of a data-parallel run, as MPI's world communicator. Every call is a
-/// collective: all processes make the same calls in the same order with buffers of the same
-/// length. A failed call ends the process (MPI's default handler, `MPI_ERRORS_ARE_FATAL`);
-/// the launcher (`mpirun`, `srun`) then stops the others.
-pub trait Communicator: Send + Sync {
-    /// This process's index, `0..size`.
-    fn rank(&self) -> usize;
-    /// How many processes take part.
-    fn size(&self) -> usize;
-    /// Replaces `buf` by its element-wise sum over all processes; every process gets the
-    /// same bits.
-    fn all_reduce_f32(&self, buf: &mut [f32]);
-    /// [`Communicator::all_reduce_f32`] in double precision (losses and metric totals).
-    fn all_reduce_f64(&self, buf: &mut [f64]);
-    /// Replaces `buf` by process `root`'s.
-    fn broadcast_f32(&self, buf: &mut [f32], root: usize);
-}
+pub use nabla_core::Communicator;
 
 /// PyTorch DDP's default bucket size, 25 MiB.
 pub const BUCKET_BYTES: usize = 25 << 20;

@@ -47,6 +47,9 @@ pub struct Fit<'a> {
     /// Data-parallel training with the other processes of this communicator (see
     /// [`distributed`](crate::distributed)).
     pub distributed: Option<std::sync::Arc<dyn crate::distributed::Communicator>>,
+    /// In data-parallel training, batch norm's statistics over the global batch rather than
+    /// each process's slice (PyTorch's `SyncBatchNorm`; default false).
+    pub sync_batch_norm: bool,
 }
 
 impl Default for Fit<'_> {
@@ -70,6 +73,7 @@ impl Default for Fit<'_> {
             tokens_per_sample: 0,
             train_step: None,
             distributed: None,
+            sync_batch_norm: false,
         }
     }
 }
@@ -182,6 +186,13 @@ impl<'a> Fit<'a> {
         comm: std::sync::Arc<dyn crate::distributed::Communicator>,
     ) -> Self {
         self.distributed = Some(comm);
+        self
+    }
+
+    /// Synchronised batch norm in data-parallel training (see [`Fit::sync_batch_norm`]
+    /// field): needs every process's slice of every batch non-empty.
+    pub fn sync_batch_norm(mut self, on: bool) -> Self {
+        self.sync_batch_norm = on;
         self
     }
 }

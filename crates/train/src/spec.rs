@@ -211,6 +211,10 @@ pub struct TrainSpec {
     /// Micro-batches whose gradients are averaged into one step (default 1; Keras's name).
     #[serde(default = "one_step", skip_serializing_if = "is_one")]
     pub gradient_accumulation_steps: usize,
+    /// Under `mpirun`: batch norm's statistics over the global batch, not each process's
+    /// slice (PyTorch's `SyncBatchNorm`; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sync_batch_norm: bool,
 }
 
 fn unit() -> PerOutput<f32> {
@@ -400,6 +404,7 @@ impl Spec {
             .batch_size(self.train.batch_size)
             .shuffle(self.train.shuffle)
             .validation_split(self.data.validation_split)
+            .sync_batch_norm(self.train.sync_batch_norm)
     }
 
     /// The training and (if any) test data, with targets shaped for the loss.

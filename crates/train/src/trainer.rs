@@ -192,6 +192,21 @@ fn follow_schedule(model: &mut Model, per: Per, t: Option<u64>) -> Result<()> {
     Ok(())
 }
 
+/// Synchronised batch norm runs a collective inside every pass, so every process must have
+/// samples in every batch: `batch_size` and the last batch at least the process count.
+fn check_slices(samples: usize, batch: usize, processes: usize) -> Result<()> {
+    let last = match samples % batch {
+        0 => batch.min(samples),
+        r => r,
+    };
+    if last.min(batch) < processes {
+        return Err(Error::Input(format!(
+            "sync_batch_norm: expected every batch to hold at least one sample per process ({processes}), received batches of {batch} and a last batch of {last} ({samples} samples): change batch_size or the data"
+        )));
+    }
+    Ok(())
+}
+
 /// The mean loss of a step over every process (`loss` over `n` samples here), so that every
 /// process logs, checks and stops on the same value.
 fn reduce_loss(comm: Option<&dyn Communicator>, loss: f32, n: usize) -> f32 {
@@ -318,6 +333,10 @@ impl Training for Model {
             hooks.retain(|h| !h.collective());
             hooks.push(Box::new(AllReduce::new(comm.clone())));
             broadcast_model(self, comm.as_ref(), 0);
+            if opts.sync_batch_norm {
+                check_slices(p.train.len(), opts.batch_size, comm.size())?;
+                self.compiled_mut()?.sync_batch_norm = Some(comm.clone());
+            }
             if rank != 0 {
                 (opts.verbose, opts.checkpoint) = (0, None);
             }
@@ -364,7 +383,9 @@ impl Training for Model {
         }
         let last = opts.initial_epoch.max(history.epochs.len());
         hooks.run(self, last, &history, |c, s| c.on_train_end(s))?;
-        self.compiled_mut()?.hooks.retain(|h| !h.collective());
+        let c = self.compiled_mut()?;
+        c.hooks.retain(|h| !h.collective());
+        c.sync_batch_norm = None;
         Ok(history)
     }
 

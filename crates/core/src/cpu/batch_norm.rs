@@ -8,7 +8,13 @@
 //! dx = γ_c / sqrt(σ²_c + ε) / M · (M · dy - dβ_c - x̂ · dγ_c),   M = N · S
 //! ```
 
-/// `(y, mean, inv_std)` per channel.
+/// Sums statistics over the processes of a data-parallel run, in place (synchronised batch
+/// norm); `None` normalises over this process's batch alone.
+pub type Sync<'a> = Option<&'a dyn Fn(&mut [f64])>;
+
+/// `(y, mean, inv_std, M)` per channel, `M` the number of values each channel's statistics
+/// cover (summed over the processes with `sync`).
+#[allow(clippy::too_many_arguments)]
 pub fn forward(
     x: &[f32],
     n: usize,
@@ -17,26 +23,34 @@ pub fn forward(
     gamma: &[f32],
     beta: &[f32],
     eps: f32,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let m = (n * s) as f64;
-    let mut mean = vec![0.0f32; c];
-    let mut inv_std = vec![0.0f32; c];
-    for ch in 0..c {
-        let rows = (0..n).map(|i| &x[(i * c + ch) * s..][..s]);
-        let mu = rows
-            .clone()
-            .flat_map(|r| r.iter())
-            .map(|&v| v as f64)
-            .sum::<f64>()
-            / m;
-        let var = rows
-            .flat_map(|r| r.iter())
-            .map(|&v| (v as f64 - mu).powi(2))
-            .sum::<f64>()
-            / m;
-        mean[ch] = mu as f32;
-        inv_std[ch] = (1.0 / (var + eps as f64).sqrt()) as f32;
+    sync: Sync,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, f64) {
+    let channel = |ch: usize| (0..n).flat_map(move |i| &x[(i * c + ch) * s..][..s]);
+    // Σ x per channel and the count, then Σ (x - μ)² (two passes, as without processes)
+    let mut sums: Vec<f64> = (0..c)
+        .map(|ch| channel(ch).map(|&v| v as f64).sum::<f64>())
+        .collect();
+    sums.push((n * s) as f64);
+    if let Some(reduce) = sync {
+        reduce(&mut sums);
     }
+    let m = sums[c];
+    let mu: Vec<f64> = sums[..c].iter().map(|t| t / m).collect();
+    let mut sq: Vec<f64> = (0..c)
+        .map(|ch| {
+            channel(ch)
+                .map(|&v| (v as f64 - mu[ch]).powi(2))
+                .sum::<f64>()
+        })
+        .collect();
+    if let Some(reduce) = sync {
+        reduce(&mut sq);
+    }
+    let mean: Vec<f32> = mu.iter().map(|&v| v as f32).collect();
+    let inv_std: Vec<f32> = sq
+        .iter()
+        .map(|q| (1.0 / (q / m + eps as f64).sqrt()) as f32)
+        .collect();
     let mut y = vec![0.0; x.len()];
     for i in 0..n {
         for ch in 0..c {
@@ -50,10 +64,14 @@ pub fn forward(
             }
         }
     }
-    (y, mean, inv_std)
+    (y, mean, inv_std, m)
 }
 
-/// `(dx, dγ, dβ)` of [`forward`].
+/// `(dx, dγ, dβ)` of [`forward`]. With `sync = (reduce, M)` the sums in `dx` cover every
+/// process: each process's are weighted by its samples `n` (the weight its gradients get in
+/// the step's all-reduce) and the result divided by this process's `n`, so that after the
+/// all-reduce `dx` is the gradient of the mean loss over the global batch; dγ and dβ stay
+/// this process's (the all-reduce averages them).
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     x: &[f32],
@@ -64,9 +82,11 @@ pub fn backward(
     gamma: &[f32],
     mean: &[f32],
     inv_std: &[f32],
+    sync: Option<(&dyn Fn(&mut [f64]), f64)>,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let m = (n * s) as f32;
+    let mut m = (n * s) as f32;
     let (mut dgamma, mut dbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
+    let mut sums = vec![0.0f64; 2 * c];
     for ch in 0..c {
         let (mut sg, mut sb) = (0.0f64, 0.0f64);
         for i in 0..n {
@@ -78,6 +98,17 @@ pub fn backward(
         }
         dgamma[ch] = sg as f32;
         dbeta[ch] = sb as f32;
+        (sums[ch], sums[c + ch]) = (sb, sg);
+    }
+    let (mut sum_b, mut sum_g) = (dbeta.clone(), dgamma.clone());
+    if let Some((reduce, m_total)) = sync {
+        let w = n as f64;
+        sums.iter_mut().for_each(|v| *v *= w);
+        reduce(&mut sums);
+        let per = |v: &f64| (v / w.max(1.0)) as f32;
+        sum_b = sums[..c].iter().map(per).collect();
+        sum_g = sums[c..].iter().map(per).collect();
+        m = m_total as f32;
     }
     let mut dx = vec![0.0; x.len()];
     for i in 0..n {
@@ -86,7 +117,7 @@ pub fn backward(
             let o = (i * c + ch) * s;
             for ((d, &g), &v) in dx[o..o + s].iter_mut().zip(&dy[o..o + s]).zip(&x[o..o + s]) {
                 let xhat = (v - mean[ch]) * inv_std[ch];
-                *d = k * (m * g - dbeta[ch] - xhat * dgamma[ch]);
+                *d = k * (m * g - sum_b[ch] - xhat * sum_g[ch]);
             }
         }
     }

@@ -1,6 +1,8 @@
 //! Convolution and pooling ops on NCHW tensors (kernels in `cpu/conv.rs`, `cpu/pool.rs`).
 
-use super::{record, Op};
+use super::{record, BnSaved, Op};
+use crate::collective::Communicator;
+use crate::cpu::batch_norm::{self, Sync};
 use crate::cpu::conv::{self, Conv2dGeom};
 use crate::cpu::pool::{self, Pool2dGeom};
 use crate::tensor::Tensor;
@@ -144,6 +146,20 @@ impl Tensor {
         beta: &Tensor,
         eps: f32,
     ) -> (Tensor, Vec<f32>, Vec<f32>) {
+        let (y, mean, var, _) = self.batch_norm_sync(gamma, beta, eps, None);
+        (y, mean, var)
+    }
+
+    /// [`Tensor::batch_norm`] whose statistics cover the batches of every process of `comm`
+    /// (synchronised batch norm in data-parallel training; PyTorch's `SyncBatchNorm`), in the
+    /// pass and in its backward. Also returns the number of values per channel they cover.
+    pub fn batch_norm_sync(
+        &self,
+        gamma: &Tensor,
+        beta: &Tensor,
+        eps: f32,
+        comm: Option<Arc<dyn Communicator>>,
+    ) -> (Tensor, Vec<f32>, Vec<f32>, f64) {
         assert!(
             self.rank() >= 2,
             "batch_norm: needs [batch, channels, ..], got {:?}",
@@ -157,14 +173,20 @@ impl Tensor {
             gamma.shape(),
             beta.shape()
         );
-        let (y, mean, inv_std) =
-            crate::cpu::batch_norm::forward(self.data(), n, c, s, gamma.data(), beta.data(), eps);
+        let reduce = |v: &mut [f64]| comm.as_ref().map_or((), |c| c.all_reduce_f64(v));
+        let sync: Sync = comm.as_ref().map(|_| &reduce as &dyn Fn(&mut [f64]));
+        let (x, g, b) = (self.data(), gamma.data(), beta.data());
+        let (y, mean, inv_std, m) = batch_norm::forward(x, n, c, s, g, b, eps, sync);
         let var: Vec<f32> = inv_std.iter().map(|&i| 1.0 / (i * i) - eps).collect();
-        let saved = Arc::new((mean.clone(), inv_std));
+        let saved = Arc::new(BnSaved {
+            mean: mean.clone(),
+            inv_std,
+            sync: comm.map(|c| (c, m)),
+        });
         let t = record(y, self.shape().to_vec(), &[self, gamma, beta], || {
             Op::BatchNorm(self.clone(), gamma.clone(), beta.clone(), saved)
         });
-        (t, mean, var)
+        (t, mean, var, m)
     }
 
     /// 2-d average pooling of `self [N, C, H, W]` (padding not counted).

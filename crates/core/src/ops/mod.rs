@@ -26,6 +26,14 @@ pub use recurrent::RnnParams;
 use std::sync::Arc;
 
 /// A recorded op: what made a tensor, holding the inputs its gradient needs.
+/// Batch norm's statistics for its backward: the mean and 1/std per channel and, when they
+/// cover every process's batch, the processes and the number of values per channel.
+pub(crate) struct BnSaved {
+    pub mean: Vec<f32>,
+    pub inv_std: Vec<f32>,
+    pub sync: Option<(Arc<dyn crate::collective::Communicator>, f64)>,
+}
+
 pub(crate) enum Op {
     /// Broadcasting `a ∘ b`.
     Binary(BinaryOp, Tensor, Tensor),
@@ -93,8 +101,8 @@ pub(crate) enum Op {
     Norm(Tensor, Tensor, Option<Tensor>, Arc<(Vec<f32>, Vec<f32>)>),
     /// Rows of a table picked by indices (and the padding index, which gets no gradient).
     Embedding(Tensor, Arc<(Vec<usize>, Option<usize>)>),
-    /// Batch normalisation (training mode): x, γ, β, the batch's mean and 1/std per channel.
-    BatchNorm(Tensor, Tensor, Tensor, Arc<(Vec<f32>, Vec<f32>)>),
+    /// Batch normalisation (training mode): x, γ, β, and what its backward needs.
+    BatchNorm(Tensor, Tensor, Tensor, Arc<BnSaved>),
     /// A recurrent layer's pass over a sequence (one direction).
     Recurrent(Box<RecurrentRecord>),
     /// Tensors joined along an axis.

@@ -156,8 +156,9 @@ impl Layer for BatchNorm {
             self.moving_variance.as_ref().expect("built"),
         );
         if ctx.training && self.trainable() {
-            let (y, mean, var) = x.batch_norm(&gamma, &beta, self.cfg.epsilon);
-            let m = (x.numel() / ch) as f32;
+            let (y, mean, var, m) =
+                x.batch_norm_sync(&gamma, &beta, self.cfg.epsilon, ctx.comm.clone());
+            let m = m as f32; // values per channel, over every process when synchronised
             let k = self.cfg.momentum;
             let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
             let new_mean = mm
