@@ -5,7 +5,8 @@
 #   2. the same 2 processes on two test hosts (network namespaces, MPI over TCP,
 #      scripts/mpi_two_hosts.sh) give the same losses, bit for bit;
 #   3. `nabla train` under mpirun: one of the two processes is killed mid-run, the other stops
-#      within 30 s with a non-zero status, and `--resume` from the last checkpoint finishes.
+#      within 30 s with a non-zero status, `--resume` from the last checkpoint finishes with
+#      the history of an uninterrupted run, and the checkpoint resumes on 1 process too.
 # Installs Open MPI (Debian: openmpi-bin libopenmpi-dev, and libclang-dev for rsmpi's
 # bindings) and iproute2 when missing; the two-host test needs root (network namespaces).
 set -euo pipefail
@@ -83,4 +84,7 @@ $mpirun "$nabla" train "$work/spec.toml" --out "$work/run" --resume --epochs 5 -
 echo "== the same 5 epochs without the kill give the same history"
 $mpirun "$nabla" train "$work/spec.toml" --out "$work/whole" --epochs 5 --quiet >/dev/null
 diff "$work/whole/history.csv" "$work/run/history.csv" || { echo "the resumed run's history differs"; exit 1; }
+echo "== the 2-process checkpoint resumes on 1 process (another count): a 6th epoch"
+"$nabla" train "$work/spec.toml" --out "$work/run" --resume --epochs 6 --quiet | tail -1
+[ "$(wc -l <"$work/run/history.csv")" -eq 7 ] || { cat "$work/run/history.csv"; echo "expected 6 epochs"; exit 1; }
 echo "test_mpi: ok"

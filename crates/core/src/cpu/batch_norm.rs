@@ -12,6 +12,9 @@
 /// norm); `None` normalises over this process's batch alone.
 pub type Sync<'a> = Option<&'a dyn Fn(&mut [f64])>;
 
+/// [`Sync`]'s sum in backward, with the number of values per channel over every process.
+pub type SyncBack<'a> = Option<(&'a dyn Fn(&mut [f64]), f64)>;
+
 /// `(y, mean, inv_std, M)` per channel, `M` the number of values each channel's statistics
 /// cover (summed over the processes with `sync`).
 #[allow(clippy::too_many_arguments)]
@@ -82,7 +85,7 @@ pub fn backward(
     gamma: &[f32],
     mean: &[f32],
     inv_std: &[f32],
-    sync: Option<(&dyn Fn(&mut [f64]), f64)>,
+    sync: SyncBack,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut m = (n * s) as f32;
     let (mut dgamma, mut dbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
