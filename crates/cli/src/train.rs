@@ -40,13 +40,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         );
         let (model, r) = nabla::train::resume(&checkpoint)?;
         anyhow::ensure!(
-            !r.stopped,
-            "--resume: training stopped early (a callback) after epoch {}: nothing to do",
-            r.epoch
-        );
-        anyhow::ensure!(
-            r.epoch < spec.train.epochs,
-            "--resume: the checkpoint has {} epochs done, the spec asks for {}: nothing to do (raise --epochs)",
+            r.stopped || r.epoch <= spec.train.epochs,
+            "--resume: the checkpoint has {} epochs done, the spec asks for {} (raise --epochs)",
             r.epoch,
             spec.train.epochs
         );
@@ -73,6 +68,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if lead {
         std::fs::create_dir_all(&out)
             .with_context(|| format!("cannot create output folder {}", out.display()))?;
+        remove_stale_temps(&out);
     }
     if !quiet && resumed.is_none() {
         print!("{}", model.summary());
@@ -88,12 +84,25 @@ pub fn run(a: TrainArgs) -> Result<()> {
         fit = fit.callback_boxed(c.build(&out)?);
     }
     if let Some(r) = resumed {
+        // a run killed after its last epoch (while writing its final files) is finished:
+        // no epoch to train, the files written again
+        let finished = r.stopped || r.epoch >= spec.train.epochs;
         if !quiet {
-            println!(
-                "resuming after epoch {} from {}",
-                r.epoch,
-                checkpoint.display()
-            );
+            match finished {
+                true => println!(
+                    "training finished after epoch {} ({}): writing the final files",
+                    r.epoch,
+                    checkpoint.display()
+                ),
+                false => println!(
+                    "resuming after epoch {} from {}",
+                    r.epoch,
+                    checkpoint.display()
+                ),
+            }
+        }
+        if finished {
+            fit.epochs = r.epoch;
         }
         fit = fit.resume(r);
     }
@@ -123,4 +132,40 @@ fn default_out(spec: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
     PathBuf::from("runs").join(stem)
+}
+
+/// Removes the temporary files of atomic writes that a killed run left in `dir`
+/// (`.NAME.PID.tmp` of a process that no longer runs).
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit('.').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| p != std::process::id() && !alive(p)) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs (signal 0 checks without sending anything).
+#[cfg(unix)]
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Elsewhere nabla cannot tell, and keeps the file.
+#[cfg(not(unix))]
+fn alive(_: u32) -> bool {
+    true
 }

@@ -500,11 +500,11 @@ fn resume_continues_exactly_and_survives_a_crash_mid_write() {
         "--out",
         s(&parted),
         "--epochs",
-        "2",
+        "1",
         "--resume",
     ]);
     assert!(
-        e.contains("2 epochs done") && e.contains("nothing to do"),
+        e.contains("2 epochs done") && e.contains("asks for 1"),
         "{e}"
     );
     let e = fails(&[
@@ -663,13 +663,18 @@ fn invalid_callback_settings_are_spec_errors() {
     );
     let e = fails(&["train", s(&p), "-q"]);
     assert!(e.contains("factor") && e.contains("(0, 1)"), "{e}");
-    // a run that stopped early has nothing to resume
+    // a run that stopped early trains no more on resume: it writes its final files again
     let stop = with(r#"{ type = "early_stopping", monitor = "loss", mode = "max", patience = 1 }"#);
     let p = write_spec(&dir, "c.toml", &stop);
     let out = dir.path().join("o");
     ok(&["train", s(&p), "--out", s(&out), "-q"]);
-    let e = fails(&["train", s(&p), "--out", s(&out), "--resume", "-q"]);
-    assert!(e.contains("stopped early"), "{e}");
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    let printed = ok(&["train", s(&p), "--out", s(&out), "--resume"]);
+    assert!(printed.contains("writing the final files"), "{printed}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("history.csv")).unwrap(),
+        history
+    );
 }
 
 #[test]
@@ -1153,4 +1158,73 @@ batch_size = 16
         s(&dir.path().join("hf2")),
     ]);
     assert!(e.contains("classifier") && e.contains("linear"), "{e}");
+}
+
+/// Killed while writing its final files (the model, after the last epoch's checkpoint): the
+/// run is left without model, history, spec and curves, and a temporary file stays behind.
+/// `--resume` writes the missing files, the same as an uninterrupted run's, and removes the
+/// temporary file.
+#[test]
+fn resume_finishes_a_run_killed_while_writing_its_final_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
+    let args =
+        |out: &Path| ["train", &spec(), "--out", s(out), "--epochs", "2", "-q"].map(String::from);
+    ok(&args(&straight).each_ref().map(String::as_str));
+    let out = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(args(&killed))
+        .env("NABLA_TEST_ABORT_WRITING", "model.safetensors")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the process was aborted");
+    let temps = |d: &Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    };
+    assert!(!killed.join("model.safetensors").exists());
+    assert!(!killed.join("history.csv").exists());
+    assert_eq!(
+        temps(&killed).len(),
+        1,
+        "the aborted write leaves its temporary file"
+    );
+    let mut resume = args(&killed).to_vec();
+    resume.retain(|a| a != "-q");
+    resume.push("--resume".into());
+    let printed = ok(&resume.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        printed.contains("training finished after epoch 2"),
+        "{printed}"
+    );
+    for f in [
+        "model.safetensors",
+        "history.csv",
+        "spec.toml",
+        "curves.png",
+    ] {
+        assert!(killed.join(f).exists(), "{f} missing after --resume");
+    }
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    assert_eq!(read(&straight, "history.csv"), read(&killed, "history.csv"));
+    // the same weights, bit for bit (the file's metadata is a map, written in any order)
+    let weights = |d: &Path| -> Vec<Vec<u32>> {
+        let m = nabla::prelude::Model::load(d.join("model.safetensors")).unwrap();
+        let named = m.named_params();
+        named
+            .iter()
+            .map(|(_, p)| p.value.data().iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    assert!(
+        weights(&straight) == weights(&killed),
+        "the finished model differs"
+    );
+    assert_eq!(
+        temps(&killed),
+        Vec::<String>::new(),
+        "stale temporary files removed"
+    );
 }
