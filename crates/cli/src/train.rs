@@ -39,6 +39,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             checkpoint.display()
         );
         let (model, r) = nabla::train::resume(&checkpoint)?;
+        check_belongs(&model, &spec, &checkpoint)?;
         anyhow::ensure!(
             r.stopped || r.epoch <= spec.train.epochs,
             "--resume: the checkpoint has {} epochs done, the spec asks for {} (raise --epochs)",
@@ -168,4 +169,60 @@ fn alive(pid: u32) -> bool {
 #[cfg(not(unix))]
 fn alive(_: u32) -> bool {
     true
+}
+
+/// Whether the checkpoint was written by a run of this spec: the same architecture (for a
+/// spec that builds its model from layers) and the same loss; the error names the first
+/// field that differs.
+fn check_belongs(model: &Model, spec: &Spec, checkpoint: &Path) -> Result<()> {
+    let differs = |what: &str, saved: serde_json::Value, asked: serde_json::Value| {
+        let (path, s, a) = first_difference(&saved, &asked, what.to_string())?;
+        Some(anyhow::anyhow!(
+            "--resume: the checkpoint {} was written for another spec: {path} is {s} there, the spec says {a}",
+            checkpoint.display()
+        ))
+    };
+    if spec.model.pretrained.is_none() {
+        let built = spec.model.build(spec.train.seed)?.config();
+        if let Some(e) = differs(
+            "model",
+            serde_json::to_value(model.config())?,
+            serde_json::to_value(built)?,
+        ) {
+            return Err(e);
+        }
+    }
+    let saved = model.compile_config().map(|c| c.loss);
+    let loss = serde_json::to_value(&spec.compile_config().loss)?;
+    match differs("train.loss", serde_json::to_value(saved)?, loss) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The first place where `a` and `b` differ, as `(path, a's value, b's value)`.
+fn first_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    path: String,
+) -> Option<(String, serde_json::Value, serde_json::Value)> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let (u, v) = (
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                );
+                first_difference(u, v, format!("{path}.{k}"))
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (u, v))| first_difference(u, v, format!("{path}[{i}]"))),
+        _ => (a != b).then(|| (path, a.clone(), b.clone())),
+    }
 }

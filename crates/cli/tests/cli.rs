@@ -1228,3 +1228,61 @@ fn resume_finishes_a_run_killed_while_writing_its_final_files() {
         "stale temporary files removed"
     );
 }
+
+/// `--resume` with a spec that is not the checkpoint's: an error naming what differs (it
+/// used to go on with the checkpoint's model and fail later, or not at all).
+#[test]
+fn resume_refuses_a_checkpoint_of_another_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok(&["train", &spec(), "--out", s(&out), "--epochs", "1", "-q"]);
+    let text = std::fs::read_to_string(spec()).unwrap();
+    let narrower = text.replace("units = 128", "units = 64");
+    assert_ne!(narrower, text);
+    let p = write_spec(&dir, "narrower.toml", &narrower);
+    let e = fails(&[
+        "train",
+        s(&p),
+        "--out",
+        s(&out),
+        "--epochs",
+        "2",
+        "--resume",
+    ]);
+    assert!(
+        e.contains("another spec") && e.contains("units is 128 there, the spec says 64"),
+        "{e}"
+    );
+    let other_loss = text.replace(
+        "loss = \"sparse_categorical_crossentropy\"",
+        "loss = { type = \"sparse_categorical_crossentropy\", label_smoothing = 0.1 }",
+    );
+    assert_ne!(other_loss, text);
+    let p = write_spec(&dir, "loss.toml", &other_loss);
+    let e = fails(&[
+        "train",
+        s(&p),
+        "--out",
+        s(&out),
+        "--epochs",
+        "2",
+        "--resume",
+    ]);
+    assert!(
+        e.contains("train.loss") && e.contains("label_smoothing"),
+        "{e}"
+    );
+    // the same spec with another seed resumes (the seed made the checkpoint's weights)
+    ok(&[
+        "train",
+        &spec(),
+        "--out",
+        s(&out),
+        "--epochs",
+        "2",
+        "--seed",
+        "7",
+        "--resume",
+        "-q",
+    ]);
+}
