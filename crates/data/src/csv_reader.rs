@@ -178,6 +178,7 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
     let mut texts: Vec<String> = Vec::new();
     let mut values: Vec<Vec<f32>> = vec![Vec::new(); inputs.len() + targets.len()];
     let mut labels: Vec<String> = Vec::new();
+    let mut rows: Vec<usize> = Vec::new(); // each row's line
     let mut line = if spec.header { 1 } else { 0 };
     let mut pending = if spec.header {
         None
@@ -193,6 +194,10 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             },
         };
         line += 1;
+        // the csv reader skips blank lines without counting them: the true line of an error
+        // comes from the record's byte offset (read again only then)
+        let byte = rec.position().map(|p| p.byte());
+        let line = || byte.map_or(line, |b| line_of(path, b));
         if rec.len() == 1 && rec.get(0).is_some_and(|s| s.trim().is_empty()) {
             continue; // blank line
         }
@@ -200,7 +205,8 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             return Err(err(
                 path,
                 format!(
-                    "line {line}: expected {} fields, received {}",
+                    "line {}: expected {} fields, received {}",
+                    line(),
                     names.len(),
                     rec.len()
                 ),
@@ -209,21 +215,22 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
         for ((_, cols), v) in inputs.iter().chain(&targets).zip(values.iter_mut()) {
             for &c in cols {
                 let s = rec.get(c).unwrap_or("").trim();
-                let x: f32 = s.parse().map_err(|_| {
+                v.push(finite(s).map_err(|what| {
                     err(
                         path,
                         format!(
-                            "line {line}, column '{}': expected a number, received '{s}'",
+                            "line {}, column '{}': expected {what}, received '{s}'",
+                            line(),
                             names[c]
                         ),
                     )
-                })?;
-                v.push(x);
+                })?);
             }
         }
         if let Some(t) = text {
             texts.push(rec.get(t).unwrap_or("").to_string());
         }
+        rows.push(line());
         labels.push(
             label
                 .map_or("", |l| rec.get(l).unwrap_or(""))
@@ -235,6 +242,18 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
         return Err(err(path, "has no data rows".into()));
     }
     let numeric: Option<Vec<f32>> = labels.iter().map(|s| s.parse::<f32>().ok()).collect();
+    // numeric labels must be finite numbers too (`nan` is a number to `parse`)
+    if let (Some(y), Some(l)) = (&numeric, label) {
+        if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+            return Err(err(
+                path,
+                format!(
+                    "line {}, column '{}': expected a finite number, received '{}'",
+                    rows[i], names[l], labels[i]
+                ),
+            ));
+        }
+    }
     let (y, classes) = match numeric {
         Some(y) => (y, None),
         None => {
@@ -275,6 +294,35 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
         classes,
         texts: text.is_some().then_some(texts),
     })
+}
+
+/// The line (from 1) of the record the csv reader says starts at byte `offset` of the file
+/// at `path` (its offset is where it began to read: before the blank lines it skipped).
+fn line_of(path: &Path, offset: u64) -> usize {
+    use std::io::{BufReader, Read};
+    let Ok(f) = std::fs::File::open(path) else {
+        return 0;
+    };
+    let mut line = 1;
+    for (i, b) in BufReader::new(f).bytes().map_while(|b| b.ok()).enumerate() {
+        match b {
+            b'\n' => line += 1,
+            b'\r' => {}
+            _ if i as u64 >= offset => break,
+            _ => {}
+        }
+    }
+    line
+}
+
+/// A feature value: a finite number (NaN, infinities and values beyond f32's range such as
+/// 1e400 would end as a NaN loss far from the file); else what was expected.
+fn finite(s: &str) -> std::result::Result<f32, &'static str> {
+    match s.parse::<f32>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err("a finite number"),
+        Err(_) => Err("a number"),
+    }
 }
 
 #[cfg(test)]
@@ -377,6 +425,22 @@ mod tests {
             e.contains("line 3, column 'b'") && e.contains("received 'x'"),
             "{e}"
         );
+        for bad in ["nan", "inf", "-inf", "1e400"] {
+            let (_d, p) = write(&format!("a,b,y\n1,2,0\n3,{bad},1\n"));
+            let e = read_csv(&spec(p, "y")).unwrap_err().to_string();
+            assert!(
+                e.contains("line 3, column 'b'")
+                    && e.contains("a finite number")
+                    && e.contains(bad),
+                "{e}"
+            );
+            let (_d, p) = write(&format!("a,b,y\n1,2,0\n\n3,4,{bad}\n"));
+            let e = read_csv(&spec(p, "y")).unwrap_err().to_string();
+            assert!(
+                e.contains("line 4, column 'y'") && e.contains("a finite number"),
+                "{e}"
+            );
+        }
         let (_d, p) = write("a,b,y\n1,2,0\n3,1\n");
         let e = read_csv(&spec(p, "y")).unwrap_err().to_string();
         assert!(e.contains("line 3: expected 3 fields, received 2"), "{e}");
