@@ -143,6 +143,17 @@ fn sample_and_class_weights_scale_each_sample() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("class_weight") && e.contains("2 classes"), "{e}");
+    // a NaN or negative class weight names the class (it used to end as a NaN loss)
+    for bad in [f32::NAN, f32::INFINITY, -1.0] {
+        let e = m
+            .fit(&data, fit().class_weight(&[1.0, bad]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("class_weight") && e.contains("of class 1") && e.contains("finite"),
+            "{e}"
+        );
+    }
 }
 
 #[test]

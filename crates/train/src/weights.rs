@@ -67,6 +67,15 @@ pub fn sample_weights(
                 cw.len()
             )));
         }
+        if let Some((c, v)) = cw
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !v.is_finite() || **v < 0.0)
+        {
+            return Err(Error::Input(format!(
+                "class_weight: weight {v} of class {c} is not a finite number >= 0"
+            )));
+        }
         for (i, (wi, c)) in w.iter_mut().zip(classes(data, loss)).enumerate() {
             let f = cw.get(c).ok_or_else(|| {
                 Error::Input(format!(
