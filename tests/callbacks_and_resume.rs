@@ -449,3 +449,30 @@ fn a_checkpoint_gives_its_floats_back_bit_for_bit() {
         .count();
     assert_eq!(differ, 0, "{differ} of {} floats changed", values.len());
 }
+
+/// SGD at lr 1e6: the loss reaches 1e25 without ever being NaN. It used to end "successfully"
+/// with a useless model; now `fit` stops with an error that says it diverged.
+#[test]
+fn a_diverging_run_stops_with_an_error() {
+    let (train, _) = nabla::datasets::mnist().unwrap();
+    let train = train.slice(0..1024);
+    let mut m = Sequential::new([28, 28])
+        .add(Flatten::new())
+        .add(Dense::new(32).activation(Activation::Relu))
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .build(1)
+        .unwrap();
+    m.compile(Sgd::new(1e6), Loss::SparseCategoricalCrossentropy, &[])
+        .unwrap();
+    let e = m
+        .fit(&train, Fit::new().epochs(3).batch_size(32).verbose(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("diverged") && e.contains("at the first step"),
+        "{e}"
+    );
+    // an ordinary run is not mistaken for one
+    let mut m = mlp(3);
+    m.fit(&data(), Fit::new().epochs(3).verbose(0)).unwrap();
+}

@@ -19,6 +19,20 @@ pub enum Error {
         /// The loss value.
         value: f32,
     },
+    /// The loss grew by orders of magnitude: training diverged without reaching NaN.
+    #[error("the loss grew from {first} at the first step to {value} at epoch {epoch}, step {step} (more than {factor:e} times): training diverged and stopped (lower the learning rate)")]
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+        /// The loss at that step.
+        value: f32,
+        /// The loss at the first step of `fit`.
+        first: f32,
+        /// The growth that counts as divergence.
+        factor: f32,
+    },
     /// A spec file is malformed or inconsistent.
     #[error("{0}")]
     Spec(String),

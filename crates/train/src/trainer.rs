@@ -19,6 +19,10 @@ use std::borrow::Cow;
 /// Batch size of `evaluate` and `predict`.
 pub const EVAL_BATCH: usize = 1000;
 
+/// How many times the first step's loss (or 1, if more) a step's loss may reach before
+/// `fit` reports that training diverged.
+pub const DIVERGED: f32 = 1e6;
+
 /// Keras's `fit` / `evaluate` / `predict` on a compiled [`Model`].
 pub trait Training {
     /// Trains for `opts.epochs` epochs and returns the per-epoch logs.
@@ -271,6 +275,18 @@ fn train_epoch(
         if !value.is_finite() {
             break;
         }
+        // a loss a million times the first step's (and above 1e6) diverged without reaching
+        // NaN: stop rather than save a useless model without a word
+        let first = *hooks.first_loss.get_or_insert(value);
+        if value > DIVERGED * first.abs().max(1.0) {
+            return Err(Error::Diverged {
+                epoch,
+                step,
+                value,
+                first,
+                factor: DIVERGED,
+            });
+        }
         if let Some((out, batch)) = &run {
             if let Some(pv) = out.penalty {
                 *penalty_sum.get_or_insert(0.0) += pv as f64 * batch.len() as f64;
@@ -352,6 +368,7 @@ impl Training for Model {
             callbacks: &mut callbacks,
             epochs: opts.epochs,
             rank,
+            first_loss: None,
         };
         hooks.run(self, opts.initial_epoch, &history, |c, s| {
             c.on_train_begin(s)
@@ -494,6 +511,8 @@ struct Hooks<'c, 'a> {
     callbacks: &'c mut Vec<Box<dyn Callback + 'a>>,
     epochs: usize,
     rank: usize,
+    /// The loss of this fit's first step (divergence is measured against it).
+    first_loss: Option<f32>,
 }
 
 impl Hooks<'_, '_> {
