@@ -64,7 +64,13 @@ pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
     let dims: Vec<usize> = (0..ndim)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
         .collect();
-    let n: usize = dims.iter().product();
+    // checked: dimensions whose product wraps (to exactly 2^64, say) must not pass as empty
+    let n = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| {
+            format!("IDX dimensions {dims:?}: expected at most 2^64 bytes in all, received more")
+        })?;
     let data = &bytes[header..];
     if data.len() != n {
         return Err(format!(
@@ -94,6 +100,11 @@ mod tests {
         assert!(parse_idx(b"PK\x03\x04")
             .unwrap_err()
             .contains("not an IDX file"));
+        // 2^16 · 2^16 · 2^16 · 2^16 = 2^64 wraps to 0 in unchecked arithmetic: an empty payload
+        // passed as a valid array
+        let huge = [0u8, 0, 8, 4, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0];
+        let e = parse_idx(&huge).unwrap_err();
+        assert!(e.contains("at most 2^64 bytes"), "{e}");
         let mut wrong_type = f.clone();
         wrong_type[2] = 0x0d;
         assert!(parse_idx(&wrong_type).unwrap_err().contains("0x0d"));
