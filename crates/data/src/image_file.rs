@@ -10,6 +10,10 @@ use crate::error::{Error, Result};
 use image::imageops::FilterType;
 use std::path::Path;
 
+/// The most values an image input may have (2^28 floats, 1 GiB): a model file's input shape
+/// decides the size an image is resized to, and must not ask for billions of pixels.
+pub const MAX_IMAGE_VALUES: usize = 1 << 28;
+
 /// Reads the image at `path` as `shape = [channels, height, width]` (channels 1 or 3), or
 /// `[height, width]` for one gray channel; `invert` maps each value `v` to `1 - v`.
 pub fn read_image(path: &Path, shape: &[usize], invert: bool) -> Result<Vec<f32>> {
@@ -29,6 +33,13 @@ pub fn read_image(path: &Path, shape: &[usize], invert: bool) -> Result<Vec<f32>
         path: path.display().to_string(),
         msg,
     };
+    let values = [c, h, w].iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if values.is_none_or(|v| v > MAX_IMAGE_VALUES) || h == 0 || w == 0 {
+        return Err(err(format!(
+            "an image input of shape {shape:?}: expected 1 to {MAX_IMAGE_VALUES} values (2^28), received {}",
+            values.map_or("more than 2^64".to_string(), |v| v.to_string())
+        )));
+    }
     let img =
         image::open(path).map_err(|e| err(format!("not a readable PNG or JPEG image: {e}")))?;
     let img = if (img.width() as usize, img.height() as usize) != (w, h) {

@@ -74,6 +74,21 @@ fn bad_image_files_and_shapes_name_the_file() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("missing.png"), "{e}");
+    // a model file's input shape decides the size to resize to: billions of pixels (which
+    // hung, resizing) or a size past u32 are refused before the image is read
+    let digit = fixture("digits/digit_3_idx8015.png");
+    for shape in [
+        [1, 100_000, 100_000],
+        [3, 1 << 33, 1],
+        [1, 0, 28],
+        [1, usize::MAX, 2],
+    ] {
+        let e = read_image(&digit, &shape, false).unwrap_err().to_string();
+        assert!(
+            e.contains("image input of shape") && e.contains("2^28"),
+            "{shape:?}: {e}"
+        );
+    }
 }
 
 #[test]
