@@ -1286,3 +1286,61 @@ fn resume_refuses_a_checkpoint_of_another_spec() {
         "-q",
     ]);
 }
+
+/// A spec that declares absurd sizes (a 1 KB file) gets an error naming the layer before any
+/// weight or batch is allocated: it used to allocate terabytes and abort, or panic on a
+/// capacity overflow.
+#[test]
+fn absurd_sizes_in_a_spec_are_errors_not_aborts() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = format!("{}/../../specs", env!("CARGO_MANIFEST_DIR"));
+    let cases = [
+        (
+            "mnist_mlp.toml",
+            "units = 128",
+            "units = 1000000000000",
+            "layer 'dense'",
+        ),
+        (
+            "mnist_mlp.toml",
+            "input_shape = [28, 28]",
+            "input_shape = [1000000, 1000000]",
+            "input_shape",
+        ),
+        (
+            "mnist_cnn.toml",
+            "filters = 32",
+            "filters = 1000000000000",
+            "conv2d",
+        ),
+        ("mnist_lstm.toml", "units = 256", "units = 1000000", "lstm"),
+        (
+            "shakespeare_gpt.toml",
+            "output_dim = 128",
+            "output_dim = 1000000000000",
+            "embedding",
+        ),
+        (
+            "mnist_cnn.toml",
+            "{ type = \"max_pool2d\", pool_size = 2 },",
+            "{ type = \"up_sampling2d\", size = 100000 },",
+            "up_sampling2d",
+        ),
+        (
+            "mnist_cnn.toml",
+            "{ type = \"max_pool2d\", pool_size = 2 },",
+            "{ type = \"zero_padding2d\", padding = 1000000000 },",
+            "zero_padding2d",
+        ),
+    ];
+    for (i, (file, from, to, names)) in cases.iter().enumerate() {
+        let text = std::fs::read_to_string(format!("{specs}/{file}")).unwrap();
+        assert!(text.contains(from), "{file} has no '{from}'");
+        let p = write_spec(&dir, &format!("{i}.toml"), &text.replacen(from, to, 1));
+        let e = fails(&["summary", s(&p)]);
+        assert!(
+            e.contains(names) && (e.contains("NABLA_MAX_VALUES") || e.contains("fits in memory")),
+            "{file} with {to}: {e}"
+        );
+    }
+}

@@ -208,6 +208,12 @@ impl Graph {
                             e
                         }
                     })?;
+                    // a layer whose output per sample is past the budget (up-sampling by
+                    // 10^5, padding by 10^9) fails here, before any batch is allocated
+                    crate::budget::checked_values(
+                        || format!("output of layer '{}'", names[i]),
+                        &out,
+                    )?;
                     built[li] = Some((ins, out.clone()));
                     out
                 }

@@ -31,12 +31,13 @@ pub(crate) fn check_inputs(inputs: &[InputConfig]) -> Result<()> {
                 format!("{:?}", a.name),
             ));
         }
+        let what = if inputs.len() == 1 && a.name == crate::config::DEFAULT_INPUT {
+            "input_shape".to_string() // the one unnamed input of a sequential model
+        } else {
+            format!("shape of input '{}'", a.name)
+        };
+        crate::budget::checked_values(|| what.clone(), &a.shape)?;
         if a.shape.contains(&0) {
-            let what = if inputs.len() == 1 && a.name == crate::config::DEFAULT_INPUT {
-                "input_shape".to_string() // the one unnamed input of a sequential model
-            } else {
-                format!("shape of input '{}'", a.name)
-            };
             return Err(Error::config(
                 what,
                 "positive sizes",

@@ -2,6 +2,7 @@
 //! metrics, the `Sequential` model with `summary()`, and save/load in one `.safetensors` file.
 
 pub mod activations;
+pub mod budget;
 pub mod checkpoint;
 pub mod config;
 pub mod decode;

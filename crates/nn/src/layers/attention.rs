@@ -159,7 +159,9 @@ impl Layer for MultiHeadAttention {
                 received: input.to_vec(),
             });
         };
-        let e = c.num_heads * c.key_dim;
+        let what = || format!("projections of layer '{}'", self.name());
+        let e = crate::budget::checked_mul(what, c.num_heads, c.key_dim)?;
+        crate::budget::checked_values(what, &[d, 3, e])?;
         let mut params = Vec::new();
         // PyTorch's defaults: glorot over the stacked [d, 3e] in-projection, nn.Linear's for
         // the output; a given initialiser uses each matrix's own fans

@@ -193,11 +193,10 @@ impl Layer for Conv1d {
                 received: input.to_vec(),
             });
         };
-        let (fan_in, fan_out) = (ch / c.groups * c.kernel_size, c.filters * c.kernel_size);
         let shape = [c.filters, ch / c.groups, c.kernel_size];
-        let w = c
-            .kernel_initializer
-            .sample(c.filters * fan_in, fan_in, fan_out, rng);
+        let n = crate::budget::checked_values(|| format!("kernel of layer '{name}'"), &shape)?;
+        let (fan_in, fan_out) = (ch / c.groups * c.kernel_size, c.filters * c.kernel_size);
+        let w = c.kernel_initializer.sample(n, fan_in, fan_out, rng);
         let mut kernel = Param::new("kernel", Tensor::from_vec(w, &shape));
         kernel.trainable = c.trainable;
         self.bias = c.use_bias.then(|| {

@@ -217,10 +217,11 @@ impl Layer for Conv2d {
                 received: input.to_vec(),
             });
         };
+        let shape = [c.filters, ch / c.groups, c.kernel_size.0, c.kernel_size.1];
+        // checked first: the fans below are at most the kernel's size
+        let n = crate::budget::checked_values(|| format!("kernel of layer '{name}'"), &shape)?;
         let area = c.kernel_size.0 * c.kernel_size.1;
         let (fan_in, fan_out) = (ch / c.groups * area, c.filters * area);
-        let n = c.filters * fan_in;
-        let shape = [c.filters, ch / c.groups, c.kernel_size.0, c.kernel_size.1];
         let mut kernel = Param::new(
             "kernel",
             Tensor::from_vec(c.kernel_initializer.sample(n, fan_in, fan_out, rng), &shape),

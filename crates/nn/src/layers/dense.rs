@@ -172,10 +172,11 @@ impl Layer for Dense {
                 })
             }
         };
-        let w = self
-            .cfg
-            .kernel_initializer
-            .sample(fan_in * units, fan_in, units, rng);
+        let n = crate::budget::checked_values(
+            || format!("kernel of layer '{}'", self.name()),
+            &[fan_in, units],
+        )?;
+        let w = self.cfg.kernel_initializer.sample(n, fan_in, units, rng);
         let mut kernel = Param::new("kernel", Tensor::from_vec(w, &[fan_in, units]));
         kernel.trainable = self.cfg.trainable;
         self.kernel = Some(kernel);

@@ -142,7 +142,10 @@ impl Layer for Embedding {
                 p,
             ));
         }
-        let n = c.input_dim * c.output_dim;
+        let n = crate::budget::checked_values(
+            || format!("embeddings of layer '{}'", self.name()),
+            &[c.input_dim, c.output_dim],
+        )?;
         let mut t = c
             .embeddings_initializer
             .sample(n, c.input_dim, c.output_dim, rng);

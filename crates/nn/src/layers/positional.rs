@@ -109,9 +109,13 @@ impl Layer for PositionalEmbedding {
                 len,
             ));
         }
+        let n = crate::budget::checked_values(
+            || format!("positions of layer '{}'", self.name()),
+            &[len, d],
+        )?;
         match self.cfg.kind {
             PositionKind::Learned => {
-                let v = (0..len * d).map(|_| rng.normal()).collect();
+                let v = (0..n).map(|_| rng.normal()).collect();
                 let mut p = Param::new("positions", Tensor::from_vec(v, &[len, d]));
                 p.trainable = self.cfg.trainable;
                 self.table = Some(p);

@@ -356,7 +356,16 @@ impl<K: CellKind> Layer for Recurrent<K> {
                 received: input.to_vec(),
             });
         }
-        let (h, dirs, gh) = (c.units, self.directions(), self.kind.gates() * c.units);
+        let name = self.name().to_string();
+        let gh = crate::budget::checked_mul(
+            || format!("units of layer '{name}'"),
+            self.kind.gates(),
+            c.units,
+        )?;
+        let (h, dirs) = (c.units, self.directions());
+        // the largest weights: [gates · units, max(features, directions · units)]
+        let widest = features.max(dirs.saturating_mul(h));
+        crate::budget::checked_values(|| format!("weights of layer '{name}'"), &[gh, widest])?;
         let bound = 1.0 / (h as f32).sqrt();
         let default = Initializer::RandomUniform {
             minval: -bound,

@@ -95,7 +95,12 @@ impl Layer for UpSampling2d {
                 received: input.to_vec(),
             });
         };
-        Ok(vec![c, h * fh, w * fw])
+        let what = || format!("size of layer '{}'", self.name());
+        let (oh, ow) = (
+            crate::budget::checked_mul(what, h, fh)?,
+            crate::budget::checked_mul(what, w, fw)?,
+        );
+        Ok(vec![c, oh, ow])
     }
 
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {

@@ -110,7 +110,15 @@ impl Layer for ZeroPadding2d {
             });
         };
         let [t, b, l, r] = self.cfg.padding.0;
-        Ok(vec![c, h + t + b, w + l + r])
+        let sum = |a: usize, b: usize, c: usize| a.checked_add(b)?.checked_add(c);
+        match (sum(h, t, b), sum(w, l, r)) {
+            (Some(oh), Some(ow)) => Ok(vec![c, oh, ow]),
+            _ => Err(Error::config(
+                format!("padding of layer '{}'", self.name()),
+                "a padded size that fits in memory",
+                format!("{:?} around {h}x{w}", self.cfg.padding),
+            )),
+        }
     }
 
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
