@@ -227,3 +227,35 @@ fn token_ids_outside_the_vocabulary_are_errors_not_panics() {
     let m = err(model.predict(&Tensor::from_vec(vec![0.0, 1.5, 2.0], &[1, 3])));
     assert_has(&m, &["predict input", "whole numbers", "1.5"]);
 }
+
+/// A model file is read by what its 8-byte header announces, bounded by the file's real size:
+/// a 64 GB (sparse) file that is not safetensors fails after a few bytes, where it used to be
+/// read whole first (64 GB asked of the allocator); headers past the file or not JSON are
+/// named as such.
+#[test]
+fn model_files_are_checked_by_their_header_before_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.safetensors");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(1 << 36).unwrap();
+    drop(f);
+    // zeros: an 8-byte header size of 0, then no JSON
+    assert_has(
+        &err(Model::load(&big)),
+        &["big.safetensors", "not a JSON object"],
+    );
+    let mut announce = (1u64 << 40).to_le_bytes().to_vec();
+    announce.extend_from_slice(b"{}");
+    let p = dir.path().join("past.safetensors");
+    std::fs::write(&p, &announce).unwrap();
+    assert_has(
+        &err(Model::load(&p)),
+        &["announces 1099511627776 bytes", "holds 10 bytes"],
+    );
+    let p = dir.path().join("short.safetensors");
+    std::fs::write(&p, b"abc").unwrap();
+    assert_has(
+        &err(Model::load(&p)),
+        &["8-byte header size", "holds 3 bytes"],
+    );
+}

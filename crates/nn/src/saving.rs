@@ -51,6 +51,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// The largest safetensors header nabla reads (the format's own limit is 100 MB).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// A safetensors file's bytes, read only after its 8-byte header size and its JSON header
+/// have been checked against the file's real size: a large file that is not one is refused
+/// after a few bytes, not read whole first.
+fn read_checked(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |e: std::io::Error| Error::file(path, format!("cannot read: {e}"));
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let size = f.metadata().map_err(io)?.len();
+    let mut head = [0u8; 8];
+    if size < 8 {
+        return Err(Error::file(
+            path,
+            format!("not a safetensors file: expected an 8-byte header size, the file holds {size} bytes"),
+        ));
+    }
+    f.read_exact(&mut head).map_err(io)?;
+    let n = u64::from_le_bytes(head);
+    if n > size - 8 || n > MAX_HEADER {
+        return Err(Error::file(
+            path,
+            format!(
+                "not a safetensors file or truncated: its header announces {n} bytes, expected at most {} (the file holds {size} bytes)",
+                (size - 8).min(MAX_HEADER)
+            ),
+        ));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(io)?;
+    if serde_json::from_slice::<serde_json::Value>(&header).map_or(true, |v| !v.is_object()) {
+        return Err(Error::file(
+            path,
+            "not a safetensors file: its header is not a JSON object",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    bytes.extend_from_slice(&head);
+    bytes.extend_from_slice(&header);
+    f.read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
 /// A named f32 tensor for a file: `(name, shape, values)`.
 pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 
@@ -146,8 +190,7 @@ impl Model {
         path: impl AsRef<Path>,
     ) -> Result<(Model, HashMap<String, String>, Vec<NamedTensor>)> {
         let path = path.as_ref();
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        let bytes = read_checked(path)?;
         Model::from_bytes_with(&bytes).map_err(|e| match e {
             Error::File { msg, .. } => Error::file(path, msg),
             other => Error::file(path, other.to_string()),
