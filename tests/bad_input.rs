@@ -259,3 +259,41 @@ fn model_files_are_checked_by_their_header_before_being_read() {
         &["8-byte header size", "holds 3 bytes"],
     );
 }
+
+/// A model file whose config asks for a weight larger than any tensor it stores (units 128
+/// changed to 1,000,000: a 3 GB kernel) is refused before that weight is allocated; it used
+/// to be built first and then found not to match.
+#[test]
+fn a_model_file_config_larger_than_its_tensors_is_refused_before_building() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    let mut m = Sequential::new([28, 28])
+        .add(Flatten::new())
+        .add(Dense::new(128))
+        .add(Dense::new(10))
+        .build(1)
+        .unwrap();
+    m.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])
+        .unwrap();
+    m.save(&good).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(bytes[8..8 + n].to_vec()).unwrap();
+    let edited = header.replacen(r#"\"units\":128"#, r#"\"units\":1000000"#, 1);
+    assert_ne!(edited, header, "the config holds the units");
+    let mut out = (edited.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(edited.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, out).unwrap();
+    assert_has(
+        &err(Model::load(&bad)),
+        &[
+            "bad.safetensors",
+            "layer 'dense'",
+            "largest tensor the model file stores",
+            "784000000 values",
+        ],
+    );
+    Model::load(&good).unwrap();
+}

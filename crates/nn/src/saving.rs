@@ -226,7 +226,13 @@ impl Model {
         }
         let cfg: ModelConfig = serde_json::from_str(model_json)
             .map_err(|e| bad(format!("model config cannot be read: {e}")))?;
-        let mut model = cfg.build(0)?;
+        let largest = st
+            .tensors()
+            .iter()
+            .map(|(_, v)| v.shape().iter().product::<usize>())
+            .max()
+            .unwrap_or(0);
+        let mut model = crate::budget::with_weight_limit(largest, || cfg.build(0))?;
         let mut used = Vec::new();
         for (name, param) in model.params_mut_named() {
             let view = st

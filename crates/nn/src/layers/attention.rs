@@ -161,7 +161,7 @@ impl Layer for MultiHeadAttention {
         };
         let what = || format!("projections of layer '{}'", self.name());
         let e = crate::budget::checked_mul(what, c.num_heads, c.key_dim)?;
-        crate::budget::checked_values(what, &[d, 3, e])?;
+        crate::budget::checked_weight(what, &[d, e])?; // each of query, key, value, output
         let mut params = Vec::new();
         // PyTorch's defaults: glorot over the stacked [d, 3e] in-projection, nn.Linear's for
         // the output; a given initialiser uses each matrix's own fans

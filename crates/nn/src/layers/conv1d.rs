@@ -194,7 +194,7 @@ impl Layer for Conv1d {
             });
         };
         let shape = [c.filters, ch / c.groups, c.kernel_size];
-        let n = crate::budget::checked_values(|| format!("kernel of layer '{name}'"), &shape)?;
+        let n = crate::budget::checked_weight(|| format!("kernel of layer '{name}'"), &shape)?;
         let (fan_in, fan_out) = (ch / c.groups * c.kernel_size, c.filters * c.kernel_size);
         let w = c.kernel_initializer.sample(n, fan_in, fan_out, rng);
         let mut kernel = Param::new("kernel", Tensor::from_vec(w, &shape));

@@ -219,7 +219,7 @@ impl Layer for Conv2d {
         };
         let shape = [c.filters, ch / c.groups, c.kernel_size.0, c.kernel_size.1];
         // checked first: the fans below are at most the kernel's size
-        let n = crate::budget::checked_values(|| format!("kernel of layer '{name}'"), &shape)?;
+        let n = crate::budget::checked_weight(|| format!("kernel of layer '{name}'"), &shape)?;
         let area = c.kernel_size.0 * c.kernel_size.1;
         let (fan_in, fan_out) = (ch / c.groups * area, c.filters * area);
         let mut kernel = Param::new(

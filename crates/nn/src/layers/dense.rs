@@ -172,7 +172,7 @@ impl Layer for Dense {
                 })
             }
         };
-        let n = crate::budget::checked_values(
+        let n = crate::budget::checked_weight(
             || format!("kernel of layer '{}'", self.name()),
             &[fan_in, units],
         )?;

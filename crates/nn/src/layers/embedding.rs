@@ -142,7 +142,7 @@ impl Layer for Embedding {
                 p,
             ));
         }
-        let n = crate::budget::checked_values(
+        let n = crate::budget::checked_weight(
             || format!("embeddings of layer '{}'", self.name()),
             &[c.input_dim, c.output_dim],
         )?;

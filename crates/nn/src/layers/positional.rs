@@ -109,10 +109,11 @@ impl Layer for PositionalEmbedding {
                 len,
             ));
         }
-        let n = crate::budget::checked_values(
-            || format!("positions of layer '{}'", self.name()),
-            &[len, d],
-        )?;
+        let what = || format!("positions of layer '{}'", self.name());
+        let n = match self.cfg.kind {
+            PositionKind::Learned => crate::budget::checked_weight(what, &[len, d])?,
+            PositionKind::Sinusoidal => crate::budget::checked_values(what, &[len, d])?,
+        };
         match self.cfg.kind {
             PositionKind::Learned => {
                 let v = (0..n).map(|_| rng.normal()).collect();

@@ -363,9 +363,15 @@ impl<K: CellKind> Layer for Recurrent<K> {
             c.units,
         )?;
         let (h, dirs) = (c.units, self.directions());
-        // the largest weights: [gates · units, max(features, directions · units)]
-        let widest = features.max(dirs.saturating_mul(h));
-        crate::budget::checked_values(|| format!("weights of layer '{name}'"), &[gh, widest])?;
+        // the largest weight: [gates · units, the widest of features, units and (when
+        // layers are stacked) directions · units]
+        let stacked = if c.num_layers > 1 {
+            dirs.saturating_mul(h)
+        } else {
+            0
+        };
+        let widest = features.max(h).max(stacked);
+        crate::budget::checked_weight(|| format!("weights of layer '{name}'"), &[gh, widest])?;
         let bound = 1.0 / (h as f32).sqrt();
         let default = Initializer::RandomUniform {
             minval: -bound,
