@@ -226,6 +226,21 @@ fn token_ids_outside_the_vocabulary_are_errors_not_panics() {
     assert_has(&m, &["embedding", "7"]);
     let m = err(model.predict(&Tensor::from_vec(vec![0.0, 1.5, 2.0], &[1, 3])));
     assert_has(&m, &["predict input", "whole numbers", "1.5"]);
+
+    // an embedding behind a reshape is checked too (it panicked inside the pass)
+    let x = Input::new("ids", [6]);
+    let ids = Reshape::new(&[2, 3]).call(&x);
+    let y = Embedding::new(5, 4).call(&ids);
+    let y = Dense::new(2).call(&Flatten::new().call(&y));
+    let model = Functional::new([&x], [&y]).build(0).unwrap();
+    let ids = Tensor::from_vec(vec![0.0, 1.0, 2.0, 3.0, 9.0, 1.0], &[1, 6]);
+    assert_has(&err(model.predict(&ids)), &["embedding", "[0, 5)", "9"]);
+    // and one fed by a dense layer's floats is refused when the model is built
+    let x = Input::new("x", [3]);
+    let h = Dense::new(3).named("floats").call(&x);
+    let y = Embedding::new(5, 4).call(&h);
+    let e = err(Functional::new([&x], [&y]).build(0));
+    assert_has(&e, &["reads token ids", "layer 'floats' (dense)"]);
 }
 
 /// A model file is read by what its 8-byte header announces, bounded by the file's real size:

@@ -97,6 +97,37 @@ pub struct Graph {
 /// The input shapes a layer was built for and its output shape.
 type BuiltFor = (Vec<Vec<usize>>, Vec<usize>);
 
+/// Every layer that reads indices (an embedding) takes a model input, directly or through
+/// layers that only move values: there its ids are checked before each pass, where they
+/// would otherwise be any float (a dense layer's output) and panic inside the pass.
+fn check_id_readers(
+    layers: &[Box<dyn Layer>],
+    layer_of: &[usize],
+    sources: &[Vec<Source>],
+    names: &[String],
+) -> Result<()> {
+    for (i, src) in sources.iter().enumerate() {
+        if !layers[layer_of[i]].takes_ids() {
+            continue;
+        }
+        let mut s = src.clone();
+        // walk back while one layer that only moves values feeds it
+        while let [Source::Node(j)] = s[..] {
+            let l = &layers[layer_of[j]];
+            if !l.passes_values() {
+                return Err(graph_err(format!(
+                    "layer '{}' reads token ids: expected its input from a model input, directly or through reshape, flatten or permute, received the output of layer '{}' ({})",
+                    names[i],
+                    names[j],
+                    l.config().type_name()
+                )));
+            }
+            s = sources[j].clone();
+        }
+    }
+    Ok(())
+}
+
 impl Graph {
     /// Names the unnamed layers, resolves what each node takes, orders the nodes, checks the
     /// graph and builds every layer from the shapes that reach it, drawing weights from `rng`.
@@ -219,6 +250,7 @@ impl Graph {
                 }
             };
         }
+        check_id_readers(&layers, &layer_of, &sources, &names)?;
         let mut readers = vec![0; n];
         for s in sources.iter().flatten().chain(&outputs) {
             if let Source::Node(j) = s {
@@ -369,12 +401,22 @@ impl Graph {
                 ));
             }
         }
-        for n in self
-            .nodes
-            .iter()
-            .filter(|n| n.inputs.contains(&Source::Input(k)))
-        {
-            self.layers[n.layer].check_input(x)?;
+        // the layers the input reaches, directly or through layers that only move its values
+        let mut reached: Vec<Source> = vec![Source::Input(k)];
+        let mut at = 0;
+        while at < reached.len() {
+            let from = reached[at];
+            at += 1;
+            for (j, n) in self.nodes.iter().enumerate() {
+                if n.inputs.contains(&from) {
+                    let layer = &self.layers[n.layer];
+                    layer.check_input(x)?;
+                    let moves = layer.passes_values() && n.inputs.len() == 1;
+                    if moves && !reached.contains(&Source::Node(j)) {
+                        reached.push(Source::Node(j));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -131,6 +131,17 @@ pub trait Layer: Send + Sync {
     fn check_input(&self, _x: &[f32]) -> Result<()> {
         Ok(())
     }
+    /// Whether the layer only moves values (reshape, flatten, permute): the check of a model
+    /// input goes on through it to the layers it feeds.
+    fn passes_values(&self) -> bool {
+        false
+    }
+    /// Whether the layer reads its input as indices (an embedding): it must then be fed from
+    /// a model input, directly or through layers that only move values, where its
+    /// [`Layer::check_input`] runs before every pass.
+    fn takes_ids(&self) -> bool {
+        false
+    }
     /// Incremental decoding (see `decode.rs`): runs the new positions `x [batch, n, ..]`
     /// that start at absolute position `start`, keeping what later positions need in
     /// `state`. `None` (the default) when the layer cannot.

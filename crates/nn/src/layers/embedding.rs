@@ -181,6 +181,10 @@ impl Layer for Embedding {
         table.embedding(&idx, x.shape(), self.cfg.padding_idx)
     }
 
+    fn takes_ids(&self) -> bool {
+        true
+    }
+
     fn check_input(&self, x: &[f32]) -> Result<()> {
         self.check_indices(x).map(|_| ())
     }

@@ -43,6 +43,10 @@ impl Default for Flatten {
 }
 
 impl Layer for Flatten {
+    fn passes_values(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         self.cfg.name.as_deref().unwrap_or("flatten")
     }

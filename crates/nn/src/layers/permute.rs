@@ -45,6 +45,10 @@ impl Permute {
 }
 
 impl Layer for Permute {
+    fn passes_values(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         self.cfg.name.as_deref().unwrap_or("permute")
     }

@@ -49,6 +49,10 @@ impl Reshape {
 }
 
 impl Layer for Reshape {
+    fn passes_values(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         self.cfg.name.as_deref().unwrap_or("reshape")
     }
