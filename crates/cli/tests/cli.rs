@@ -1237,40 +1237,31 @@ fn resume_refuses_a_checkpoint_of_another_spec() {
     let out = dir.path().join("run");
     ok(&["train", &spec(), "--out", s(&out), "--epochs", "1", "-q"]);
     let text = std::fs::read_to_string(spec()).unwrap();
-    let narrower = text.replace("units = 128", "units = 64");
-    assert_ne!(narrower, text);
-    let p = write_spec(&dir, "narrower.toml", &narrower);
-    let e = fails(&[
-        "train",
-        s(&p),
-        "--out",
-        s(&out),
-        "--epochs",
-        "2",
-        "--resume",
-    ]);
-    assert!(
-        e.contains("another spec") && e.contains("units is 128 there, the spec says 64"),
-        "{e}"
+    // resuming `out` with the spec changed from `from` to `to` fails, naming `says`
+    let refused = |from: &str, to: &str, says: &[&str]| {
+        let changed = text.replace(from, to);
+        assert_ne!(changed, text, "the spec holds {from}");
+        let p = write_spec(&dir, "changed.toml", &changed);
+        let e = fails(&[
+            "train",
+            s(&p),
+            "--out",
+            s(&out),
+            "--epochs",
+            "2",
+            "--resume",
+        ]);
+        assert!(says.iter().all(|w| e.contains(w)), "{e}");
+    };
+    refused(
+        "units = 128",
+        "units = 64",
+        &["another spec", "units is 128 there, the spec says 64"],
     );
-    let other_loss = text.replace(
+    refused(
         "loss = \"sparse_categorical_crossentropy\"",
         "loss = { type = \"sparse_categorical_crossentropy\", label_smoothing = 0.1 }",
-    );
-    assert_ne!(other_loss, text);
-    let p = write_spec(&dir, "loss.toml", &other_loss);
-    let e = fails(&[
-        "train",
-        s(&p),
-        "--out",
-        s(&out),
-        "--epochs",
-        "2",
-        "--resume",
-    ]);
-    assert!(
-        e.contains("train.loss") && e.contains("label_smoothing"),
-        "{e}"
+        &["train.loss", "label_smoothing"],
     );
     // the same spec with another seed resumes (the seed made the checkpoint's weights)
     ok(&[
