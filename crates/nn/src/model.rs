@@ -580,7 +580,7 @@ impl Model {
                 h.apply_step(&mut grads, &params, samples);
             }
             // every process reached the same reduced gradients, so all skip together
-            let skip = any_collective && !finite(&grads, &trainable_ids(&params));
+            let skip = any_collective && !grads.global_norm(&trainable_ids(&params)).is_finite();
             drop(params);
             self.compiled = Some(compiled);
             if skip {
@@ -597,9 +597,4 @@ impl Model {
         self.compiled = Some(compiled);
         Ok(())
     }
-}
-
-/// Whether every gradient of `ids` is finite.
-fn finite(grads: &Gradients, ids: &[u64]) -> bool {
-    grads.global_norm(ids).is_finite()
 }
