@@ -1,6 +1,9 @@
 //! Callbacks, learning-rate schedules, regularisation penalties and exact resume, through
 //! the public API.
 
+mod common;
+
+use common::weights;
 use nabla::nn::{Per, Regularizer, Schedule, ScheduleKind};
 use nabla::prelude::*;
 use nabla::train::{
@@ -29,13 +32,6 @@ fn mlp(seed: u64) -> Model {
     )
     .unwrap();
     m
-}
-
-fn weights(m: &Model) -> Vec<Vec<f32>> {
-    m.named_params()
-        .iter()
-        .map(|(_, p)| p.value.to_vec())
-        .collect()
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! `scripts/test_mpi.sh` under `mpirun -np 2`): the same numbers as one process with the whole
 //! batch, identical weights on every process, every process joining every collective.
 
+mod common;
+
+use common::weights;
 use nabla::prelude::*;
 use nabla::train::Communicator;
 use std::sync::{Arc, Barrier, Mutex};
@@ -109,11 +112,19 @@ fn model(dropout: bool, seed: u64) -> Model {
     m
 }
 
-fn weights(m: &Model) -> Vec<Vec<f32>> {
-    m.named_params()
-        .iter()
-        .map(|(_, p)| p.value.to_vec())
-        .collect()
+/// Runs `f` on `size` threads, each a member of one new group; the results in rank order.
+fn on_threads<T: Send>(size: usize, f: impl Fn(Arc<dyn Communicator>) -> T + Sync) -> Vec<T> {
+    let comms = group(size);
+    std::thread::scope(|s| {
+        let runs: Vec<_> = comms
+            .into_iter()
+            .map(|c| {
+                let f = &f;
+                s.spawn(move || f(c))
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    })
 }
 
 /// Trains on `size` threads; each member's history and weights, in rank order.
@@ -122,20 +133,10 @@ fn parallel(
     fit: impl Fn() -> (Model, Fit<'static>) + Sync,
     data: &Dataset,
 ) -> Vec<(History, Vec<Vec<f32>>)> {
-    let comms = group(size);
-    std::thread::scope(|s| {
-        let runs: Vec<_> = comms
-            .into_iter()
-            .map(|c| {
-                let fit = &fit;
-                s.spawn(move || {
-                    let (mut m, opts) = fit();
-                    let h = m.fit(data, opts.distributed(c)).unwrap();
-                    (h, weights(&m))
-                })
-            })
-            .collect();
-        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    on_threads(size, |c| {
+        let (mut m, opts) = fit();
+        let h = m.fit(data, opts.distributed(c)).unwrap();
+        (h, weights(&m))
     })
 }
 
@@ -183,22 +184,12 @@ fn two_processes_with_half_batches_log_what_one_process_logs() {
 #[test]
 fn the_weights_of_rank_zero_reach_every_process() {
     let d = data(64);
-    let comms = group(2);
-    let runs: Vec<_> = std::thread::scope(|s| {
-        let hs: Vec<_> = comms
-            .into_iter()
-            .map(|c| {
-                let d = &d;
-                s.spawn(move || {
-                    // each process built with its own seed
-                    let mut m = model(false, 10 + c.rank() as u64);
-                    let fit = Fit::new().epochs(1).batch_size(16).verbose(0);
-                    m.fit(d, fit.distributed(c)).unwrap();
-                    weights(&m)
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    let runs = on_threads(2, |c| {
+        // each process built with its own seed
+        let mut m = model(false, 10 + c.rank() as u64);
+        let fit = Fit::new().epochs(1).batch_size(16).verbose(0);
+        m.fit(&d, fit.distributed(c)).unwrap();
+        weights(&m)
     });
     assert_eq!(runs[0], runs[1]);
     let mut alone = model(false, 10);
@@ -304,22 +295,12 @@ fn synchronised_batch_norm_trains_as_one_process() {
 #[test]
 fn synchronised_batch_norm_refuses_batches_with_an_empty_slice() {
     let d = data(33); // a last batch of 1 for 2 processes
-    let comms = group(2);
-    let errors: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = comms
-            .into_iter()
-            .map(|c| {
-                let d = &d;
-                s.spawn(move || {
-                    let fit = Fit::new().batch_size(16).sync_batch_norm(true).verbose(0);
-                    bn_model(1)
-                        .fit(d, fit.distributed(c))
-                        .unwrap_err()
-                        .to_string()
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    let errors = on_threads(2, |c| {
+        let fit = Fit::new().batch_size(16).sync_batch_norm(true).verbose(0);
+        bn_model(1)
+            .fit(&d, fit.distributed(c))
+            .unwrap_err()
+            .to_string()
     });
     assert!(
         errors[0].contains("sync_batch_norm") && errors[0].contains("last batch of 1"),
@@ -346,24 +327,14 @@ fn synchronised_batch_norm_gradient_matches_finite_differences() {
     let beta = Tensor::from_vec(vec![0.1, -0.2], &[2]);
     // every process's (n_r · L_r, dL_r/dx_r) for inputs `xs`
     let step = |xs: &[Vec<f32>]| -> Vec<(f64, Vec<f32>)> {
-        let comms = group(2);
-        std::thread::scope(|s| {
-            let hs: Vec<_> = comms
-                .into_iter()
-                .map(|c| {
-                    let (x, n, w, gamma, beta) =
-                        (xs[c.rank()].clone(), rows[c.rank()], &w, &gamma, &beta);
-                    s.spawn(move || {
-                        let x = Tensor::from_vec(x, &[n, 2]).requires_grad(true);
-                        let (y, ..) = x.batch_norm_sync(gamma, beta, 1e-5, Some(c));
-                        let wt = Tensor::from_vec(w.repeat(n), &[n, 2]);
-                        let l = y.mul(&wt).sum().scale(1.0 / n as f32);
-                        let g = l.backward();
-                        (l.item() as f64 * n as f64, g.get(&x).unwrap().to_vec())
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        on_threads(2, |c| {
+            let n = rows[c.rank()];
+            let x = Tensor::from_vec(xs[c.rank()].clone(), &[n, 2]).requires_grad(true);
+            let (y, ..) = x.batch_norm_sync(&gamma, &beta, 1e-5, Some(c));
+            let wt = Tensor::from_vec(w.repeat(n), &[n, 2]);
+            let l = y.mul(&wt).sum().scale(1.0 / n as f32);
+            let g = l.backward();
+            (l.item() as f64 * n as f64, g.get(&x).unwrap().to_vec())
         })
     };
     let total = rows.iter().sum::<usize>() as f64;

@@ -1,4 +1,4 @@
-//! Helpers shared by the PyTorch reference tests: fixtures, their numbers, weights in order.
+//! Helpers shared by the tests: fixtures, their numbers, weights in order.
 #![allow(dead_code)] // each test file uses some of them
 
 use nabla::prelude::*;
@@ -22,6 +22,14 @@ pub fn usizes(v: &Value) -> Vec<usize> {
         .unwrap()
         .iter()
         .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
+}
+
+/// A model's weights, in `named_params` order.
+pub fn weights(m: &Model) -> Vec<Vec<f32>> {
+    m.named_params()
+        .iter()
+        .map(|(_, p)| p.value.to_vec())
         .collect()
 }
 

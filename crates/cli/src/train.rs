@@ -142,12 +142,7 @@ fn remove_stale_temps(dir: &Path) {
         return;
     };
     for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(".tmp"))
-            .and_then(|n| n.rsplit('.').next())
-            .and_then(|p| p.parse::<u32>().ok());
+        let pid = nabla::nn::saving::temp_pid(&e.file_name().to_string_lossy());
         if pid.is_some_and(|p| p != std::process::id() && !alive(p)) {
             let _ = std::fs::remove_file(e.path());
         }

@@ -37,7 +37,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id())); // see temp_pid
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         fault_injection(path, &mut f, bytes)?;
@@ -93,6 +93,18 @@ fn read_checked(path: &Path) -> Result<Vec<u8>> {
     bytes.extend_from_slice(&header);
     f.read_to_end(&mut bytes).map_err(io)?;
     Ok(bytes)
+}
+
+/// The process id in the name of a temporary file of [`write_atomic`] (`.NAME.PID.tmp`),
+/// or `None` for any other name: a killed process leaves such a file behind.
+pub fn temp_pid(file_name: &str) -> Option<u32> {
+    file_name
+        .strip_prefix('.')?
+        .strip_suffix(".tmp")?
+        .rsplit('.')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A named f32 tensor for a file: `(name, shape, values)`.

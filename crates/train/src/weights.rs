@@ -47,11 +47,7 @@ pub fn sample_weights(
                 sw.len()
             )));
         }
-        if let Some((i, v)) = sw
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !v.is_finite() || **v < 0.0)
-        {
+        if let Some((i, v)) = first_bad(sw) {
             return Err(Error::Input(format!(
                 "sample_weight: weight {v} of sample {i} is not a finite number >= 0"
             )));
@@ -67,11 +63,7 @@ pub fn sample_weights(
                 cw.len()
             )));
         }
-        if let Some((c, v)) = cw
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !v.is_finite() || **v < 0.0)
-        {
+        if let Some((c, v)) = first_bad(cw) {
             return Err(Error::Input(format!(
                 "class_weight: weight {v} of class {c} is not a finite number >= 0"
             )));
@@ -87,4 +79,12 @@ pub fn sample_weights(
         }
     }
     Ok(Some(w))
+}
+
+/// The first weight that is not a finite number >= 0, with its index.
+fn first_bad(w: &[f32]) -> Option<(usize, f32)> {
+    w.iter()
+        .copied()
+        .enumerate()
+        .find(|(_, v)| !v.is_finite() || *v < 0.0)
 }
