@@ -299,8 +299,10 @@ fn train_epoch(
         }
     }
     model.flush_gradients()?; // an epoch's last micro-batches form a smaller step
+    if let Some(shared) = shared_rng {
+        model.rng = shared; // the next epoch shuffles from the shared stream
+    }
     if let Some(c) = comm {
-        model.rng = shared_rng.unwrap_or_else(|| model.rng.clone());
         totals.reduce(c);
         let mut v = [
             penalty_sum.unwrap_or(0.0),
