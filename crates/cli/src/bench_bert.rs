@@ -60,8 +60,10 @@ pub fn run(dir: &Path, steps: Option<usize>) -> Result<()> {
         let (xs, ys) = train.batch_all(idx);
         let (out, _) = model.forward_train_multi(&xs);
         let l = loss.compute(&out[0], &ys[0]);
-        model.apply_gradients(&l.backward())?;
-        Ok(l.item())
+        let (grads, value) = (l.backward(), l.item());
+        drop((l, out)); // free the graph so the weights update in place, as `fit` does
+        model.apply_gradients(&grads)?;
+        Ok(value)
     };
     for i in 0..WARMUP {
         step(&mut model, i)?;

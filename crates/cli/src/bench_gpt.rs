@@ -55,9 +55,10 @@ pub fn run(steps: Option<usize>) -> Result<()> {
         let x = Tensor::from_vec(x, &[BATCH, CONTEXT]);
         let y = Tensor::from_vec(y, &[BATCH, CONTEXT]);
         let l = loss.compute(&model.forward_train(&x), &y);
-        let grads = l.backward();
+        let (grads, value) = (l.backward(), l.item());
+        drop(l); // free the graph so the weights update in place, as `fit` does
         model.apply_gradients(&grads)?;
-        Ok(l.item())
+        Ok(value)
     };
     let mut first = f32::NAN;
     for k in 0..WARMUP {

@@ -579,6 +579,28 @@ fn fused_attention_with_a_key_padding_mask() {
     );
     let moved = Tensor::attention_masked(&q, &k, &v2, heads, false, Some(&keep));
     nabla_core::testing::assert_close(moved.data(), full.data(), 1e-6, 0.0, "padded value ignored");
+    // nor does a padded key whose score dwarfs the real ones (the maximum is over real keys)
+    let loud = Tensor::from_vec(
+        k.data()
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if i / w == 5 { x * 1e4 } else { x })
+            .collect(),
+        k.shape(),
+    );
+    let y = Tensor::attention_masked(&q, &loud, &v, heads, false, Some(&keep));
+    nabla_core::testing::assert_close(y.data(), full.data(), 1e-6, 0.0, "loud padded key ignored");
+    // recorded for a backward (the weights kept) or not (one head's weights at a time): the
+    // same values
+    let [qg, kg, vg] = [&q, &k, &v].map(|t| t.clone().requires_grad(true));
+    for causal in [false, true] {
+        let kept = Tensor::attention_masked(&qg, &kg, &vg, heads, causal, Some(&keep));
+        let seen = nabla_core::no_grad(|| {
+            Tensor::attention_masked(&qg, &kg, &vg, heads, causal, Some(&keep))
+        });
+        assert!(kept.is_requires_grad() && !seen.is_requires_grad());
+        assert_eq!(kept.data(), seen.data(), "causal={causal}");
+    }
 }
 
 /// Dropout inside the fused attention: for one seed a fixed function whose gradient checks

@@ -511,6 +511,9 @@ impl Model {
 
     /// Applies one optimiser step with `grads` to every trainable weight (after clipping and
     /// the gradient hooks; no accumulation).
+    ///
+    /// Drop the loss and the outputs first: while their graph lives it holds the old weights,
+    /// so every weight is copied before it changes (PyTorch frees the graph in `backward`).
     pub fn apply_gradients(&mut self, grads: &Gradients) -> Result<()> {
         if self.changes_gradients()? {
             return self.step_now(grads.clone(), None);

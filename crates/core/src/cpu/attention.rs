@@ -83,6 +83,14 @@ fn apply_keep(dst: &mut [f32], src: &[f32], keep: &[u8], rate: f32) {
     }
 }
 
+/// `x = x ∘ keep / (1 − rate)` in place.
+fn keep_in_place(x: &mut [f32], keep: &[u8], rate: f32) {
+    let inv = 1.0 / (1.0 - rate);
+    for (v, &k) in x.iter_mut().zip(keep) {
+        *v = if k != 0 { *v * inv } else { 0.0 };
+    }
+}
+
 impl AttnGeom {
     /// The last key query `i` may see, plus one.
     fn visible(&self, i: usize) -> usize {
@@ -147,33 +155,52 @@ fn dense(x: &[f32], cols: usize, transposed: bool) -> View<'_> {
 }
 
 crate::multiversion! {
-    /// `p = softmax(scale · p[..n])` in place, zeros after `n` (16 lanes of partial maxima
-    /// and sums so the loops vectorise).
-    fn softmax_row(p: &mut [f32], n: usize, scale: f32) {
+    /// `p = softmax(scale · p[..n])` in place over the keys `keep` marks (1 a token, 0
+    /// padding; all when `None`), zeros elsewhere and after `n`: the maximum is taken over
+    /// the kept keys and padded ones get `exp · 0`, so the mask costs no extra pass. A row
+    /// with no key left stays all zeros (its output is zero, not NaN). 16 lanes of partial
+    /// maxima and sums so the loops vectorise.
+    fn softmax_row(p: &mut [f32], n: usize, scale: f32, keep: Option<&[f32]>) {
         let (live, dead) = p.split_at_mut(n);
+        let ones = [1.0f32; 16];
+        // the keep factors of 16 keys starting at `j` (all ones without a mask)
+        let lanes = |j: usize| -> &[f32] {
+            match keep {
+                Some(k) => &k[j..j + 16],
+                None => &ones,
+            }
+        };
+        let one = |j: usize| keep.map_or(1.0, |k| k[j]);
+        let body = n - n % 16;
         let mut mx = [f32::NEG_INFINITY; 16];
-        let mut chunks = live.chunks_exact_mut(16);
-        for c in &mut chunks {
+        for (c, j) in live[..body].chunks_exact_mut(16).zip((0..).step_by(16)) {
+            let k = lanes(j);
             for l in 0..16 {
                 c[l] *= scale;
-                mx[l] = mx[l].max(c[l]);
+                mx[l] = if k[l] != 0.0 { mx[l].max(c[l]) } else { mx[l] };
             }
         }
-        for v in chunks.into_remainder() {
+        for (j, v) in live.iter_mut().enumerate().skip(body) {
             *v *= scale;
-            mx[0] = mx[0].max(*v);
+            if one(j) != 0.0 {
+                mx[0] = mx[0].max(*v);
+            }
         }
         let m = mx.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        if m == f32::NEG_INFINITY {
+            p.iter_mut().for_each(|v| *v = 0.0);
+            return;
+        }
         let mut sum = [0.0f32; 16];
-        let mut chunks = live.chunks_exact_mut(16);
-        for c in &mut chunks {
+        for (c, j) in live[..body].chunks_exact_mut(16).zip((0..).step_by(16)) {
+            let k = lanes(j);
             for l in 0..16 {
-                c[l] = exp(c[l] - m);
+                c[l] = if k[l] != 0.0 { exp(c[l] - m) } else { 0.0 };
                 sum[l] += c[l];
             }
         }
-        for v in chunks.into_remainder() {
-            *v = exp(*v - m);
+        for (j, v) in live.iter_mut().enumerate().skip(body) {
+            *v = if one(j) != 0.0 { exp(*v - m) } else { 0.0 };
             sum[0] += *v;
         }
         let inv = 1.0 / sum.iter().sum::<f32>();
@@ -182,28 +209,39 @@ crate::multiversion! {
     }
 }
 
-/// Zeroes the weights of padded keys (`keep[j] == 0`) in a softmax row and renormalises; a
-/// row with no key left stays all zeros (its output is zero, not NaN).
-fn mask_row(p: &mut [f32], keep: &[f32]) {
-    let mut sum = 0.0;
-    for (v, &k) in p.iter_mut().zip(keep) {
-        *v *= k;
-        sum += *v;
+crate::multiversion! {
+    /// `dS = P ∘ (dP − rowsum(dP ∘ P)) · scale` in place over the first `n` keys of each
+    /// row `s` apart (the softmax backward; 16 partial sums so the row sums vectorise).
+    fn softmax_grad_rows(ds: &mut [f32], p: &[f32], s: usize, n: usize, scale: f32) {
+        let body = n - n % 16;
+        for (dsr, pr) in ds.chunks_mut(s).zip(p.chunks(s)) {
+            let (dsr, pr) = (&mut dsr[..n], &pr[..n]);
+            let mut acc = [0.0f32; 16];
+            for (x, y) in dsr[..body].chunks_exact(16).zip(pr[..body].chunks_exact(16)) {
+                for l in 0..16 {
+                    acc[l] += x[l] * y[l];
+                }
+            }
+            let tail: f32 = dsr[body..].iter().zip(&pr[body..]).map(|(x, y)| x * y).sum();
+            let dot = acc.iter().sum::<f32>() + tail;
+            dsr.iter_mut()
+                .zip(pr)
+                .for_each(|(d, &pv)| *d = pv * (*d - dot) * scale);
+        }
     }
-    let inv = if sum > 0.0 { 1.0 / sum } else { 0.0 };
-    p.iter_mut().for_each(|v| *v *= inv);
 }
 
 /// `(out [B, T, H·dk], p [B, H, T, S], keep)` from `q [B, T, H·dk]`, `k`, `v` `[B, S, H·dk]`,
 /// optionally which keys are real (`key_mask [B, S]`: 1 keep, 0 padding) and dropout (its
-/// keep bytes `[B, H, T, S]` returned for the backward).
+/// keep bytes `[B, H, T, S]` returned for the backward). Without `keep_p` (no gradient to
+/// come) `p` comes back empty: each batch row reuses one head's `[T, S]` buffer instead of
+/// writing `B·H·T·S` weights to memory.
 pub fn forward(
     g: &AttnGeom,
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
+    (q, k, v): (&[f32], &[f32], &[f32]),
     key_mask: Option<&[f32]>,
     dropout: Option<AttnDropout>,
+    keep_p: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<u8>) {
     let (t, s, dk, hh) = (g.time, g.keys, g.dk, g.heads);
     let w = hh * dk;
@@ -212,7 +250,7 @@ pub fn forward(
                                    // unseen keys zeroed by its softmax)
     let blocks = g.row_blocks();
     let mut out = scratch(g.batch * t * w);
-    let mut p = scratch(g.batch * hh * t * s);
+    let mut p = scratch(if keep_p { g.batch * hh * t * s } else { 0 });
     let mut keep = vec![
         0u8;
         if dropout.is_some() {
@@ -222,6 +260,8 @@ pub fn forward(
         }
     ];
     let task = |b: usize, ob: &mut [f32], pb: &mut [f32], kb: &mut [u8]| {
+        let mut own = vec![0.0f32; if keep_p { 0 } else { t * s }];
+        let pb = if keep_p { pb } else { &mut own[..] };
         let mut dropped = vec![0.0f32; if dropout.is_some() { t * s } else { 0 }];
         let (qb, kkb, vb) = (
             &q[b * t * w..(b + 1) * t * w],
@@ -233,18 +273,17 @@ pub fn forward(
                 keep_bytes(d, b, h, hh, &mut kb[h * t * s..(h + 1) * t * s]);
             }
             for &(r0, r1, n) in &blocks {
-                let ph = &mut pb[(h * t + r0) * s..(h * t + r1) * s];
+                let at = if keep_p { h * t } else { 0 };
+                let ph = &mut pb[(at + r0) * s..(at + r1) * s];
                 // S = Q Kᵀ over the keys the rows see, then each row's softmax
                 let (qv, kt) = (
                     head(&qb[r0 * w..], w, h, dk, false),
                     head(kkb, w, h, dk, true),
                 );
                 matmul_view(ph, s, qv, kt, (r1 - r0, dk, n), false);
+                let km = key_mask.map(|m| &m[b * s..(b + 1) * s]);
                 for (i, row) in ph.chunks_mut(s).enumerate() {
-                    softmax_row(row, g.visible(r0 + i), g.scale);
-                    if let Some(m) = key_mask {
-                        mask_row(row, &m[b * s..(b + 1) * s]);
-                    }
+                    softmax_row(row, g.visible(r0 + i), g.scale, km);
                 }
                 // O = P V (P ∘ M with dropout), written into this head's columns
                 let pd: &[f32] = match dropout {
@@ -273,8 +312,12 @@ pub fn forward(
         0 => (0..g.batch).map(|_| &mut [][..]).collect(),
         _ => keep.chunks_mut(per).collect(),
     };
+    let mut ps: Vec<&mut [f32]> = match keep_p {
+        true => p.chunks_mut(hh * t * s).collect(),
+        false => (0..g.batch).map(|_| &mut [][..]).collect(),
+    };
     out.par_chunks_mut(t * w)
-        .zip(p.par_chunks_mut(hh * t * s))
+        .zip(ps.par_iter_mut())
         .zip(keeps.par_iter_mut())
         .enumerate()
         .for_each(|(b, ((ob, pb), kb))| task(b, ob, pb, kb));
@@ -336,17 +379,10 @@ pub fn backward(
                 );
                 matmul_view(ds, s, dov, vt, (rows, dk, n), false);
                 if let Some((rate, keep)) = dropout {
-                    let copy = ds.to_vec();
-                    apply_keep(ds, &copy, &keep[at], rate);
+                    keep_in_place(ds, &keep[at], rate);
                 }
                 // dS = P ∘ (dP − rowsum(dP ∘ P)) · scale, over the keys the rows see
-                for (dsr, pr) in ds.chunks_mut(s).zip(ph.chunks(s)) {
-                    let (dsr, pr) = (&mut dsr[..n], &pr[..n]);
-                    let dot: f32 = dsr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                    dsr.iter_mut()
-                        .zip(pr)
-                        .for_each(|(d, &pv)| *d = pv * (*d - dot) * g.scale);
-                }
+                softmax_grad_rows(ds, ph, s, n, g.scale);
                 // dQ = dS K;  dK (+)= dSᵀ Q
                 matmul_view(
                     &mut dqb[r0 * w + h * dk..],

@@ -87,7 +87,15 @@ impl Tensor {
             scale: 1.0 / (dk as f32).sqrt(),
         };
         let drop = dropout.map(|(rate, seed)| AttnDropout { rate, seed });
-        let (y, p, keep) = attention::forward(&geom, q.data(), k.data(), v.data(), key_mask, drop);
+        let keep_p =
+            crate::autograd::is_grad_enabled() && [q, k, v].iter().any(|t| t.is_requires_grad());
+        let (y, p, keep) = attention::forward(
+            &geom,
+            (q.data(), k.data(), v.data()),
+            key_mask,
+            drop,
+            keep_p,
+        );
         // made before `record` so that `p` is recycled even when no gradient is recorded
         let saved = Box::new(AttnRecord {
             geom,
