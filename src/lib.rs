@@ -28,6 +28,8 @@ pub use nabla_dist as dist;
 pub use nabla_hub as hub;
 pub use nabla_nn as nn;
 pub use nabla_train as train;
+/// Hyper-parameter search over a spec or any function.
+pub use nabla_tune as tune;
 
 /// Built-in datasets, embedded in the binary.
 pub mod datasets {

@@ -1,7 +1,8 @@
 //! The dependency seams hold: outside nabla-core, nothing reaches the CPU kernels
 //! (`cpu::`) directly, only tensor ops and `nabla_core::backend` (the one seam a GPU backend
 //! needs); nn and data never use each other; the Hugging Face crate (tokenizers) sits beside
-//! data: it builds on core and nn only, and only train and above use it.
+//! data: it builds on core and nn only, and only train and above use it; the search crate
+//! (tune) sits on train, and only the command and the umbrella crate use it.
 
 use std::path::Path;
 
@@ -63,4 +64,17 @@ fn the_hub_crate_sits_beside_data_on_core_and_nn() {
     for other in ["nabla_train", "nabla_data", "nabla::"] {
         assert_eq!(offenders(&["crates/hub/src"], other), Vec::<String>::new());
     }
+}
+
+#[test]
+fn the_tune_crate_sits_above_train() {
+    let below = [
+        "crates/core/src",
+        "crates/nn/src",
+        "crates/data/src",
+        "crates/train/src",
+        "crates/hub/src",
+        "crates/dist/src",
+    ];
+    assert_eq!(offenders(&below, "nabla_tune"), Vec::<String>::new());
 }

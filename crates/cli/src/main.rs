@@ -13,6 +13,7 @@ mod generate;
 mod predict;
 mod summary;
 mod train;
+mod tune;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -44,6 +45,19 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
         /// Continue from DIR/checkpoint.safetensors (written after every epoch).
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Search hyper-parameters: train the spec once per trial with the values its [tune]
+    /// table draws (grid, random or Bayesian); DIR gets trials.csv, best.toml,
+    /// best_model.safetensors and tune.png.
+    Tune {
+        /// A TOML spec with a [tune] table (see docs/tune.md).
+        spec: PathBuf,
+        /// Output folder (default: runs/<spec name>_tune).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the search in DIR (its trials.csv) without repeating finished trials.
         #[arg(long)]
         resume: bool,
     },
@@ -185,6 +199,7 @@ fn main() {
     }
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Tune { spec, out, resume } => tune::run(&spec, out, resume),
         Command::Train {
             spec,
             out,

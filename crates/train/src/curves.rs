@@ -127,7 +127,7 @@ pub fn plot_history(history: &History, path: &Path) -> Result<()> {
 /// Draws a `size` picture with `draw` (on a white background) into a PNG at `path`: to a
 /// temporary file beside it, then renamed, so there is never half a picture. `what` names the
 /// picture in errors.
-pub(crate) fn write_png(
+pub fn write_png(
     path: &Path,
     size: (u32, u32),
     what: &str,

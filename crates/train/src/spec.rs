@@ -21,6 +21,10 @@ pub struct Spec {
     pub model: ModelConfig,
     /// How to train.
     pub train: TrainSpec,
+    /// The hyper-parameter search of `nabla tune` (read by nabla-tune; `nabla train`
+    /// ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<toml::Table>,
 }
 
 /// The `[data]` table.
