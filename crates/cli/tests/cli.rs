@@ -1335,3 +1335,47 @@ fn absurd_sizes_in_a_spec_are_errors_not_aborts() {
         );
     }
 }
+
+#[test]
+fn tune_searches_a_spec_resumes_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(format!(
+        "{}/../../specs/mnist_mlp_tune.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("trials = 20", "trials = 3")
+    .replace("epochs = 2\nseed = 0", "epochs = 1\nseed = 0");
+    let spec = dir.path().join("tune.toml");
+    std::fs::write(&spec, &text).unwrap();
+    let out_dir = dir.path().join("search");
+    let out = ok(&["tune", s(&spec), "--out", s(&out_dir)]);
+    assert!(out.contains("bayesian search of 3 trials"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("trial ")).count(),
+        3,
+        "{out}"
+    );
+    assert!(out.contains("best: trial"), "{out}");
+    for f in [
+        "trials.csv",
+        "best.toml",
+        "best_model.safetensors",
+        "tune.png",
+    ] {
+        assert!(out_dir.join(f).exists(), "{f}");
+    }
+    // nothing left to do on --resume with the same trials; more trials go on from there
+    let again = ok(&["tune", s(&spec), "--out", s(&out_dir), "--resume"]);
+    assert!(!again.lines().any(|l| l.starts_with("trial ")), "{again}");
+    std::fs::write(&spec, text.replace("trials = 3", "trials = 4")).unwrap();
+    let more = ok(&["tune", s(&spec), "--out", s(&out_dir), "--resume"]);
+    assert!(more.contains("trial 4/4"), "{more}");
+    let csv = std::fs::read_to_string(out_dir.join("trials.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let err = fails(&["tune", s(&spec), "--out", s(&out_dir)]);
+    assert!(err.contains("--resume"), "{err}");
+    // `nabla train` reads the same spec and ignores its [tune] table
+    let trained = ok(&["train", s(&spec), "--out", s(&dir.path().join("t")), "-q"]);
+    assert!(trained.contains("saved"), "{trained}");
+}
