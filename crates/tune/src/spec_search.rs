@@ -4,7 +4,7 @@
 //! ```toml
 //! [tune]
 //! objective = "val_accuracy"   # any logged quantity; its best epoch counts
-//! algorithm = "bayesian"       # grid | random | bayesian
+//! algorithm = "bayesian"       # grid | random | bayesian | hyperband
 //! trials = 20
 //! epochs = 2                   # per trial (default: the spec's)
 //! seed = 0
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::space::{Dist, Params, Space};
 use crate::spec_paths::set_path;
 use crate::trials_csv;
-use crate::tuner::{best_of, Algorithm, Direction, Trial, Tuner};
+use crate::tuner::{best_of, Algorithm, Direction, Suggestion, Trial, Tuner};
 use nabla_train::{Spec, Training};
 use serde::Deserialize;
 use std::path::Path;
@@ -53,6 +53,15 @@ pub struct TuneConfig {
     /// Random trials before the Gaussian process (default: parameters + 2).
     #[serde(default)]
     pub initial_points: Option<usize>,
+    /// Hyperband: the most epochs a configuration gets (default: `epochs`, else the spec's).
+    #[serde(default)]
+    pub max_epochs: Option<usize>,
+    /// Hyperband: the reduction factor η between rungs (default 3).
+    #[serde(default = "three")]
+    pub factor: usize,
+    /// Hyperband: rounds of brackets (default 1).
+    #[serde(default = "one")]
+    pub hyperband_iterations: usize,
     /// The parameters: dotted paths into the spec and their distributions.
     pub space: Table,
 }
@@ -65,6 +74,9 @@ fn ten() -> usize {
 }
 fn three() -> usize {
     3
+}
+fn one() -> usize {
+    1
 }
 
 /// Whether a quantity named `name` is better small (losses, errors) or large.
@@ -136,23 +148,26 @@ impl SpecSearch {
         tuner.grid_points = config.grid_points;
         tuner.initial_points = config.initial_points;
         tuner.max_seconds = config.max_minutes.map(|m| m * 60.0);
-        let search = SpecSearch {
+        let mut search = SpecSearch {
             base,
             config,
             tuner,
         };
         // the first trial's spec must read (a wrong path or field fails now, not per trial)
         let first = search.tuner.space.sample(&mut nabla_core::Rng::new(0));
-        search.spec_for(&first)?;
-        if search.config.objective.starts_with("val_") {
-            let s = search.spec_for(&first)?;
-            if s.data.validation_split <= 0.0 {
-                return Err(Error::config(
-                    format!("tune.objective \"{}\"", search.config.objective),
-                    "data.validation_split above 0 (the validation data it is measured on)",
-                    s.data.validation_split,
-                ));
-            }
+        let s = search.spec_for(&first)?;
+        let c = &search.config;
+        search.tuner.hyperband = (
+            c.max_epochs.unwrap_or(s.train.epochs),
+            c.factor,
+            c.hyperband_iterations,
+        );
+        if c.objective.starts_with("val_") && s.data.validation_split <= 0.0 {
+            return Err(Error::config(
+                format!("tune.objective \"{}\"", c.objective),
+                "data.validation_split above 0 (the validation data it is measured on)",
+                s.data.validation_split,
+            ));
         }
         Ok(search)
     }
@@ -171,16 +186,40 @@ impl SpecSearch {
             .map_err(|e| Error::Config(format!("the spec with {}: {e}", describe(params))))
     }
 
-    /// Trains one trial: `(the objective's best epoch value, epochs, the model)`.
-    fn train(&self, params: &Params) -> std::result::Result<(f64, usize, nabla_nn::Model), String> {
-        let spec = self.spec_for(params).map_err(|e| e.to_string())?;
-        let mut model = spec
-            .build_model(spec.train.seed)
-            .map_err(|e| e.to_string())?;
-        let (train, _test) = spec.load_data(&model).map_err(|e| e.to_string())?;
-        let history = model
-            .fit(&train, spec.fit_options().verbose(0))
-            .map_err(|e| e.to_string())?;
+    /// Trains one trial: `(the objective's best epoch value, epochs, the model)`. A
+    /// Hyperband configuration continues from its checkpoint in `out/hyperband/`.
+    fn train(
+        &self,
+        s: &Suggestion,
+        out: &Path,
+    ) -> std::result::Result<(f64, usize, nabla_nn::Model), String> {
+        let text = |e: &dyn std::fmt::Display| e.to_string();
+        let mut spec = self.spec_for(&s.params).map_err(|e| text(&e))?;
+        let checkpoint = s.epochs.map(|e| {
+            spec.train.epochs = e;
+            out.join("hyperband")
+                .join(format!("config_{}.safetensors", s.config + 1))
+        });
+        let (mut model, resumed) = match &checkpoint {
+            Some(p) if p.exists() => {
+                let (m, r) = nabla_train::resume(p).map_err(|e| text(&e))?;
+                (m, Some(r))
+            }
+            _ => (
+                spec.build_model(spec.train.seed).map_err(|e| text(&e))?,
+                None,
+            ),
+        };
+        let (train, _test) = spec.load_data(&model).map_err(|e| text(&e))?;
+        let mut fit = spec.fit_options().verbose(0);
+        if let Some(p) = &checkpoint {
+            std::fs::create_dir_all(out.join("hyperband")).map_err(|e| text(&e))?;
+            fit = fit.checkpoint(p);
+        }
+        if let Some(r) = resumed {
+            fit = fit.resume(r);
+        }
+        let history = model.fit(&train, fit).map_err(|e| text(&e))?;
         let name = &self.config.objective;
         let values = history.get(name);
         if values.is_empty() {
@@ -209,7 +248,12 @@ impl SpecSearch {
         for (path, v) in &best.params {
             set_path(&mut t, path, v.clone())?;
         }
-        if let Some(e) = self.config.epochs {
+        // a Hyperband trial's own epochs (its rung's), or the search's
+        let epochs = match self.tuner.algorithm {
+            Algorithm::Hyperband => Some(best.epochs),
+            _ => self.config.epochs,
+        };
+        if let Some(e) = epochs {
             set_path(&mut t, "train.epochs", Value::Integer(e as i64))?;
         }
         let body = toml::to_string(&t).map_err(|e| Error::Config(e.to_string()))?;
@@ -259,8 +303,8 @@ impl SpecSearch {
         let mut best_value = tuner.best().and_then(Trial::objective);
         let (mut save_failure, mut write_failure): (Option<Error>, Option<Error>) = (None, None);
         tuner.run_with(
-            |params| {
-                let (v, epochs, model) = this.train(params)?;
+            |suggestion| {
+                let (v, epochs, model) = this.train(suggestion, out)?;
                 // the best model so far is kept on disk (the trial's own, trained as logged)
                 if best_value.is_none_or(|b| this.tuner.direction.better(v, b)) {
                     if let Err(e) = model.save(out.join("best_model.safetensors")) {

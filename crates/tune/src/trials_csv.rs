@@ -2,9 +2,9 @@
 //! `--resume`.
 //!
 //! ```text
-//! trial,status,objective,epochs,seconds,<parameter>...,reason
-//! 1,done,0.9712,2,4.105,0.00123,128,
-//! 2,failed,,0,0.012,0.5,0,"layer 'dense_1': units: expected a positive integer, received 0"
+//! trial,config,status,objective,epochs,seconds,<parameter>...,reason
+//! 1,1,done,0.9712,2,4.105,0.00123,128,
+//! 2,2,failed,,0,0.012,0.5,0,"layer 'dense_1': units: expected a positive integer, received 0"
 //! ```
 //! Parameter values are written as TOML values (`0.00123`, `128`, `"relu"`) and objectives
 //! with Rust's shortest round-trip form, so a resumed search reads back exactly the numbers
@@ -16,7 +16,14 @@ use crate::tuner::{Outcome, Trial};
 use std::path::Path;
 use toml::Value;
 
-const FIXED: [&str; 5] = ["trial", "status", "objective", "epochs", "seconds"];
+const FIXED: [&str; 6] = [
+    "trial",
+    "config",
+    "status",
+    "objective",
+    "epochs",
+    "seconds",
+];
 
 /// The file's text for `trials`.
 pub fn to_csv(space: &Space, trials: &[Trial]) -> String {
@@ -32,6 +39,7 @@ pub fn to_csv(space: &Space, trials: &[Trial]) -> String {
         };
         let mut row = vec![
             (t.number + 1).to_string(),
+            (t.config + 1).to_string(),
             status.to_string(),
             objective,
             t.epochs.to_string(),
@@ -90,9 +98,16 @@ pub fn read(path: &Path, space: &Space) -> Result<Vec<Trial>> {
                 format!("trial: expected {}, received {number}", trials.len() + 1),
             ));
         }
-        let outcome = match field(1) {
-            "done" => Outcome::Done(num(2, "objective")?),
-            "failed" => Outcome::Failed(field(5 + space.params.len()).to_string()),
+        let config = num(1, "config")? as usize;
+        if config == 0 || config > number {
+            return Err(bad(
+                line,
+                format!("config: expected 1 to {number}, received {config}"),
+            ));
+        }
+        let outcome = match field(2) {
+            "done" => Outcome::Done(num(3, "objective")?),
+            "failed" => Outcome::Failed(field(6 + space.params.len()).to_string()),
             s => {
                 return Err(bad(
                     line,
@@ -102,7 +117,7 @@ pub fn read(path: &Path, space: &Space) -> Result<Vec<Trial>> {
         };
         let mut params = Vec::new();
         for (j, (name, _)) in space.params.iter().enumerate() {
-            let text = field(5 + j);
+            let text = field(6 + j);
             let v: toml::Table = toml::from_str(&format!("v = {text}")).map_err(|_| {
                 bad(
                     line,
@@ -113,10 +128,11 @@ pub fn read(path: &Path, space: &Space) -> Result<Vec<Trial>> {
         }
         trials.push(Trial {
             number: number - 1,
+            config: config - 1,
             params,
             outcome,
-            epochs: num(3, "epochs")? as usize,
-            seconds: num(4, "seconds")?,
+            epochs: num(4, "epochs")? as usize,
+            seconds: num(5, "seconds")?,
         });
     }
     Ok(trials)

@@ -6,10 +6,13 @@
 //! - random: independent draws;
 //! - bayesian: random draws for the first `initial_points` trials, then the point of
 //!   largest expected improvement under a Gaussian process fitted to the finished trials
-//!   (failed trials are left out), searched over random candidates and around the best.
+//!   (failed trials are left out), searched over random candidates and around the best;
+//! - hyperband: brackets of successive halving (hyperband.rs); a configuration carried to
+//!   the next rung is the same `config`, trained further.
 
 use crate::error::{Error, Result};
 use crate::gp::Gp;
+use crate::hyperband;
 use crate::space::{Params, Space};
 use nabla_core::Rng;
 use std::time::Instant;
@@ -23,6 +26,20 @@ pub enum Algorithm {
     Random,
     /// A Gaussian process with expected improvement.
     Bayesian,
+    /// Successive halving of random configurations across epoch budgets.
+    Hyperband,
+}
+
+/// What to evaluate next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suggestion {
+    /// The parameters.
+    pub params: Params,
+    /// Hyperband: train to this many epochs in all (None: the evaluation's own).
+    pub epochs: Option<usize>,
+    /// The trial that first drew these parameters: Hyperband carries a configuration from
+    /// rung to rung (its training continues); otherwise the trial itself.
+    pub config: usize,
 }
 
 impl Algorithm {
@@ -32,9 +49,10 @@ impl Algorithm {
             "grid" => Ok(Algorithm::Grid),
             "random" => Ok(Algorithm::Random),
             "bayesian" => Ok(Algorithm::Bayesian),
+            "hyperband" => Ok(Algorithm::Hyperband),
             _ => Err(Error::config(
                 "tune.algorithm",
-                "\"grid\", \"random\" or \"bayesian\"",
+                "\"grid\", \"random\", \"bayesian\" or \"hyperband\"",
                 format!("\"{name}\""),
             )),
         }
@@ -74,6 +92,8 @@ pub enum Outcome {
 pub struct Trial {
     /// 0, 1, ... in the order they ran.
     pub number: usize,
+    /// The trial that first drew these parameters (see [`Suggestion::config`]).
+    pub config: usize,
     /// The parameters' values.
     pub params: Params,
     /// The objective or the failure.
@@ -122,6 +142,9 @@ pub struct Tuner {
     pub initial_points: Option<usize>,
     /// Start no trial after this many seconds.
     pub max_seconds: Option<f64>,
+    /// Hyperband: the most epochs a configuration gets (R), the reduction factor (η) and
+    /// the rounds of brackets.
+    pub hyperband: (usize, usize, usize),
     /// The finished trials (given back to resume a search).
     pub done: Vec<Trial>,
 }
@@ -146,6 +169,7 @@ impl Tuner {
             grid_points: 3,
             initial_points: None,
             max_seconds: None,
+            hyperband: (9, 3, 1),
             done: Vec::new(),
         }
     }
@@ -177,17 +201,62 @@ impl Tuner {
     pub fn planned(&self) -> usize {
         match self.algorithm {
             Algorithm::Grid => self.trials.min(self.space.grid_size(self.grid_points)),
+            Algorithm::Hyperband => self.rungs().last().map_or(0, |r| r.start + r.n),
             _ => self.trials,
         }
     }
 
-    /// The parameters of trial `number`, given the finished trials.
-    pub fn suggest(&self, number: usize) -> Params {
+    fn rungs(&self) -> Vec<hyperband::Rung> {
+        let (max_epochs, factor, rounds) = self.hyperband;
+        hyperband::rungs(max_epochs, factor, rounds)
+    }
+
+    /// What trial `number` evaluates, given the finished trials (all before it).
+    pub fn suggest(&self, number: usize) -> Suggestion {
         let mut rng = Rng::new(mix(self.seed, number));
-        match self.algorithm {
+        let params = match self.algorithm {
             Algorithm::Grid => self.space.grid(self.grid_points).swap_remove(number),
             Algorithm::Random => self.space.sample(&mut rng),
             Algorithm::Bayesian => self.bayesian(&mut rng),
+            Algorithm::Hyperband => return self.hyperband(number, &mut rng),
+        };
+        Suggestion {
+            params,
+            epochs: None,
+            config: number,
+        }
+    }
+
+    /// A fresh configuration at a bracket's first rung; later, the `slot`-th best of the
+    /// rung before (failed trials last, ties by trial number).
+    fn hyperband(&self, number: usize, rng: &mut Rng) -> Suggestion {
+        let rungs = self.rungs();
+        let k = rungs
+            .iter()
+            .rposition(|r| r.start <= number)
+            .expect("the first rung starts at 0");
+        let (rung, slot) = (rungs[k], number - rungs[k].start);
+        if rung.first {
+            return Suggestion {
+                params: self.space.sample(rng),
+                epochs: Some(rung.epochs),
+                config: number,
+            };
+        }
+        let prev = rungs[k - 1];
+        let mut ranked: Vec<&Trial> = self.done[prev.start..prev.start + prev.n].iter().collect();
+        ranked.sort_by(|a, b| match (a.objective(), b.objective()) {
+            (Some(x), Some(y)) if self.direction.better(x, y) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) if self.direction.better(y, x) => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            _ => a.number.cmp(&b.number),
+        });
+        let t = ranked[slot];
+        Suggestion {
+            params: t.params.clone(),
+            epochs: Some(rung.epochs),
+            config: t.config,
         }
     }
 
@@ -270,13 +339,14 @@ impl Tuner {
         mut f: impl FnMut(&Params) -> std::result::Result<f64, String>,
         report: impl FnMut(&Trial, Option<&Trial>),
     ) -> Result<Option<Trial>> {
-        self.run_with(|p| f(p).map(|v| (v, 0)), report)
+        self.run_with(|s| f(&s.params).map(|v| (v, 0)), report)
     }
 
-    /// [`Tuner::run`] for evaluations that also say how many epochs they trained.
+    /// [`Tuner::run`] for evaluations that take the whole suggestion (Hyperband's epochs and
+    /// configuration) and say how many epochs they trained.
     pub fn run_with(
         &mut self,
-        mut f: impl FnMut(&Params) -> std::result::Result<(f64, usize), String>,
+        mut f: impl FnMut(&Suggestion) -> std::result::Result<(f64, usize), String>,
         mut report: impl FnMut(&Trial, Option<&Trial>),
     ) -> Result<Option<Trial>> {
         self.space.validate()?;
@@ -289,16 +359,17 @@ impl Tuner {
                 break;
             }
             let number = self.done.len();
-            let params = self.suggest(number);
+            let suggestion = self.suggest(number);
             let start = Instant::now();
-            let (outcome, epochs) = match f(&params) {
+            let (outcome, epochs) = match f(&suggestion) {
                 Ok((v, e)) if v.is_finite() => (Outcome::Done(v), e),
                 Ok((v, e)) => (Outcome::Failed(format!("the objective is {v}")), e),
                 Err(why) => (Outcome::Failed(why), 0),
             };
             let trial = Trial {
                 number,
-                params,
+                config: suggestion.config,
+                params: suggestion.params,
                 outcome,
                 epochs,
                 seconds: start.elapsed().as_secs_f64(),

@@ -61,26 +61,82 @@ fn failed_trials_are_recorded_and_the_search_goes_on() {
 
 #[test]
 fn a_resumed_search_suggests_what_the_uninterrupted_one_did() {
-    for algo in [Algorithm::Random, Algorithm::Bayesian, Algorithm::Grid] {
-        let make = |n| {
+    let eval = |s: &nabla_tune::Suggestion| match s.epochs {
+        Some(_) => learning_curve(s),
+        None => quadratic(&s.params).map(|v| (v, 0)),
+    };
+    for algo in [
+        Algorithm::Random,
+        Algorithm::Bayesian,
+        Algorithm::Grid,
+        Algorithm::Hyperband,
+    ] {
+        let make = || {
             Tuner::new(space(), Direction::Minimize)
                 .algorithm(algo)
-                .trials(n)
+                .trials(12)
                 .seed(7)
         };
-        let mut whole = make(12);
-        whole.run(quadratic, |_, _| {}).unwrap();
-        let mut first = make(5);
-        first.run(quadratic, |_, _| {}).unwrap();
-        // the finished trials go through trials.csv, as `--resume` reads them
-        let text = trials_csv::to_csv(&first.space, &first.done);
-        let path = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(path.path(), text).unwrap();
-        let mut rest = make(12);
-        rest.done = trials_csv::read(path.path(), &rest.space).unwrap();
-        rest.run(quadratic, |_, _| {}).unwrap();
-        assert_eq!(untimed(&rest.done), untimed(&whole.done), "{algo:?}");
+        let mut whole = make();
+        whole.run_with(eval, |_, _| {}).unwrap();
+        // stopped after 5 or 11 trials (inside Hyperband's first and second rungs); the
+        // finished trials go through trials.csv, as `--resume` reads them
+        for stop in [5, 11] {
+            let text = trials_csv::to_csv(&whole.space, &whole.done[..stop]);
+            let path = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(path.path(), text).unwrap();
+            let mut rest = make();
+            rest.done = trials_csv::read(path.path(), &rest.space).unwrap();
+            rest.run_with(eval, |_, _| {}).unwrap();
+            assert_eq!(
+                untimed(&rest.done),
+                untimed(&whole.done),
+                "{algo:?} after {stop}"
+            );
+        }
     }
+}
+
+/// Hyperband's "training": the objective improves with epochs, at a rate set by x.
+fn learning_curve(s: &nabla_tune::Suggestion) -> Result<(f64, usize), String> {
+    let x = get_f64(&s.params, "x").unwrap();
+    let e = s.epochs.unwrap() as f64;
+    Ok(((x - 0.3).powi(2) + 1.0 / e, s.epochs.unwrap()))
+}
+
+#[test]
+fn hyperband_promotes_the_best_of_each_rung() {
+    let mut tuner = Tuner::new(space(), Direction::Minimize)
+        .algorithm(Algorithm::Hyperband)
+        .seed(2);
+    tuner.hyperband = (9, 3, 1);
+    assert_eq!(tuner.planned(), 22);
+    tuner.run_with(learning_curve, |_, _| {}).unwrap();
+    let epochs: Vec<usize> = tuner.done.iter().map(|t| t.epochs).collect();
+    let expected: Vec<usize> = [(9, 1), (3, 3), (1, 9), (5, 3), (1, 9), (3, 9)]
+        .iter()
+        .flat_map(|&(n, e)| std::iter::repeat_n(e, n))
+        .collect();
+    assert_eq!(epochs, expected);
+    // the second rung trains the 3 best configurations of the first, the third the best of those
+    let obj = |t: &Trial| t.objective().unwrap();
+    let mut first: Vec<&Trial> = tuner.done[..9].iter().collect();
+    first.sort_by(|a, b| obj(a).total_cmp(&obj(b)));
+    let promoted: Vec<usize> = tuner.done[9..12].iter().map(|t| t.config).collect();
+    assert_eq!(
+        promoted,
+        first[..3].iter().map(|t| t.number).collect::<Vec<_>>()
+    );
+    for t in &tuner.done[9..12] {
+        assert_eq!(t.params, tuner.done[t.config].params);
+    }
+    let best_second = tuner.done[9..12]
+        .iter()
+        .min_by(|a, b| obj(a).total_cmp(&obj(b)))
+        .unwrap();
+    assert_eq!(tuner.done[12].config, best_second.config);
+    // fresh configurations start the next bracket
+    assert!((13..18).all(|i| tuner.done[i].config == i));
 }
 
 #[test]
@@ -206,7 +262,7 @@ fn bad_tune_tables_are_refused_with_their_names() {
         (
             "algorithm = \"random\"",
             "algorithm = \"annealing\"",
-            "\"grid\", \"random\" or \"bayesian\"",
+            "\"grid\", \"random\", \"bayesian\" or \"hyperband\"",
         ),
         ("trials = TRIALS", "trials = 0", "positive integers"),
         (
@@ -222,4 +278,39 @@ fn bad_tune_tables_are_refused_with_their_names() {
             .unwrap_or_else(|| panic!("{to} accepted"));
         assert!(e.to_string().contains(expected), "{to}: {e}");
     }
+}
+
+#[test]
+fn a_hyperband_spec_search_continues_configurations_from_their_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = SPEC
+        .replace(
+            "algorithm = \"random\"",
+            "algorithm = \"hyperband\"\nmax_epochs = 3",
+        )
+        .replace("TRIALS", "1")
+        .replace("{ int = [0, 24], step = 8 }", "{ int = [8, 24], step = 8 }");
+    let mut s = SpecSearch::from_toml(&text).unwrap();
+    // bracket 1: 3 configurations for 1 epoch, the best to 3; bracket 2: 2 for 3 epochs
+    let best = s.run(dir.path(), false, |_, _| {}).unwrap().unwrap();
+    let epochs: Vec<usize> = s.tuner.done.iter().map(|t| t.epochs).collect();
+    assert_eq!(epochs, [1, 1, 1, 3, 3, 3]);
+    let carried = &s.tuner.done[3];
+    assert!(carried.config < 3 && carried.params == s.tuner.done[carried.config].params);
+    let ckpt = |c: usize| {
+        dir.path()
+            .join(format!("hyperband/config_{}.safetensors", c + 1))
+    };
+    assert!(ckpt(carried.config).exists() && ckpt(4).exists());
+    // training on from epoch 1 gives what 3 epochs from scratch give (best.toml, when the
+    // carried configuration is the best; else the best's own run)
+    let spec = nabla_train::Spec::from_toml(&s.best_toml(carried).unwrap()).unwrap();
+    assert_eq!(spec.train.epochs, 3);
+    let mut model = spec.build_model(spec.train.seed).unwrap();
+    let (train, _) = spec.load_data(&model).unwrap();
+    use nabla_train::Training;
+    let h = model.fit(&train, spec.fit_options().verbose(0)).unwrap();
+    let top = h.get("val_accuracy").into_iter().fold(f64::MIN, f64::max);
+    assert_eq!(Some(top), carried.objective());
+    assert!(best.objective() >= carried.objective());
 }
