@@ -314,3 +314,23 @@ fn a_hyperband_spec_search_continues_configurations_from_their_checkpoints() {
     assert_eq!(Some(top), carried.objective());
     assert!(best.objective() >= carried.objective());
 }
+
+#[test]
+fn the_wall_time_budget_stops_the_search_between_trials() {
+    let mut tuner = Tuner::new(space(), Direction::Minimize).trials(50);
+    tuner.max_seconds = Some(0.05);
+    tuner
+        .run(
+            |p| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                quadratic(p)
+            },
+            |_, _| {},
+        )
+        .unwrap();
+    let n = tuner.done.len();
+    assert!(
+        (2..=4).contains(&n),
+        "{n} trials of 20 ms in a 50 ms budget"
+    );
+}
