@@ -29,6 +29,7 @@ pub mod backend {
     pub use crate::cpu::threads::{num_threads, share};
 }
 pub use cpu::recurrent::Cell as RnnCell;
+pub use cpu::unary::erfc;
 pub use cpu::upsample::Interpolation;
 pub use ops::{RnnParams, UnaryOp, Window2d};
 pub use rng::Rng;

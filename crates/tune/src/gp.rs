@@ -169,21 +169,9 @@ fn normal_pdf(z: f64) -> f64 {
     (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
-/// Φ(z) = erfc(−z/√2)/2, erfc by W. J. Cody's rational approximation as in Numerical
-/// Recipes' `erfcc` (relative error below 1.2e-7).
+/// Φ(z) = erfc(−z/√2) / 2.
 fn normal_cdf(z: f64) -> f64 {
-    let x = -z / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.5 * x.abs());
-    let poly = -x * x - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
-    0.5 * if x >= 0.0 { erfc } else { 2.0 - erfc }
+    0.5 * nabla_core::erfc(-z / std::f64::consts::SQRT_2)
 }
 
 #[cfg(test)]

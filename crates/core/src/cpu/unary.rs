@@ -62,24 +62,37 @@ const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1 / sqrt(2π)
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
+/// `erfc(|x|)` by Numerical Recipes' Chebyshev fit (fractional error below 1.2e-7).
+fn erfc_of_abs(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.5 * x.abs());
+    t * (-x * x - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+        .exp()
+}
+
 /// The error function through Numerical Recipes' erfc Chebyshev fit (fractional error below
 /// 1.2e-7 everywhere), computed in f64.
 pub fn erf(x: f32) -> f32 {
     let x = x as f64;
-    let t = 1.0 / (1.0 + 0.5 * x.abs());
-    // Numerical Recipes' erfc Chebyshev fit (fractional error < 1.2e-7).
-    let y = t
-        * (-x * x - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
+    let y = erfc_of_abs(x);
     (if x >= 0.0 { 1.0 - y } else { y - 1.0 }) as f32
+}
+
+/// The complementary error function `1 − erf(x)` in f64 (same fit; the normal CDF is
+/// `erfc(−z/√2) / 2`).
+pub fn erfc(x: f64) -> f64 {
+    let y = erfc_of_abs(x);
+    if x >= 0.0 {
+        y
+    } else {
+        2.0 - y
+    }
 }
 
 impl UnaryOp {
