@@ -1,6 +1,6 @@
 //! `nabla evaluate MODEL`: loss and metrics of a saved model on the built-in test split, on
 //! IDX files, or on the test split of a spec's data (any data a spec reads, any number of
-//! inputs and outputs).
+//! inputs and outputs), or on a CSV file read as the model's training CSV was.
 
 use anyhow::{Context, Result};
 use nabla::data::idx::read_idx_file;
@@ -16,6 +16,8 @@ pub enum Source {
     Idx(PathBuf, PathBuf),
     /// The test split of a spec's `[data]`.
     Spec(PathBuf),
+    /// A CSV file read as the model's training CSV was.
+    Csv(PathBuf),
 }
 
 pub fn run(model_path: &Path, source: Source) -> Result<()> {
@@ -35,6 +37,13 @@ pub fn run(model_path: &Path, source: Source) -> Result<()> {
             data_for_model(d, &loss, &model)?
         }
         Source::Digits => data_for_model(nabla::datasets::mnist()?.1, &loss, &model)?,
+        Source::Csv(file) => {
+            let d = crate::csv_input::read(&model, model_path, &file, true)?.dataset;
+            match model.outputs().len() {
+                1 => data_for_model(d, &loss, &model)?,
+                _ => d,
+            }
+        }
         Source::Spec(path) => {
             let spec = Spec::from_file(&path)?;
             let (_, test) = spec.load_data(&model)?;

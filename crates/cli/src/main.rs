@@ -6,6 +6,7 @@ mod bench;
 mod bench_bert;
 mod bench_dist;
 mod bench_gpt;
+mod csv_input;
 #[cfg(feature = "hub")]
 mod embed;
 mod evaluate;
@@ -71,7 +72,9 @@ enum Command {
         /// IDX labels file (with --images).
         #[arg(long, requires = "images")]
         labels: Option<PathBuf>,
-        /// A spec whose data's test split to evaluate on (read as `nabla train` reads it).
+        /// A spec whose data's test split to evaluate on (read as `nabla train` reads it), or
+        /// a CSV file read as the model's training CSV was (its columns, class names and
+        /// normalisation, kept in the model file).
         #[arg(long, conflicts_with = "images")]
         data: Option<PathBuf>,
     },
@@ -96,6 +99,9 @@ enum Command {
         /// A text to classify with a fine-tuned transformer (repeat for several).
         #[arg(long = "text", conflicts_with_all = ["index", "idx", "images"])]
         texts: Vec<String>,
+        /// Also write the predictions as CSV (row, class, name, one probability per class).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Generate text with a model trained on `[data] text` (its vocabulary is saved inside
     /// the model file), streaming characters as they are sampled.
@@ -223,6 +229,9 @@ fn main() {
         } => {
             let source = match (images.zip(labels), data) {
                 (Some((i, l)), _) => evaluate::Source::Idx(i, l),
+                (None, Some(f)) if f.extension().is_some_and(|e| e == "csv") => {
+                    evaluate::Source::Csv(f)
+                }
                 (None, Some(spec)) => evaluate::Source::Spec(spec),
                 (None, None) => evaluate::Source::Digits,
             };
@@ -256,7 +265,8 @@ fn main() {
             images,
             invert,
             texts,
-        } => predict::run(&model, index, idx, &images, invert, &texts),
+            out,
+        } => predict::run(&model, index, idx, &images, invert, &texts, out.as_deref()),
         Command::Generate {
             model,
             prompt,

@@ -4,7 +4,7 @@
 //! inputs, RGB for 3, resized bilinearly, values / 255 (`--invert` for dark-on-light digits).
 //! Texts are tokenised by the tokenizer a fine-tuned transformer keeps in its file.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use nabla::data::idx::read_idx_file;
 use nabla::prelude::*;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ pub fn run(
     images: &[PathBuf],
     invert: bool,
     texts: &[String],
+    out: Option<&Path>,
 ) -> Result<()> {
     if model_path.is_dir() {
         anyhow::ensure!(
@@ -26,6 +27,15 @@ pub fn run(
         return predict_folder(model_path, texts);
     }
     let model = Model::load(model_path)?;
+    if let [file] = images {
+        if file.extension().is_some_and(|e| e == "csv") {
+            return predict_csv(&model, model_path, file, out);
+        }
+    }
+    anyhow::ensure!(
+        out.is_none(),
+        "--out: expected a CSV file to predict on (nabla predict MODEL rows.csv --out p.csv)"
+    );
     if !texts.is_empty() {
         return predict_texts(&model, texts);
     }
@@ -78,6 +88,42 @@ pub fn run(
         labels.as_deref(),
         model.class_names(),
     )
+}
+
+/// Every row of a CSV file, read as the model's training CSV was; with `out`, the rows also
+/// go to a CSV file (`row,class,name,p_<class>...`, written atomically).
+fn predict_csv(model: &Model, model_path: &Path, file: &Path, out: Option<&Path>) -> Result<()> {
+    let data = crate::csv_input::read(model, model_path, file, false)?;
+    let idx: Vec<usize> = (0..data.dataset.len()).collect();
+    let (xs, _) = data.dataset.batch_all(&idx);
+    let probs = probabilities(model.predict_multi(&xs)?.swap_remove(0));
+    let names = model.class_names();
+    // rows numbered from 1 as a spreadsheet shows them (the header not counted)
+    print_rows(&probs, |i| format!("row {}", i + 1), None, names)?;
+    if let Some(out) = out {
+        let n = probs.shape()[0];
+        let classes = probs.numel() / n.max(1);
+        let label = |c: usize| {
+            names
+                .and_then(|n| n.get(c))
+                .cloned()
+                .unwrap_or_else(|| c.to_string())
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["row".to_string(), "class".into(), "name".into()];
+        header.extend((0..classes).map(|c| format!("p_{}", label(c))));
+        w.write_record(&header)?;
+        for (i, row) in probs.data().chunks(classes).enumerate() {
+            let best = nabla::core::backend::argmax_rows(row, classes)[0];
+            let mut rec = vec![(i + 1).to_string(), best.to_string(), label(best)];
+            rec.extend(row.iter().map(|p| p.to_string()));
+            w.write_record(&rec)?;
+        }
+        nabla::nn::saving::write_atomic(out, &w.into_inner()?)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        println!("wrote {n} predictions to {}", out.display());
+    }
+    Ok(())
 }
 
 /// Texts through a fine-tuned transformer: its own tokenizer, cut and padded to its length.

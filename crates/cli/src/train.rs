@@ -61,6 +61,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let Some(c) = classes {
         model.set_class_names(c); // saved in the model file, printed by `nabla predict`
     }
+    if let Some(r) = crate::csv_input::recipe(&spec)? {
+        model.set_data_recipe(r); // `nabla predict MODEL new.csv` reads it the same way
+    }
     if let Some(t) = &spec.data.text {
         // the vocabulary goes inside the model file, to turn token ids back into text
         let (_, _, tok) = t.ids()?;

@@ -1379,3 +1379,92 @@ fn tune_searches_a_spec_resumes_and_refuses_to_overwrite() {
     let trained = ok(&["train", s(&spec), "--out", s(&dir.path().join("t")), "-q"]);
     assert!(trained.contains("saved"), "{trained}");
 }
+
+#[test]
+fn a_csv_model_evaluates_and_predicts_new_csv_files_with_its_class_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let iris = std::fs::read_to_string(format!(
+        "{}/../../data/iris/iris.csv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let names = ["setosa", "versicolor", "virginica"];
+    let mut labelled = String::from("sepal_length,sepal_width,petal_length,petal_width,species\n");
+    let mut features = String::from("petal_width,sepal_length,sepal_width,petal_length\n");
+    for line in iris.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let species = names[f[4].parse::<usize>().unwrap()];
+        labelled += &format!("{},{},{},{},{species}\n", f[0], f[1], f[2], f[3]);
+        // the columns in another order, no label: read by name
+        features += &format!("{},{},{},{}\n", f[3], f[0], f[1], f[2]);
+    }
+    let (data, rows) = (dir.path().join("iris.csv"), dir.path().join("rows.csv"));
+    std::fs::write(&data, &labelled).unwrap();
+    std::fs::write(&rows, &features).unwrap();
+    let iris_spec = dir.path().join("iris.toml");
+    std::fs::write(
+        &iris_spec,
+        format!(
+            r#"
+[data]
+csv = {{ path = "{}", label = "species", test_split = 0.2 }}
+normalize = {{ mean = [3.0], std = [2.0] }}
+[model]
+input_shape = [4]
+layers = [{{ type = "dense", units = 16, activation = "relu" }}, {{ type = "dense", units = 3, activation = "softmax" }}]
+[train]
+optimizer = {{ type = "adam", learning_rate = 0.02 }}
+loss = "sparse_categorical_crossentropy"
+metrics = ["accuracy"]
+epochs = 40
+batch_size = 16
+"#,
+            s(&data)
+        ),
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    ok(&["train", s(&iris_spec), "--out", s(&run), "-q"]);
+    let model = run.join("model.safetensors");
+    let scores = ok(&["evaluate", s(&model), "--data", s(&data)]);
+    assert!(scores.contains("samples: 150"), "{scores}");
+    let acc = value(
+        scores.lines().find(|l| l.starts_with("accuracy")).unwrap(),
+        "accuracy",
+    );
+    assert!(acc > 0.9, "{scores}");
+    assert!(
+        scores.contains("virginica"),
+        "the class report names the classes: {scores}"
+    );
+    let out = dir.path().join("p.csv");
+    let said = ok(&["predict", s(&model), s(&rows), "--out", s(&out)]);
+    assert_eq!(
+        said.lines().filter(|l| l.starts_with("row ")).count(),
+        150,
+        "{said}"
+    );
+    for name in names {
+        assert!(said.contains(&format!(" ({name}) p=")), "{name}: {said}");
+    }
+    let p = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        p.starts_with("row,class,name,p_setosa,p_versicolor,p_virginica\n1,1,versicolor,"),
+        "{p}"
+    );
+    assert_eq!(p.lines().count(), 151);
+    // a label the model never saw, a missing column, a model without a CSV recipe
+    std::fs::write(&rows, labelled.replace("setosa", "tulip")).unwrap();
+    let e = fails(&["evaluate", s(&model), "--data", s(&rows)]);
+    assert!(
+        e.contains("expected one of the model's classes") && e.contains("'tulip'"),
+        "{e}"
+    );
+    std::fs::write(&rows, features.replace("petal_width,", "petal_w,")).unwrap();
+    let e = fails(&["predict", s(&model), s(&rows)]);
+    assert!(e.contains("no column 'petal_width'"), "{e}");
+    let digits = dir.path().join("digits");
+    ok(&["train", &spec(), "--out", s(&digits), "--epochs", "1", "-q"]);
+    let e = fails(&["predict", s(&digits.join("model.safetensors")), s(&data)]);
+    assert!(e.contains("does not say how to read a CSV file"), "{e}");
+}

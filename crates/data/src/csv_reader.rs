@@ -87,6 +87,17 @@ fn err(path: &Path, msg: String) -> Error {
 
 /// Reads a CSV file as `spec` says.
 pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
+    read_csv_for(spec, None, true)
+}
+
+/// Reads a new CSV file the way a model's training data was read: text labels become the
+/// indices of the model's `classes` (a label it does not know is an error naming it), and
+/// without `need_targets` the label and target columns may be missing (data to predict on).
+pub fn read_csv_for(
+    spec: &CsvSpec,
+    classes: Option<&[String]>,
+    need_targets: bool,
+) -> Result<CsvData> {
     let path = &spec.path;
     if !spec.delimiter.is_ascii() {
         return Err(err(
@@ -121,8 +132,36 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             )
         })
     };
-    let label = spec.label.as_deref().map(column).transpose()?;
-    if label.is_none() && spec.targets.is_empty() {
+    let present = |n: &String| names.contains(n);
+    let label = match need_targets {
+        true => spec.label.as_deref().map(column).transpose()?,
+        false => spec
+            .label
+            .as_ref()
+            .filter(|l| present(l))
+            .map(|l| column(l))
+            .transpose()?,
+    };
+    // without targets to read, the target columns there are still not features
+    let unused: BTreeMap<String, Vec<String>> = match need_targets {
+        true => BTreeMap::new(),
+        false => spec
+            .targets
+            .iter()
+            .map(|(n, cols)| {
+                (
+                    n.clone(),
+                    cols.iter().filter(|c| present(c)).cloned().collect(),
+                )
+            })
+            .collect(),
+    };
+    let target_spec = if need_targets {
+        &spec.targets
+    } else {
+        &BTreeMap::new()
+    };
+    if need_targets && label.is_none() && spec.targets.is_empty() {
         return Err(err(
             path,
             "expected `label` or `targets`, received neither".into(),
@@ -158,7 +197,8 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             f.iter().map(|n| column(n)).collect::<Result<_>>()?,
         )],
         (None, true) => {
-            let used: Vec<usize> = named(&spec.targets)?
+            let used: Vec<usize> = named(&spec.targets)
+                .or_else(|_| named(&unused))?
                 .into_iter()
                 .flat_map(|t| t.1)
                 .collect();
@@ -167,7 +207,7 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
         }
         (None, false) => named(&spec.inputs)?,
     };
-    let targets = named(&spec.targets)?;
+    let targets = named(target_spec)?;
     if let Some((n, _)) = inputs.iter().chain(&targets).find(|(_, c)| c.is_empty()) {
         return Err(err(
             path,
@@ -254,9 +294,27 @@ pub fn read_csv(spec: &CsvSpec) -> Result<CsvData> {
             ));
         }
     }
-    let (y, classes) = match numeric {
-        Some(y) => (y, None),
-        None => {
+    let (y, classes) = match (numeric, classes) {
+        _ if label.is_none() => (Vec::new(), classes.map(<[String]>::to_vec)),
+        (_, Some(known)) => {
+            let mut y = Vec::with_capacity(labels.len());
+            for (i, l) in labels.iter().enumerate() {
+                let at = known.iter().position(|k| k == l).ok_or_else(|| {
+                    err(
+                        path,
+                        format!(
+                            "line {}, column '{}': expected one of the model's classes {known:?}, received '{l}'",
+                            rows[i],
+                            names[label.expect("checked")]
+                        ),
+                    )
+                })?;
+                y.push(at as f32);
+            }
+            (y, Some(known.to_vec()))
+        }
+        (Some(y), None) => (y, None),
+        (None, None) => {
             let mut classes = labels.clone();
             classes.sort();
             classes.dedup();

@@ -18,7 +18,7 @@ pub mod tokenizer;
 
 pub use augment::{AugmentConfig, Normalize, Pipeline};
 pub use class_folders::{read_text_folder, TextFolder};
-pub use csv_reader::{read_csv, CsvData, CsvSpec, TEXT_ROW};
+pub use csv_reader::{read_csv, read_csv_for, CsvData, CsvSpec, TEXT_ROW};
 pub use dataset::{Array, Dataset};
 pub use error::{Error, Result};
 pub use image_file::read_image;

@@ -130,6 +130,8 @@ pub struct Model {
     class_names: Option<Vec<String>>,
     /// The Hugging Face `config.json` the model was built from, for exporting it back.
     hf_config: Option<String>,
+    /// How the training data was read (JSON), to read new files the same way.
+    data_recipe: Option<String>,
 }
 
 impl Model {
@@ -158,6 +160,7 @@ impl Model {
             tokenizer: None,
             class_names: None,
             hf_config: None,
+            data_recipe: None,
         }
     }
 
@@ -323,6 +326,18 @@ impl Model {
     /// the model file, read by `nabla export --hf`.
     pub fn set_hf_config(&mut self, json: String) {
         self.hf_config = Some(json);
+    }
+
+    /// Keeps how the training data was read (a JSON object, e.g. the CSV columns and the
+    /// normalisation), saved inside the model file so that `nabla predict` and `nabla
+    /// evaluate` read new files the same way.
+    pub fn set_data_recipe(&mut self, json: String) {
+        self.data_recipe = Some(json);
+    }
+
+    /// How the training data was read, if the model file says.
+    pub fn data_recipe(&self) -> Option<&str> {
+        self.data_recipe.as_deref()
     }
 
     /// The Hugging Face config saved with the model, if any.

@@ -20,6 +20,8 @@ pub const TOKENIZER_KEY: &str = "nabla.tokenizer";
 pub const CLASS_NAMES_KEY: &str = "nabla.class_names";
 /// Metadata key of the Hugging Face `config.json` a model was built from.
 pub const HF_CONFIG_KEY: &str = "nabla.hf_config";
+/// Metadata key of how the training data was read (JSON).
+pub const DATA_RECIPE_KEY: &str = "nabla.data";
 /// Metadata key holding the file-format version.
 pub const FORMAT_KEY: &str = "nabla.format";
 /// The file-format version this build writes and reads.
@@ -180,6 +182,9 @@ impl Model {
         if let Some(c) = self.hf_config() {
             meta.insert(HF_CONFIG_KEY.to_string(), c.to_string());
         }
+        if let Some(d) = self.data_recipe() {
+            meta.insert(DATA_RECIPE_KEY.to_string(), d.to_string());
+        }
         encode(&tensors, meta)
     }
 
@@ -277,6 +282,9 @@ impl Model {
         }
         if let Some(c) = meta.get(HF_CONFIG_KEY) {
             model.set_hf_config(c.clone());
+        }
+        if let Some(d) = meta.get(DATA_RECIPE_KEY) {
+            model.set_data_recipe(d.clone());
         }
         let extra = st
             .tensors()

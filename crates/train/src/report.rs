@@ -15,6 +15,8 @@ pub struct ClassReport {
     pub confusion: Vec<Vec<u64>>,
     /// Scores of each class.
     pub classes: Vec<ClassScores>,
+    /// The classes' names, when the model file keeps them (printed instead of indices).
+    pub names: Option<Vec<String>>,
 }
 
 impl ClassReport {
@@ -66,33 +68,51 @@ pub fn class_report(model: &mut Model, data: &Dataset) -> Result<ClassReport> {
     Ok(ClassReport {
         confusion: m.chunks(c.max(1)).map(|r| r.to_vec()).collect(),
         classes: per_class(&m, c),
+        names: model.class_names().map(<[String]>::to_vec),
     })
+}
+
+impl ClassReport {
+    /// Class `i` as printed: its name when known, else its index.
+    fn label(&self, i: usize) -> String {
+        self.names
+            .as_ref()
+            .and_then(|n| n.get(i).cloned())
+            .unwrap_or_else(|| i.to_string())
+    }
 }
 
 impl fmt::Display for ClassReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = (0..self.classes.len())
+            .map(|i| self.label(i).chars().count())
+            .fold(8, usize::max);
         writeln!(
             f,
-            "{:>8} {:>9} {:>9} {:>9} {:>9}",
+            "{:>w$} {:>9} {:>9} {:>9} {:>9}",
             "class", "precision", "recall", "f1", "support"
         )?;
         for (i, s) in self.classes.iter().enumerate() {
             writeln!(
                 f,
-                "{i:>8} {:>9.4} {:>9.4} {:>9.4} {:>9}",
-                s.precision, s.recall, s.f1, s.support
+                "{:>w$} {:>9.4} {:>9.4} {:>9.4} {:>9}",
+                self.label(i),
+                s.precision,
+                s.recall,
+                s.f1,
+                s.support
             )?;
         }
         let (p, r, f1) = self.macro_avg();
         let total: u64 = self.classes.iter().map(|s| s.support).sum();
-        writeln!(f, "{:>8} {p:>9.4} {r:>9.4} {f1:>9.4} {total:>9}", "macro")?;
+        writeln!(f, "{:>w$} {p:>9.4} {r:>9.4} {f1:>9.4} {total:>9}", "macro")?;
         writeln!(
             f,
-            "confusion matrix (rows: true class, columns: predicted):"
+            "confusion matrix (rows: true class, columns: predicted, in the order above):"
         )?;
         for (i, row) in self.confusion.iter().enumerate() {
             let cells: Vec<String> = row.iter().map(|v| format!("{v:>5}")).collect();
-            writeln!(f, "{i:>5} {}", cells.join(""))?;
+            writeln!(f, "{:>w$} {}", self.label(i), cells.join(""))?;
         }
         Ok(())
     }

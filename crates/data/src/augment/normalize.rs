@@ -42,7 +42,11 @@ impl Normalize {
             );
             *v = (*v - m) / s;
         }
-        Dataset::new(x, shape, data.y().to_vec(), data.y_shape())
+        // the first input standardised; any other input and every target (none, for rows
+        // to predict on) as they were
+        let mut inputs = data.inputs().to_vec();
+        inputs[0].data = x;
+        Dataset::from_arrays(inputs, data.targets().to_vec())
     }
 }
 
