@@ -19,7 +19,10 @@ cd "$(dirname "$0")/.."
 # Raised to 33,500 with issue 22's hyper-parameter search: the nabla-tune crate (search
 # space, Gaussian process and expected improvement, grid/random/Bayesian loop, dotted spec
 # paths, trials.csv, tune.png), `nabla tune` and the tune_functions example.
-BUDGET=33500
+# Raised to 34,500 with issue 23's first slices: CSV files read as a model's training CSV
+# was (predict and evaluate), and the nabla-serve crate (axum/tokio isolated there: the
+# TensorFlow Serving REST predict API, status, health, bounded bodies, graceful shutdown).
+BUDGET=34500
 total=0
 for dir in crates/* src examples; do
   n=$(find "$dir" -name '*.rs' -not -path '*/tests/*' -print0 | xargs -0 cat 2>/dev/null | wc -l)

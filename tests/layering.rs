@@ -2,7 +2,8 @@
 //! (`cpu::`) directly, only tensor ops and `nabla_core::backend` (the one seam a GPU backend
 //! needs); nn and data never use each other; the Hugging Face crate (tokenizers) sits beside
 //! data: it builds on core and nn only, and only train and above use it; the search crate
-//! (tune) sits on train, and only the command and the umbrella crate use it.
+//! (tune) sits on train, and only the command and the umbrella crate use it; the HTTP stack
+//! (axum, tokio) stays in nabla-serve, which only the command uses.
 
 use std::path::Path;
 
@@ -77,4 +78,20 @@ fn the_tune_crate_sits_above_train() {
         "crates/dist/src",
     ];
     assert_eq!(offenders(&below, "nabla_tune"), Vec::<String>::new());
+}
+
+#[test]
+fn the_http_stack_stays_in_the_serve_crate_and_the_command() {
+    let below = [
+        "crates/core/src",
+        "crates/nn/src",
+        "crates/data/src",
+        "crates/train/src",
+        "crates/hub/src",
+        "crates/dist/src",
+        "crates/tune/src",
+        "src",
+    ];
+    assert_eq!(offenders(&below, "nabla_serve"), Vec::<String>::new());
+    assert_eq!(offenders(&below, "axum"), Vec::<String>::new());
 }

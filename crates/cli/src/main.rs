@@ -12,6 +12,7 @@ mod embed;
 mod evaluate;
 mod generate;
 mod predict;
+mod serve;
 mod summary;
 mod train;
 mod tune;
@@ -61,6 +62,23 @@ enum Command {
         /// Continue the search in DIR (its trials.csv) without repeating finished trials.
         #[arg(long)]
         resume: bool,
+    },
+    /// Serve saved models over HTTP (TensorFlow Serving's REST API: POST
+    /// /v1/models/NAME:predict with {"instances": [..]}), until SIGTERM or Ctrl-C.
+    Serve {
+        /// Saved models, as NAME=PATH or PATH (named after the file, or its folder for
+        /// model.safetensors).
+        #[arg(required = true)]
+        models: Vec<String>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to listen on (0: any free port).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 16 << 20)]
+        max_body: usize,
     },
     /// Print the loss and metrics of a saved model (default data: the built-in test split).
     Evaluate {
@@ -206,6 +224,12 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Tune { spec, out, resume } => tune::run(&spec, out, resume),
+        Command::Serve {
+            models,
+            host,
+            port,
+            max_body,
+        } => serve::run(&models, &host, port, max_body),
         Command::Train {
             spec,
             out,

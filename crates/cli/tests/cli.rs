@@ -1468,3 +1468,43 @@ batch_size = 16
     let e = fails(&["predict", s(&digits.join("model.safetensors")), s(&data)]);
     assert!(e.contains("does not say how to read a CSV file"), "{e}");
 }
+
+#[cfg(unix)]
+#[test]
+fn serve_answers_predictions_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("mlp");
+    ok(&["train", &spec(), "--out", s(&run), "--epochs", "1", "-q"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(["serve", s(&run.join("model.safetensors")), "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    // "serving 'mlp': POST http://127.0.0.1:PORT/v1/models/mlp:predict"
+    let url = first
+        .split("http://")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{first}"));
+    let addr = url.split('/').next().unwrap().to_string();
+    assert!(url.ends_with("/v1/models/mlp:predict"), "{first}");
+    let body = format!(r#"{{"instances": [[{}]]}}"#, vec!["0.5"; 784].join(","));
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    write!(sock, "POST /v1/models/mlp:predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut reply = String::new();
+    sock.read_to_string(&mut reply).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200") && reply.contains("\"predictions\":[["),
+        "{reply}"
+    );
+    // SIGTERM: a clean stop
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: sends SIGTERM to the child this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+}
