@@ -82,8 +82,9 @@ pub async fn serve(
     models: Models,
     options: Options,
 ) -> std::io::Result<()> {
+    let stop = stop_signal()?;
     axum::serve(listener, router(models, options))
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(stop)
         .await
 }
 
@@ -101,31 +102,38 @@ pub fn run_blocking(
         .enable_all()
         .build()?;
     rt.block_on(async {
+        // the handlers exist before anyone is told the address, so no signal is missed
+        let stop = stop_signal()?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         ready(listener.local_addr()?);
-        serve(listener, models, options).await
+        axum::serve(listener, router(models, options))
+            .with_graceful_shutdown(stop)
+            .await
     })
 }
 
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or SIGINT (Ctrl-C); the handlers are installed now, not when first
+/// polled.
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = (
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+    );
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn model<'a>(s: &'a Shared, name: &str) -> Result<&'a Model, ApiError> {
