@@ -18,6 +18,7 @@ pub mod layers;
 pub mod losses;
 pub mod metrics;
 pub mod model;
+mod model_meta;
 pub mod named;
 pub mod optimizers;
 pub mod per_output;

@@ -125,13 +125,13 @@ pub struct Model {
     pub rng: Rng,
     compiled: Option<Compiled>,
     /// The tokenizer of a text model (its JSON), saved inside the model file.
-    tokenizer: Option<String>,
+    pub(crate) tokenizer: Option<String>,
     /// A classifier's class names, by index, saved inside the model file.
-    class_names: Option<Vec<String>>,
+    pub(crate) class_names: Option<Vec<String>>,
     /// The Hugging Face `config.json` the model was built from, for exporting it back.
-    hf_config: Option<String>,
+    pub(crate) hf_config: Option<String>,
     /// How the training data was read (JSON), to read new files the same way.
-    data_recipe: Option<String>,
+    pub(crate) data_recipe: Option<String>,
 }
 
 impl Model {
@@ -298,51 +298,6 @@ impl Model {
     /// Runs the model on one tensor per input and returns every output.
     pub fn forward_multi(&self, xs: &[Tensor], ctx: &mut Ctx) -> Vec<Tensor> {
         self.graph.run(xs, ctx)
-    }
-
-    /// Keeps a text model's tokenizer (serialised, e.g. a `CharTokenizer`'s JSON) with the
-    /// model: it is saved inside the model file and comes back with [`Model::load`].
-    pub fn set_tokenizer(&mut self, json: impl Into<String>) {
-        self.tokenizer = Some(json.into());
-    }
-
-    /// The tokenizer saved with the model, if any.
-    pub fn tokenizer(&self) -> Option<&str> {
-        self.tokenizer.as_deref()
-    }
-
-    /// Keeps the names of a classifier's classes (CSV text labels, image folders), by class
-    /// index; saved inside the model file.
-    pub fn set_class_names(&mut self, names: Vec<String>) {
-        self.class_names = Some(names);
-    }
-
-    /// The class names saved with the model, if any.
-    pub fn class_names(&self) -> Option<&[String]> {
-        self.class_names.as_deref()
-    }
-
-    /// Keeps the Hugging Face `config.json` (its text) the model was built from; saved inside
-    /// the model file, read by `nabla export --hf`.
-    pub fn set_hf_config(&mut self, json: String) {
-        self.hf_config = Some(json);
-    }
-
-    /// Keeps how the training data was read (a JSON object, e.g. the CSV columns and the
-    /// normalisation), saved inside the model file so that `nabla predict` and `nabla
-    /// evaluate` read new files the same way.
-    pub fn set_data_recipe(&mut self, json: String) {
-        self.data_recipe = Some(json);
-    }
-
-    /// How the training data was read, if the model file says.
-    pub fn data_recipe(&self) -> Option<&str> {
-        self.data_recipe.as_deref()
-    }
-
-    /// The Hugging Face config saved with the model, if any.
-    pub fn hf_config(&self) -> Option<&str> {
-        self.hf_config.as_deref()
     }
 
     /// Checks input values `x` (samples of `input_shape`) for the layers that read the first
