@@ -169,7 +169,7 @@ async fn predict(
             format!("POST /v1/models/{target}: expected /v1/models/NAME:predict"),
         )
     })?;
-    model(&s, name)?;
+    let m = model(&s, name)?;
     let request: Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let instances = request
@@ -185,10 +185,7 @@ async fn predict(
             instances.len()
         )));
     }
-    let xs = {
-        let m = model(&s, name)?;
-        inputs(m, instances)?
-    };
+    let xs = inputs(m, instances)?;
     let shared = s.clone();
     let name = name.to_string();
     // inference is CPU work for nabla's pool: off the async threads

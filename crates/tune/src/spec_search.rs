@@ -172,18 +172,26 @@ impl SpecSearch {
         Ok(search)
     }
 
-    /// The spec of a trial: the base with `params` set (and the trial epochs).
+    /// The spec of a trial: the base with `params` set (and the search's epochs).
     pub fn spec_for(&self, params: &Params) -> Result<Spec> {
+        self.spec_with(params, self.config.epochs)
+    }
+
+    fn spec_with(&self, params: &Params, epochs: Option<usize>) -> Result<Spec> {
+        Spec::from_toml(&self.trial_toml(params, epochs)?)
+            .map_err(|e| Error::Config(format!("the spec with {}: {e}", describe(params))))
+    }
+
+    /// The base spec as TOML with `params` set and `epochs`, if given, as `train.epochs`.
+    fn trial_toml(&self, params: &Params, epochs: Option<usize>) -> Result<String> {
         let mut t = self.base.clone();
         for (path, v) in params {
             set_path(&mut t, path, v.clone())?;
         }
-        if let Some(e) = self.config.epochs {
+        if let Some(e) = epochs {
             set_path(&mut t, "train.epochs", Value::Integer(e as i64))?;
         }
-        let text = toml::to_string(&t).map_err(|e| Error::Config(e.to_string()))?;
-        Spec::from_toml(&text)
-            .map_err(|e| Error::Config(format!("the spec with {}: {e}", describe(params))))
+        toml::to_string(&t).map_err(|e| Error::Config(e.to_string()))
     }
 
     /// Trains one trial: `(the objective's best epoch value, epochs, the model)`. A
@@ -244,19 +252,12 @@ impl SpecSearch {
     /// The best trial's spec as TOML (trainable as is), with a comment saying where it
     /// came from.
     pub fn best_toml(&self, best: &Trial) -> Result<String> {
-        let mut t = self.base.clone();
-        for (path, v) in &best.params {
-            set_path(&mut t, path, v.clone())?;
-        }
         // a Hyperband trial's own epochs (its rung's), or the search's
         let epochs = match self.tuner.algorithm {
             Algorithm::Hyperband => Some(best.epochs),
             _ => self.config.epochs,
         };
-        if let Some(e) = epochs {
-            set_path(&mut t, "train.epochs", Value::Integer(e as i64))?;
-        }
-        let body = toml::to_string(&t).map_err(|e| Error::Config(e.to_string()))?;
+        let body = self.trial_toml(&best.params, epochs)?;
         Ok(format!(
             "# nabla tune: trial {} of the search, {} = {} ({})\n{body}",
             best.number + 1,
