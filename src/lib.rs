@@ -46,8 +46,8 @@ pub mod prelude {
         Activation, ActivationLayer, Adam, AdamW, Add, Average, AvgPool2d, BatchNorm, Concatenate,
         Conv2d, Dense, Dot, Dropout, Flatten, GlobalPool2d, Gru, Initializer, Layer, Loss,
         LossSpec, Lstm, MaxPool2d, Maximum, Metric, Minimum, Model, ModelConfig, Multiply,
-        Normalization, Optimizer, Padding, Pool2d, Regularizer, Reshape, Sequential, Sgd,
-        SimpleRnn, SubModel, Subtract,
+        Normalization, Optimizer, Padding, Pool2d, QuantMode, Regularizer, Reshape, Sequential,
+        Sgd, SimpleRnn, SubModel, Subtract,
     };
     pub use nabla_train::{Fit, Generate, History, Logs, Spec, Training};
 }

@@ -39,7 +39,7 @@ pub fn run(workload: &str, epochs: Option<usize>) -> Result<()> {
 }
 
 /// W1: Flatten → Dense(128, relu) → Dropout(0.2) → Dense(10, softmax); Adam, sparse CE.
-fn w1_model() -> Result<Model> {
+pub(crate) fn w1_model() -> Result<Model> {
     let mut model = Sequential::new([28, 28])
         .add(Flatten::new())
         .add(Dense::new(128).activation(Activation::Relu))

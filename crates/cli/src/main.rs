@@ -6,6 +6,7 @@ mod bench;
 mod bench_bert;
 mod bench_dist;
 mod bench_gpt;
+mod bench_quant;
 mod csv_input;
 #[cfg(feature = "hub")]
 mod embed;
@@ -202,7 +203,8 @@ enum Command {
     /// Run a benchmark workload of shared/bench/WORKLOADS.md and print one JSON line.
     Bench {
         /// Workload id: W1 (MLP), W2 (CNN), W3 (LSTM), W4 (GPT), W5 (MiniLM, with --model) or
-        /// W6 (W2 data-parallel: mpirun -np 2 nabla bench W6).
+        /// W6 (W2 data-parallel: mpirun -np 2 nabla bench W6) or W7 (W1 quantised to
+        /// int8).
         workload: String,
         /// Override the number of epochs (W1-W3) or timed steps (W4, W5); the JSON says so.
         #[arg(long)]
@@ -329,6 +331,7 @@ fn main() {
                 "W5: expected --model DIR (an all-MiniLM-L6-v2 folder: python3 scripts/get_minilm.py DIR) and nabla built with the hub feature"
             )),
             ("W6", _) => bench_dist::run(epochs),
+            ("W7", _) => bench_quant::run(epochs),
             _ => bench::run(&workload, epochs),
         },
     };

@@ -10,9 +10,10 @@ use crate::layers::{
     Conv1dConfig, Conv2d, Conv2dConfig, Dense, DenseConfig, Dropout, DropoutConfig, Embedding,
     EmbeddingConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig, LayerNorm,
     LayerNormConfig, MultiHeadAttention, Normalization, NormalizationConfig, Permute,
-    PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, Reshape, ReshapeConfig,
-    SpatialDropout2d, SpatialDropoutConfig, UnitNormalization, UnitNormalizationConfig,
-    UpSampling2d, UpSampling2dConfig, ZeroPadding2d, ZeroPadding2dConfig,
+    PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, QuantizedDense,
+    QuantizedDenseConfig, Reshape, ReshapeConfig, SpatialDropout2d, SpatialDropoutConfig,
+    UnitNormalization, UnitNormalizationConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d,
+    ZeroPadding2dConfig,
 };
 use crate::layers::{
     Concatenate, ConcatenateConfig, Dot, DotConfig, Merge, MergeConfig, MergeOp, SharedConfig,
@@ -34,6 +35,8 @@ use serde::{Deserialize, Serialize};
 pub enum LayerConfig {
     /// [`Dense`]
     Dense(DenseConfig),
+    /// [`QuantizedDense`]: a dense layer after int8 quantisation
+    QuantizedDense(QuantizedDenseConfig),
     /// [`ActivationLayer`]
     Activation(ActivationConfig),
     /// [`Dropout`]
@@ -153,6 +156,7 @@ pub fn layer_config<'de, D: serde::Deserializer<'de>>(
 /// The `type` names of nabla's layers (a custom layer may use none of them).
 pub const LAYER_TYPES: &[&str] = &[
     "dense",
+    "quantized_dense",
     "activation",
     "dropout",
     "flatten",
@@ -204,6 +208,7 @@ impl LayerConfig {
     pub fn into_layer(self) -> Box<dyn Layer> {
         match self {
             LayerConfig::Dense(c) => Box::new(Dense::from_config(c)),
+            LayerConfig::QuantizedDense(c) => Box::new(QuantizedDense::from_config(c)),
             LayerConfig::Activation(c) => Box::new(ActivationLayer::from_config(c)),
             LayerConfig::Dropout(c) => Box::new(Dropout::from_config(c)),
             LayerConfig::Flatten(c) => Box::new(Flatten::from_config(c)),
@@ -289,6 +294,7 @@ impl LayerConfig {
     pub fn type_name(&self) -> &str {
         match self {
             LayerConfig::Dense(_) => "dense",
+            LayerConfig::QuantizedDense(_) => "quantized_dense",
             LayerConfig::Activation(_) => "activation",
             LayerConfig::Dropout(_) => "dropout",
             LayerConfig::Flatten(_) => "flatten",

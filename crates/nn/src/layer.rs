@@ -27,6 +27,18 @@ impl Param {
     }
 }
 
+/// A weight stored as 8-bit integers (a quantised layer's kernel): never trained, saved as an
+/// I8 tensor under `layer.name`, its scale kept as an f32 [`Param`] beside it.
+#[derive(Clone, Debug)]
+pub struct Int8Param {
+    /// Name inside its layer (`kernel`).
+    pub name: String,
+    /// The shape.
+    pub shape: Vec<usize>,
+    /// The values, row-major.
+    pub values: Vec<i8>,
+}
+
 /// What a forward pass needs besides its input: the mode and the randomness of the run; it
 /// collects the activity penalties layers add on the way.
 pub struct Ctx<'a> {
@@ -105,6 +117,14 @@ pub trait Layer: Send + Sync {
     }
     /// The weights, mutable (optimisers, loading).
     fn params_mut(&mut self) -> Vec<&mut Param> {
+        Vec::new()
+    }
+    /// The weights stored as 8-bit integers (quantised layers), in a fixed order.
+    fn int8_params(&self) -> Vec<&Int8Param> {
+        Vec::new()
+    }
+    /// The int8 weights, mutable (loading).
+    fn int8_params_mut(&mut self) -> Vec<&mut Int8Param> {
         Vec::new()
     }
     /// Whether the layer's weights are trained.

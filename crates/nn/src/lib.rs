@@ -22,6 +22,7 @@ mod model_meta;
 pub mod named;
 pub mod optimizers;
 pub mod per_output;
+pub mod quantize;
 pub mod registry;
 pub mod regularizers;
 pub mod saving;
@@ -35,11 +36,11 @@ pub use config::{InputConfig, InputDtype, LayerConfig, ModelConfig, NodeConfig, 
 pub use error::{Error, Result};
 pub use gradient_hook::GradientHook;
 pub use init::Initializer;
-pub use layer::{Ctx, Layer, Param};
+pub use layer::{Ctx, Int8Param, Layer, Param};
 pub use layers::{
     ActivationLayer, Add, Average, AvgPool2d, BatchNorm, Concatenate, Conv2d, Dense, Dot, Dropout,
     Flatten, GlobalPool2d, Gru, Lstm, MaxPool2d, Maximum, Merge, Minimum, Multiply, Normalization,
-    Padding, Pool2d, Reshape, SimpleRnn, SubModel, Subtract,
+    Padding, Pool2d, QuantizedDense, Reshape, SimpleRnn, SubModel, Subtract,
 };
 pub use losses::{Loss, LossSpec};
 pub use metrics::Metric;
@@ -49,6 +50,7 @@ pub use optimizers::{
     RmsProp, Sgd,
 };
 pub use per_output::PerOutput;
+pub use quantize::QuantMode;
 pub use regularizers::Regularizer;
 pub use schedules::{Per, Schedule, ScheduleKind};
 pub use transfer::LoadReport;

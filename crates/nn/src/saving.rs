@@ -115,17 +115,31 @@ pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 /// safetensors bytes of float32 `tensors` with `meta` in the header (model files, and
 /// Hugging Face folders written by nabla-hub's export).
 pub fn encode(tensors: &[NamedTensor], meta: HashMap<String, String>) -> Result<Vec<u8>> {
-    let bytes: Vec<Vec<u8>> = tensors
+    encode_mixed(tensors, &[], meta)
+}
+
+/// [`encode`] with int8 tensors too (quantised layers' kernels): `(name, shape, values)`.
+pub fn encode_mixed(
+    tensors: &[NamedTensor],
+    int8: &[(String, Vec<usize>, &[i8])],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let f32s = tensors.iter().map(|(n, s, v)| {
+        let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        (n, s, Dtype::F32, b)
+    });
+    let i8s = int8
         .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
-    let views = tensors
+        .map(|(n, s, v)| (n, s, Dtype::I8, v.iter().map(|&x| x as u8).collect()));
+    let all: Vec<(&String, &Vec<usize>, Dtype, Vec<u8>)> = f32s.chain(i8s).collect();
+    let views = all
         .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), b)| {
-            TensorView::new(Dtype::F32, s.clone(), b)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| Error::config("tensor", "a valid f32 tensor", e))
+        .map(|(n, s, d, b)| {
+            TensorView::new(*d, s.to_vec(), b)
+                .map(|v| (n.to_string(), v))
+                .map_err(|e| {
+                    Error::config(format!("tensor '{n}'"), format!("a valid {d:?} tensor"), e)
+                })
         })
         .collect::<Result<Vec<_>>>()?;
     safetensors::tensor::serialize(views, Some(meta))
@@ -185,7 +199,12 @@ impl Model {
         if let Some(d) = self.data_recipe() {
             meta.insert(DATA_RECIPE_KEY.to_string(), d.to_string());
         }
-        encode(&tensors, meta)
+        let int8 = self.named_int8_params();
+        let int8: Vec<_> = int8
+            .iter()
+            .map(|(n, p)| (n.clone(), p.shape.clone(), p.values.as_slice()))
+            .collect();
+        encode_mixed(&tensors, &int8, meta)
     }
 
     /// Saves the model to `path` (atomically).
@@ -267,6 +286,21 @@ impl Model {
             param.value.update(|w| w.copy_from_slice(&values));
             used.push(name);
         }
+        for (name, param) in model.int8_params_mut_named() {
+            let view = st
+                .tensor(&name)
+                .map_err(|_| bad(format!("weight '{name}' is missing")))?;
+            if view.dtype() != Dtype::I8 || view.shape() != param.shape {
+                return Err(bad(format!(
+                    "weight '{name}': expected i8 {:?}, received {:?} {:?}",
+                    param.shape,
+                    view.dtype(),
+                    view.shape()
+                )));
+            }
+            param.values = view.data().iter().map(|&b| b as i8).collect();
+            used.push(name);
+        }
         if let Some(c) = meta.get(COMPILE_KEY) {
             let cc: CompileConfig = serde_json::from_str(c)
                 .map_err(|e| bad(format!("compile config cannot be read: {e}")))?;
@@ -293,6 +327,30 @@ impl Model {
             .map(|(n, v)| (n, v.shape().to_vec(), floats(v.data())))
             .collect();
         Ok((model, meta, extra))
+    }
+
+    /// The int8 weights (quantised layers) under their file names (`dense.kernel`).
+    pub fn named_int8_params(&self) -> Vec<(String, &crate::layer::Int8Param)> {
+        self.layers()
+            .iter()
+            .flat_map(|l| {
+                l.int8_params()
+                    .into_iter()
+                    .map(move |p| (format!("{}.{}", l.name(), p.name), p))
+            })
+            .collect()
+    }
+
+    fn int8_params_mut_named(&mut self) -> Vec<(String, &mut crate::layer::Int8Param)> {
+        self.layers_mut()
+            .iter_mut()
+            .flat_map(|l| {
+                let lname = l.name().to_string();
+                l.int8_params_mut()
+                    .into_iter()
+                    .map(move |p| (format!("{lname}.{}", p.name), p))
+            })
+            .collect()
     }
 
     fn params_mut_named(&mut self) -> Vec<(String, &mut crate::layer::Param)> {

@@ -11,6 +11,7 @@ pub mod conv_epilogue;
 pub mod gates;
 pub mod gelu;
 pub mod index;
+pub mod int8_matmul;
 pub mod layer_norm;
 pub mod layout;
 pub mod lstm_back;

@@ -17,6 +17,7 @@ mod permute;
 mod pool1d;
 mod pool2d;
 mod positional;
+mod quantized_dense;
 mod recurrent;
 mod reshape;
 mod sequence_pool;
@@ -51,6 +52,7 @@ pub use permute::{Permute, PermuteConfig};
 pub use pool1d::{Pool1d, Pool1dConfig};
 pub use pool2d::{AvgPool2d, MaxPool2d, Pool2d, Pool2dConfig, PoolKind};
 pub use positional::{PositionKind, PositionalConfig, PositionalEmbedding};
+pub use quantized_dense::{QuantizedDense, QuantizedDenseConfig};
 pub use recurrent::{
     CellKind, Gru, GruCell, Lstm, LstmCell, Recurrent, RecurrentConfig, RnnState, SimpleRnn,
     SimpleRnnCell,

@@ -1,0 +1,56 @@
+//! `nabla bench W7`: the W1 MLP trained as in W1, then quantised to int8 (dynamic): inference
+//! samples/s, test accuracy and saved size of both, one JSON line (WORKLOADS.md, W7).
+
+use anyhow::Result;
+use nabla::core::cpu::int8_matmul::Int8Path;
+use nabla::prelude::*;
+use serde::Serialize;
+
+/// One W7 result; WORKLOADS.md's fields first.
+#[derive(Serialize)]
+struct Record {
+    framework: &'static str,
+    workload: &'static str,
+    model: &'static str,
+    f32_infer_samples_per_s: f64,
+    int8_infer_samples_per_s: f64,
+    f32_test_acc: f64,
+    int8_test_acc: f64,
+    f32_bytes: usize,
+    int8_bytes: usize,
+    version: &'static str,
+    threads: usize,
+    int8_path: String,
+    epochs: usize,
+}
+
+pub fn run(epochs: Option<usize>) -> Result<()> {
+    let (train, test) = nabla::datasets::mnist()?;
+    let epochs = epochs.unwrap_or(5);
+    let mut model = super::bench::w1_model()?;
+    model.fit(&train, Fit::new().epochs(epochs).batch_size(32).verbose(0))?;
+    let acc = |m: &mut Model| -> Result<f64> {
+        Ok(m.evaluate(&test)?.get("accuracy").unwrap_or(f64::NAN))
+    };
+    let f32_test_acc = acc(&mut model)?;
+    let f32_infer = super::bench::infer_throughput(&model, &test)?;
+    let f32_bytes = model.to_bytes()?.len();
+    model.quantize(QuantMode::Dynamic)?;
+    let rec = Record {
+        framework: "nabla",
+        workload: "W7",
+        model: "W1",
+        f32_infer_samples_per_s: f32_infer,
+        int8_infer_samples_per_s: super::bench::infer_throughput(&model, &test)?,
+        f32_test_acc,
+        int8_test_acc: acc(&mut model)?,
+        f32_bytes,
+        int8_bytes: model.to_bytes()?.len(),
+        version: env!("CARGO_PKG_VERSION"),
+        threads: nabla::core::backend::num_threads(),
+        int8_path: format!("{:?}", Int8Path::best()),
+        epochs,
+    };
+    println!("{}", serde_json::to_string(&rec)?);
+    Ok(())
+}

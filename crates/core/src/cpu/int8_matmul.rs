@@ -1,0 +1,654 @@
+//! The int8 matrix product of dynamically quantised layers: `y = x·Wᵀ + b` with `x` quantised
+//! per row at run time to unsigned 7-bit integers and `W` stored as signed 8-bit integers per
+//! output channel, the products summed exactly in i32.
+//!
+//! For row `r` of `x` and output channel `c` of `W`:
+//!
+//! ```text
+//! x_r ≈ sx_r · (qx_r − zx_r),   qx ∈ [0, 127], zx_r ∈ [0, 127]   (asymmetric: 0 is exact)
+//! W_c ≈ sw_c · qw_c,            qw ∈ [−127, 127]                   (symmetric)
+//! y_rc = (Σ_k qx_rk·qw_ck − zx_r·Σ_k qw_ck) · (sx_r·sw_c) + b_c
+//! ```
+//!
+//! Why 7 bits for the activations: AVX2's `vpmaddubsw` adds two u8·i8 products into a
+//! saturating i16; with `qx ≤ 127` and `|qw| ≤ 127` a pair is at most 32,258 < 32,767, so it
+//! never saturates, and every path (AVX-512 VNNI's `vpdpbusd`, AVX2, portable) gives the same
+//! integer sums and, with the epilogue's operations in the same order, the same floats.
+//! fbgemm's x86 path narrows the range the same way (`reduce_range`). The i32 sums are exact
+//! while `k · 127 · 127 < 2³¹` ([`MAX_INPUTS`]).
+//!
+//! Layout: the weights are packed once into blocks of 16 output channels, in each block groups
+//! of 4 inputs, `[c/16][k/4][16][4]`, zero-padded; one 64-byte load then feeds one `vpdpbusd`
+//! (16 channels × 4 inputs) against 4 activation bytes broadcast to every lane.
+
+use super::threads;
+use rayon::prelude::*;
+
+/// The most inputs a quantised product takes: beyond it the i32 sums could overflow.
+pub const MAX_INPUTS: usize = (i32::MAX as usize) / (127 * 127);
+
+/// Output channels per packed block (one AVX-512 register of i32).
+const BLOCK: usize = 16;
+/// Rows quantised and multiplied together (their bytes stay in L1/L2 for every block).
+const ROW_CHUNK: usize = 64;
+
+/// Which instructions run the product. All give identical results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int8Path {
+    /// AVX-512 VNNI (`vpdpbusd`: 64 products a instruction).
+    Vnni,
+    /// AVX2 (`vpmaddubsw` + `vpmaddwd`).
+    Avx2,
+    /// Plain integer arithmetic, any CPU.
+    Portable,
+}
+
+impl Int8Path {
+    /// The paths this CPU runs, fastest first (the portable one always last).
+    pub fn available() -> Vec<Int8Path> {
+        let mut v = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512vnni")
+            {
+                v.push(Int8Path::Vnni);
+            }
+            if std::is_x86_feature_detected!("avx2") {
+                v.push(Int8Path::Avx2);
+            }
+        }
+        v.push(Int8Path::Portable);
+        v
+    }
+
+    /// The fastest path of this CPU.
+    pub fn best() -> Int8Path {
+        static BEST: std::sync::OnceLock<Int8Path> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Int8Path::available()[0])
+    }
+}
+
+/// A quantised linear map packed for the kernels: the weights, their per-channel scales and
+/// sums, and the bias, each padded to whole blocks.
+#[derive(Clone, Debug)]
+pub struct PackedInt8 {
+    data: Vec<i8>,
+    sums: Vec<i32>,
+    scale: Vec<f32>,
+    bias: Vec<f32>,
+    n: usize,
+    k: usize,
+}
+
+impl PackedInt8 {
+    /// Packs `w [n, k]` (row `c` = output channel `c`, values in [−127, 127]) with its
+    /// per-channel `scale [n]` and optional `bias [n]`. Panics if a length disagrees or
+    /// `k > MAX_INPUTS` (the layer checks both first).
+    pub fn new(w: &[i8], scale: &[f32], bias: Option<&[f32]>, n: usize, k: usize) -> PackedInt8 {
+        assert!(w.len() == n * k && scale.len() == n && bias.is_none_or(|b| b.len() == n));
+        assert!(k <= MAX_INPUTS, "{k} inputs: at most {MAX_INPUTS}");
+        let (nb, kg) = (n.div_ceil(BLOCK), k.div_ceil(4));
+        let mut data = vec![0i8; nb * kg * BLOCK * 4];
+        let mut sums = vec![0i32; nb * BLOCK];
+        for c in 0..n {
+            let (b, lane) = (c / BLOCK, c % BLOCK);
+            for (i, &v) in w[c * k..(c + 1) * k].iter().enumerate() {
+                data[((b * kg + i / 4) * BLOCK + lane) * 4 + i % 4] = v;
+                sums[c] += v as i32;
+            }
+        }
+        let pad = |v: &[f32]| {
+            let mut p = v.to_vec();
+            p.resize(nb * BLOCK, 0.0);
+            p
+        };
+        PackedInt8 {
+            data,
+            sums,
+            scale: pad(scale),
+            bias: pad(bias.unwrap_or(&[])),
+            n,
+            k,
+        }
+    }
+
+    /// Output channels.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Inputs.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+}
+
+/// Per-row quantised activations: `q [rows, kp]` (kp = k rounded up to 4, zero-padded), each
+/// row's scale `sx` and zero point `zx`.
+struct QuantRows {
+    q: Vec<u8>,
+    sx: Vec<f32>,
+    zx: Vec<i32>,
+    kp: usize,
+}
+
+/// `out [m, n] = x [m, k] · Wᵀ + b` through int8 on `path` (see the module doc).
+pub fn linear(x: &[f32], m: usize, w: &PackedInt8, out: &mut [f32], path: Int8Path) {
+    let (n, k) = (w.n, w.k);
+    assert!(x.len() == m * k && out.len() == m * n);
+    if n == 0 || m == 0 {
+        return;
+    }
+    let run = |r0: usize, o: &mut [f32]| {
+        let mut qr = QuantRows {
+            q: vec![0u8; ROW_CHUNK.min(m) * k.next_multiple_of(4)],
+            sx: vec![1.0; ROW_CHUNK],
+            zx: vec![0; ROW_CHUNK],
+            kp: k.next_multiple_of(4),
+        };
+        for (c, oc) in o.chunks_mut(ROW_CHUNK * n).enumerate() {
+            let rows = oc.len() / n;
+            let s = r0 + c * ROW_CHUNK;
+            quantize(&x[s * k..(s + rows) * k], rows, k, &mut qr, path);
+            product(&qr, rows, w, oc, path);
+        }
+    };
+    // about 64 rows of 256 products each before a second thread pays off
+    match threads::share(m, (1 << 14) / (n * k).clamp(1, 1 << 14) + 64, 16) {
+        Some(rows) => out
+            .par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(i, o)| run(i * rows, o)),
+        None => run(0, out),
+    }
+}
+
+/// Quantises each row of `x [rows, k]` into `qr` (see the module doc); the padding bytes of
+/// `qr.q` stay zero.
+fn quantize(x: &[f32], rows: usize, k: usize, qr: &mut QuantRows, path: Int8Path) {
+    let kp = qr.kp;
+    for r in 0..rows {
+        let row = &x[r * k..(r + 1) * k];
+        let q = &mut qr.q[r * kp..r * kp + k];
+        let (lo, hi) = min_max(row, path);
+        if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+            // all zero (or not finite)
+            (qr.sx[r], qr.zx[r]) = (1.0, 0);
+            q.fill(0);
+            continue;
+        }
+        let scale = (hi - lo) / 127.0;
+        let zero = (-lo / scale).round_ties_even().clamp(0.0, 127.0);
+        qr.sx[r] = scale;
+        qr.zx[r] = zero as i32;
+        quantize_row(row, 1.0 / scale, zero, q, path);
+    }
+}
+
+/// The smallest and largest of `x` and 0.
+fn min_max(x: &[f32], path: Int8Path) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    match path {
+        // SAFETY: the paths exist only where the CPU has their features.
+        Int8Path::Vnni => return unsafe { x86::min_max_512(x) },
+        Int8Path::Avx2 => return unsafe { x86::min_max(x) },
+        Int8Path::Portable => {}
+    }
+    let _ = path;
+    x.iter().fold((0f32, 0f32), |(lo, hi), &v| {
+        (if v < lo { v } else { lo }, if v > hi { v } else { hi })
+    })
+}
+
+/// `q = clamp(round_even(x·inv + zero), 0, 127)`.
+fn quantize_row(x: &[f32], inv: f32, zero: f32, q: &mut [u8], path: Int8Path) {
+    let start = {
+        #[cfg(target_arch = "x86_64")]
+        match path {
+            // SAFETY: the paths exist only where the CPU has their features; `q` is as long
+            // as `x`.
+            Int8Path::Vnni => unsafe { x86::quantize_row_512(x, inv, zero, q) },
+            Int8Path::Avx2 => unsafe { x86::quantize_row(x, inv, zero, q) },
+            Int8Path::Portable => 0,
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        0
+    };
+    for (o, &v) in q[start..].iter_mut().zip(&x[start..]) {
+        *o = ((v * inv + zero).round_ties_even() as i32).clamp(0, 127) as u8;
+    }
+}
+
+/// The products of quantised rows against every block, then the epilogue.
+fn product(qr: &QuantRows, rows: usize, w: &PackedInt8, out: &mut [f32], path: Int8Path) {
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Int8Path::Vnni` is only chosen where the CPU has the features.
+        Int8Path::Vnni => unsafe { x86::product_vnni(qr, rows, w, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Int8Path::Avx2` is only chosen where the CPU has AVX2.
+        Int8Path::Avx2 => unsafe { x86::product_avx2(qr, rows, w, out) },
+        _ => product_portable(qr, rows, w, out),
+    }
+}
+
+/// The epilogue of one output: `(acc − zx·Σqw)·(sx·sw) + b`.
+#[inline]
+fn finish(acc: i32, zx: i32, sum: i32, sx: f32, sw: f32, b: f32) -> f32 {
+    (acc - zx * sum) as f32 * (sx * sw) + b
+}
+
+fn product_portable(qr: &QuantRows, rows: usize, w: &PackedInt8, out: &mut [f32]) {
+    let (n, kg) = (w.n, qr.kp / 4);
+    for r in 0..rows {
+        let a = &qr.q[r * qr.kp..(r + 1) * qr.kp];
+        for c in 0..n {
+            let (b, lane) = (c / BLOCK, c % BLOCK);
+            let mut acc = 0i32;
+            for g in 0..kg {
+                let wp = &w.data[((b * kg + g) * BLOCK + lane) * 4..][..4];
+                for j in 0..4 {
+                    acc += a[g * 4 + j] as i32 * wp[j] as i32;
+                }
+            }
+            out[r * n + c] = finish(acc, qr.zx[r], w.sums[c], qr.sx[r], w.scale[c], w.bias[c]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{finish, PackedInt8, QuantRows, BLOCK};
+    use std::arch::x86_64::*;
+
+    /// [`super::min_max`] on AVX2: 4 × 8 lanes, so the min/max latency chains overlap.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn min_max(x: &[f32]) -> (f32, f32) {
+        let (mut lo, mut hi) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
+        let mut i = 0;
+        while i + 8 <= x.len() {
+            let j = (i / 8) % 4;
+            // SAFETY: `i + 8 <= x.len()`.
+            let v = unsafe { _mm256_loadu_ps(x.as_ptr().add(i)) };
+            lo[j] = _mm256_min_ps(v, lo[j]);
+            hi[j] = _mm256_max_ps(v, hi[j]);
+            i += 8;
+        }
+        let l = _mm256_min_ps(_mm256_min_ps(lo[0], lo[1]), _mm256_min_ps(lo[2], lo[3]));
+        let h = _mm256_max_ps(_mm256_max_ps(hi[0], hi[1]), _mm256_max_ps(hi[2], hi[3]));
+        let (mut ls, mut hs) = ([0f32; 8], [0f32; 8]);
+        // SAFETY: the arrays hold 8 floats.
+        unsafe {
+            _mm256_storeu_ps(ls.as_mut_ptr(), l);
+            _mm256_storeu_ps(hs.as_mut_ptr(), h);
+        }
+        let tail = &x[i..];
+        let lo = ls
+            .iter()
+            .chain(tail)
+            .fold(0f32, |a, &v| if v < a { v } else { a });
+        let hi = hs
+            .iter()
+            .chain(tail)
+            .fold(0f32, |a, &v| if v > a { v } else { a });
+        (lo, hi)
+    }
+
+    /// [`super::min_max`] on AVX-512: 4 × 16 lanes, the tail by a masked load (its
+    /// missing lanes read as 0, which the result includes anyway).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn min_max_512(x: &[f32]) -> (f32, f32) {
+        let (mut lo, mut hi) = ([_mm512_setzero_ps(); 4], [_mm512_setzero_ps(); 4]);
+        let mut i = 0;
+        while i < x.len() {
+            let (j, left) = ((i / 16) % 4, x.len() - i);
+            let mask = if left >= 16 {
+                u16::MAX
+            } else {
+                (1u16 << left) - 1
+            };
+            // SAFETY: the mask covers only elements below `x.len()`.
+            let v = unsafe { _mm512_maskz_loadu_ps(mask, x.as_ptr().add(i)) };
+            lo[j] = _mm512_min_ps(v, lo[j]);
+            hi[j] = _mm512_max_ps(v, hi[j]);
+            i += 16;
+        }
+        let l = _mm512_min_ps(_mm512_min_ps(lo[0], lo[1]), _mm512_min_ps(lo[2], lo[3]));
+        let h = _mm512_max_ps(_mm512_max_ps(hi[0], hi[1]), _mm512_max_ps(hi[2], hi[3]));
+        (_mm512_reduce_min_ps(l), _mm512_reduce_max_ps(h))
+    }
+
+    /// [`super::quantize_row`] on AVX-512 for whole groups of 16; returns how many it did.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn quantize_row_512(x: &[f32], inv: f32, zero: f32, q: &mut [u8]) -> usize {
+        let whole = x.len() / 16 * 16;
+        let (vi, vz) = (_mm512_set1_ps(inv), _mm512_set1_ps(zero));
+        let (top, bottom) = (_mm512_set1_epi32(127), _mm512_setzero_si512());
+        for i in (0..whole).step_by(16) {
+            // SAFETY: `i + 16 <= whole <= x.len() == q.len()`.
+            unsafe {
+                let v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x.as_ptr().add(i)), vi), vz);
+                // NaN converts to i32::MIN and clamps to 0, as the scalar cast does
+                let t = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(v), bottom), top);
+                _mm_storeu_si128(q.as_mut_ptr().add(i) as *mut _, _mm512_cvtepi32_epi8(t));
+            }
+        }
+        whole
+    }
+
+    /// [`super::quantize_row`] on AVX2 for whole groups of 8; returns how many it did.
+    /// `cvtps2dq` rounds to nearest even (the default MXCSR mode) like `round_ties_even`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn quantize_row(x: &[f32], inv: f32, zero: f32, q: &mut [u8]) -> usize {
+        let whole = x.len() / 8 * 8;
+        let (vi, vz) = (_mm256_set1_ps(inv), _mm256_set1_ps(zero));
+        let (top, bottom) = (_mm256_set1_epi32(127), _mm256_setzero_si256());
+        for i in (0..whole).step_by(8) {
+            // SAFETY: `i + 8 <= whole <= x.len() == q.len()`.
+            unsafe {
+                let v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x.as_ptr().add(i)), vi), vz);
+                // NaN converts to i32::MIN and clamps to 0, as the scalar cast does
+                let t = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(v), bottom), top);
+                let p = _mm256_packus_epi32(t, t); // 16-bit lanes, per 128-bit half
+                let p = _mm256_packus_epi16(p, p); // bytes 0-3 and 16-19 hold the values
+                let lo = _mm256_castsi256_si128(p);
+                let hi = _mm256_extracti128_si256::<1>(p);
+                let w = _mm_unpacklo_epi32(lo, hi);
+                std::ptr::write_unaligned(q.as_mut_ptr().add(i) as *mut i64, _mm_cvtsi128_si64(w));
+            }
+        }
+        whole
+    }
+
+    /// Stores the 16 floats of `v` at `dst`, only the first `valid`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store16(dst: *mut f32, v: __m512, valid: usize) {
+        // SAFETY: the caller gives `valid` writable floats at `dst`.
+        unsafe {
+            if valid >= 16 {
+                _mm512_storeu_ps(dst, v)
+            } else {
+                _mm512_mask_storeu_ps(dst, ((1u32 << valid) - 1) as u16, v)
+            }
+        }
+    }
+
+    /// The products on AVX-512 VNNI, tiles of up to 4 rows × 4 blocks (64 channels).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn product_vnni(
+        qr: &QuantRows,
+        rows: usize,
+        w: &PackedInt8,
+        out: &mut [f32],
+    ) {
+        let nb = w.n.div_ceil(BLOCK);
+        let mut r = 0;
+        while r < rows {
+            let rr = (rows - r).min(4);
+            let mut b = 0;
+            while b < nb {
+                let bb = (nb - b).min(4);
+                // SAFETY: rows `r..r+rr` and blocks `b..b+bb` exist.
+                unsafe {
+                    match (rr, bb) {
+                        (4, 4) => tile_vnni::<4, 4>(qr, w, out, r, b),
+                        (4, 3) => tile_vnni::<4, 3>(qr, w, out, r, b),
+                        (4, 2) => tile_vnni::<4, 2>(qr, w, out, r, b),
+                        (4, _) => tile_vnni::<4, 1>(qr, w, out, r, b),
+                        (_, 4) => tile_vnni::<1, 4>(qr, w, out, r, b),
+                        (_, 3) => tile_vnni::<1, 3>(qr, w, out, r, b),
+                        (_, 2) => tile_vnni::<1, 2>(qr, w, out, r, b),
+                        _ => tile_vnni::<1, 1>(qr, w, out, r, b),
+                    }
+                }
+                b += bb;
+            }
+            r += if rr == 4 { 4 } else { 1 };
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn tile_vnni<const R: usize, const B: usize>(
+        qr: &QuantRows,
+        w: &PackedInt8,
+        out: &mut [f32],
+        r0: usize,
+        b0: usize,
+    ) {
+        let (kp, kg, n) = (qr.kp, qr.kp / 4, w.n);
+        let mut acc = [[_mm512_setzero_si512(); B]; R];
+        // SAFETY (whole body): rows `r0..r0+R` of `q` hold `kp` bytes; blocks `b0..b0+B`
+        // hold `kg · 64` bytes each; the padded sums, scales and bias hold whole blocks.
+        unsafe {
+            let a = qr.q.as_ptr().add(r0 * kp);
+            let wp = w.data.as_ptr().add(b0 * kg * 64);
+            for g in 0..kg {
+                let mut wv = [_mm512_setzero_si512(); B];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = _mm512_loadu_si512(wp.add((j * kg + g) * 64) as *const _);
+                }
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let x = std::ptr::read_unaligned(a.add(i * kp + g * 4) as *const i32);
+                    let av = _mm512_set1_epi32(x);
+                    for (s, v) in row.iter_mut().zip(&wv) {
+                        *s = _mm512_dpbusd_epi32(*s, av, *v);
+                    }
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                let r = r0 + i;
+                let (zx, sx) = (_mm512_set1_epi32(qr.zx[r]), _mm512_set1_ps(qr.sx[r]));
+                for (j, s) in row.iter().enumerate() {
+                    let c0 = (b0 + j) * BLOCK;
+                    let sums = _mm512_loadu_si512(w.sums.as_ptr().add(c0) as *const _);
+                    let t = _mm512_cvtepi32_ps(_mm512_sub_epi32(*s, _mm512_mullo_epi32(zx, sums)));
+                    let sc = _mm512_mul_ps(sx, _mm512_loadu_ps(w.scale.as_ptr().add(c0)));
+                    let y = _mm512_add_ps(
+                        _mm512_mul_ps(t, sc),
+                        _mm512_loadu_ps(w.bias.as_ptr().add(c0)),
+                    );
+                    store16(out.as_mut_ptr().add(r * n + c0), y, n - c0);
+                }
+            }
+        }
+    }
+
+    /// The products on AVX2, tiles of up to 4 rows × 1 block (16 channels, two registers).
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn product_avx2(
+        qr: &QuantRows,
+        rows: usize,
+        w: &PackedInt8,
+        out: &mut [f32],
+    ) {
+        let nb = w.n.div_ceil(BLOCK);
+        let mut r = 0;
+        while r < rows {
+            let rr = if rows - r >= 4 { 4 } else { 1 };
+            for b in 0..nb {
+                // SAFETY: rows `r..r+rr` and block `b` exist.
+                unsafe {
+                    if rr == 4 {
+                        tile_avx2::<4>(qr, w, out, r, b)
+                    } else {
+                        tile_avx2::<1>(qr, w, out, r, b)
+                    }
+                }
+            }
+            r += rr;
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn tile_avx2<const R: usize>(
+        qr: &QuantRows,
+        w: &PackedInt8,
+        out: &mut [f32],
+        r0: usize,
+        b: usize,
+    ) {
+        let (kp, kg, n) = (qr.kp, qr.kp / 4, w.n);
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [[_mm256_setzero_si256(); 2]; R];
+        // SAFETY (whole body): as in `tile_vnni`, for one block.
+        unsafe {
+            let a = qr.q.as_ptr().add(r0 * kp);
+            let wp = w.data.as_ptr().add(b * kg * 64);
+            for g in 0..kg {
+                let w0 = _mm256_loadu_si256(wp.add(g * 64) as *const _);
+                let w1 = _mm256_loadu_si256(wp.add(g * 64 + 32) as *const _);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let x = std::ptr::read_unaligned(a.add(i * kp + g * 4) as *const i32);
+                    let av = _mm256_set1_epi32(x);
+                    // pairs of u8·i8 products into i16 (cannot saturate: module doc), then
+                    // pairs of those into i32
+                    let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones);
+                    let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones);
+                    row[0] = _mm256_add_epi32(row[0], p0);
+                    row[1] = _mm256_add_epi32(row[1], p1);
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                let r = r0 + i;
+                let mut sums = [0i32; BLOCK];
+                _mm256_storeu_si256(sums.as_mut_ptr() as *mut _, row[0]);
+                _mm256_storeu_si256(sums.as_mut_ptr().add(8) as *mut _, row[1]);
+                let c0 = b * BLOCK;
+                for (j, &s) in sums.iter().enumerate().take(n - c0) {
+                    let c = c0 + j;
+                    out[r * n + c] =
+                        finish(s, qr.zx[r], w.sums[c], qr.sx[r], w.scale[c], w.bias[c]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random values in `[lo, hi]`.
+    fn ints(len: usize, seed: u64, lo: i32, hi: i32) -> Vec<i32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                lo + ((s >> 33) % (hi - lo + 1) as u64) as i32
+            })
+            .collect()
+    }
+
+    /// Every path's integer sums equal a plain i32 reference exactly, on odd sizes and on the
+    /// extreme values (127 · ±127: where a saturating pair would show).
+    #[test]
+    fn every_path_equals_the_integer_reference() {
+        for (m, n, k) in [
+            (1, 1, 1),
+            (3, 17, 5),
+            (7, 33, 31),
+            (9, 70, 130),
+            (5, 16, 64),
+        ] {
+            for extreme in [false, true] {
+                let (qx, qw) = if extreme {
+                    (
+                        vec![127; m * k],
+                        ints(n * k, 3, 0, 1)
+                            .iter()
+                            .map(|v| if *v == 0 { -127 } else { 127 })
+                            .collect(),
+                    )
+                } else {
+                    (ints(m * k, 1, 0, 127), ints(n * k, 2, -127, 127))
+                };
+                let w: Vec<i8> = qw.iter().map(|&v| v as i8).collect();
+                let packed = PackedInt8::new(&w, &vec![1.0; n], None, n, k);
+                let kp = k.next_multiple_of(4);
+                let mut q = vec![0u8; m * kp];
+                for r in 0..m {
+                    for i in 0..k {
+                        q[r * kp + i] = qx[r * k + i] as u8;
+                    }
+                }
+                let qr = QuantRows {
+                    q,
+                    sx: vec![1.0; m],
+                    zx: vec![0; m],
+                    kp,
+                };
+                for path in Int8Path::available() {
+                    let mut out = vec![0f32; m * n];
+                    product(&qr, m, &packed, &mut out, path);
+                    for r in 0..m {
+                        for c in 0..n {
+                            let want: i32 = (0..k).map(|i| qx[r * k + i] * qw[c * k + i]).sum();
+                            assert_eq!(
+                                out[r * n + c],
+                                want as f32,
+                                "{path:?} m={m} n={n} k={k} ({r},{c})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The whole product (quantising, zero points, scales, bias) is the same on every path
+    /// and close to the float product.
+    #[test]
+    fn paths_agree_and_approximate_the_float_product() {
+        let (m, n, k) = (37, 21, 45);
+        let x: Vec<f32> = ints(m * k, 4, -1000, 3000)
+            .iter()
+            .map(|&v| v as f32 / 1000.0)
+            .collect();
+        let wf: Vec<f32> = ints(n * k, 5, -500, 500)
+            .iter()
+            .map(|&v| v as f32 / 1000.0)
+            .collect();
+        let bias: Vec<f32> = (0..n).map(|c| c as f32 * 0.1).collect();
+        let scale: Vec<f32> = (0..n)
+            .map(|c| {
+                wf[c * k..(c + 1) * k]
+                    .iter()
+                    .fold(0f32, |a, v| a.max(v.abs()))
+                    / 127.0
+            })
+            .collect();
+        let w: Vec<i8> = (0..n * k)
+            .map(|i| (wf[i] / scale[i / k]).round() as i8)
+            .collect();
+        let packed = PackedInt8::new(&w, &scale, Some(&bias), n, k);
+        let mut first: Option<Vec<f32>> = None;
+        for path in Int8Path::available() {
+            let mut out = vec![0f32; m * n];
+            linear(&x, m, &packed, &mut out, path);
+            match &first {
+                Some(f) => assert_eq!(f, &out, "{path:?}"),
+                None => first = Some(out.clone()),
+            }
+            for r in 0..m {
+                for c in 0..n {
+                    let exact: f32 =
+                        (0..k).map(|i| x[r * k + i] * wf[c * k + i]).sum::<f32>() + bias[c];
+                    let err = (out[r * n + c] - exact).abs();
+                    assert!(
+                        err < 0.1,
+                        "{path:?} ({r},{c}): {} vs {exact}",
+                        out[r * n + c]
+                    );
+                }
+            }
+        }
+    }
+}

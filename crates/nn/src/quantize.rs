@@ -1,0 +1,104 @@
+//! Post-training int8 quantisation of a model, in place (Keras 3's `model.quantize("int8")`;
+//! PyTorch's `quantize_dynamic`): each dense layer becomes a [`QuantizedDense`] whose kernel
+//! is stored as 8-bit integers with one scale per output unit, its input quantised per row
+//! when it runs. The saved model is one `.safetensors` file with I8 kernels.
+//!
+//! Per output channel `c` of a float kernel `W [in, out]`:
+//! `scale_c = max_i |W_ic| / 127`, `q_ic = round(W_ic / scale_c)`, so `|q| ≤ 127` and the
+//! largest weight of each channel is exact.
+
+use crate::config::LayerConfig;
+use crate::error::{Error, Result};
+use crate::layers::QuantizedDense;
+use crate::model::Model;
+
+/// How a model is quantised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QuantMode {
+    /// int8 weights, activations quantised per row at run time (dense layers).
+    #[default]
+    Dynamic,
+}
+
+impl std::str::FromStr for QuantMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<QuantMode> {
+        match s {
+            "dynamic" => Ok(QuantMode::Dynamic),
+            other => Err(Error::config("quantisation mode", "dynamic", other)),
+        }
+    }
+}
+
+/// Per-channel symmetric int8 quantisation of `w [rows, cols]` (a channel is a column): the
+/// integers, row-major, and each column's scale. A column of zeros gets scale 1.
+pub fn per_channel(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut amax = vec![0f32; cols];
+    for row in w.chunks_exact(cols).take(rows) {
+        for (a, &v) in amax.iter_mut().zip(row) {
+            *a = a.max(v.abs());
+        }
+    }
+    let scale: Vec<f32> = amax
+        .iter()
+        .map(|&a| if a > 0.0 { a / 127.0 } else { 1.0 })
+        .collect();
+    let q = w
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v / scale[i % cols]).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (q, scale)
+}
+
+impl Model {
+    /// Quantises the model's dense layers to int8 in place and returns their names. The
+    /// model then predicts and evaluates as before, within quantisation error; it is not
+    /// trained further (its quantised layers pass no gradient). Layers inside a nested model
+    /// stay float.
+    pub fn quantize(&mut self, mode: QuantMode) -> Result<Vec<String>> {
+        let QuantMode::Dynamic = mode;
+        let mut done = Vec::new();
+        for slot in self.layers_mut() {
+            let LayerConfig::Dense(cfg) = slot.config() else {
+                continue;
+            };
+            let name = slot.name().to_string();
+            let params = slot.params();
+            let find = |p: &str| params.iter().find(|w| w.name == p).map(|w| &w.value);
+            let kernel = find("kernel").ok_or_else(|| {
+                Error::config(
+                    format!("layer '{name}'"),
+                    "a built dense layer",
+                    "no kernel",
+                )
+            })?;
+            if kernel.data().iter().any(|v| !v.is_finite()) {
+                return Err(Error::config(
+                    format!("weight '{name}.kernel'"),
+                    "finite values to quantise",
+                    "NaN or infinite values",
+                ));
+            }
+            let q =
+                QuantizedDense::quantize(&name, cfg.units, cfg.activation, kernel, find("bias"))?;
+            *slot = Box::new(q);
+            done.push(name);
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_channel_keeps_each_columns_largest_weight_exact() {
+        // columns: [0.5, -1.0, 0.25], [0, 0, 0], [2, -0.01, 1]
+        let w = [0.5, 0.0, 2.0, -1.0, 0.0, -0.01, 0.25, 0.0, 1.0];
+        let (q, s) = per_channel(&w, 3, 3);
+        assert_eq!(s, vec![1.0 / 127.0, 1.0, 2.0 / 127.0]);
+        assert_eq!(q, vec![64, 0, 127, -127, 0, -1, 32, 0, 64]);
+    }
+}
