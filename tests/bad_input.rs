@@ -312,3 +312,12 @@ fn a_model_file_config_larger_than_its_tensors_is_refused_before_building() {
     );
     Model::load(&good).unwrap();
 }
+
+#[test]
+fn a_quantised_model_is_not_trained() {
+    let mut model = Spec::from_toml(GOOD).unwrap().build_model(1).unwrap();
+    model.quantize(QuantMode::Dynamic).unwrap();
+    let (train, _) = nabla::datasets::mnist().unwrap();
+    let m = err(model.fit(&train, Fit::new().epochs(1).verbose(0)));
+    assert_has(&m, &["fit", "float model", "int8 weights ('dense.kernel')"]);
+}

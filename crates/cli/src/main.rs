@@ -13,6 +13,7 @@ mod embed;
 mod evaluate;
 mod generate;
 mod predict;
+mod quantize;
 mod serve;
 mod summary;
 mod train;
@@ -94,6 +95,27 @@ enum Command {
         /// A spec whose data's test split to evaluate on (read as `nabla train` reads it), or
         /// a CSV file read as the model's training CSV was (its columns, class names and
         /// normalisation, kept in the model file).
+        #[arg(long, conflicts_with = "images")]
+        data: Option<PathBuf>,
+    },
+    /// Quantise a saved model to int8 (its dense layers) and print the size and the test
+    /// metrics before and after.
+    Quantize {
+        /// A model saved by `nabla train` or `Model::save`.
+        model: PathBuf,
+        /// Where to write the quantised model (one .safetensors file).
+        #[arg(long)]
+        out: PathBuf,
+        /// dynamic: int8 weights, activations quantised per row as the model runs.
+        #[arg(long, default_value = "dynamic")]
+        mode: String,
+        /// IDX images file to measure the test metrics on (with --labels).
+        #[arg(long, requires = "labels")]
+        images: Option<PathBuf>,
+        /// IDX labels file (with --images).
+        #[arg(long, requires = "images")]
+        labels: Option<PathBuf>,
+        /// The test data as for `nabla evaluate --data`: a spec or a CSV file.
         #[arg(long, conflicts_with = "images")]
         data: Option<PathBuf>,
     },
@@ -253,16 +275,21 @@ fn main() {
             labels,
             data,
         } => {
-            let source = match (images.zip(labels), data) {
-                (Some((i, l)), _) => evaluate::Source::Idx(i, l),
-                (None, Some(f)) if f.extension().is_some_and(|e| e == "csv") => {
-                    evaluate::Source::Csv(f)
-                }
-                (None, Some(spec)) => evaluate::Source::Spec(spec),
-                (None, None) => evaluate::Source::Digits,
-            };
-            evaluate::run(&model, source)
+            evaluate::run(&model, evaluate::Source::from_args(images.zip(labels), data))
         }
+        Command::Quantize {
+            model,
+            out,
+            mode,
+            images,
+            labels,
+            data,
+        } => quantize::run(
+            &model,
+            &out,
+            &mode,
+            evaluate::Source::from_args(images.zip(labels), data),
+        ),
         #[cfg(feature = "hub")]
         Command::Embed {
             model,

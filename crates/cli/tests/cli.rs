@@ -1508,3 +1508,51 @@ fn serve_answers_predictions_and_stops_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
 }
+
+#[test]
+fn quantize_shrinks_a_model_that_evaluates_predicts_and_summarises() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    ok(&["train", &spec(), "--out", s(&a), "--quiet"]);
+    let (model, q) = (
+        a.join("model.safetensors"),
+        dir.path().join("q.safetensors"),
+    );
+    let out = ok(&["quantize", s(&model), "--out", s(&q)]);
+    assert!(
+        out.contains("quantised 2 layers to int8 (dynamic): dense, dense_1"),
+        "{out}"
+    );
+    let (f32_bytes, int8_bytes) = (
+        std::fs::metadata(&model).unwrap().len() as f64,
+        std::fs::metadata(&q).unwrap().len() as f64,
+    );
+    assert!(f32_bytes / int8_bytes >= 3.5, "{f32_bytes} -> {int8_bytes}");
+    // "accuracy: float -> int8", and evaluate reads the same from the file
+    let line = out.lines().find(|l| l.contains("accuracy:")).unwrap();
+    let nums: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!((nums[0] - nums[1]).abs() <= 0.005, "{line}");
+    assert_eq!(value(&ok(&["evaluate", s(&q)]), "accuracy"), nums[1]);
+    assert!(ok(&["predict", s(&q), "--index", "3"]).starts_with("sample 3: class "));
+    let sum = ok(&["summary", s(&q)]);
+    assert!(sum.contains("dense (quantized_dense, int8)"), "{sum}");
+    assert!(sum.contains("int8 params: 101632"), "{sum}");
+    // nothing to quantise twice, and an unknown mode, are errors that write nothing
+    let again = dir.path().join("again.safetensors");
+    assert!(fails(&["quantize", s(&q), "--out", s(&again)]).contains("no layer to quantise"));
+    let e = fails(&["quantize", s(&model), "--out", s(&again), "--mode", "fast"]);
+    assert!(e.contains("quantisation mode") && e.contains("fast"), "{e}");
+    assert!(!again.exists());
+    let w7 = ok(&["bench", "W7", "--epochs", "1"]);
+    for key in [
+        "f32_infer_samples_per_s",
+        "int8_infer_samples_per_s",
+        "int8_test_acc",
+        "int8_bytes",
+    ] {
+        assert!(w7.contains(&format!("\"{key}\"")), "{key} in {w7}");
+    }
+}

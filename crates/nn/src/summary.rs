@@ -45,15 +45,25 @@ impl Model {
             let n: usize = if std::mem::replace(&mut counted[node.layer], true) {
                 0
             } else {
-                l.params().iter().map(|p| p.value.numel()).sum()
+                l.params().iter().map(|p| p.value.numel()).sum::<usize>()
+                    + l.int8_params()
+                        .iter()
+                        .map(|p| p.values.len())
+                        .sum::<usize>()
             };
-            let frozen_mark = if !l.params().is_empty() && !l.trainable() {
+            let int8 = !l.int8_params().is_empty();
+            let frozen_mark = if !int8 && !l.params().is_empty() && !l.trainable() {
                 " [frozen]"
             } else {
                 ""
             };
             let kind = if node.name == l.name() {
-                l.config().type_name().to_string()
+                let t = l.config().type_name().to_string();
+                if int8 {
+                    t + ", int8"
+                } else {
+                    t
+                }
             } else {
                 format!("shared {}", l.name())
             };
@@ -72,6 +82,11 @@ impl Model {
                 frozen += p.value.numel();
             }
         }
+        let int8: usize = self
+            .named_int8_params()
+            .iter()
+            .map(|(_, p)| p.values.len())
+            .sum();
         let cols = if chain { 3 } else { 4 };
         let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
         let w: Vec<usize> = (0..cols)
@@ -106,9 +121,12 @@ impl Model {
             }
         }
         s += &format!("{line}\n");
-        s += &format!("Total params: {}\n", trainable + frozen);
+        s += &format!("Total params: {}\n", trainable + frozen + int8);
         s += &format!("Trainable params: {trainable}\n");
-        s += &format!("Non-trainable params: {frozen}\n");
+        s += &format!("Non-trainable params: {}\n", frozen + int8);
+        if int8 > 0 {
+            s += &format!("int8 params: {int8} (the rest float32)\n");
+        }
         s
     }
 }

@@ -47,6 +47,11 @@ struct Prepared<'d> {
 /// want statistics of the training data.
 fn prepare<'d>(model: &mut Model, data: &'d Dataset, opts: &Fit<'d>) -> Result<Prepared<'d>> {
     let outputs = model.compiled_mut()?.losses.len();
+    if let Some((name, _)) = model.named_int8_params().first() {
+        return Err(Error::Input(format!(
+            "fit: expected a float model, received one with int8 weights ('{name}'): a quantised model predicts and evaluates; train the float model, then quantise it"
+        )));
+    }
     if opts.batch_size == 0 || opts.accumulate == 0 {
         return Err(Error::Input(format!(
             "fit: batch_size and accumulate (micro-batches per step) expected >= 1, received {} and {}",
