@@ -76,7 +76,7 @@ pub(crate) fn w2_model() -> Result<Model> {
 }
 
 /// W3: LSTM(256, 2 layers) over the 28 rows → last step → Dense(10); Adam, sparse CE.
-fn w3_model() -> Result<Model> {
+pub(crate) fn w3_model() -> Result<Model> {
     let mut model = Sequential::new([28, 28])
         .add(Lstm::new(256).num_layers(2))
         .add(Dense::new(10).activation(Activation::Softmax))

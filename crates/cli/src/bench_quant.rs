@@ -1,5 +1,6 @@
-//! `nabla bench W7`: the W1 MLP trained as in W1, then quantised to int8 (dynamic): inference
-//! samples/s, test accuracy and saved size of both, one JSON line (WORKLOADS.md, W7).
+//! `nabla bench W7`: the W1 MLP and the W3 LSTM trained as in W1 and W3, then quantised to
+//! int8 (dynamic): inference samples/s, test accuracy and saved size of both, one JSON line
+//! per model (WORKLOADS.md, W7).
 
 use anyhow::Result;
 use nabla::core::cpu::int8_matmul::Int8Path;
@@ -11,7 +12,7 @@ use serde::Serialize;
 struct Record {
     framework: &'static str,
     workload: &'static str,
-    model: &'static str,
+    model: String,
     f32_infer_samples_per_s: f64,
     int8_infer_samples_per_s: f64,
     f32_test_acc: f64,
@@ -26,22 +27,47 @@ struct Record {
 
 pub fn run(epochs: Option<usize>) -> Result<()> {
     let (train, test) = nabla::datasets::mnist()?;
-    let epochs = epochs.unwrap_or(5);
-    let mut model = super::bench::w1_model()?;
-    model.fit(&train, Fit::new().epochs(epochs).batch_size(32).verbose(0))?;
+    for (name, model, batch, spec_epochs) in [
+        ("W1", super::bench::w1_model()?, 32, 5),
+        ("W3", super::bench::w3_model()?, 64, 1),
+    ] {
+        measure(
+            name,
+            model,
+            &train,
+            &test,
+            batch,
+            epochs.unwrap_or(spec_epochs),
+        )?;
+    }
+    Ok(())
+}
+
+fn measure(
+    name: &str,
+    mut model: Model,
+    train: &Dataset,
+    test: &Dataset,
+    batch: usize,
+    epochs: usize,
+) -> Result<()> {
+    model.fit(
+        train,
+        Fit::new().epochs(epochs).batch_size(batch).verbose(0),
+    )?;
     let acc = |m: &mut Model| -> Result<f64> {
-        Ok(m.evaluate(&test)?.get("accuracy").unwrap_or(f64::NAN))
+        Ok(m.evaluate(test)?.get("accuracy").unwrap_or(f64::NAN))
     };
     let f32_test_acc = acc(&mut model)?;
-    let f32_infer = super::bench::infer_throughput(&model, &test)?;
+    let f32_infer = super::bench::infer_throughput(&model, test)?;
     let f32_bytes = model.to_bytes()?.len();
     model.quantize(QuantMode::Dynamic)?;
     let rec = Record {
         framework: "nabla",
         workload: "W7",
-        model: "W1",
+        model: name.to_string(),
         f32_infer_samples_per_s: f32_infer,
-        int8_infer_samples_per_s: super::bench::infer_throughput(&model, &test)?,
+        int8_infer_samples_per_s: super::bench::infer_throughput(&model, test)?,
         f32_test_acc,
         int8_test_acc: acc(&mut model)?,
         f32_bytes,

@@ -11,9 +11,9 @@ use crate::layers::{
     EmbeddingConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig, LayerNorm,
     LayerNormConfig, MultiHeadAttention, Normalization, NormalizationConfig, Permute,
     PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, QuantizedDense,
-    QuantizedDenseConfig, Reshape, ReshapeConfig, SpatialDropout2d, SpatialDropoutConfig,
-    UnitNormalization, UnitNormalizationConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d,
-    ZeroPadding2dConfig,
+    QuantizedDenseConfig, QuantizedLstm, QuantizedLstmConfig, Reshape, ReshapeConfig,
+    SpatialDropout2d, SpatialDropoutConfig, UnitNormalization, UnitNormalizationConfig,
+    UpSampling2d, UpSampling2dConfig, ZeroPadding2d, ZeroPadding2dConfig,
 };
 use crate::layers::{
     Concatenate, ConcatenateConfig, Dot, DotConfig, Merge, MergeConfig, MergeOp, SharedConfig,
@@ -37,6 +37,8 @@ pub enum LayerConfig {
     Dense(DenseConfig),
     /// [`QuantizedDense`]: a dense layer after int8 quantisation
     QuantizedDense(QuantizedDenseConfig),
+    /// [`QuantizedLstm`]: an LSTM stack after int8 quantisation
+    QuantizedLstm(QuantizedLstmConfig),
     /// [`ActivationLayer`]
     Activation(ActivationConfig),
     /// [`Dropout`]
@@ -157,6 +159,7 @@ pub fn layer_config<'de, D: serde::Deserializer<'de>>(
 pub const LAYER_TYPES: &[&str] = &[
     "dense",
     "quantized_dense",
+    "quantized_lstm",
     "activation",
     "dropout",
     "flatten",
@@ -209,6 +212,7 @@ impl LayerConfig {
         match self {
             LayerConfig::Dense(c) => Box::new(Dense::from_config(c)),
             LayerConfig::QuantizedDense(c) => Box::new(QuantizedDense::from_config(c)),
+            LayerConfig::QuantizedLstm(c) => Box::new(QuantizedLstm::from_config(c)),
             LayerConfig::Activation(c) => Box::new(ActivationLayer::from_config(c)),
             LayerConfig::Dropout(c) => Box::new(Dropout::from_config(c)),
             LayerConfig::Flatten(c) => Box::new(Flatten::from_config(c)),
@@ -295,6 +299,7 @@ impl LayerConfig {
         match self {
             LayerConfig::Dense(_) => "dense",
             LayerConfig::QuantizedDense(_) => "quantized_dense",
+            LayerConfig::QuantizedLstm(_) => "quantized_lstm",
             LayerConfig::Activation(_) => "activation",
             LayerConfig::Dropout(_) => "dropout",
             LayerConfig::Flatten(_) => "flatten",

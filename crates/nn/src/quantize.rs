@@ -9,13 +9,14 @@
 
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
-use crate::layers::QuantizedDense;
+use crate::layer::Layer;
+use crate::layers::{QuantizedDense, QuantizedLstm};
 use crate::model::Model;
 
 /// How a model is quantised.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum QuantMode {
-    /// int8 weights, activations quantised per row at run time (dense layers).
+    /// int8 weights, activations quantised per row at run time (dense and LSTM layers).
     #[default]
     Dynamic,
 }
@@ -51,8 +52,27 @@ pub fn per_channel(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
     (q, scale)
 }
 
+/// [`per_channel`] where a channel is a row of `w [rows, cols]` (PyTorch's `[out, in]`
+/// layout): the integers, row-major, and each row's scale.
+pub fn per_row(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut t = vec![0f32; w.len()];
+    for (r, row) in w.chunks_exact(cols).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    let (q, scale) = per_channel(&t, cols, rows);
+    let mut back = vec![0i8; q.len()];
+    for (c, row) in q.chunks_exact(rows).enumerate() {
+        for (r, &v) in row.iter().enumerate() {
+            back[r * cols + c] = v;
+        }
+    }
+    (back, scale)
+}
+
 impl Model {
-    /// Quantises the model's dense layers to int8 in place and returns their names. The
+    /// Quantises the model's dense and LSTM layers to int8 in place and returns their names. The
     /// model then predicts and evaluates as before, within quantisation error; it is not
     /// trained further (its quantised layers pass no gradient). Layers inside a nested model
     /// stay float.
@@ -60,29 +80,45 @@ impl Model {
         let QuantMode::Dynamic = mode;
         let mut done = Vec::new();
         for slot in self.layers_mut() {
-            let LayerConfig::Dense(cfg) = slot.config() else {
+            let cfg = slot.config();
+            if !matches!(cfg, LayerConfig::Dense(_) | LayerConfig::Lstm(_)) {
                 continue;
-            };
+            }
             let name = slot.name().to_string();
             let params = slot.params();
-            let find = |p: &str| params.iter().find(|w| w.name == p).map(|w| &w.value);
-            let kernel = find("kernel").ok_or_else(|| {
-                Error::config(
-                    format!("layer '{name}'"),
-                    "a built dense layer",
-                    "no kernel",
-                )
-            })?;
-            if kernel.data().iter().any(|v| !v.is_finite()) {
+            if let Some(p) = params
+                .iter()
+                .find(|p| p.value.data().iter().any(|v| !v.is_finite()))
+            {
                 return Err(Error::config(
-                    format!("weight '{name}.kernel'"),
+                    format!("weight '{name}.{}'", p.name),
                     "finite values to quantise",
                     "NaN or infinite values",
                 ));
             }
-            let q =
-                QuantizedDense::quantize(&name, cfg.units, cfg.activation, kernel, find("bias"))?;
-            *slot = Box::new(q);
+            let find = |p: &str| params.iter().find(|w| w.name == p).map(|w| &w.value);
+            let q: Box<dyn Layer> = match &cfg {
+                LayerConfig::Lstm(c) => Box::new(QuantizedLstm::quantize(&name, c, &params)?),
+                LayerConfig::Dense(c) => {
+                    let kernel = find("kernel").ok_or_else(|| {
+                        Error::config(
+                            format!("layer '{name}'"),
+                            "a built dense layer",
+                            "no kernel",
+                        )
+                    })?;
+                    let bias = find("bias");
+                    Box::new(QuantizedDense::quantize(
+                        &name,
+                        c.units,
+                        c.activation,
+                        kernel,
+                        bias,
+                    )?)
+                }
+                _ => continue,
+            };
+            *slot = q;
             done.push(name);
         }
         Ok(done)

@@ -99,3 +99,44 @@ fn a_kernel_with_nan_is_not_quantised() {
     assert!(err.contains("weight 'dense.kernel'"), "{err}");
     assert!(err.contains("NaN or infinite"), "{err}");
 }
+
+#[test]
+fn a_quantised_lstm_stack_follows_the_float_one_and_round_trips() {
+    use nabla_nn::Lstm;
+    for (bidirectional, sequences) in [(false, false), (true, true)] {
+        let mut m = Sequential::new([6, 5])
+            .add(
+                Lstm::new(9)
+                    .num_layers(2)
+                    .bidirectional(bidirectional)
+                    .return_sequences(sequences),
+            )
+            .add(Dense::new(3))
+            .build(5)
+            .unwrap();
+        let mut rng = Rng::new(8);
+        let x = Tensor::from_vec((0..33 * 30).map(|_| rng.normal()).collect(), &[33, 6, 5]);
+        let want = m.forward_eval(&x);
+        assert_eq!(m.quantize(QuantMode::Dynamic).unwrap(), ["lstm", "dense"]);
+        let got = m.forward_eval(&x);
+        assert_eq!(got.shape(), want.shape());
+        let err = got
+            .data()
+            .iter()
+            .zip(want.data())
+            .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
+        assert!(err < 0.03, "largest error {err}");
+        let names: Vec<String> = m.named_int8_params().into_iter().map(|(n, _)| n).collect();
+        assert!(
+            names.contains(&"lstm.weight_hh_l1".to_string()),
+            "{names:?}"
+        );
+        let back = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        let again = back.forward_eval(&x);
+        assert!(got
+            .data()
+            .iter()
+            .zip(again.data())
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+}

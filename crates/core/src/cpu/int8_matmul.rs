@@ -134,7 +134,24 @@ struct QuantRows {
     kp: usize,
 }
 
-/// `out [m, n] = x [m, k] · Wᵀ + b` through int8 on `path` (see the module doc).
+/// The scratch of [`linear_rows`]: room for the quantised rows of up to `rows` inputs.
+pub struct RowBuf(QuantRows);
+
+impl RowBuf {
+    /// Room for `rows` rows of `k` inputs.
+    pub fn new(rows: usize, k: usize) -> RowBuf {
+        let kp = k.next_multiple_of(4);
+        RowBuf(QuantRows {
+            q: vec![0u8; rows * kp],
+            sx: vec![1.0; rows],
+            zx: vec![0; rows],
+            kp,
+        })
+    }
+}
+
+/// `out [m, n] = x [m, k] · Wᵀ + b` through int8 on `path` (see the module doc), the rows
+/// shared among the threads.
 pub fn linear(x: &[f32], m: usize, w: &PackedInt8, out: &mut [f32], path: Int8Path) {
     let (n, k) = (w.n, w.k);
     assert!(x.len() == m * k && out.len() == m * n);
@@ -142,17 +159,19 @@ pub fn linear(x: &[f32], m: usize, w: &PackedInt8, out: &mut [f32], path: Int8Pa
         return;
     }
     let run = |r0: usize, o: &mut [f32]| {
-        let mut qr = QuantRows {
-            q: vec![0u8; ROW_CHUNK.min(m) * k.next_multiple_of(4)],
-            sx: vec![1.0; ROW_CHUNK],
-            zx: vec![0; ROW_CHUNK],
-            kp: k.next_multiple_of(4),
-        };
+        let mut buf = RowBuf::new(ROW_CHUNK.min(m), k);
         for (c, oc) in o.chunks_mut(ROW_CHUNK * n).enumerate() {
             let rows = oc.len() / n;
             let s = r0 + c * ROW_CHUNK;
-            quantize(&x[s * k..(s + rows) * k], rows, k, &mut qr, path);
-            product(&qr, rows, w, oc, path);
+            linear_rows(
+                &x[s * k..(s + rows) * k],
+                rows,
+                w,
+                oc,
+                &mut buf,
+                false,
+                path,
+            );
         }
     };
     // about 64 rows of 256 products each before a second thread pays off
@@ -163,6 +182,24 @@ pub fn linear(x: &[f32], m: usize, w: &PackedInt8, out: &mut [f32], path: Int8Pa
             .for_each(|(i, o)| run(i * rows, o)),
         None => run(0, out),
     }
+}
+
+/// [`linear`] of `rows` rows on the calling thread, `buf` holding room for them; with
+/// `accumulate` the result is added to `out` (`out = x·Wᵀ + b + out`).
+pub fn linear_rows(
+    x: &[f32],
+    rows: usize,
+    w: &PackedInt8,
+    out: &mut [f32],
+    buf: &mut RowBuf,
+    accumulate: bool,
+    path: Int8Path,
+) {
+    let qr = &mut buf.0;
+    assert!(x.len() == rows * w.k && out.len() == rows * w.n && qr.sx.len() >= rows);
+    assert_eq!(qr.kp, w.k.next_multiple_of(4));
+    quantize(x, rows, w.k, qr, path);
+    product(qr, rows, w, out, accumulate, path);
 }
 
 /// Quantises each row of `x [rows, k]` into `qr` (see the module doc); the padding bytes of
@@ -222,15 +259,22 @@ fn quantize_row(x: &[f32], inv: f32, zero: f32, q: &mut [u8], path: Int8Path) {
 }
 
 /// The products of quantised rows against every block, then the epilogue.
-fn product(qr: &QuantRows, rows: usize, w: &PackedInt8, out: &mut [f32], path: Int8Path) {
+fn product(
+    qr: &QuantRows,
+    rows: usize,
+    w: &PackedInt8,
+    out: &mut [f32],
+    acc: bool,
+    path: Int8Path,
+) {
     match path {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Int8Path::Vnni` is only chosen where the CPU has the features.
-        Int8Path::Vnni => unsafe { x86::product_vnni(qr, rows, w, out) },
+        Int8Path::Vnni => unsafe { x86::product_vnni(qr, rows, w, out, acc) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Int8Path::Avx2` is only chosen where the CPU has AVX2.
-        Int8Path::Avx2 => unsafe { x86::product_avx2(qr, rows, w, out) },
-        _ => product_portable(qr, rows, w, out),
+        Int8Path::Avx2 => unsafe { x86::product_avx2(qr, rows, w, out, acc) },
+        _ => product_portable(qr, rows, w, out, acc),
     }
 }
 
@@ -240,20 +284,22 @@ fn finish(acc: i32, zx: i32, sum: i32, sx: f32, sw: f32, b: f32) -> f32 {
     (acc - zx * sum) as f32 * (sx * sw) + b
 }
 
-fn product_portable(qr: &QuantRows, rows: usize, w: &PackedInt8, out: &mut [f32]) {
+fn product_portable(qr: &QuantRows, rows: usize, w: &PackedInt8, out: &mut [f32], acc: bool) {
     let (n, kg) = (w.n, qr.kp / 4);
     for r in 0..rows {
         let a = &qr.q[r * qr.kp..(r + 1) * qr.kp];
         for c in 0..n {
             let (b, lane) = (c / BLOCK, c % BLOCK);
-            let mut acc = 0i32;
+            let mut sum = 0i32;
             for g in 0..kg {
                 let wp = &w.data[((b * kg + g) * BLOCK + lane) * 4..][..4];
                 for j in 0..4 {
-                    acc += a[g * 4 + j] as i32 * wp[j] as i32;
+                    sum += a[g * 4 + j] as i32 * wp[j] as i32;
                 }
             }
-            out[r * n + c] = finish(acc, qr.zx[r], w.sums[c], qr.sx[r], w.scale[c], w.bias[c]);
+            let y = finish(sum, qr.zx[r], w.sums[c], qr.sx[r], w.scale[c], w.bias[c]);
+            let o = &mut out[r * n + c];
+            *o = if acc { y + *o } else { y };
         }
     }
 }
@@ -362,16 +408,23 @@ mod x86 {
         whole
     }
 
-    /// Stores the 16 floats of `v` at `dst`, only the first `valid`.
+    /// Stores the 16 floats of `v` at `dst`, only the first `valid`; with `acc`, adds them
+    /// to what is there.
     #[target_feature(enable = "avx512f")]
-    unsafe fn store16(dst: *mut f32, v: __m512, valid: usize) {
+    unsafe fn store16(dst: *mut f32, v: __m512, valid: usize, acc: bool) {
+        let mask = if valid >= 16 {
+            u16::MAX
+        } else {
+            ((1u32 << valid) - 1) as u16
+        };
         // SAFETY: the caller gives `valid` writable floats at `dst`.
         unsafe {
-            if valid >= 16 {
-                _mm512_storeu_ps(dst, v)
+            let v = if acc {
+                _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, dst))
             } else {
-                _mm512_mask_storeu_ps(dst, ((1u32 << valid) - 1) as u16, v)
-            }
+                v
+            };
+            _mm512_mask_storeu_ps(dst, mask, v)
         }
     }
 
@@ -382,6 +435,7 @@ mod x86 {
         rows: usize,
         w: &PackedInt8,
         out: &mut [f32],
+        acc: bool,
     ) {
         let nb = w.n.div_ceil(BLOCK);
         let mut r = 0;
@@ -393,14 +447,14 @@ mod x86 {
                 // SAFETY: rows `r..r+rr` and blocks `b..b+bb` exist.
                 unsafe {
                     match (rr, bb) {
-                        (4, 4) => tile_vnni::<4, 4>(qr, w, out, r, b),
-                        (4, 3) => tile_vnni::<4, 3>(qr, w, out, r, b),
-                        (4, 2) => tile_vnni::<4, 2>(qr, w, out, r, b),
-                        (4, _) => tile_vnni::<4, 1>(qr, w, out, r, b),
-                        (_, 4) => tile_vnni::<1, 4>(qr, w, out, r, b),
-                        (_, 3) => tile_vnni::<1, 3>(qr, w, out, r, b),
-                        (_, 2) => tile_vnni::<1, 2>(qr, w, out, r, b),
-                        _ => tile_vnni::<1, 1>(qr, w, out, r, b),
+                        (4, 4) => tile_vnni::<4, 4>(qr, w, out, r, b, acc),
+                        (4, 3) => tile_vnni::<4, 3>(qr, w, out, r, b, acc),
+                        (4, 2) => tile_vnni::<4, 2>(qr, w, out, r, b, acc),
+                        (4, _) => tile_vnni::<4, 1>(qr, w, out, r, b, acc),
+                        (_, 4) => tile_vnni::<1, 4>(qr, w, out, r, b, acc),
+                        (_, 3) => tile_vnni::<1, 3>(qr, w, out, r, b, acc),
+                        (_, 2) => tile_vnni::<1, 2>(qr, w, out, r, b, acc),
+                        _ => tile_vnni::<1, 1>(qr, w, out, r, b, acc),
                     }
                 }
                 b += bb;
@@ -417,9 +471,10 @@ mod x86 {
         out: &mut [f32],
         r0: usize,
         b0: usize,
+        acc: bool,
     ) {
         let (kp, kg, n) = (qr.kp, qr.kp / 4, w.n);
-        let mut acc = [[_mm512_setzero_si512(); B]; R];
+        let mut sum = [[_mm512_setzero_si512(); B]; R];
         // SAFETY (whole body): rows `r0..r0+R` of `q` hold `kp` bytes; blocks `b0..b0+B`
         // hold `kg · 64` bytes each; the padded sums, scales and bias hold whole blocks.
         unsafe {
@@ -430,7 +485,7 @@ mod x86 {
                 for (j, v) in wv.iter_mut().enumerate() {
                     *v = _mm512_loadu_si512(wp.add((j * kg + g) * 64) as *const _);
                 }
-                for (i, row) in acc.iter_mut().enumerate() {
+                for (i, row) in sum.iter_mut().enumerate() {
                     let x = std::ptr::read_unaligned(a.add(i * kp + g * 4) as *const i32);
                     let av = _mm512_set1_epi32(x);
                     for (s, v) in row.iter_mut().zip(&wv) {
@@ -438,7 +493,7 @@ mod x86 {
                     }
                 }
             }
-            for (i, row) in acc.iter().enumerate() {
+            for (i, row) in sum.iter().enumerate() {
                 let r = r0 + i;
                 let (zx, sx) = (_mm512_set1_epi32(qr.zx[r]), _mm512_set1_ps(qr.sx[r]));
                 for (j, s) in row.iter().enumerate() {
@@ -450,7 +505,7 @@ mod x86 {
                         _mm512_mul_ps(t, sc),
                         _mm512_loadu_ps(w.bias.as_ptr().add(c0)),
                     );
-                    store16(out.as_mut_ptr().add(r * n + c0), y, n - c0);
+                    store16(out.as_mut_ptr().add(r * n + c0), y, n - c0, acc);
                 }
             }
         }
@@ -463,6 +518,7 @@ mod x86 {
         rows: usize,
         w: &PackedInt8,
         out: &mut [f32],
+        acc: bool,
     ) {
         let nb = w.n.div_ceil(BLOCK);
         let mut r = 0;
@@ -472,9 +528,9 @@ mod x86 {
                 // SAFETY: rows `r..r+rr` and block `b` exist.
                 unsafe {
                     if rr == 4 {
-                        tile_avx2::<4>(qr, w, out, r, b)
+                        tile_avx2::<4>(qr, w, out, r, b, acc)
                     } else {
-                        tile_avx2::<1>(qr, w, out, r, b)
+                        tile_avx2::<1>(qr, w, out, r, b, acc)
                     }
                 }
             }
@@ -490,10 +546,11 @@ mod x86 {
         out: &mut [f32],
         r0: usize,
         b: usize,
+        acc: bool,
     ) {
         let (kp, kg, n) = (qr.kp, qr.kp / 4, w.n);
         let ones = _mm256_set1_epi16(1);
-        let mut acc = [[_mm256_setzero_si256(); 2]; R];
+        let mut sum = [[_mm256_setzero_si256(); 2]; R];
         // SAFETY (whole body): as in `tile_vnni`, for one block.
         unsafe {
             let a = qr.q.as_ptr().add(r0 * kp);
@@ -501,7 +558,7 @@ mod x86 {
             for g in 0..kg {
                 let w0 = _mm256_loadu_si256(wp.add(g * 64) as *const _);
                 let w1 = _mm256_loadu_si256(wp.add(g * 64 + 32) as *const _);
-                for (i, row) in acc.iter_mut().enumerate() {
+                for (i, row) in sum.iter_mut().enumerate() {
                     let x = std::ptr::read_unaligned(a.add(i * kp + g * 4) as *const i32);
                     let av = _mm256_set1_epi32(x);
                     // pairs of u8·i8 products into i16 (cannot saturate: module doc), then
@@ -512,7 +569,7 @@ mod x86 {
                     row[1] = _mm256_add_epi32(row[1], p1);
                 }
             }
-            for (i, row) in acc.iter().enumerate() {
+            for (i, row) in sum.iter().enumerate() {
                 let r = r0 + i;
                 let mut sums = [0i32; BLOCK];
                 _mm256_storeu_si256(sums.as_mut_ptr() as *mut _, row[0]);
@@ -520,8 +577,9 @@ mod x86 {
                 let c0 = b * BLOCK;
                 for (j, &s) in sums.iter().enumerate().take(n - c0) {
                     let c = c0 + j;
-                    out[r * n + c] =
-                        finish(s, qr.zx[r], w.sums[c], qr.sx[r], w.scale[c], w.bias[c]);
+                    let y = finish(s, qr.zx[r], w.sums[c], qr.sx[r], w.scale[c], w.bias[c]);
+                    let o = &mut out[r * n + c];
+                    *o = if acc { y + *o } else { y };
                 }
             }
         }
@@ -587,7 +645,7 @@ mod tests {
                 };
                 for path in Int8Path::available() {
                     let mut out = vec![0f32; m * n];
-                    product(&qr, m, &packed, &mut out, path);
+                    product(&qr, m, &packed, &mut out, false, path);
                     for r in 0..m {
                         for c in 0..n {
                             let want: i32 = (0..k).map(|i| qx[r * k + i] * qw[c * k + i]).sum();
@@ -637,6 +695,12 @@ mod tests {
                 Some(f) => assert_eq!(f, &out, "{path:?}"),
                 None => first = Some(out.clone()),
             }
+            // accumulating adds the same result to what is there
+            let mut acc = vec![1.0f32; m * n];
+            let mut buf = RowBuf::new(m, k);
+            linear_rows(&x, m, &packed, &mut acc, &mut buf, true, path);
+            let want: Vec<f32> = out.iter().map(|v| v + 1.0).collect();
+            assert_eq!(acc, want, "{path:?} accumulating");
             for r in 0..m {
                 for c in 0..n {
                     let exact: f32 =

@@ -15,6 +15,7 @@ pub mod int8_matmul;
 pub mod layer_norm;
 pub mod layout;
 pub mod lstm_back;
+pub mod lstm_int8;
 pub mod lstm_step;
 pub mod matmul;
 pub mod pool;

@@ -18,6 +18,7 @@ mod pool1d;
 mod pool2d;
 mod positional;
 mod quantized_dense;
+mod quantized_lstm;
 mod recurrent;
 mod reshape;
 mod sequence_pool;
@@ -53,6 +54,7 @@ pub use pool1d::{Pool1d, Pool1dConfig};
 pub use pool2d::{AvgPool2d, MaxPool2d, Pool2d, Pool2dConfig, PoolKind};
 pub use positional::{PositionKind, PositionalConfig, PositionalEmbedding};
 pub use quantized_dense::{QuantizedDense, QuantizedDenseConfig};
+pub use quantized_lstm::{QuantizedLstm, QuantizedLstmConfig};
 pub use recurrent::{
     CellKind, Gru, GruCell, Lstm, LstmCell, Recurrent, RecurrentConfig, RnnState, SimpleRnn,
     SimpleRnnCell,

@@ -227,63 +227,88 @@ impl<K: CellKind> Recurrent<K> {
         }
         let lstm = self.kind == RnnCell::Lstm;
         let per = if self.cfg.use_bias { 4 } else { 2 };
-        let mut x = x.clone();
-        let mut finals = Vec::new();
-        let mut last = Vec::new();
-        for layer in 0..self.cfg.num_layers {
-            if layer > 0 && ctx.training && self.cfg.dropout > 0.0 {
-                let mask = super::dropout::keep_mask(ctx.rng, x.numel(), self.cfg.dropout);
-                x = x.mul(&Tensor::from_vec(mask, x.shape()));
+        let (training, rate) = (ctx.training, self.cfg.dropout);
+        let between = |x: Tensor| {
+            if training && rate > 0.0 {
+                let mask = super::dropout::keep_mask(ctx.rng, x.numel(), rate);
+                x.mul(&Tensor::from_vec(mask, x.shape()))
+            } else {
+                x
             }
-            let t = x.shape()[1];
-            let mut outs = Vec::new();
-            last.clear();
-            for d in 0..dirs {
-                let k = layer * dirs + d;
-                let p = &self.params[k * per..(k + 1) * per];
-                let w = RnnParams {
-                    w_ih: &p[0].value,
-                    w_hh: &p[1].value,
-                    b_ih: p.get(2).map(|p| &p.value),
-                    b_hh: p.get(3).map(|p| &p.value),
-                };
-                let init = initial.map(|s| &s[k]);
-                let c0 = init.and_then(|s| s.c.as_ref());
-                let y = x.recurrent(self.kind, w, init.map(|s| &s.h), c0, d == 1);
-                // the top layer's sequence is not needed when only final states are returned
-                let top = layer + 1 == self.cfg.num_layers;
-                if !top || self.cfg.return_sequences {
-                    outs.push(if lstm { y.narrow(2, 0, h) } else { y.clone() });
-                }
-                // the final state: after step T-1 going forward, after step 0 going back
-                let at = if d == 1 { 0 } else { t - 1 };
-                let state = |off: usize| {
-                    y.narrow(1, at, 1)
-                        .narrow(2, off, h)
-                        .reshape(&[y.shape()[0], h])
-                };
-                let hf = state(0);
-                finals.push(RnnState {
-                    h: hf.clone(),
-                    c: lstm.then(|| state(h)),
-                });
-                last.push(hf);
-            }
-            x = match outs.len() {
-                0 => x,
-                1 => outs.pop().expect("one direction"),
-                _ => Tensor::concat(&[&outs[0], &outs[1]], 2),
-            };
-        }
-        let out = if self.cfg.return_sequences {
-            x
-        } else if dirs == 1 {
-            last.pop().expect("one direction")
-        } else {
-            Tensor::concat(&[&last[0], &last[1]], 1)
         };
-        (out, finals)
+        let pass = |k: usize, x: &Tensor, reverse: bool| {
+            let p = &self.params[k * per..(k + 1) * per];
+            let w = RnnParams {
+                w_ih: &p[0].value,
+                w_hh: &p[1].value,
+                b_ih: p.get(2).map(|p| &p.value),
+                b_hh: p.get(3).map(|p| &p.value),
+            };
+            let init = initial.map(|s| &s[k]);
+            let c0 = init.and_then(|s| s.c.as_ref());
+            x.recurrent(self.kind, w, init.map(|s| &s.h), c0, reverse)
+        };
+        run_stack(&self.cfg, lstm, x, between, pass)
     }
+}
+
+/// The layers and directions of a recurrent stack: `pass(k, x, reverse)` runs layer and
+/// direction `k` (PyTorch's order) over `x`, giving every step's state (`[B, T, 2H]` with
+/// `[h, c]` for the LSTM, `[B, T, H]` otherwise); `between` goes between stacked layers.
+/// Returns the output and the final state of every layer and direction.
+pub(crate) fn run_stack(
+    cfg: &RecurrentConfig,
+    lstm: bool,
+    x: &Tensor,
+    mut between: impl FnMut(Tensor) -> Tensor,
+    mut pass: impl FnMut(usize, &Tensor, bool) -> Tensor,
+) -> (Tensor, Vec<RnnState>) {
+    let (h, dirs) = (cfg.units, if cfg.bidirectional { 2 } else { 1 });
+    let mut x = x.clone();
+    let mut finals = Vec::new();
+    let mut last = Vec::new();
+    for layer in 0..cfg.num_layers {
+        if layer > 0 {
+            x = between(x);
+        }
+        let t = x.shape()[1];
+        let mut outs = Vec::new();
+        last.clear();
+        for d in 0..dirs {
+            let y = pass(layer * dirs + d, &x, d == 1);
+            // the top layer's sequence is not needed when only final states are returned
+            let top = layer + 1 == cfg.num_layers;
+            if !top || cfg.return_sequences {
+                outs.push(if lstm { y.narrow(2, 0, h) } else { y.clone() });
+            }
+            // the final state: after step T-1 going forward, after step 0 going back
+            let at = if d == 1 { 0 } else { t - 1 };
+            let state = |off: usize| {
+                y.narrow(1, at, 1)
+                    .narrow(2, off, h)
+                    .reshape(&[y.shape()[0], h])
+            };
+            let hf = state(0);
+            finals.push(RnnState {
+                h: hf.clone(),
+                c: lstm.then(|| state(h)),
+            });
+            last.push(hf);
+        }
+        x = match outs.len() {
+            0 => x,
+            1 => outs.pop().expect("one direction"),
+            _ => Tensor::concat(&[&outs[0], &outs[1]], 2),
+        };
+    }
+    let out = if cfg.return_sequences {
+        x
+    } else if dirs == 1 {
+        last.pop().expect("one direction")
+    } else {
+        Tensor::concat(&[&last[0], &last[1]], 1)
+    };
+    (out, finals)
 }
 
 impl<K: CellKind> Layer for Recurrent<K> {

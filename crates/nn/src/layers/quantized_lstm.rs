@@ -1,0 +1,290 @@
+//! `QuantizedLstm`: an [`super::Lstm`] stack after dynamic int8 quantisation (PyTorch's
+//! `quantize_dynamic` of `nn.LSTM`): `W_ih` and `W_hh` of every layer and direction held as
+//! 8-bit integers with one scale per gate row, each step's input and state quantised per row
+//! as the layer runs (`nabla_core::cpu::lstm_int8`). Weight names are the float layer's
+//! (`weight_ih_l0 [4·units, in]` as I8), with `weight_ih_l0_scale [4·units]` beside each.
+//!
+//! # Shapes
+//! As [`super::Lstm`]: `[batch, time, features]` in; `[batch, D·units]` out, or
+//! `[batch, time, D·units]` with `return_sequences`.
+//!
+//! Inference only: it has no gradient, and nothing it holds is trained.
+
+use super::default_true;
+use super::recurrent::{run_stack, RecurrentConfig};
+use crate::config::LayerConfig;
+use crate::error::{Error, Result};
+use crate::layer::{Ctx, Int8Param, Layer, Param};
+use nabla_core::cpu::int8_matmul::{Int8Path, PackedInt8, MAX_INPUTS};
+use nabla_core::cpu::lstm_int8::{self, LstmInt8};
+use nabla_core::cpu::recurrent::{Cell, RnnGeom};
+use nabla_core::{Rng, Tensor};
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+/// The config of [`QuantizedLstm`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantizedLstmConfig {
+    /// Hidden units per layer and direction.
+    pub units: usize,
+    /// Stacked layers (default 1).
+    #[serde(default = "one")]
+    pub num_layers: usize,
+    /// Output every step instead of the final state (default false).
+    #[serde(default)]
+    pub return_sequences: bool,
+    /// Also run the sequence backwards and join both directions' features (default false).
+    #[serde(default)]
+    pub bidirectional: bool,
+    /// Whether the layers have biases (default true).
+    #[serde(default = "default_true")]
+    pub use_bias: bool,
+    /// Layer name (default: `quantized_lstm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// One layer and direction: the two int8 matrices, their scales, the biases.
+struct Direction {
+    w_ih: Int8Param,
+    w_hh: Int8Param,
+    /// `weight_ih_scale`, `weight_hh_scale`, then `bias_ih`, `bias_hh` with biases.
+    floats: Vec<Param>,
+}
+
+/// An LSTM stack with int8 weights.
+pub struct QuantizedLstm {
+    cfg: QuantizedLstmConfig,
+    dirs: Vec<Direction>,
+    /// The weights packed for the kernels, made at the first pass after any change.
+    packed: OnceLock<Vec<LstmInt8>>,
+}
+
+impl QuantizedLstm {
+    /// A layer from its config (unbuilt).
+    pub fn from_config(cfg: QuantizedLstmConfig) -> QuantizedLstm {
+        QuantizedLstm {
+            cfg,
+            dirs: Vec::new(),
+            packed: OnceLock::new(),
+        }
+    }
+
+    /// Quantises a float LSTM stack named `name` with config `cfg` and its weights in the
+    /// float layer's order (per layer and direction: w_ih, w_hh, then b_ih, b_hh).
+    pub fn quantize(name: &str, cfg: &RecurrentConfig, params: &[&Param]) -> Result<QuantizedLstm> {
+        let mut layer = QuantizedLstm::from_config(QuantizedLstmConfig {
+            units: cfg.units,
+            num_layers: cfg.num_layers,
+            return_sequences: cfg.return_sequences,
+            bidirectional: cfg.bidirectional,
+            use_bias: cfg.use_bias,
+            name: Some(name.to_string()),
+        });
+        let per = if cfg.use_bias { 4 } else { 2 };
+        for p in params.chunks(per) {
+            let int8 = |w: &Param| -> Result<(Int8Param, Param)> {
+                let (n, k) = (w.value.shape()[0], w.value.shape()[1]);
+                check_inputs(name, k)?;
+                let (q, scale) = crate::quantize::per_row(w.value.data(), n, k);
+                let int8 = Int8Param {
+                    name: w.name.clone(),
+                    shape: vec![n, k],
+                    values: q,
+                };
+                Ok((int8, frozen(&format!("{}_scale", w.name), scale)))
+            };
+            let ((w_ih, s_ih), (w_hh, s_hh)) = (int8(p[0])?, int8(p[1])?);
+            let mut floats = vec![s_ih, s_hh];
+            floats.extend(p[2..].iter().map(|b| frozen(&b.name, b.value.to_vec())));
+            layer.dirs.push(Direction { w_ih, w_hh, floats });
+        }
+        Ok(layer)
+    }
+
+    fn directions(&self) -> usize {
+        if self.cfg.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    fn pack(&self) -> Vec<LstmInt8> {
+        self.dirs
+            .iter()
+            .map(|d| {
+                let f = |i: usize| d.floats[i].value.data();
+                let (n, h) = (d.w_ih.shape[0], d.w_hh.shape[1]);
+                let bias = self.cfg.use_bias.then(|| {
+                    f(2).iter()
+                        .zip(f(3))
+                        .map(|(a, b)| a + b)
+                        .collect::<Vec<_>>()
+                });
+                LstmInt8 {
+                    ih: PackedInt8::new(&d.w_ih.values, f(0), bias.as_deref(), n, d.w_ih.shape[1]),
+                    hh: PackedInt8::new(&d.w_hh.values, f(1), None, n, h),
+                }
+            })
+            .collect()
+    }
+}
+
+fn frozen(name: &str, values: Vec<f32>) -> Param {
+    let n = values.len();
+    let mut p = Param::new(name, Tensor::from_vec(values, &[n]));
+    p.trainable = false;
+    p
+}
+
+fn check_inputs(name: &str, k: usize) -> Result<()> {
+    if k > MAX_INPUTS {
+        return Err(Error::config(
+            format!("inputs of quantised layer '{name}'"),
+            format!("at most {MAX_INPUTS} (beyond, the int8 sums could overflow)"),
+            k,
+        ));
+    }
+    Ok(())
+}
+
+impl Layer for QuantizedLstm {
+    fn name(&self) -> &str {
+        self.cfg.name.as_deref().unwrap_or("quantized_lstm")
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.cfg.name = Some(name);
+    }
+
+    fn config(&self) -> LayerConfig {
+        LayerConfig::QuantizedLstm(self.cfg.clone())
+    }
+
+    fn build(&mut self, input: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
+        let c = self.cfg.clone();
+        if c.units == 0 || c.num_layers == 0 {
+            return Err(Error::config(
+                format!("units and num_layers of layer '{}'", self.name()),
+                "positive integers",
+                format!("{}, {}", c.units, c.num_layers),
+            ));
+        }
+        let [t, features] = *input else {
+            return Err(Error::Shape {
+                layer: self.name().to_string(),
+                expected: "[time, features]".into(),
+                received: input.to_vec(),
+            });
+        };
+        let (h, dirs) = (c.units, self.directions());
+        let name = self.name().to_string();
+        check_inputs(&name, features.max(dirs * h))?;
+        let gh = crate::budget::checked_mul(|| format!("units of layer '{name}'"), 4, h)?;
+        crate::budget::checked_weight(
+            || format!("weights of layer '{name}'"),
+            &[gh, features.max(dirs * h)],
+        )?;
+        if t == 0 || features == 0 {
+            return Err(Error::Shape {
+                layer: name,
+                expected: "[time > 0, features > 0]".into(),
+                received: input.to_vec(),
+            });
+        }
+        self.dirs.clear();
+        for layer in 0..c.num_layers {
+            let fan_in = if layer == 0 { features } else { dirs * h };
+            for d in 0..dirs {
+                let suffix = format!("l{layer}{}", if d == 1 { "_reverse" } else { "" });
+                let int8 = |w: &str, k: usize| Int8Param {
+                    name: format!("{w}_{suffix}"),
+                    shape: vec![gh, k],
+                    values: vec![0; gh * k],
+                };
+                let mut floats = vec![
+                    frozen(&format!("weight_ih_{suffix}_scale"), vec![1.0; gh]),
+                    frozen(&format!("weight_hh_{suffix}_scale"), vec![1.0; gh]),
+                ];
+                if c.use_bias {
+                    floats.push(frozen(&format!("bias_ih_{suffix}"), vec![0.0; gh]));
+                    floats.push(frozen(&format!("bias_hh_{suffix}"), vec![0.0; gh]));
+                }
+                self.dirs.push(Direction {
+                    w_ih: int8("weight_ih", fan_in),
+                    w_hh: int8("weight_hh", h),
+                    floats,
+                });
+            }
+        }
+        self.packed = OnceLock::new();
+        let width = dirs * h;
+        Ok(if c.return_sequences {
+            vec![t, width]
+        } else {
+            vec![width]
+        })
+    }
+
+    fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
+        let packed = self.packed.get_or_init(|| self.pack());
+        let h = self.cfg.units;
+        let pass = |k: usize, x: &Tensor, reverse: bool| {
+            let s = x.shape();
+            let g = RnnGeom {
+                cell: Cell::Lstm,
+                batch: s[0],
+                time: s[1],
+                input: s[2],
+                hidden: h,
+                reverse,
+            };
+            let y = lstm_int8::forward(&g, x.data(), &packed[k], None, None, Int8Path::best());
+            Tensor::from_vec(y, &[s[0], s[1], 2 * h])
+        };
+        let cfg = RecurrentConfig {
+            units: h,
+            num_layers: self.cfg.num_layers,
+            return_sequences: self.cfg.return_sequences,
+            bidirectional: self.cfg.bidirectional,
+            ..super::with_defaults(serde_json::json!({ "units": h }))
+        };
+        run_stack(&cfg, true, x, |x| x, pass).0
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.dirs.iter().flat_map(|d| d.floats.iter()).collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.packed = OnceLock::new(); // the caller may change them
+        self.dirs
+            .iter_mut()
+            .flat_map(|d| d.floats.iter_mut())
+            .collect()
+    }
+
+    fn int8_params(&self) -> Vec<&Int8Param> {
+        self.dirs.iter().flat_map(|d| [&d.w_ih, &d.w_hh]).collect()
+    }
+
+    fn int8_params_mut(&mut self) -> Vec<&mut Int8Param> {
+        self.packed = OnceLock::new();
+        self.dirs
+            .iter_mut()
+            .flat_map(|d| [&mut d.w_ih, &mut d.w_hh])
+            .collect()
+    }
+
+    fn trainable(&self) -> bool {
+        false
+    }
+
+    fn set_trainable(&mut self, _on: bool) {}
+}
