@@ -63,10 +63,25 @@ impl Int8Path {
         v
     }
 
-    /// The fastest path of this CPU.
+    /// The fastest path of this CPU, or the one `NABLA_CPU` asks for (`avx512`, `avx2` or
+    /// `generic`; one the CPU lacks falls back to the next below it).
     pub fn best() -> Int8Path {
         static BEST: std::sync::OnceLock<Int8Path> = std::sync::OnceLock::new();
-        *BEST.get_or_init(|| Int8Path::available()[0])
+        *BEST.get_or_init(|| {
+            let ceiling = match std::env::var("NABLA_CPU").as_deref() {
+                Ok("avx2") => Int8Path::Avx2,
+                Ok("generic") => Int8Path::Portable,
+                _ => Int8Path::Vnni,
+            };
+            let order = [Int8Path::Vnni, Int8Path::Avx2, Int8Path::Portable];
+            let from = order.iter().position(|&p| p == ceiling).unwrap_or(0);
+            let have = Int8Path::available();
+            order[from..]
+                .iter()
+                .copied()
+                .find(|p| have.contains(p))
+                .unwrap_or(Int8Path::Portable)
+        })
     }
 }
 
@@ -284,22 +299,25 @@ fn finish(acc: i32, zx: i32, sum: i32, sx: f32, sw: f32, b: f32) -> f32 {
     (acc - zx * sum) as f32 * (sx * sw) + b
 }
 
+/// The products in plain integer arithmetic, a block of 16 channels at a time (fixed-size
+/// lanes the compiler vectorises for the baseline instruction set).
 fn product_portable(qr: &QuantRows, rows: usize, w: &PackedInt8, out: &mut [f32], acc: bool) {
     let (n, kg) = (w.n, qr.kp / 4);
     for r in 0..rows {
         let a = &qr.q[r * qr.kp..(r + 1) * qr.kp];
-        for c in 0..n {
-            let (b, lane) = (c / BLOCK, c % BLOCK);
-            let mut sum = 0i32;
-            for g in 0..kg {
-                let wp = &w.data[((b * kg + g) * BLOCK + lane) * 4..][..4];
-                for j in 0..4 {
-                    sum += a[g * 4 + j] as i32 * wp[j] as i32;
+        for (b, panel) in w.data.chunks_exact(kg * BLOCK * 4).enumerate() {
+            let mut sum = [0i32; BLOCK];
+            for (ag, wg) in a.chunks_exact(4).zip(panel.chunks_exact(BLOCK * 4)) {
+                for (s, wl) in sum.iter_mut().zip(wg.chunks_exact(4)) {
+                    *s += (0..4).map(|j| ag[j] as i32 * wl[j] as i32).sum::<i32>();
                 }
             }
-            let y = finish(sum, qr.zx[r], w.sums[c], qr.sx[r], w.scale[c], w.bias[c]);
-            let o = &mut out[r * n + c];
-            *o = if acc { y + *o } else { y };
+            for (lane, &s) in sum.iter().enumerate().take(n - b * BLOCK) {
+                let c = b * BLOCK + lane;
+                let y = finish(s, qr.zx[r], w.sums[c], qr.sx[r], w.scale[c], w.bias[c]);
+                let o = &mut out[r * n + c];
+                *o = if acc { y + *o } else { y };
+            }
         }
     }
 }
