@@ -38,8 +38,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
             "--resume: no checkpoint at {} (train without --resume first)",
             checkpoint.display()
         );
-        let (model, r) = nabla::train::resume(&checkpoint)?;
+        let (mut model, r) = nabla::train::resume(&checkpoint)?;
         check_belongs(&model, &spec, &checkpoint)?;
+        spec.add_hooks(&mut model)?;
         anyhow::ensure!(
             r.stopped || r.epoch <= spec.train.epochs,
             "--resume: the checkpoint has {} epochs done, the spec asks for {} (raise --epochs)",

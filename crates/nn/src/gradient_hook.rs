@@ -26,6 +26,18 @@ pub trait GradientHook: Send + Sync {
         let _ = samples;
         self.apply(grads, params)
     }
+    /// Runs after every hook's [`GradientHook::apply_step`], just before the optimiser: may
+    /// change the weights (`params`, named as in the model file, in `named_params` order),
+    /// the gradients, and the optimiser's per-weight buffers (`opt.slots[kind][i]` belongs
+    /// to `params[i]`; `opt.t` counts the steps taken). Pruning zeroes its weights here.
+    fn before_update(
+        &mut self,
+        grads: &mut Gradients,
+        params: &mut [(String, &mut Param)],
+        opt: &mut crate::optimizers::OptState,
+    ) {
+        let _ = (grads, params, opt);
+    }
     /// Whether every process runs this hook at every step, before clipping (the all-reduce
     /// of data-parallel training). With such a hook a step whose gradients come out
     /// non-finite changes no weight, on every process alike.

@@ -22,6 +22,7 @@ mod model_meta;
 pub mod named;
 pub mod optimizers;
 pub mod per_output;
+pub mod pruning;
 pub mod quantize;
 pub mod registry;
 pub mod regularizers;
@@ -50,6 +51,7 @@ pub use optimizers::{
     RmsProp, Sgd,
 };
 pub use per_output::PerOutput;
+pub use pruning::{PruneConfig, PruneScope, Pruning};
 pub use quantize::QuantMode;
 pub use regularizers::Regularizer;
 pub use schedules::{Per, Schedule, ScheduleKind};

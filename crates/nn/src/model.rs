@@ -555,6 +555,13 @@ impl Model {
             // every process reached the same reduced gradients, so all skip together
             let skip = any_collective && !grads.global_norm(&trainable_ids(&params)).is_finite();
             drop(params);
+            if !skip {
+                let mut named = self.params_mut_named();
+                let opt = compiled.optimizer.state_mut();
+                for h in compiled.hooks.iter_mut() {
+                    h.before_update(&mut grads, &mut named, opt);
+                }
+            }
             self.compiled = Some(compiled);
             if skip {
                 return Ok(());

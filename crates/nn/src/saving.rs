@@ -353,7 +353,8 @@ impl Model {
             .collect()
     }
 
-    fn params_mut_named(&mut self) -> Vec<(String, &mut crate::layer::Param)> {
+    /// Every weight, mutable, under its file name, in `named_params` order.
+    pub(crate) fn params_mut_named(&mut self) -> Vec<(String, &mut crate::layer::Param)> {
         self.layers_mut()
             .iter_mut()
             .flat_map(|l| {

@@ -21,6 +21,9 @@ pub struct Spec {
     pub model: ModelConfig,
     /// How to train.
     pub train: TrainSpec,
+    /// Magnitude pruning during training (`nabla train` adds the pruning hook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<nabla_nn::PruneConfig>,
     /// The hyper-parameter search of `nabla tune` (read by nabla-tune; `nabla train`
     /// ignores it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -370,7 +373,17 @@ impl Spec {
             None => self.model.build(seed)?,
         };
         model.compile_from_config(&self.compile_config())?;
+        self.add_hooks(&mut model)?;
         Ok(model)
+    }
+
+    /// Adds the spec's gradient hooks (pruning) to a compiled model: a model built from the
+    /// spec has them; one resumed from a checkpoint needs them again.
+    pub fn add_hooks(&self, model: &mut Model) -> Result<()> {
+        if let Some(p) = &self.prune {
+            model.add_gradient_hook(nabla_nn::Pruning::new(p.clone())?)?;
+        }
+        Ok(())
     }
 
     /// The `compile` part of the spec.

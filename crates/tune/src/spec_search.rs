@@ -210,7 +210,8 @@ impl SpecSearch {
         });
         let (mut model, resumed) = match &checkpoint {
             Some(p) if p.exists() => {
-                let (m, r) = nabla_train::resume(p).map_err(|e| text(&e))?;
+                let (mut m, r) = nabla_train::resume(p).map_err(|e| text(&e))?;
+                spec.add_hooks(&mut m).map_err(|e| text(&e))?;
                 (m, Some(r))
             }
             _ => (

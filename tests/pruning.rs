@@ -1,0 +1,115 @@
+//! Magnitude pruning during training: the schedule's sparsity is reached, pruned weights and
+//! their Adam moments stay zero through every step, and a resumed run continues exactly.
+
+use nabla::nn::pruning::sparsity;
+use nabla::nn::{PruneConfig, PruneScope, Pruning};
+use nabla::prelude::*;
+
+fn data() -> Dataset {
+    nabla::datasets::mnist().unwrap().0.slice(0..640)
+}
+
+fn mlp(prune: &PruneConfig) -> Model {
+    let mut m = Sequential::new([28, 28])
+        .add(Flatten::new())
+        .add(Dense::new(32).activation(Activation::Relu))
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .build(3)
+        .unwrap();
+    m.compile(
+        Adam::default(),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )
+    .unwrap();
+    m.add_gradient_hook(Pruning::new(prune.clone()).unwrap())
+        .unwrap();
+    m
+}
+
+fn weights(m: &Model) -> Vec<(String, Vec<f32>)> {
+    m.named_params()
+        .into_iter()
+        .map(|(n, p)| (n, p.value.to_vec()))
+        .collect()
+}
+
+/// 20 steps an epoch (640 samples, batch 32): prune from 0 at step 5 to 0.75 at step 45,
+/// every 10 steps.
+fn schedule() -> PruneConfig {
+    let mut p = PruneConfig::polynomial(0.0, 0.75, 5, 45);
+    p.frequency = 10;
+    p
+}
+
+#[test]
+fn pruned_weights_and_their_moments_stay_zero_and_resume_is_exact() {
+    let fit = || Fit::new().batch_size(32).verbose(0);
+    let mut straight = mlp(&schedule());
+    straight.fit(&data(), fit().epochs(4)).unwrap();
+    let w = weights(&straight);
+    for (name, v) in &w {
+        let s = sparsity(v);
+        if name.ends_with("kernel") {
+            // floor(0.75 n) zeros, none more (a kept weight is never exactly 0)
+            assert_eq!(
+                s,
+                (v.len() as f32 * 0.75).floor() / v.len() as f32,
+                "{name}"
+            );
+        } else {
+            assert_eq!(s, 0.0, "{name}: biases are not pruned");
+        }
+    }
+    // Adam's m and v of every pruned weight are zero
+    let state = straight.compiled().unwrap().optimizer.state();
+    for (i, (name, v)) in w.iter().enumerate() {
+        for slot in &state.slots {
+            let buf = &slot[i];
+            for (j, &x) in v.iter().enumerate() {
+                assert!(x != 0.0 || buf[j] == 0.0, "{name}[{j}]: moment {}", buf[j]);
+            }
+        }
+    }
+
+    // two epochs, a checkpoint, a resume with the hook again, two more: the same weights
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck.safetensors");
+    mlp(&schedule())
+        .fit(&data(), fit().epochs(2).checkpoint(&ck))
+        .unwrap();
+    let (mut resumed, r) = nabla::train::resume(&ck).unwrap();
+    resumed
+        .add_gradient_hook(Pruning::new(schedule()).unwrap())
+        .unwrap();
+    resumed.fit(&data(), fit().epochs(4).resume(r)).unwrap();
+    assert_eq!(weights(&resumed), w);
+}
+
+#[test]
+fn global_scope_reaches_the_sparsity_over_all_weights_and_layers_can_be_chosen() {
+    let mut p = PruneConfig::constant(0.6, 0);
+    p.scope = PruneScope::Global;
+    let mut m = mlp(&p);
+    m.fit(&data(), Fit::new().epochs(1).batch_size(64).verbose(0))
+        .unwrap();
+    let kernels: Vec<f32> = weights(&m)
+        .into_iter()
+        .filter(|(n, _)| n.ends_with("kernel"))
+        .flat_map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        sparsity(&kernels),
+        (kernels.len() as f32 * 0.6).floor() / kernels.len() as f32
+    );
+
+    let mut only = PruneConfig::constant(0.5, 0);
+    only.layers = vec!["dense_1".into()];
+    let mut m = mlp(&only);
+    m.fit(&data(), Fit::new().epochs(1).batch_size(64).verbose(0))
+        .unwrap();
+    for (name, v) in weights(&m) {
+        let want = if name == "dense_1.kernel" { 0.5 } else { 0.0 };
+        assert_eq!(sparsity(&v), want, "{name}");
+    }
+}
