@@ -113,3 +113,32 @@ fn global_scope_reaches_the_sparsity_over_all_weights_and_layers_can_be_chosen()
         assert_eq!(sparsity(&v), want, "{name}");
     }
 }
+
+#[test]
+fn a_pruned_model_saves_sparse_and_loads_back_the_same() {
+    let mut m = mlp(&PruneConfig::constant(0.8, 0));
+    m.fit(&data(), Fit::new().epochs(1).batch_size(64).verbose(0))
+        .unwrap();
+    let (dense, sparse) = (m.to_bytes().unwrap(), m.to_bytes_sparse().unwrap());
+    assert!(
+        sparse.len() * 3 < dense.len(),
+        "sparse {} bytes, dense {}",
+        sparse.len(),
+        dense.len()
+    );
+    let back = Model::from_bytes(&sparse).unwrap();
+    assert_eq!(weights(&back), weights(&m));
+    assert_eq!(back.compile_config(), m.compile_config());
+    // a mask that does not match its values is refused, naming the weight
+    let st = safetensors::SafeTensors::deserialize(&sparse).unwrap();
+    let mask = st
+        .tensor("dense.kernel.nonzero_mask")
+        .unwrap()
+        .data()
+        .as_ptr();
+    let at = mask as usize - sparse.as_ptr() as usize;
+    let mut bad = sparse.clone();
+    bad[at] ^= 1;
+    let e = Model::from_bytes(&bad).err().unwrap().to_string();
+    assert!(e.contains("sparse weight 'dense.kernel'"), "{e}");
+}

@@ -13,6 +13,7 @@ mod embed;
 mod evaluate;
 mod generate;
 mod predict;
+mod prune;
 mod quantize;
 mod serve;
 mod summary;
@@ -97,6 +98,21 @@ enum Command {
         /// normalisation, kept in the model file).
         #[arg(long, conflicts_with = "images")]
         data: Option<PathBuf>,
+    },
+    /// Train the spec's model dense (or take --from), then again under its [prune] schedule;
+    /// print the test metrics, sparsity and size of both.
+    Prune {
+        /// A TOML spec with a [prune] table (see docs/compression.md).
+        spec: PathBuf,
+        /// Output folder: dense.safetensors and model.safetensors (pruned, sparse form).
+        #[arg(long)]
+        out: PathBuf,
+        /// Start from this trained model instead of training the dense model first.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Quantise a saved model to int8 (its dense layers) and print the size and the test
     /// metrics before and after.
@@ -277,6 +293,12 @@ fn main() {
         } => {
             evaluate::run(&model, evaluate::Source::from_args(images.zip(labels), data))
         }
+        Command::Prune {
+            spec,
+            out,
+            from,
+            quiet,
+        } => prune::run(&spec, &out, from, quiet),
         Command::Quantize {
             model,
             out,

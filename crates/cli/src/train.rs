@@ -123,7 +123,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         let p = out.join(name);
         write_atomic(&p, bytes).with_context(|| format!("cannot write {}", p.display()))
     };
-    model.save(out.join("model.safetensors"))?;
+    match spec.prune {
+        // pruned weights in the sparse form
+        Some(_) => model.save_sparse(out.join("model.safetensors"))?,
+        None => model.save(out.join("model.safetensors"))?,
+    }
     write("history.csv", history.to_csv().as_bytes())?;
     write("spec.toml", spec.to_toml().as_bytes())?;
     history.plot(out.join("curves.png"))?;

@@ -1556,3 +1556,31 @@ fn quantize_shrinks_a_model_that_evaluates_predicts_and_summarises() {
         assert!(w7.contains(&format!("\"{key}\"")), "{key} in {w7}");
     }
 }
+
+#[test]
+fn prune_trains_dense_then_sparse_and_saves_the_sparse_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let pruning = format!(
+        "{}/../../specs/mnist_mlp_prune.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = ok(&["prune", &pruning, "--out", s(dir.path()), "-q"]);
+    let nums = |key: &str| -> Vec<f64> {
+        let line = out.lines().find(|l| l.contains(key)).unwrap();
+        line.split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect()
+    };
+    let acc = nums("accuracy:");
+    assert!(acc[0] - acc[1] <= 0.01, "{out}");
+    assert_eq!(nums("sparsity:"), [0.0, 0.8], "{out}");
+    let size = nums("size:");
+    assert!(size[0] / size[1] >= 4.0, "{out}");
+    let model = dir.path().join("model.safetensors");
+    assert_eq!(value(&ok(&["evaluate", s(&model)]), "accuracy"), acc[1]);
+    let sum = ok(&["summary", s(&model)]);
+    assert!(sum.contains("dense (dense, 80% zeros)"), "{sum}");
+    // a spec without [prune]
+    let e = fails(&["prune", &spec(), "--out", s(dir.path())]);
+    assert!(e.contains("expected a [prune] table"), "{e}");
+}

@@ -28,6 +28,7 @@ pub mod registry;
 pub mod regularizers;
 pub mod saving;
 pub mod schedules;
+pub mod sparse_file;
 pub mod summary;
 pub mod testing;
 pub mod transfer;

@@ -124,17 +124,28 @@ pub fn encode_mixed(
     int8: &[(String, Vec<usize>, &[i8])],
     meta: HashMap<String, String>,
 ) -> Result<Vec<u8>> {
-    let f32s = tensors.iter().map(|(n, s, v)| {
-        let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        (n, s, Dtype::F32, b)
+    let f32s = tensors.iter().map(|(n, s, v)| raw_f32(n, s, v));
+    let i8s = int8.iter().map(|(n, s, v)| {
+        let b = v.iter().map(|&x| x as u8).collect();
+        (n.clone(), Dtype::I8, s.clone(), b)
     });
-    let i8s = int8
-        .iter()
-        .map(|(n, s, v)| (n, s, Dtype::I8, v.iter().map(|&x| x as u8).collect()));
-    let all: Vec<(&String, &Vec<usize>, Dtype, Vec<u8>)> = f32s.chain(i8s).collect();
+    encode_raw(f32s.chain(i8s).collect(), meta)
+}
+
+/// A tensor as the file stores it: name, type, shape, little-endian bytes.
+pub(crate) type RawTensor = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// An f32 tensor's [`RawTensor`].
+pub(crate) fn raw_f32(name: &str, shape: &[usize], v: &[f32]) -> RawTensor {
+    let b = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    (name.to_string(), Dtype::F32, shape.to_vec(), b)
+}
+
+/// safetensors bytes of `all` with `meta` in the header.
+pub(crate) fn encode_raw(all: Vec<RawTensor>, meta: HashMap<String, String>) -> Result<Vec<u8>> {
     let views = all
         .iter()
-        .map(|(n, s, d, b)| {
+        .map(|(n, d, s, b)| {
             TensorView::new(*d, s.to_vec(), b)
                 .map(|v| (n.to_string(), v))
                 .map_err(|e| {
@@ -174,15 +185,41 @@ impl Model {
         extra: Vec<NamedTensor>,
         extra_meta: HashMap<String, String>,
     ) -> Result<Vec<u8>> {
-        let mut tensors: Vec<NamedTensor> = self
-            .named_params()
-            .into_iter()
-            .map(|(name, p)| (name, p.value.shape().to_vec(), p.value.to_vec()))
-            .collect();
-        tensors.extend(extra);
+        self.encode_with(extra, extra_meta, false)
+    }
+
+    /// The file's bytes; with `sparse`, weights that are mostly zeros in the sparse form
+    /// (`sparse_file.rs`).
+    pub(crate) fn encode_with(
+        &self,
+        extra: Vec<NamedTensor>,
+        extra_meta: HashMap<String, String>,
+        sparse: bool,
+    ) -> Result<Vec<u8>> {
+        let mut raw = Vec::new();
+        let mut sparse_names = Vec::new();
+        for (name, p) in self.named_params() {
+            let v = p.value.data();
+            match sparse
+                .then(|| crate::sparse_file::encode(&name, v))
+                .flatten()
+            {
+                Some(pair) => {
+                    raw.extend(pair);
+                    sparse_names.push(name);
+                }
+                None => raw.push(raw_f32(&name, p.value.shape(), v)),
+            }
+        }
+        raw.extend(extra.iter().map(|(n, s, v)| raw_f32(n, s, v)));
         let mut meta = extra_meta;
+        if !sparse_names.is_empty() {
+            meta.insert(
+                crate::sparse_file::SPARSE_KEY.to_string(),
+                json(&sparse_names),
+            );
+        }
         meta.insert(FORMAT_KEY.to_string(), FORMAT_VERSION.to_string());
-        let json = |v: &dyn erased::Json| v.to_json();
         meta.insert(MODEL_KEY.to_string(), json(&self.config()));
         if let Some(c) = self.compile_config() {
             meta.insert(COMPILE_KEY.to_string(), json(&c));
@@ -199,12 +236,11 @@ impl Model {
         if let Some(d) = self.data_recipe() {
             meta.insert(DATA_RECIPE_KEY.to_string(), d.to_string());
         }
-        let int8 = self.named_int8_params();
-        let int8: Vec<_> = int8
-            .iter()
-            .map(|(n, p)| (n.clone(), p.shape.clone(), p.values.as_slice()))
-            .collect();
-        encode_mixed(&tensors, &int8, meta)
+        for (n, p) in self.named_int8_params() {
+            let b = p.values.iter().map(|&x| x as u8).collect();
+            raw.push((n, Dtype::I8, p.shape.clone(), b));
+        }
+        encode_raw(raw, meta)
     }
 
     /// Saves the model to `path` (atomically).
@@ -265,12 +301,31 @@ impl Model {
         let largest = st
             .tensors()
             .iter()
-            .map(|(_, v)| v.shape().iter().product::<usize>())
+            .map(|(n, v)| {
+                // a sparse weight's mask holds 8 of its values a byte
+                let per = if n.ends_with(".nonzero_mask") { 8 } else { 1 };
+                v.shape().iter().product::<usize>().saturating_mul(per)
+            })
             .max()
             .unwrap_or(0);
         let mut model = crate::budget::with_weight_limit(largest, || cfg.build(0))?;
         let mut used = Vec::new();
+        let sparse: Vec<String> = match meta.get(crate::sparse_file::SPARSE_KEY) {
+            Some(j) => serde_json::from_str(j).map_err(|e| {
+                bad(format!(
+                    "sparse weights: expected a JSON list of names: {e}"
+                ))
+            })?,
+            None => Vec::new(),
+        };
         for (name, param) in model.params_mut_named() {
+            if sparse.contains(&name) {
+                let values =
+                    crate::sparse_file::decode(&st, &name, param.value.shape()).map_err(bad)?;
+                param.value.update(|w| w.copy_from_slice(&values));
+                used.extend(crate::sparse_file::names(&name));
+                continue;
+            }
             let view = st
                 .tensor(&name)
                 .map_err(|_| bad(format!("weight '{name}' is missing")))?;
@@ -373,6 +428,11 @@ fn floats(bytes: &[u8]) -> Vec<f32> {
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
+}
+
+/// A value's JSON (configs and names: plain data, so this cannot fail).
+fn json(v: &dyn erased::Json) -> String {
+    v.to_json()
 }
 
 mod erased {

@@ -58,12 +58,23 @@ impl Model {
                 ""
             };
             let kind = if node.name == l.name() {
-                let t = l.config().type_name().to_string();
+                let mut t = l.config().type_name().to_string();
                 if int8 {
-                    t + ", int8"
-                } else {
-                    t
+                    t += ", int8";
                 }
+                // pruned weights: the zeros of the matrices and filters
+                let (zeros, all) =
+                    l.params()
+                        .iter()
+                        .filter(|p| p.value.rank() >= 2)
+                        .fold((0, 0), |(z, n), p| {
+                            let d = p.value.data();
+                            (z + d.iter().filter(|&&v| v == 0.0).count(), n + d.len())
+                        });
+                if all > 0 && zeros * 100 >= all {
+                    t += &format!(", {:.0}% zeros", 100.0 * zeros as f64 / all as f64);
+                }
+                t
             } else {
                 format!("shared {}", l.name())
             };
