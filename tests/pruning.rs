@@ -22,8 +22,8 @@ fn mlp(prune: &PruneConfig) -> Model {
         &[Metric::Accuracy],
     )
     .unwrap();
-    m.add_gradient_hook(Pruning::new(prune.clone()).unwrap())
-        .unwrap();
+    let hook = Pruning::new(prune.clone(), &m).unwrap();
+    m.add_gradient_hook(hook).unwrap();
     m
 }
 
@@ -79,9 +79,8 @@ fn pruned_weights_and_their_moments_stay_zero_and_resume_is_exact() {
         .fit(&data(), fit().epochs(2).checkpoint(&ck))
         .unwrap();
     let (mut resumed, r) = nabla::train::resume(&ck).unwrap();
-    resumed
-        .add_gradient_hook(Pruning::new(schedule()).unwrap())
-        .unwrap();
+    let hook = Pruning::new(schedule(), &resumed).unwrap();
+    resumed.add_gradient_hook(hook).unwrap();
     resumed.fit(&data(), fit().epochs(4).resume(r)).unwrap();
     assert_eq!(weights(&resumed), w);
 }
@@ -141,4 +140,89 @@ fn a_pruned_model_saves_sparse_and_loads_back_the_same() {
     bad[at] ^= 1;
     let e = Model::from_bytes(&bad).err().unwrap().to_string();
     assert!(e.contains("sparse weight 'dense.kernel'"), "{e}");
+}
+
+#[test]
+fn channel_pruning_zeroes_whole_filters_and_strip_removes_them() {
+    let mut m = Sequential::new([1, 28, 28])
+        .add(Conv2d::new(8, 3).activation(Activation::Relu))
+        .add(Pool2d::max(2))
+        .add(Conv2d::new(8, 3).activation(Activation::Relu))
+        .add(Flatten::new())
+        .add(Dense::new(16).activation(Activation::Relu))
+        .add(Dropout::new(0.1))
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .build(2)
+        .unwrap();
+    m.compile(
+        Adam::default(),
+        Loss::CategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )
+    .unwrap();
+    let mut cfg = PruneConfig::constant(0.5, 0);
+    cfg.structure = nabla::nn::PruneStructure::Channels;
+    let hook = Pruning::new(cfg, &m).unwrap();
+    m.add_gradient_hook(hook).unwrap();
+    let d = data()
+        .with_x_shape(&[1, 28, 28])
+        .unwrap()
+        .one_hot(10)
+        .unwrap();
+    m.fit(&d, Fit::new().epochs(1).batch_size(64).verbose(0))
+        .unwrap();
+    let w: std::collections::HashMap<String, Vec<f32>> = weights(&m).into_iter().collect();
+    // half of each layer's filters (units) are zero with their bias; the output layer whole
+    let zero_units = |k: &[f32], units: usize, per_unit_stride: bool| -> usize {
+        (0..units)
+            .filter(|&u| match per_unit_stride {
+                true => k.iter().skip(u).step_by(units).all(|&v| v == 0.0),
+                false => k
+                    .chunks(k.len() / units)
+                    .nth(u)
+                    .unwrap()
+                    .iter()
+                    .all(|&v| v == 0.0),
+            })
+            .count()
+    };
+    assert_eq!(zero_units(&w["conv2d.kernel"], 8, false), 4);
+    assert_eq!(zero_units(&w["conv2d_1.kernel"], 8, false), 4);
+    assert_eq!(zero_units(&w["dense.kernel"], 16, true), 8);
+    assert_eq!(zero_units(&w["dense_1.kernel"], 10, true), 0);
+    assert_eq!(w["conv2d.bias"].iter().filter(|&&b| b == 0.0).count(), 4);
+
+    let (small, removed) = m.strip_pruned().unwrap();
+    let sizes: Vec<(String, usize, usize)> = removed
+        .into_iter()
+        .map(|r| (r.layer, r.before, r.after))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("conv2d".into(), 8, 4),
+            ("conv2d_1".into(), 8, 4),
+            ("dense".into(), 16, 8)
+        ]
+    );
+    let x = d.slice(0..50).batch(&(0..50).collect::<Vec<_>>()).0;
+    let (a, b) = (m.predict(&x).unwrap(), small.predict(&x).unwrap());
+    let err = a
+        .data()
+        .iter()
+        .zip(b.data())
+        .fold(0f32, |e, (p, q)| e.max((p - q).abs()));
+    assert!(err < 1e-5, "the stripped model predicts differently: {err}");
+    let params = |m: &Model| {
+        m.named_params()
+            .iter()
+            .map(|(_, p)| p.value.numel())
+            .sum::<usize>()
+    };
+    assert!(
+        params(&small) * 2 < params(&m),
+        "{} vs {}",
+        params(&small),
+        params(&m)
+    );
 }

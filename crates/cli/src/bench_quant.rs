@@ -3,7 +3,7 @@
 //! per model (WORKLOADS.md, W7).
 
 use anyhow::Result;
-use nabla::core::cpu::int8_matmul::Int8Path;
+use nabla::core::backend::int8::Int8Path;
 use nabla::prelude::*;
 use serde::Serialize;
 

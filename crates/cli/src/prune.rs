@@ -1,10 +1,13 @@
 //! `nabla prune SPEC --out DIR [--from MODEL]`: the spec's model trained dense (or read from
 //! MODEL), then trained again from those weights under the spec's `[prune]` schedule; prints
 //! the test metrics, the sparsity and the file size of both. Writes DIR/dense.safetensors
-//! (when trained here) and DIR/model.safetensors (its pruned weights in the sparse form).
+//! (when trained here) and DIR/model.safetensors (its pruned weights in the sparse form; with
+//! `structure = "channels"` the pruned units and filters removed, and the inference speed of
+//! both printed).
 
 use anyhow::{Context, Result};
 use nabla::nn::pruning::sparsity;
+use nabla::nn::PruneStructure;
 use nabla::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +54,18 @@ pub fn run(spec_path: &Path, out: &Path, from: Option<PathBuf>, quiet: bool) -> 
         println!("training with pruning from {}", dense_path.display());
     }
     pruned.fit(&train, spec.fit_options().verbose(verbose))?;
+    let channels = spec
+        .prune
+        .as_ref()
+        .is_some_and(|p| p.structure == PruneStructure::Channels);
+    if channels {
+        // the zeroed units and filters removed: a smaller model
+        let (small, removed) = pruned.strip_pruned()?;
+        for r in removed {
+            println!("{}: {} -> {} units", r.layer, r.before, r.after);
+        }
+        pruned = small;
+    }
     let after = pruned.evaluate(&test)?;
     let path = out.join("model.safetensors");
     pruned.save_sparse(&path)?;
@@ -71,7 +86,17 @@ pub fn run(spec_path: &Path, out: &Path, from: Option<PathBuf>, quiet: bool) -> 
             .collect();
         sparsity(&w)
     };
-    println!("sparsity: {:.4} -> {:.4}", zeros(&dense), zeros(&pruned));
+    if !channels {
+        println!("sparsity: {:.4} -> {:.4}", zeros(&dense), zeros(&pruned));
+    }
+    let count =
+        |m: &Model| -> usize { m.named_params().iter().map(|(_, p)| p.value.numel()).sum() };
+    println!("weights: {} -> {}", count(&dense), count(&pruned));
+    if channels {
+        let speed = |m: &Model| crate::bench::infer_throughput(m, &test);
+        let (a, b) = (speed(&dense)?, speed(&pruned)?);
+        println!("inference: {a:.0} -> {b:.0} samples/s ({:.2}x)", b / a);
+    }
     println!(
         "size: {dense_bytes} -> {bytes} bytes ({:.2}x smaller)",
         dense_bytes as f64 / bytes as f64

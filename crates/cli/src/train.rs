@@ -123,8 +123,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
         let p = out.join(name);
         write_atomic(&p, bytes).with_context(|| format!("cannot write {}", p.display()))
     };
-    match spec.prune {
-        // pruned weights in the sparse form
+    match &spec.prune {
+        // structured: the zeroed units and filters removed; unstructured: the sparse form
+        Some(p) if p.structure == nabla::nn::PruneStructure::Channels => {
+            let (small, removed) = model.strip_pruned()?;
+            for r in removed {
+                println!("{}: {} -> {} units", r.layer, r.before, r.after);
+            }
+            small.save(out.join("model.safetensors"))?
+        }
         Some(_) => model.save_sparse(out.join("model.safetensors"))?,
         None => model.save(out.join("model.safetensors"))?,
     }

@@ -29,6 +29,7 @@ pub mod regularizers;
 pub mod saving;
 pub mod schedules;
 pub mod sparse_file;
+pub mod strip;
 pub mod summary;
 pub mod testing;
 pub mod transfer;
@@ -52,7 +53,7 @@ pub use optimizers::{
     RmsProp, Sgd,
 };
 pub use per_output::PerOutput;
-pub use pruning::{PruneConfig, PruneScope, Pruning};
+pub use pruning::{PruneConfig, PruneScope, PruneStructure, Pruning};
 pub use quantize::QuantMode;
 pub use regularizers::Regularizer;
 pub use schedules::{Per, Schedule, ScheduleKind};

@@ -36,6 +36,19 @@ pub enum PruneScope {
     Global,
 }
 
+/// What is removed: single weights, or whole output units and channels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneStructure {
+    /// Single weights (the file shrinks in the sparse form; the products stay dense).
+    #[default]
+    Unstructured,
+    /// Whole units of dense layers and filters of convolutions, smallest L2 norm first
+    /// (PyTorch's `ln_structured`, n = 2): [`crate::Model::strip_pruned`] then removes them
+    /// and the next layer's matching inputs, giving a smaller, faster model.
+    Channels,
+}
+
 /// The `[prune]` table of a spec: magnitude pruning during training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,9 +71,12 @@ pub struct PruneConfig {
     /// The polynomial's exponent (default 3).
     #[serde(default = "three")]
     pub power: f32,
-    /// `layer` (default) or `global`.
+    /// `layer` (default) or `global` (unstructured only).
     #[serde(default)]
     pub scope: PruneScope,
+    /// `unstructured` (default) or `channels`.
+    #[serde(default)]
+    pub structure: PruneStructure,
     /// The layers whose weights are pruned (default: every layer with a weight matrix or
     /// filter; biases and norms are never pruned).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -86,6 +102,7 @@ impl PruneConfig {
             frequency: 100,
             power: 3.0,
             scope: PruneScope::Layer,
+            structure: PruneStructure::Unstructured,
             layers: Vec::new(),
         }
     }
@@ -112,6 +129,13 @@ impl PruneConfig {
                     v,
                 ));
             }
+        }
+        if self.structure == PruneStructure::Channels && self.scope == PruneScope::Global {
+            return Err(Error::config(
+                "prune.scope",
+                "layer with structure = \"channels\" (norms of units of different layers do not compare)",
+                "global",
+            ));
         }
         if self.frequency == 0 {
             return Err(Error::config("prune.frequency", "at least 1 step", 0));
@@ -152,24 +176,34 @@ impl PruneConfig {
     }
 }
 
-/// The gradient hook that prunes: `model.add_gradient_hook(Pruning::new(cfg)?)`.
+/// The gradient hook that prunes `model`: `model.add_gradient_hook(Pruning::new(cfg, &model)?)`.
 pub struct Pruning {
     cfg: PruneConfig,
+    /// The model's output layers, whose units are never removed.
+    outputs: Vec<String>,
 }
 
 impl Pruning {
-    /// The hook for `cfg` (checked).
-    pub fn new(cfg: PruneConfig) -> Result<Pruning> {
+    /// The hook for `cfg` (checked) on `model`.
+    pub fn new(cfg: PruneConfig, model: &crate::Model) -> Result<Pruning> {
         cfg.validate()?;
-        Ok(Pruning { cfg })
+        let outputs = model.outputs().iter().map(|(n, _)| n.to_string()).collect();
+        Ok(Pruning { cfg, outputs })
     }
 
-    /// Whether the weight `name` (`layer.weight`, shape `shape`) is pruned.
+    /// Whether the weight `name` (`layer.weight`) is pruned.
     fn prunes(&self, name: &str, p: &Param) -> bool {
-        let layer = name.rsplit_once('.').map_or(name, |(l, _)| l);
-        p.trainable
-            && p.value.rank() >= 2
-            && (self.cfg.layers.is_empty() || self.cfg.layers.iter().any(|l| l == layer))
+        let (layer, weight) = name.rsplit_once('.').unwrap_or((name, ""));
+        let chosen = self.cfg.layers.is_empty() || self.cfg.layers.iter().any(|l| l == layer);
+        let shape_fits = match self.cfg.structure {
+            PruneStructure::Unstructured => p.value.rank() >= 2,
+            PruneStructure::Channels => {
+                weight == "kernel"
+                    && (2..=4).contains(&p.value.rank())
+                    && !self.outputs.iter().any(|o| o == layer)
+            }
+        };
+        p.trainable && chosen && shape_fits
     }
 }
 
@@ -188,6 +222,119 @@ fn kth(mags: &[(f32, usize)], k: usize) -> Option<(f32, usize)> {
     let (_, nth, _) =
         v.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     Some(*nth)
+}
+
+impl Pruning {
+    /// Unstructured masks of the weights `chosen`: their zeros, and (at a pruning step of
+    /// `sparsity`) the smallest magnitudes.
+    fn weight_masks(
+        &self,
+        params: &[(String, &mut Param)],
+        chosen: &[usize],
+        sparsity: Option<f32>,
+    ) -> Vec<Vec<bool>> {
+        let mut masks: Vec<Vec<bool>> = chosen
+            .iter()
+            .map(|&i| params[i].1.value.data().iter().map(|&w| w == 0.0).collect())
+            .collect();
+        let Some(s) = sparsity else {
+            return masks;
+        };
+        let mags = |i: usize, base: usize| {
+            let d = params[i].1.value.data();
+            d.iter().enumerate().map(move |(j, w)| (w.abs(), base + j))
+        };
+        match self.cfg.scope {
+            PruneScope::Layer => {
+                for (m, &i) in masks.iter_mut().zip(chosen) {
+                    let all: Vec<(f32, usize)> = mags(i, 0).collect();
+                    if let Some(cut) = kth(&all, count(all.len(), s)) {
+                        for (mj, a) in m.iter_mut().zip(&all) {
+                            *mj |= *a <= cut;
+                        }
+                    }
+                }
+            }
+            PruneScope::Global => {
+                let mut all = Vec::new();
+                for &i in chosen {
+                    let base = all.len();
+                    all.extend(mags(i, base));
+                }
+                if let Some(cut) = kth(&all, count(all.len(), s)) {
+                    let flat = masks.iter_mut().flat_map(|m| m.iter_mut());
+                    for (mj, a) in flat.zip(&all) {
+                        *mj |= *a <= cut;
+                    }
+                }
+            }
+        }
+        masks
+    }
+}
+
+/// The output units of a kernel of `shape`: dense `[in, units]`, convolutions
+/// `[filters, ..]`.
+pub fn units_of(shape: &[usize]) -> usize {
+    if shape.len() == 2 {
+        shape[1]
+    } else {
+        shape[0]
+    }
+}
+
+/// The unit of value `j` of a kernel of `shape` (a column of a dense kernel, a block of a
+/// convolution's).
+pub fn unit_at(shape: &[usize], j: usize) -> usize {
+    let n: usize = shape.iter().product();
+    if shape.len() == 2 {
+        j % shape[1]
+    } else {
+        j / (n / shape[0]).max(1)
+    }
+}
+
+/// Structured masks: for each kernel `chosen`, its units whose weights are all zero and (at
+/// a pruning step) the ones of smallest L2 norm; returned as masks of the kernels and of
+/// their layers' biases.
+fn unit_masks(
+    params: &[(String, &mut Param)],
+    chosen: &[usize],
+    sparsity: Option<f32>,
+) -> (Vec<usize>, Vec<Vec<bool>>) {
+    let (mut which, mut masks) = (Vec::new(), Vec::new());
+    for &i in chosen {
+        let (name, p) = (&params[i].0, &params[i].1);
+        let shape = p.value.shape().to_vec();
+        let units = units_of(&shape);
+        let mut norm = vec![0f64; units];
+        for (j, &w) in p.value.data().iter().enumerate() {
+            norm[unit_at(&shape, j)] += (w as f64) * (w as f64);
+        }
+        let mut pruned: Vec<bool> = norm.iter().map(|&n| n == 0.0).collect();
+        if let Some(s) = sparsity {
+            let ranked: Vec<(f32, usize)> = norm.iter().map(|&n| n as f32).zip(0..).collect();
+            if let Some(cut) = kth(&ranked, count(units, s)) {
+                for (pu, r) in pruned.iter_mut().zip(&ranked) {
+                    *pu |= *r <= cut;
+                }
+            }
+        }
+        masks.push(
+            (0..p.value.numel())
+                .map(|j| pruned[unit_at(&shape, j)])
+                .collect(),
+        );
+        which.push(i);
+        let bias = format!("{}.bias", name.rsplit_once('.').map_or("", |(l, _)| l));
+        if let Some(b) = params.iter().position(|(n, _)| *n == bias) {
+            if params[b].1.value.numel() == units {
+                masks.push(pruned);
+                which.push(b);
+            }
+        }
+    }
+    (which, masks)
 }
 
 impl GradientHook for Pruning {
@@ -210,48 +357,15 @@ impl GradientHook for Pruning {
         let chosen: Vec<usize> = (0..params.len())
             .filter(|&i| self.prunes(&params[i].0, params[i].1))
             .collect();
-        // the masks: the zeros, or (at a pruning step) the smallest magnitudes
-        let mut masks: Vec<Vec<bool>> = chosen
-            .iter()
-            .map(|&i| params[i].1.value.data().iter().map(|&w| w == 0.0).collect())
-            .collect();
-        if let Some(s) = self.cfg.sparsity_at(t) {
-            let mags = |i: usize, base: usize| {
-                params[i]
-                    .1
-                    .value
-                    .data()
-                    .iter()
-                    .enumerate()
-                    .map(move |(j, w)| (w.abs(), base + j))
-            };
-            match self.cfg.scope {
-                PruneScope::Layer => {
-                    for (m, &i) in masks.iter_mut().zip(&chosen) {
-                        let all: Vec<(f32, usize)> = mags(i, 0).collect();
-                        if let Some(cut) = kth(&all, count(all.len(), s)) {
-                            for (mj, a) in m.iter_mut().zip(&all) {
-                                *mj |= (a.0, a.1) <= cut;
-                            }
-                        }
-                    }
-                }
-                PruneScope::Global => {
-                    let mut all = Vec::new();
-                    for &i in &chosen {
-                        let base = all.len();
-                        all.extend(mags(i, base));
-                    }
-                    if let Some(cut) = kth(&all, count(all.len(), s)) {
-                        let flat = masks.iter_mut().flat_map(|m| m.iter_mut());
-                        for (mj, a) in flat.zip(&all) {
-                            *mj |= (a.0, a.1) <= cut;
-                        }
-                    }
-                }
+        let sparsity = self.cfg.sparsity_at(t);
+        let (chosen, masks) = match self.cfg.structure {
+            PruneStructure::Unstructured => {
+                let masks = self.weight_masks(params, &chosen, sparsity);
+                (chosen, masks)
             }
-        }
-        for (m, &i) in masks.iter().zip(&chosen) {
+            PruneStructure::Channels => unit_masks(params, &chosen, sparsity),
+        };
+        for (m, i) in masks.iter().zip(chosen) {
             let n = m.len();
             let zero = |v: &mut [f32]| {
                 v.iter_mut()

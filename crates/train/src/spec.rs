@@ -381,7 +381,8 @@ impl Spec {
     /// spec has them; one resumed from a checkpoint needs them again.
     pub fn add_hooks(&self, model: &mut Model) -> Result<()> {
         if let Some(p) = &self.prune {
-            model.add_gradient_hook(nabla_nn::Pruning::new(p.clone())?)?;
+            let hook = nabla_nn::Pruning::new(p.clone(), model)?;
+            model.add_gradient_hook(hook)?;
         }
         Ok(())
     }

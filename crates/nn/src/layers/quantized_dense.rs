@@ -19,7 +19,7 @@ use crate::activations::Activation;
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Int8Param, Layer, Param};
-use nabla_core::cpu::int8_matmul::{self, Int8Path, PackedInt8, MAX_INPUTS};
+use nabla_core::backend::int8::{self, Int8Path, PackedInt8, MAX_INPUTS};
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -188,7 +188,7 @@ impl Layer for QuantizedDense {
         let m = x.numel() / fan_in;
         // every element is written
         let mut out = nabla_core::backend::scratch::<f32>(m * packed.n());
-        int8_matmul::linear(x.data(), m, packed, &mut out, Int8Path::best());
+        int8::linear(x.data(), m, packed, &mut out, Int8Path::best());
         let mut shape = x.shape().to_vec();
         *shape.last_mut().unwrap() = packed.n();
         self.cfg

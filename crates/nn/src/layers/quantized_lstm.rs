@@ -15,9 +15,8 @@ use super::recurrent::{run_stack, RecurrentConfig};
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Int8Param, Layer, Param};
-use nabla_core::cpu::int8_matmul::{Int8Path, PackedInt8, MAX_INPUTS};
-use nabla_core::cpu::lstm_int8::{self, LstmInt8};
-use nabla_core::cpu::recurrent::{Cell, RnnGeom};
+use nabla_core::backend::int8::{self, Int8Path, LstmInt8, PackedInt8, RnnGeom, MAX_INPUTS};
+use nabla_core::RnnCell as Cell;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -245,7 +244,7 @@ impl Layer for QuantizedLstm {
                 hidden: h,
                 reverse,
             };
-            let y = lstm_int8::forward(&g, x.data(), &packed[k], None, None, Int8Path::best());
+            let y = int8::lstm(&g, x.data(), &packed[k], None, None, Int8Path::best());
             Tensor::from_vec(y, &[s[0], s[1], 2 * h])
         };
         let cfg = RecurrentConfig {
