@@ -226,3 +226,41 @@ fn channel_pruning_zeroes_whole_filters_and_strip_removes_them() {
         params(&m)
     );
 }
+
+#[test]
+fn strip_follows_dense_units_through_flatten_and_keeps_what_reaches_the_output() {
+    let mut m = Sequential::new([4, 8])
+        .add(Dense::new(6).activation(Activation::Relu))
+        .add(Flatten::new())
+        .add(Dense::new(3))
+        .add(ActivationLayer::new(Activation::LogSoftmax))
+        .build(4)
+        .unwrap();
+    m.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])
+        .unwrap();
+    let mut cfg = PruneConfig::constant(0.5, 0);
+    cfg.structure = nabla::nn::PruneStructure::Channels;
+    let hook = Pruning::new(cfg, &m).unwrap();
+    m.add_gradient_hook(hook).unwrap();
+    let mut rng = Rng::new(1);
+    let x: Vec<f32> = (0..16 * 32).map(|_| rng.normal()).collect();
+    let d = Dataset::new(x.clone(), &[4, 8], vec![0.0; 16 * 3], &[3]).unwrap();
+    m.fit(&d, Fit::new().epochs(1).batch_size(8).verbose(0))
+        .unwrap();
+    let (small, removed) = m.strip_pruned().unwrap();
+    // dense loses 3 of its 6 units; dense_1 feeds the output (through the activation layer)
+    let sizes: Vec<(String, usize, usize)> = removed
+        .into_iter()
+        .map(|r| (r.layer, r.before, r.after))
+        .collect();
+    assert_eq!(sizes, [("dense".to_string(), 6, 3)]);
+    assert_eq!(small.output_shape(), [3]);
+    let x = Tensor::from_vec(x, &[16, 4, 8]);
+    let (a, b) = (m.predict(&x).unwrap(), small.predict(&x).unwrap());
+    let err = a
+        .data()
+        .iter()
+        .zip(b.data())
+        .fold(0f32, |e, (p, q)| e.max((p - q).abs()));
+    assert!(err < 1e-5, "{err}");
+}

@@ -34,7 +34,14 @@ pub fn run(spec_path: &Path, out: &Path, from: Option<PathBuf>, quiet: bool) -> 
     let verbose = if quiet { 0 } else { 1 };
     let dense_path = match from {
         Some(p) => {
-            dense.load_weights(&p)?;
+            let report = dense.load_weights(&p)?;
+            anyhow::ensure!(
+                report.skipped.is_empty(),
+                "--from {}: expected the weights of the spec's model, but {} of its weights were not found or did not fit: {}",
+                p.display(),
+                report.skipped.len(),
+                report.skipped.iter().map(|(n, why)| format!("{n} ({why})")).collect::<Vec<_>>().join(", ")
+            );
             p
         }
         None => {
@@ -59,12 +66,7 @@ pub fn run(spec_path: &Path, out: &Path, from: Option<PathBuf>, quiet: bool) -> 
         .as_ref()
         .is_some_and(|p| p.structure == PruneStructure::Channels);
     if channels {
-        // the zeroed units and filters removed: a smaller model
-        let (small, removed) = pruned.strip_pruned()?;
-        for r in removed {
-            println!("{}: {} -> {} units", r.layer, r.before, r.after);
-        }
-        pruned = small;
+        pruned = crate::train::strip(pruned);
     }
     let after = pruned.evaluate(&test)?;
     let path = out.join("model.safetensors");

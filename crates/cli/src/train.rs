@@ -126,11 +126,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     match &spec.prune {
         // structured: the zeroed units and filters removed; unstructured: the sparse form
         Some(p) if p.structure == nabla::nn::PruneStructure::Channels => {
-            let (small, removed) = model.strip_pruned()?;
-            for r in removed {
-                println!("{}: {} -> {} units", r.layer, r.before, r.after);
-            }
-            small.save(out.join("model.safetensors"))?
+            strip(model).save(out.join("model.safetensors"))?
         }
         Some(_) => model.save_sparse(out.join("model.safetensors"))?,
         None => model.save(out.join("model.safetensors"))?,
@@ -140,6 +136,24 @@ pub fn run(a: TrainArgs) -> Result<()> {
     history.plot(out.join("curves.png"))?;
     println!("saved {}", out.join("model.safetensors").display());
     Ok(())
+}
+
+/// `model` without its pruned units and filters, each layer's change printed; if they cannot
+/// be removed, `model` as it is (its pruned units zero), with the reason, so the trained
+/// weights are never lost.
+pub fn strip(model: Model) -> Model {
+    match model.strip_pruned() {
+        Ok((small, removed)) => {
+            for r in removed {
+                println!("{}: {} -> {} units", r.layer, r.before, r.after);
+            }
+            small
+        }
+        Err(e) => {
+            println!("the pruned units stay, as zeros: {e}");
+            model
+        }
+    }
 }
 
 fn default_out(spec: &Path) -> PathBuf {

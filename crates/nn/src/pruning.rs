@@ -179,7 +179,8 @@ impl PruneConfig {
 /// The gradient hook that prunes `model`: `model.add_gradient_hook(Pruning::new(cfg, &model)?)`.
 pub struct Pruning {
     cfg: PruneConfig,
-    /// The model's output layers, whose units are never removed.
+    /// The layers whose units are the model's outputs (through layers without weights:
+    /// activations, dropout), never pruned whole.
     outputs: Vec<String>,
 }
 
@@ -187,8 +188,10 @@ impl Pruning {
     /// The hook for `cfg` (checked) on `model`.
     pub fn new(cfg: PruneConfig, model: &crate::Model) -> Result<Pruning> {
         cfg.validate()?;
-        let outputs = model.outputs().iter().map(|(n, _)| n.to_string()).collect();
-        Ok(Pruning { cfg, outputs })
+        Ok(Pruning {
+            cfg,
+            outputs: output_layers(model),
+        })
     }
 
     /// Whether the weight `name` (`layer.weight`) is pruned.
@@ -205,6 +208,28 @@ impl Pruning {
         };
         p.trainable && chosen && shape_fits
     }
+}
+
+/// The layers whose units reach an output of `model` through layers without weights.
+pub fn output_layers(model: &crate::Model) -> Vec<String> {
+    use crate::graph::Source;
+    let g = model.graph();
+    let mut found = Vec::new();
+    for &out in &g.outputs {
+        let mut src = out;
+        while let Source::Node(j) = src {
+            let layer = &g.layers[g.nodes[j].layer];
+            if !layer.params().is_empty() {
+                found.push(layer.name().to_string());
+                break;
+            }
+            match g.nodes[j].inputs.first() {
+                Some(&s) => src = s,
+                None => break,
+            }
+        }
+    }
+    found
 }
 
 /// The number of the `n` values of `w` to zero for `sparsity`.

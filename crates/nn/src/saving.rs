@@ -353,6 +353,12 @@ impl Model {
                     view.shape()
                 )));
             }
+            // the kernels' exact sums rely on |q| <= 127 (int8_matmul.rs)
+            if view.data().iter().any(|&b| b as i8 == i8::MIN) {
+                return Err(bad(format!(
+                    "weight '{name}': expected int8 values in [-127, 127], received -128"
+                )));
+            }
             param.values = view.data().iter().map(|&b| b as i8).collect();
             used.push(name);
         }

@@ -27,9 +27,75 @@ pub struct Stripped {
     pub after: usize,
 }
 
-/// Whether `a` keeps a zero input at zero.
+/// Which axis of a sample the kept indices run along: a convolution's channels (first), a
+/// dense layer's units (last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Axis {
+    First,
+    Last,
+}
+
+/// The kept indices along one axis of the value flowing on (`None`: all of them).
+type Kept = Option<(Vec<usize>, Axis)>;
+
+/// Whether `a` keeps zero inputs at zero, unit by unit (softmax mixes its units: its zeros
+/// become 1/n).
 fn keeps_zero(a: Activation) -> bool {
-    a.apply_owned(Tensor::zeros(&[1, 1])).data()[0] == 0.0
+    a.apply_owned(Tensor::zeros(&[1, 2]))
+        .data()
+        .iter()
+        .all(|&v| v == 0.0)
+}
+
+/// `kept` after a layer with no units of its own (`cfg`, reading a sample of shape `inp`),
+/// or an error (`why`) when the layer would mix or move the pruned units.
+fn pass_through(cfg: &LayerConfig, inp: &[usize], kept: Kept) -> std::result::Result<Kept, String> {
+    let Some((k, axis)) = kept else {
+        return Ok(None);
+    };
+    let first = |k: Vec<usize>| match axis == Axis::First || inp.len() == 1 {
+        true => Ok(Some((k, Axis::First))),
+        false => Err(format!(
+            "a channels-first '{}' layer over the pruned units' axis",
+            cfg.type_name()
+        )),
+    };
+    match cfg {
+        LayerConfig::Dropout(_) => Ok(Some((k, axis))),
+        LayerConfig::Activation(a) if keeps_zero(a.activation) => Ok(Some((k, axis))),
+        LayerConfig::Activation(a) => Err(format!(
+            "activation {:?} (not zero at zero, or mixing units)",
+            a.activation
+        )),
+        LayerConfig::Flatten(_) => Ok(Some((
+            match axis {
+                Axis::First => {
+                    let per: usize = inp[1..].iter().product();
+                    k.iter().flat_map(|&c| c * per..(c + 1) * per).collect()
+                }
+                Axis::Last => {
+                    let units = inp[inp.len() - 1];
+                    let lead: usize = inp[..inp.len() - 1].iter().product();
+                    (0..lead)
+                        .flat_map(|l| k.iter().map(move |&u| l * units + u))
+                        .collect()
+                }
+            },
+            Axis::Last,
+        ))),
+        LayerConfig::SpatialDropout2d(_)
+        | LayerConfig::MaxPool2d(_)
+        | LayerConfig::AvgPool2d(_)
+        | LayerConfig::MaxPool1d(_)
+        | LayerConfig::AvgPool1d(_)
+        | LayerConfig::ZeroPadding2d(_)
+        | LayerConfig::UpSampling2d(_) => first(k),
+        // [C, h, w] -> [C]: the channels become the features
+        LayerConfig::GlobalAvgPool2d(_) | LayerConfig::GlobalMaxPool2d(_) => {
+            first(k).map(|v| v.map(|(k, _)| (k, Axis::Last)))
+        }
+        other => Err(format!("a '{}' layer", other.type_name())),
+    }
 }
 
 impl Model {
@@ -44,15 +110,50 @@ impl Model {
             ));
         }
         let mut cfg = self.config();
-        let n_layers = cfg.layers.len();
         let mut weights: HashMap<String, Vec<f32>> = HashMap::new();
         let mut report = Vec::new();
-        // the kept indices along the channel axis of the value flowing on (None: all)
-        let mut kept: Option<Vec<usize>> = None;
+        let mut kept: Kept = None;
         let shapes: Vec<Vec<usize>> = self.graph().nodes.iter().map(|n| n.shape.clone()).collect();
+        let protected = crate::pruning::output_layers(self);
         for (i, node) in cfg.layers.iter_mut().enumerate() {
             let layer = &self.layers()[i];
             let name = layer.name().to_string();
+            let inp = if i == 0 {
+                self.input_shape().to_vec()
+            } else {
+                shapes[i - 1].clone()
+            };
+            let blocked = |why: String| {
+                Error::config(
+                    format!("strip_pruned at layer '{name}'"),
+                    "only layers that keep channels and zeros between a pruned layer and the next one that reads it",
+                    why,
+                )
+            };
+            let (act, units_field, axis) = match &mut node.layer {
+                LayerConfig::Dense(d) => (d.activation, &mut d.units, Axis::Last),
+                LayerConfig::Conv2d(c) if c.groups == 1 => {
+                    (c.activation, &mut c.filters, Axis::First)
+                }
+                LayerConfig::Conv1d(c) if c.groups == 1 => {
+                    (c.activation, &mut c.filters, Axis::First)
+                }
+                other => {
+                    kept = pass_through(other, &inp, kept).map_err(blocked)?;
+                    for p in layer.params() {
+                        weights.insert(format!("{name}.{}", p.name), p.value.to_vec());
+                    }
+                    continue;
+                }
+            };
+            // the inputs this layer keeps: those of the pruned units before it
+            if let Some((_, a)) = &kept {
+                if *a != axis && inp.len() > 1 {
+                    return Err(blocked(
+                        "a layer reading another axis than the pruned units'".into(),
+                    ));
+                }
+            }
             let get = |w: &str| {
                 layer
                     .params()
@@ -60,72 +161,20 @@ impl Model {
                     .find(|p| p.name == w)
                     .map(|p| p.value.clone())
             };
-            let last = i + 1 == n_layers;
-            let blocked = |why: &str| {
-                Error::config(
-                    format!("strip_pruned at layer '{name}'"),
-                    "only layers that keep channels and zeros between a pruned layer and the next one that reads it",
-                    why.to_string(),
-                )
-            };
-            let (activation, units_field): (Option<Activation>, Option<&mut usize>) =
-                match &mut node.layer {
-                    LayerConfig::Dense(d) => (Some(d.activation), Some(&mut d.units)),
-                    LayerConfig::Conv2d(c) if c.groups == 1 => {
-                        (Some(c.activation), Some(&mut c.filters))
-                    }
-                    LayerConfig::Conv1d(c) if c.groups == 1 => {
-                        (Some(c.activation), Some(&mut c.filters))
-                    }
-                    LayerConfig::Flatten(_) => {
-                        if let Some(k) = kept.take() {
-                            let inp = if i == 0 {
-                                self.input_shape().to_vec()
-                            } else {
-                                shapes[i - 1].clone()
-                            };
-                            let per: usize = inp[1..].iter().product();
-                            kept = Some(k.iter().flat_map(|&c| c * per..(c + 1) * per).collect());
-                        }
-                        (None, None)
-                    }
-                    LayerConfig::Activation(a) => {
-                        if kept.is_some() && !keeps_zero(a.activation) {
-                            return Err(blocked(&format!(
-                                "activation {:?} (f(0) is not 0)",
-                                a.activation
-                            )));
-                        }
-                        (None, None)
-                    }
-                    LayerConfig::Dropout(_)
-                    | LayerConfig::SpatialDropout2d(_)
-                    | LayerConfig::MaxPool2d(_)
-                    | LayerConfig::AvgPool2d(_)
-                    | LayerConfig::MaxPool1d(_)
-                    | LayerConfig::AvgPool1d(_)
-                    | LayerConfig::GlobalAvgPool2d(_)
-                    | LayerConfig::GlobalMaxPool2d(_)
-                    | LayerConfig::ZeroPadding2d(_)
-                    | LayerConfig::UpSampling2d(_) => (None, None),
-                    other => {
-                        if kept.is_some() {
-                            return Err(blocked(&format!("a '{}' layer", other.type_name())));
-                        }
-                        (None, None)
-                    }
-                };
-            let (Some(act), Some(units_field)) = (activation, units_field) else {
-                for p in layer.params() {
-                    weights.insert(format!("{name}.{}", p.name), p.value.to_vec());
-                }
-                continue;
-            };
             let kernel = get("kernel").expect("dense and convolution layers have a kernel");
             let bias = get("bias");
             let shape = kernel.shape().to_vec();
-            let units = units_of(&shape);
-            // the units this layer keeps: all unless pruned ones can go
+            let (units, n_in) = (
+                units_of(&shape),
+                if shape.len() == 2 { shape[0] } else { shape[1] },
+            );
+            let inputs: Vec<usize> = kept.take().map_or_else(|| (0..n_in).collect(), |(k, _)| k);
+            if inputs.iter().any(|&r| r >= n_in) {
+                return Err(blocked(
+                    "inputs that do not line up with the pruned units".into(),
+                ));
+            }
+            // the units it keeps: all, unless pruned ones (zero weights and bias, zero output) can go
             let mut zero = vec![true; units];
             for (j, &w) in kernel.data().iter().enumerate() {
                 if w != 0.0 {
@@ -137,29 +186,23 @@ impl Model {
                     *z &= v == 0.0;
                 }
             }
-            let mut out: Vec<usize> = (0..units)
-                .filter(|&u| last || !keeps_zero(act) || !zero[u])
-                .collect();
+            let keep_all = protected.contains(&name) || !keeps_zero(act);
+            let mut out: Vec<usize> = (0..units).filter(|&u| keep_all || !zero[u]).collect();
             if out.is_empty() {
                 out.push(0); // a layer keeps one unit (all zero) so shapes stay valid
             }
-            let inputs: Vec<usize> = kept.take().unwrap_or_else(|| {
-                let n_in = if shape.len() == 2 { shape[0] } else { shape[1] };
-                (0..n_in).collect()
-            });
+            let d = kernel.data();
             let new_kernel: Vec<f32> = if shape.len() == 2 {
-                let d = kernel.data();
                 inputs
                     .iter()
                     .flat_map(|&r| out.iter().map(move |&u| d[r * units + u]))
                     .collect()
             } else {
-                let (spatial, channels): (usize, usize) = (shape[2..].iter().product(), shape[1]);
-                let d = kernel.data();
+                let spatial: usize = shape[2..].iter().product();
                 out.iter()
                     .flat_map(|&f| {
                         inputs.iter().flat_map(move |&c| {
-                            let at = (f * channels + c) * spatial;
+                            let at = (f * n_in + c) * spatial;
                             d[at..at + spatial].iter().copied()
                         })
                     })
@@ -179,7 +222,7 @@ impl Model {
                     after: out.len(),
                 });
                 *units_field = out.len();
-                kept = Some(out);
+                kept = Some((out, axis));
             }
         }
         let mut model = cfg.build(self.seed())?;

@@ -140,3 +140,41 @@ fn a_quantised_lstm_stack_follows_the_float_one_and_round_trips() {
             .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 }
+
+#[test]
+fn an_int8_weight_of_minus_128_is_refused() {
+    let mut m = model();
+    m.quantize(QuantMode::Dynamic).unwrap();
+    let tensors: Vec<NamedTensor> = m
+        .named_params()
+        .iter()
+        .map(|(n, p)| (n.clone(), p.value.shape().to_vec(), p.value.to_vec()))
+        .collect();
+    let kept = m.named_int8_params();
+    let mut bad = kept[0].1.values.clone();
+    bad[7] = i8::MIN;
+    let int8: Vec<_> = kept
+        .iter()
+        .enumerate()
+        .map(|(i, (n, p))| {
+            let v = if i == 0 {
+                bad.as_slice()
+            } else {
+                p.values.as_slice()
+            };
+            (n.clone(), p.shape.clone(), v)
+        })
+        .collect();
+    let meta = HashMap::from([(
+        MODEL_KEY.to_string(),
+        serde_json::to_string(&m.config()).unwrap(),
+    )]);
+    let err = Model::from_bytes(&encode_mixed(&tensors, &int8, meta).unwrap())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("'dense.kernel'") && err.contains("-128"),
+        "{err}"
+    );
+}

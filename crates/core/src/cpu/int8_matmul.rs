@@ -63,6 +63,16 @@ impl Int8Path {
         v
     }
 
+    /// `self` if this CPU runs it, else the portable path: the kernels dispatch on the
+    /// checked path, so asking for one the CPU lacks is slow, never undefined.
+    pub fn or_portable(self) -> Int8Path {
+        static HAVE: std::sync::OnceLock<Vec<Int8Path>> = std::sync::OnceLock::new();
+        match HAVE.get_or_init(Int8Path::available).contains(&self) {
+            true => self,
+            false => Int8Path::Portable,
+        }
+    }
+
     /// The fastest path of this CPU, or the one `NABLA_CPU` asks for (`avx512`, `avx2` or
     /// `generic`; one the CPU lacks falls back to the next below it).
     pub fn best() -> Int8Path {
@@ -211,6 +221,7 @@ pub fn linear_rows(
     path: Int8Path,
 ) {
     let qr = &mut buf.0;
+    let path = path.or_portable();
     assert!(x.len() == rows * w.k && out.len() == rows * w.n && qr.sx.len() >= rows);
     assert_eq!(qr.kp, w.k.next_multiple_of(4));
     quantize(x, rows, w.k, qr, path);
@@ -242,8 +253,8 @@ fn quantize(x: &[f32], rows: usize, k: usize, qr: &mut QuantRows, path: Int8Path
 /// The smallest and largest of `x` and 0.
 fn min_max(x: &[f32], path: Int8Path) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
-    match path {
-        // SAFETY: the paths exist only where the CPU has their features.
+    match path.or_portable() {
+        // SAFETY: `or_portable` keeps a path only where the CPU has its features.
         Int8Path::Vnni => return unsafe { x86::min_max_512(x) },
         Int8Path::Avx2 => return unsafe { x86::min_max(x) },
         Int8Path::Portable => {}
@@ -258,9 +269,9 @@ fn min_max(x: &[f32], path: Int8Path) -> (f32, f32) {
 fn quantize_row(x: &[f32], inv: f32, zero: f32, q: &mut [u8], path: Int8Path) {
     let start = {
         #[cfg(target_arch = "x86_64")]
-        match path {
-            // SAFETY: the paths exist only where the CPU has their features; `q` is as long
-            // as `x`.
+        match path.or_portable() {
+            // SAFETY: `or_portable` keeps a path only where the CPU has its features; `q`
+            // is as long as `x`.
             Int8Path::Vnni => unsafe { x86::quantize_row_512(x, inv, zero, q) },
             Int8Path::Avx2 => unsafe { x86::quantize_row(x, inv, zero, q) },
             Int8Path::Portable => 0,
@@ -282,12 +293,12 @@ fn product(
     acc: bool,
     path: Int8Path,
 ) {
-    match path {
+    match path.or_portable() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Int8Path::Vnni` is only chosen where the CPU has the features.
+        // SAFETY: `or_portable` keeps `Vnni` only where the CPU has the features.
         Int8Path::Vnni => unsafe { x86::product_vnni(qr, rows, w, out, acc) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Int8Path::Avx2` is only chosen where the CPU has AVX2.
+        // SAFETY: `or_portable` keeps `Avx2` only where the CPU has AVX2.
         Int8Path::Avx2 => unsafe { x86::product_avx2(qr, rows, w, out, acc) },
         _ => product_portable(qr, rows, w, out, acc),
     }

@@ -1,7 +1,7 @@
 //! `QuantizedDense`: a [`super::Dense`] layer after dynamic int8 quantisation (PyTorch's
 //! `quantize_dynamic` of `nn.Linear`, Keras 3's `Dense.quantize("int8")`): the kernel is held
 //! as 8-bit integers with one scale per output unit, the input is quantised per row when the
-//! layer runs, and the product is summed in integers (`nabla_core::cpu::int8_matmul`).
+//! layer runs, and the product is summed in integers (`nabla_core::backend::int8`).
 //!
 //! ```text
 //! kernel_scale_u = max_i |W_iu| / 127,   kernel_iu = round(W_iu / kernel_scale_u) ∈ [−127, 127]

@@ -1,7 +1,7 @@
 //! `QuantizedLstm`: an [`super::Lstm`] stack after dynamic int8 quantisation (PyTorch's
 //! `quantize_dynamic` of `nn.LSTM`): `W_ih` and `W_hh` of every layer and direction held as
 //! 8-bit integers with one scale per gate row, each step's input and state quantised per row
-//! as the layer runs (`nabla_core::cpu::lstm_int8`). Weight names are the float layer's
+//! as the layer runs (`nabla_core::backend::int8::lstm`). Weight names are the float layer's
 //! (`weight_ih_l0 [4·units, in]` as I8), with `weight_ih_l0_scale [4·units]` beside each.
 //!
 //! # Shapes
