@@ -34,6 +34,14 @@ fn weights(m: &Model) -> Vec<(String, Vec<f32>)> {
         .collect()
 }
 
+/// The largest difference between the values of `a` and `b`.
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    a.data()
+        .iter()
+        .zip(b.data())
+        .fold(0f32, |e, (p, q)| e.max((p - q).abs()))
+}
+
 /// 20 steps an epoch (640 samples, batch 32): prune from 0 at step 5 to 0.75 at step 45,
 /// every 10 steps.
 fn schedule() -> PruneConfig {
@@ -206,12 +214,7 @@ fn channel_pruning_zeroes_whole_filters_and_strip_removes_them() {
         ]
     );
     let x = d.slice(0..50).batch(&(0..50).collect::<Vec<_>>()).0;
-    let (a, b) = (m.predict(&x).unwrap(), small.predict(&x).unwrap());
-    let err = a
-        .data()
-        .iter()
-        .zip(b.data())
-        .fold(0f32, |e, (p, q)| e.max((p - q).abs()));
+    let err = max_diff(&m.predict(&x).unwrap(), &small.predict(&x).unwrap());
     assert!(err < 1e-5, "the stripped model predicts differently: {err}");
     let params = |m: &Model| {
         m.named_params()
@@ -256,11 +259,6 @@ fn strip_follows_dense_units_through_flatten_and_keeps_what_reaches_the_output()
     assert_eq!(sizes, [("dense".to_string(), 6, 3)]);
     assert_eq!(small.output_shape(), [3]);
     let x = Tensor::from_vec(x, &[16, 4, 8]);
-    let (a, b) = (m.predict(&x).unwrap(), small.predict(&x).unwrap());
-    let err = a
-        .data()
-        .iter()
-        .zip(b.data())
-        .fold(0f32, |e, (p, q)| e.max((p - q).abs()));
+    let err = max_diff(&m.predict(&x).unwrap(), &small.predict(&x).unwrap());
     assert!(err < 1e-5, "{err}");
 }

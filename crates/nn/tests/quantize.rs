@@ -23,6 +23,14 @@ fn input(rows: usize) -> Tensor {
     )
 }
 
+/// Whether `a` and `b` hold the same floats, bit for bit.
+fn same_bits(a: &Tensor, b: &Tensor) -> bool {
+    a.data()
+        .iter()
+        .zip(b.data())
+        .all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 #[test]
 fn a_quantised_model_predicts_close_to_the_float_one_and_round_trips() {
     let mut m = model();
@@ -56,34 +64,46 @@ fn a_quantised_model_predicts_close_to_the_float_one_and_round_trips() {
     let back = Model::from_bytes(&bytes).unwrap();
     assert_eq!(back.config(), m.config());
     let again = back.forward_eval(&x);
-    assert!(got
-        .data()
+    assert!(same_bits(&got, &again));
+}
+
+/// A quantised model's file made by hand: its float weights plus `extra`, and each int8
+/// weight as `edit` gives it back (`None`: left out).
+fn file_of(
+    m: &Model,
+    extra: Vec<NamedTensor>,
+    edit: impl Fn(&str, &[i8]) -> Option<Vec<i8>>,
+) -> Vec<u8> {
+    let tensors: Vec<NamedTensor> = m
+        .named_params()
         .iter()
-        .zip(again.data())
-        .all(|(a, b)| a.to_bits() == b.to_bits()));
+        .map(|(n, p)| (n.clone(), p.value.shape().to_vec(), p.value.to_vec()))
+        .chain(extra)
+        .collect();
+    let owned: Vec<(String, Vec<usize>, Vec<i8>)> = m
+        .named_int8_params()
+        .iter()
+        .filter_map(|(n, p)| edit(n, &p.values).map(|v| (n.clone(), p.shape.clone(), v)))
+        .collect();
+    let int8: Vec<_> = owned
+        .iter()
+        .map(|(n, s, v)| (n.clone(), s.clone(), v.as_slice()))
+        .collect();
+    let meta = HashMap::from([(
+        MODEL_KEY.to_string(),
+        serde_json::to_string(&m.config()).unwrap(),
+    )]);
+    encode_mixed(&tensors, &int8, meta).unwrap()
 }
 
 #[test]
 fn a_kernel_stored_as_float_where_int8_is_expected_is_refused_by_name() {
     let mut m = model();
     m.quantize(QuantMode::Dynamic).unwrap();
-    let tensors: Vec<NamedTensor> = m
-        .named_params()
-        .iter()
-        .map(|(n, p)| (n.clone(), p.value.shape().to_vec(), p.value.to_vec()))
-        .chain([("dense.kernel".to_string(), vec![93, 67], vec![0.0; 93 * 67])])
-        .collect();
-    let kept = m.named_int8_params();
-    let int8: Vec<_> = kept
-        .iter()
-        .filter(|(n, _)| n != "dense.kernel")
-        .map(|(n, p)| (n.clone(), p.shape.clone(), p.values.as_slice()))
-        .collect();
-    let meta = HashMap::from([(
-        MODEL_KEY.to_string(),
-        serde_json::to_string(&m.config()).unwrap(),
-    )]);
-    let bytes = encode_mixed(&tensors, &int8, meta).unwrap();
+    let float_kernel = ("dense.kernel".to_string(), vec![93, 67], vec![0.0; 93 * 67]);
+    let bytes = file_of(&m, vec![float_kernel], |n, v| {
+        (n != "dense.kernel").then(|| v.to_vec())
+    });
     let err = Model::from_bytes(&bytes).err().unwrap().to_string();
     assert!(
         err.contains("'dense.kernel': expected i8 [93, 67], received F32"),
@@ -133,11 +153,7 @@ fn a_quantised_lstm_stack_follows_the_float_one_and_round_trips() {
         );
         let back = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
         let again = back.forward_eval(&x);
-        assert!(got
-            .data()
-            .iter()
-            .zip(again.data())
-            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(same_bits(&got, &again));
     }
 }
 
@@ -145,34 +161,14 @@ fn a_quantised_lstm_stack_follows_the_float_one_and_round_trips() {
 fn an_int8_weight_of_minus_128_is_refused() {
     let mut m = model();
     m.quantize(QuantMode::Dynamic).unwrap();
-    let tensors: Vec<NamedTensor> = m
-        .named_params()
-        .iter()
-        .map(|(n, p)| (n.clone(), p.value.shape().to_vec(), p.value.to_vec()))
-        .collect();
-    let kept = m.named_int8_params();
-    let mut bad = kept[0].1.values.clone();
-    bad[7] = i8::MIN;
-    let int8: Vec<_> = kept
-        .iter()
-        .enumerate()
-        .map(|(i, (n, p))| {
-            let v = if i == 0 {
-                bad.as_slice()
-            } else {
-                p.values.as_slice()
-            };
-            (n.clone(), p.shape.clone(), v)
-        })
-        .collect();
-    let meta = HashMap::from([(
-        MODEL_KEY.to_string(),
-        serde_json::to_string(&m.config()).unwrap(),
-    )]);
-    let err = Model::from_bytes(&encode_mixed(&tensors, &int8, meta).unwrap())
-        .err()
-        .unwrap()
-        .to_string();
+    let bytes = file_of(&m, Vec::new(), |n, v| {
+        let mut v = v.to_vec();
+        if n == "dense.kernel" {
+            v[7] = i8::MIN;
+        }
+        Some(v)
+    });
+    let err = Model::from_bytes(&bytes).err().unwrap().to_string();
     assert!(
         err.contains("'dense.kernel'") && err.contains("-128"),
         "{err}"
