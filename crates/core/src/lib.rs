@@ -29,7 +29,9 @@ pub mod backend {
     pub use crate::cpu::threads::{num_threads, share};
     /// The int8 kernels of quantised layers.
     pub mod int8 {
-        pub use crate::cpu::int8_matmul::{linear, Int8Path, PackedInt8, MAX_INPUTS};
+        pub use crate::cpu::int8_matmul::{
+            fake_quant_rows, linear, Int8Path, PackedInt8, MAX_INPUTS,
+        };
         pub use crate::cpu::lstm_int8::{forward as lstm, LstmInt8};
         pub use crate::cpu::recurrent::RnnGeom;
     }

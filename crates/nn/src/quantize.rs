@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::layer::Layer;
 use crate::layers::{QuantizedDense, QuantizedLstm};
 use crate::model::Model;
+use nabla_core::Tensor;
 
 /// How a model is quantised.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,6 +70,34 @@ pub fn per_row(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
         }
     }
     (back, scale)
+}
+
+/// Quantisation-aware training's simulation of a quantised dense layer's inputs: `x` takes
+/// the values the int8 layer would see (`x [.., k]` quantised per row and back), with the
+/// straight-through gradient (the identity: `dy/dx = 1`), as `x + stop_gradient(fq(x) − x)`.
+pub fn fake_quant_input(x: &Tensor) -> Tensor {
+    let k = x.shape().last().copied().unwrap_or(1);
+    let fq = nabla_core::backend::int8::fake_quant_rows(x.data(), k);
+    straight_through(x, fq)
+}
+
+/// [`fake_quant_input`] for a kernel `[in, out]`: per output channel, symmetric int8
+/// (`q·scale`, [`per_channel`]).
+pub fn fake_quant_kernel(w: &Tensor) -> Tensor {
+    let (rows, cols) = (w.shape()[0], w.numel() / w.shape()[0].max(1));
+    let (q, scale) = per_channel(w.data(), rows, cols);
+    let fq = q
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v as f32 * scale[i % cols])
+        .collect();
+    straight_through(w, fq)
+}
+
+/// `x + stop_gradient(values − x)`: `values` forward, `x`'s gradient unchanged backward.
+fn straight_through(x: &Tensor, values: Vec<f32>) -> Tensor {
+    let fq = Tensor::from_vec(values, x.shape());
+    x.add(&fq.sub(&x.detach()).detach())
 }
 
 impl Model {

@@ -16,6 +16,7 @@ fn dense_cfg(units: usize, activation: Activation, use_bias: bool) -> LayerConfi
         activity_regularizer: None,
         name: None,
         trainable: true,
+        quantization_aware: false,
     })
 }
 

@@ -174,3 +174,54 @@ fn an_int8_weight_of_minus_128_is_refused() {
         "{err}"
     );
 }
+
+/// Quantisation-aware training: the dense layer computes with its input and kernel rounded
+/// as the int8 layer will, its gradients straight through (those of the rounded values:
+/// `dL/dx = dL/dy · Wqᵀ`, `dL/dW = xqᵀ · dL/dy`), and the int8 layer made from it
+/// computes the same function.
+#[test]
+fn quantisation_aware_dense_has_straight_through_gradients_and_converts_faithfully() {
+    use nabla_nn::quantize::{fake_quant_input, fake_quant_kernel};
+    let mut m = Sequential::new([13])
+        .add(Dense::new(7).quantization_aware(true))
+        .build(2)
+        .unwrap();
+    let mut rng = Rng::new(5);
+    let x =
+        Tensor::from_vec((0..5 * 13).map(|_| rng.normal()).collect(), &[5, 13]).requires_grad(true);
+    let g: Vec<f32> = (0..5 * 7).map(|i| (i % 5) as f32 - 2.0).collect();
+    let gt = Tensor::from_vec(g.clone(), &[5, 7]);
+    let y = m.forward(&x, &mut nabla_nn::Ctx::new(false, &mut Rng::new(0)));
+    let grads = y.mul(&gt).sum().backward();
+    let kernel = m.named_params()[0].1.value.clone();
+    // the rounded values, and the straight-through gradients by hand
+    let (xq, wq) = (
+        fake_quant_input(&x.detach()),
+        fake_quant_kernel(&kernel.detach()),
+    );
+    let want_dx = gt.matmul(&wq.transpose());
+    let want_dw = xq.transpose().matmul(&gt);
+    let close = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .all(|(p, q)| (p - q).abs() <= 1e-5 * (1.0 + q.abs()))
+    };
+    assert!(close(grads.get(&x).unwrap(), want_dx.data()), "dL/dx");
+    assert!(close(grads.get(&kernel).unwrap(), want_dw.data()), "dL/dW");
+    // the forward is the rounded product, not the float one
+    let plain = x.detach().matmul(&kernel.detach());
+    assert!(
+        !close(y.data(), plain.data()),
+        "fake quantisation changes the values"
+    );
+    // and the int8 layer computes it (up to float rounding)
+    let want = m.forward_eval(&x.detach());
+    m.quantize(QuantMode::Dynamic).unwrap();
+    let got = m.forward_eval(&x.detach());
+    assert!(
+        close(got.data(), want.data()),
+        "{:?} vs {:?}",
+        got.data(),
+        want.data()
+    );
+}

@@ -228,6 +228,21 @@ pub fn linear_rows(
     product(qr, rows, w, out, accumulate, path);
 }
 
+/// `x [m, k]` quantised per row as [`linear`] quantises its input, and back to floats:
+/// `(q − zx)·sx` (quantisation-aware training simulates the int8 layer with it).
+pub fn fake_quant_rows(x: &[f32], k: usize) -> Vec<f32> {
+    let m = x.len() / k.max(1);
+    let mut buf = RowBuf::new(m, k);
+    let qr = &mut buf.0;
+    quantize(x, m, k, qr, Int8Path::Portable);
+    (0..m * k)
+        .map(|j| {
+            let r = j / k;
+            (qr.q[r * qr.kp + j % k] as i32 - qr.zx[r]) as f32 * qr.sx[r]
+        })
+        .collect()
+}
+
 /// Quantises each row of `x [rows, k]` into `qr` (see the module doc); the padding bytes of
 /// `qr.q` stay zero.
 fn quantize(x: &[f32], rows: usize, k: usize, qr: &mut QuantRows, path: Int8Path) {

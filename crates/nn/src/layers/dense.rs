@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::init::Initializer;
 use crate::layer::{Ctx, Layer, Param};
 use crate::named::name_or_table;
+use crate::quantize::{fake_quant_input, fake_quant_kernel};
 use crate::regularizers::{optional, Regularizer};
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,11 @@ pub struct DenseConfig {
     /// Whether the weights are trained (default: true).
     #[serde(default = "default_true")]
     pub trainable: bool,
+    /// Quantisation-aware training: the layer computes with its input and kernel rounded as
+    /// the int8 layer `Model::quantize` makes of it will (straight-through gradients), so the
+    /// weights learn to live with int8 (default: false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quantization_aware: bool,
 }
 
 fn zeros() -> Initializer {
@@ -119,6 +125,12 @@ impl Dense {
     /// Names the layer.
     pub fn with_name(mut self, name: &str) -> Dense {
         self.cfg.name = Some(name.to_string());
+        self
+    }
+
+    /// Trains it quantisation-aware (see [`DenseConfig::quantization_aware`]).
+    pub fn quantization_aware(mut self, on: bool) -> Dense {
+        self.cfg.quantization_aware = on;
         self
     }
 
@@ -195,7 +207,13 @@ impl Layer for Dense {
 
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         let kernel = self.kernel.as_ref().expect("Dense::forward before build");
-        let y = x.linear(&kernel.value, self.bias.as_ref().map(|b| &b.value));
+        let bias = self.bias.as_ref().map(|b| &b.value);
+        let y = if self.cfg.quantization_aware {
+            let (xq, wq) = (fake_quant_input(x), fake_quant_kernel(&kernel.value));
+            xq.linear(&wq, bias)
+        } else {
+            x.linear(&kernel.value, bias)
+        };
         let y = self.cfg.activation.apply_owned(y);
         if let (Some(r), true) = (self.cfg.activity_regularizer, ctx.training) {
             let batch = y.shape()[0].max(1);
