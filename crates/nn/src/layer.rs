@@ -127,6 +127,11 @@ pub trait Layer: Send + Sync {
     fn int8_params_mut(&mut self) -> Vec<&mut Int8Param> {
         Vec::new()
     }
+    /// Quantises the layers inside this one (a model used as a layer) and returns their
+    /// names; the default has none.
+    fn quantize_inside(&mut self, _mode: crate::quantize::QuantMode) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// Whether the layer's weights are trained.
     fn trainable(&self) -> bool {
         self.params().iter().all(|p| p.trainable)

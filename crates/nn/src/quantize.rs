@@ -106,52 +106,72 @@ impl Model {
     /// trained further (its quantised layers pass no gradient). Layers inside a nested model
     /// stay float.
     pub fn quantize(&mut self, mode: QuantMode) -> Result<Vec<String>> {
-        let QuantMode::Dynamic = mode;
-        let mut done = Vec::new();
-        for slot in self.layers_mut() {
-            let cfg = slot.config();
-            if !matches!(cfg, LayerConfig::Dense(_) | LayerConfig::Lstm(_)) {
-                continue;
-            }
-            let name = slot.name().to_string();
-            let params = slot.params();
-            if let Some(p) = params
-                .iter()
-                .find(|p| p.value.data().iter().any(|v| !v.is_finite()))
-            {
-                return Err(Error::config(
-                    format!("weight '{name}.{}'", p.name),
-                    "finite values to quantise",
-                    "NaN or infinite values",
-                ));
-            }
-            let find = |p: &str| params.iter().find(|w| w.name == p).map(|w| &w.value);
-            let q: Box<dyn Layer> = match &cfg {
-                LayerConfig::Lstm(c) => Box::new(QuantizedLstm::quantize(&name, c, &params)?),
-                LayerConfig::Dense(c) => {
-                    let kernel = find("kernel").ok_or_else(|| {
-                        Error::config(
-                            format!("layer '{name}'"),
-                            "a built dense layer",
-                            "no kernel",
-                        )
-                    })?;
-                    let bias = find("bias");
-                    Box::new(QuantizedDense::quantize(
-                        &name,
-                        c.units,
-                        c.activation,
-                        kernel,
-                        bias,
-                    )?)
-                }
-                _ => continue,
-            };
-            *slot = q;
-            done.push(name);
-        }
-        Ok(done)
+        quantize_layers(self.layers_mut(), mode)
     }
+}
+
+/// [`Model::quantize`] of `slots`, in place: dense and LSTM layers replaced, models inside
+/// quantised in turn (`outer.inner` in the names returned).
+pub(crate) fn quantize_layers(
+    slots: &mut [Box<dyn Layer>],
+    mode: QuantMode,
+) -> Result<Vec<String>> {
+    let QuantMode::Dynamic = mode;
+    let mut done = Vec::new();
+    for slot in slots {
+        let cfg = slot.config();
+        let name = slot.name().to_string();
+        if !matches!(cfg, LayerConfig::Dense(_) | LayerConfig::Lstm(_)) {
+            let inner = slot.quantize_inside(mode)?;
+            done.extend(inner.into_iter().map(|n| format!("{name}.{n}")));
+            continue;
+        }
+        let params = slot.params();
+        if let Some(p) = params
+            .iter()
+            .find(|p| p.value.data().iter().any(|v| !v.is_finite()))
+        {
+            // inside a model layer the weight names already start with the layer's
+            let full = match p.name.starts_with(&format!("{name}.")) {
+                true => p.name.clone(),
+                false => format!("{name}.{}", p.name),
+            };
+            return Err(Error::config(
+                format!("weight '{full}'"),
+                "finite values to quantise",
+                "NaN or infinite values",
+            ));
+        }
+        let find = |w: &str| {
+            params
+                .iter()
+                .find(|p| p.name == w || p.name.ends_with(&format!(".{w}")))
+                .map(|p| &p.value)
+        };
+        let q: Box<dyn Layer> = match &cfg {
+            LayerConfig::Lstm(c) => Box::new(QuantizedLstm::quantize(&name, c, &params)?),
+            LayerConfig::Dense(c) => {
+                let kernel = find("kernel").ok_or_else(|| {
+                    Error::config(
+                        format!("layer '{name}'"),
+                        "a built dense layer",
+                        "no kernel",
+                    )
+                })?;
+                Box::new(QuantizedDense::quantize(
+                    &name,
+                    c.units,
+                    c.activation,
+                    kernel,
+                    find("bias"),
+                )?)
+            }
+            _ => continue,
+        };
+        *slot = q;
+        done.push(name);
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -225,3 +225,41 @@ fn quantisation_aware_dense_has_straight_through_gradients_and_converts_faithful
         want.data()
     );
 }
+
+#[test]
+fn the_layers_of_a_model_inside_a_model_are_quantised_and_round_trip() {
+    use nabla_nn::SubModel;
+    let inner = Sequential::new([8])
+        .add(Dense::new(6).activation(Activation::Relu))
+        .add(Dense::new(4))
+        .build(3)
+        .unwrap();
+    let mut m = Sequential::new([8])
+        .add(SubModel::new(inner))
+        .add(Dense::new(3))
+        .build(4)
+        .unwrap();
+    let mut rng = Rng::new(2);
+    let x = Tensor::from_vec((0..20 * 8).map(|_| rng.normal()).collect(), &[20, 8]);
+    let want = m.forward_eval(&x);
+    let names = m.quantize(QuantMode::Dynamic).unwrap();
+    assert_eq!(names, ["model.dense", "model.dense_1", "dense"]);
+    let got = m.forward_eval(&x);
+    let scale = want.data().iter().fold(0f32, |a, v| a.max(v.abs()));
+    let err = got
+        .data()
+        .iter()
+        .zip(want.data())
+        .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
+    assert!(
+        err < 0.03 * scale,
+        "largest error {err}, outputs up to {scale}"
+    );
+    let int8: Vec<String> = m.named_int8_params().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        int8,
+        ["model.dense.kernel", "model.dense_1.kernel", "dense.kernel"]
+    );
+    let back = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
+    assert!(same_bits(&got, &back.forward_eval(&x)));
+}

@@ -56,11 +56,15 @@ impl SubModel {
     fn adopt(&mut self, mut graph: Graph) {
         for l in graph.layers.iter_mut() {
             let prefix = format!("{}.", l.name());
-            for p in l.params_mut() {
-                if !p.name.starts_with(&prefix) {
-                    p.name = format!("{prefix}{}", p.name);
+            let named = |n: &mut String| {
+                if !n.starts_with(&prefix) {
+                    *n = format!("{prefix}{n}");
                 }
-            }
+            };
+            l.params_mut().into_iter().for_each(|p| named(&mut p.name));
+            l.int8_params_mut()
+                .into_iter()
+                .for_each(|p| named(&mut p.name));
         }
         self.graph = Some(graph);
     }
@@ -142,6 +146,28 @@ impl Layer for SubModel {
     fn params_mut(&mut self) -> Vec<&mut Param> {
         let g = self.graph.as_mut().expect("built");
         g.layers.iter_mut().flat_map(|l| l.params_mut()).collect()
+    }
+
+    fn int8_params(&self) -> Vec<&crate::layer::Int8Param> {
+        let g = self.graph();
+        g.layers.iter().flat_map(|l| l.int8_params()).collect()
+    }
+
+    fn int8_params_mut(&mut self) -> Vec<&mut crate::layer::Int8Param> {
+        let g = self.graph.as_mut().expect("built");
+        g.layers
+            .iter_mut()
+            .flat_map(|l| l.int8_params_mut())
+            .collect()
+    }
+
+    fn quantize_inside(&mut self, mode: crate::quantize::QuantMode) -> Result<Vec<String>> {
+        let Some(mut g) = self.graph.take() else {
+            return Ok(Vec::new());
+        };
+        let done = crate::quantize::quantize_layers(&mut g.layers, mode);
+        self.adopt(g); // the new layers' weights get their names inside this model
+        done
     }
 
     fn trainable(&self) -> bool {
