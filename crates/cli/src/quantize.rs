@@ -21,7 +21,7 @@ pub fn run(model_path: &Path, out: &Path, mode: &str, source: Source) -> Result<
     let layers = model.quantize(mode)?;
     if layers.is_empty() {
         anyhow::bail!(
-            "{}: no layer to quantise (int8 covers dense layers at the model's top level)",
+            "{}: no layer to quantise (int8 covers dense and LSTM layers)",
             model_path.display()
         );
     }

@@ -103,8 +103,8 @@ fn straight_through(x: &Tensor, values: Vec<f32>) -> Tensor {
 impl Model {
     /// Quantises the model's dense and LSTM layers to int8 in place and returns their names. The
     /// model then predicts and evaluates as before, within quantisation error; it is not
-    /// trained further (its quantised layers pass no gradient). Layers inside a nested model
-    /// stay float.
+    /// trained further (its quantised layers pass no gradient). Layers inside a model used
+    /// as a layer are quantised too.
     pub fn quantize(&mut self, mode: QuantMode) -> Result<Vec<String>> {
         quantize_layers(self.layers_mut(), mode)
     }
