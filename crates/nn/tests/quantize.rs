@@ -23,6 +23,14 @@ fn input(rows: usize) -> Tensor {
     )
 }
 
+/// The largest difference between the values of `a` and `b`.
+fn max_err(a: &Tensor, b: &Tensor) -> f32 {
+    a.data()
+        .iter()
+        .zip(b.data())
+        .fold(0f32, |e, (p, q)| e.max((p - q).abs()))
+}
+
 /// Whether `a` and `b` hold the same floats, bit for bit.
 fn same_bits(a: &Tensor, b: &Tensor) -> bool {
     a.data()
@@ -43,12 +51,8 @@ fn a_quantised_model_predicts_close_to_the_float_one_and_round_trips() {
     );
     let got = m.forward_eval(&x);
     assert_eq!(got.shape(), want.shape());
-    let scale = want.data().iter().fold(0f32, |a, v| a.max(v.abs()));
-    let err = got
-        .data()
-        .iter()
-        .zip(want.data())
-        .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
+    let scale = max_err(&want, &Tensor::zeros(want.shape()));
+    let err = max_err(&got, &want);
     assert!(
         err < 0.02 * scale,
         "largest error {err}, outputs up to {scale}"
@@ -140,11 +144,7 @@ fn a_quantised_lstm_stack_follows_the_float_one_and_round_trips() {
         assert_eq!(m.quantize(QuantMode::Dynamic).unwrap(), ["lstm", "dense"]);
         let got = m.forward_eval(&x);
         assert_eq!(got.shape(), want.shape());
-        let err = got
-            .data()
-            .iter()
-            .zip(want.data())
-            .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
+        let err = max_err(&got, &want);
         assert!(err < 0.03, "largest error {err}");
         let names: Vec<String> = m.named_int8_params().into_iter().map(|(n, _)| n).collect();
         assert!(
@@ -245,12 +245,8 @@ fn the_layers_of_a_model_inside_a_model_are_quantised_and_round_trip() {
     let names = m.quantize(QuantMode::Dynamic).unwrap();
     assert_eq!(names, ["model.dense", "model.dense_1", "dense"]);
     let got = m.forward_eval(&x);
-    let scale = want.data().iter().fold(0f32, |a, v| a.max(v.abs()));
-    let err = got
-        .data()
-        .iter()
-        .zip(want.data())
-        .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
+    let scale = max_err(&want, &Tensor::zeros(want.shape()));
+    let err = max_err(&got, &want);
     assert!(
         err < 0.03 * scale,
         "largest error {err}, outputs up to {scale}"
