@@ -6,6 +6,9 @@
 //! `target/fuzz_case.safetensors`).
 
 use nabla::nn::{PruneConfig, Pruning};
+mod common;
+
+use common::Gen;
 use nabla::prelude::*;
 
 fn seeds() -> Vec<Vec<u8>> {
@@ -47,21 +50,6 @@ fn seeds() -> Vec<Vec<u8>> {
         pruned.to_bytes_sparse().unwrap(),
         lstm.to_bytes().unwrap(),
     ]
-}
-
-/// A small deterministic generator (xorshift).
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// One to four mutations of `seed`, half of them inside the JSON header.

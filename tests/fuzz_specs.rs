@@ -5,6 +5,9 @@
 //! `units = 12800000` is refused, not allocated). CI runs 1,000 cases;
 //! `NABLA_FUZZ_CASES=100000 cargo test --release --test fuzz_specs` runs a long campaign.
 
+mod common;
+
+use common::Gen;
 use nabla::prelude::*;
 
 /// The specs that build without files (a pretrained folder, text data).
@@ -26,20 +29,6 @@ fn seeds() -> Vec<String> {
         v.push(std::fs::read_to_string(format!("{root}/{name}")).unwrap());
     }
     v
-}
-
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 fn mutate(g: &mut Gen, seed: &str) -> String {

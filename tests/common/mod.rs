@@ -58,3 +58,20 @@ pub fn grads_of(
     let d = xs.iter().map(|x| g.get(x).unwrap().to_vec()).collect();
     (y, d)
 }
+
+/// A small deterministic generator (xorshift) for the fuzz tests.
+pub struct Gen(pub u64);
+
+impl Gen {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}

@@ -141,6 +141,26 @@ impl Dense {
     }
 }
 
+/// The input size of a dense layer `name` of `units` on a sample of shape `input` (its last
+/// axis), or the error naming what does not fit.
+pub(crate) fn fan_in(name: &str, units: usize, input: &[usize]) -> Result<usize> {
+    if units == 0 {
+        return Err(Error::config(
+            format!("units of layer '{name}'"),
+            "a positive integer",
+            units,
+        ));
+    }
+    match input.last() {
+        Some(&n) if n > 0 => Ok(n),
+        _ => Err(Error::Shape {
+            layer: name.to_string(),
+            expected: "at least 1 axis with a positive last size".into(),
+            received: input.to_vec(),
+        }),
+    }
+}
+
 impl Layer for Dense {
     fn name(&self) -> &str {
         self.cfg.name.as_deref().unwrap_or("dense")
@@ -158,13 +178,7 @@ impl Layer for Dense {
 
     fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
         let units = self.cfg.units;
-        if units == 0 {
-            return Err(Error::config(
-                format!("units of layer '{}'", self.name()),
-                "a positive integer",
-                units,
-            ));
-        }
+        let fan_in = fan_in(self.name(), units, input)?;
         for (what, r) in [
             ("kernel_regularizer", self.cfg.kernel_regularizer),
             ("bias_regularizer", self.cfg.bias_regularizer),
@@ -174,16 +188,6 @@ impl Layer for Dense {
                 r.validate(&format!("{what} of layer '{}'", self.name()))?;
             }
         }
-        let fan_in = match input.last() {
-            Some(&n) if n > 0 => n,
-            _ => {
-                return Err(Error::Shape {
-                    layer: self.name().to_string(),
-                    expected: "at least 1 axis with a positive last size".into(),
-                    received: input.to_vec(),
-                })
-            }
-        };
         let n = crate::budget::checked_weight(
             || format!("kernel of layer '{}'", self.name()),
             &[fan_in, units],

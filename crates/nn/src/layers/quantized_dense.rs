@@ -141,23 +141,7 @@ impl Layer for QuantizedDense {
 
     fn build(&mut self, input: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
         let units = self.cfg.units;
-        if units == 0 {
-            return Err(Error::config(
-                format!("units of layer '{}'", self.name()),
-                "a positive integer",
-                units,
-            ));
-        }
-        let fan_in = match input.last() {
-            Some(&n) if n > 0 => n,
-            _ => {
-                return Err(Error::Shape {
-                    layer: self.name().to_string(),
-                    expected: "at least 1 axis with a positive last size".into(),
-                    received: input.to_vec(),
-                })
-            }
-        };
+        let fan_in = super::dense::fan_in(self.name(), units, input)?;
         check_inputs(self.name(), fan_in)?;
         let n = crate::budget::checked_weight(
             || format!("kernel of layer '{}'", self.name()),
