@@ -9,6 +9,7 @@ use nabla::train::spec::data_for_model;
 use std::path::{Path, PathBuf};
 
 /// Where the evaluation data comes from.
+#[derive(Clone)]
 pub enum Source {
     /// The built-in digits' test split.
     Digits,

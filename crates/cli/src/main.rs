@@ -122,9 +122,15 @@ enum Command {
         /// Where to write the quantised model (one .safetensors file).
         #[arg(long)]
         out: PathBuf,
-        /// dynamic: int8 weights, activations quantised per row as the model runs.
+        /// dynamic: int8 weights, activations quantised per row as the model runs; static:
+        /// also the 2-d convolutions, their input ranges calibrated on training samples
+        /// first (the spec's training split with --data SPEC, else the built-in digits' or
+        /// the given file's).
         #[arg(long, default_value = "dynamic")]
         mode: String,
+        /// Calibration batches (of 32 samples) for --mode static.
+        #[arg(long, default_value_t = 10)]
+        calibrate: usize,
         /// IDX images file to measure the test metrics on (with --labels).
         #[arg(long, requires = "labels")]
         images: Option<PathBuf>,
@@ -303,6 +309,7 @@ fn main() {
             model,
             out,
             mode,
+            calibrate,
             images,
             labels,
             data,
@@ -310,6 +317,7 @@ fn main() {
             &model,
             &out,
             &mode,
+            calibrate,
             evaluate::Source::from_args(images.zip(labels), data),
         ),
         #[cfg(feature = "hub")]

@@ -7,10 +7,23 @@ use nabla::nn::saving::write_atomic;
 use nabla::prelude::*;
 use std::path::Path;
 
-pub fn run(model_path: &Path, out: &Path, mode: &str, source: Source) -> Result<()> {
+/// Samples in each calibration batch of the static mode.
+pub const CALIBRATION_BATCH: usize = 32;
+
+pub fn run(
+    model_path: &Path,
+    out: &Path,
+    mode: &str,
+    batches: usize,
+    source: Source,
+) -> Result<()> {
     let mode_name = mode;
     let mode: QuantMode = mode.parse()?;
     let mut model = Model::load(model_path)?;
+    let calibration = match mode {
+        QuantMode::Static => Some(calibration_data(&model, model_path, &source)?),
+        _ => None,
+    };
     let data = model
         .compiled()
         .is_some()
@@ -18,11 +31,21 @@ pub fn run(model_path: &Path, out: &Path, mode: &str, source: Source) -> Result<
         .transpose()?;
     let f32_bytes = model.to_bytes()?.len();
     let before = data.as_ref().map(|d| model.evaluate(d)).transpose()?;
-    let layers = model.quantize(mode)?;
+    let layers = match &calibration {
+        Some(c) => calibrate(&mut model, c, batches, CALIBRATION_BATCH)?,
+        None => model.quantize(mode)?,
+    };
     if layers.is_empty() {
         anyhow::bail!(
-            "{}: no layer to quantise (int8 covers dense and LSTM layers)",
+            "{}: no layer to quantise (int8 covers dense and LSTM layers, and 2-d convolutions in static mode)",
             model_path.display()
+        );
+    }
+    if let Some(c) = &calibration {
+        let n = c.len().min(batches * CALIBRATION_BATCH);
+        println!(
+            "calibrated on {n} samples ({} batches of up to {CALIBRATION_BATCH})",
+            n.div_ceil(CALIBRATION_BATCH)
         );
     }
     let bytes = model.to_bytes()?;
@@ -52,4 +75,48 @@ pub fn run(model_path: &Path, out: &Path, mode: &str, source: Source) -> Result<
     write_atomic(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
     println!("saved {}", out.display());
     Ok(())
+}
+
+/// Static quantisation of `model` calibrated on the first `batches` batches of `size`
+/// samples of `data` (fewer when `data` is shorter); the quantised layers' names.
+pub fn calibrate(
+    model: &mut Model,
+    data: &Dataset,
+    batches: usize,
+    size: usize,
+) -> Result<Vec<String>> {
+    anyhow::ensure!(
+        batches > 0,
+        "--calibrate: expected at least 1 batch, received 0"
+    );
+    let n = data.len().min(batches * size);
+    anyhow::ensure!(
+        n > 0,
+        "calibration data: expected at least 1 sample, received none"
+    );
+    let batches: Vec<Vec<Tensor>> = (0..n)
+        .step_by(size)
+        .map(|s| {
+            data.batch_all(&(s..(s + size).min(n)).collect::<Vec<_>>())
+                .0
+        })
+        .collect();
+    Ok(model.quantize_static_multi(&batches)?)
+}
+
+/// The samples static quantisation calibrates on: the training split of a spec, the
+/// built-in training digits, or (for IDX and CSV files) the file given.
+fn calibration_data(model: &Model, model_path: &Path, source: &Source) -> Result<Dataset> {
+    Ok(match source {
+        Source::Spec(path) => Spec::from_file(path)?.load_data(model)?.0,
+        Source::Digits => {
+            let loss = model.compiled().map(|c| c.losses[0].clone());
+            let train = nabla::datasets::mnist()?.0;
+            match loss {
+                Some(l) => nabla::train::spec::data_for_model(train, &l, model)?,
+                None => train.with_x_shape(model.input_shape())?,
+            }
+        }
+        other => test_data(model, model_path, other.clone())?,
+    })
 }

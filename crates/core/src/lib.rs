@@ -23,14 +23,16 @@ pub use collective::Communicator;
 /// needs.
 pub mod backend {
     pub use crate::cpu::conv::Conv2dGeom;
+    pub use crate::cpu::conv_epilogue::Epilogue;
     pub use crate::cpu::pool::Pool2dGeom;
     pub use crate::cpu::recycle::{kept_bytes, release, scratch};
     pub use crate::cpu::reduce::argmax_rows;
     pub use crate::cpu::threads::{num_threads, share};
     /// The int8 kernels of quantised layers.
     pub mod int8 {
+        pub use crate::cpu::conv_int8::ConvInt8;
         pub use crate::cpu::int8_matmul::{
-            fake_quant_rows, linear, Int8Path, PackedInt8, MAX_INPUTS,
+            fake_quant_rows, linear, qparams, Int8Path, PackedInt8, MAX_INPUTS,
         };
         pub use crate::cpu::lstm_int8::{forward as lstm, LstmInt8};
         pub use crate::cpu::recurrent::RnnGeom;

@@ -10,10 +10,11 @@ use crate::layers::{
     Conv1dConfig, Conv2d, Conv2dConfig, Dense, DenseConfig, Dropout, DropoutConfig, Embedding,
     EmbeddingConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig, LayerNorm,
     LayerNormConfig, MultiHeadAttention, Normalization, NormalizationConfig, Permute,
-    PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, QuantizedDense,
-    QuantizedDenseConfig, QuantizedLstm, QuantizedLstmConfig, Reshape, ReshapeConfig,
-    SpatialDropout2d, SpatialDropoutConfig, UnitNormalization, UnitNormalizationConfig,
-    UpSampling2d, UpSampling2dConfig, ZeroPadding2d, ZeroPadding2dConfig,
+    PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, QuantizedConv2d,
+    QuantizedConv2dConfig, QuantizedDense, QuantizedDenseConfig, QuantizedLstm,
+    QuantizedLstmConfig, Reshape, ReshapeConfig, SpatialDropout2d, SpatialDropoutConfig,
+    UnitNormalization, UnitNormalizationConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d,
+    ZeroPadding2dConfig,
 };
 use crate::layers::{
     Concatenate, ConcatenateConfig, Dot, DotConfig, Merge, MergeConfig, MergeOp, SharedConfig,
@@ -39,6 +40,8 @@ pub enum LayerConfig {
     QuantizedDense(QuantizedDenseConfig),
     /// [`QuantizedLstm`]: an LSTM stack after int8 quantisation
     QuantizedLstm(QuantizedLstmConfig),
+    /// [`QuantizedConv2d`]: a 2-d convolution after static int8 quantisation
+    QuantizedConv2d(QuantizedConv2dConfig),
     /// [`ActivationLayer`]
     Activation(ActivationConfig),
     /// [`Dropout`]
@@ -160,6 +163,7 @@ pub const LAYER_TYPES: &[&str] = &[
     "dense",
     "quantized_dense",
     "quantized_lstm",
+    "quantized_conv2d",
     "activation",
     "dropout",
     "flatten",
@@ -213,6 +217,7 @@ impl LayerConfig {
             LayerConfig::Dense(c) => Box::new(Dense::from_config(c)),
             LayerConfig::QuantizedDense(c) => Box::new(QuantizedDense::from_config(c)),
             LayerConfig::QuantizedLstm(c) => Box::new(QuantizedLstm::from_config(c)),
+            LayerConfig::QuantizedConv2d(c) => Box::new(QuantizedConv2d::from_config(c)),
             LayerConfig::Activation(c) => Box::new(ActivationLayer::from_config(c)),
             LayerConfig::Dropout(c) => Box::new(Dropout::from_config(c)),
             LayerConfig::Flatten(c) => Box::new(Flatten::from_config(c)),
@@ -300,6 +305,7 @@ impl LayerConfig {
             LayerConfig::Dense(_) => "dense",
             LayerConfig::QuantizedDense(_) => "quantized_dense",
             LayerConfig::QuantizedLstm(_) => "quantized_lstm",
+            LayerConfig::QuantizedConv2d(_) => "quantized_conv2d",
             LayerConfig::Activation(_) => "activation",
             LayerConfig::Dropout(_) => "dropout",
             LayerConfig::Flatten(_) => "flatten",

@@ -1,7 +1,10 @@
 //! Post-training int8 quantisation of a model, in place (Keras 3's `model.quantize("int8")`;
 //! PyTorch's `quantize_dynamic`): each dense layer becomes a [`QuantizedDense`] whose kernel
 //! is stored as 8-bit integers with one scale per output unit, its input quantised per row
-//! when it runs. The saved model is one `.safetensors` file with I8 kernels.
+//! when it runs. Static quantisation ([`Model::quantize_static`], PyTorch's
+//! prepare-calibrate-convert) also makes each 2-d convolution a [`QuantizedConv2d`] whose
+//! input range is calibrated on sample batches first. The saved model is one `.safetensors`
+//! file with I8 kernels.
 //!
 //! Per output channel `c` of a float kernel `W [in, out]`:
 //! `scale_c = max_i |W_ic| / 127`, `q_ic = round(W_ic / scale_c)`, so `|q| ≤ 127` and the
@@ -10,7 +13,7 @@
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::layer::Layer;
-use crate::layers::{QuantizedDense, QuantizedLstm};
+use crate::layers::{QuantizedConv2d, QuantizedDense, QuantizedLstm};
 use crate::model::Model;
 use nabla_core::Tensor;
 
@@ -20,6 +23,9 @@ pub enum QuantMode {
     /// int8 weights, activations quantised per row at run time (dense and LSTM layers).
     #[default]
     Dynamic,
+    /// As `Dynamic`, and 2-d convolutions with int8 weights whose inputs are quantised with
+    /// a range calibrated on sample batches beforehand ([`Model::quantize_static`]).
+    Static,
 }
 
 impl std::str::FromStr for QuantMode {
@@ -27,7 +33,12 @@ impl std::str::FromStr for QuantMode {
     fn from_str(s: &str) -> Result<QuantMode> {
         match s {
             "dynamic" => Ok(QuantMode::Dynamic),
-            other => Err(Error::config("quantisation mode", "dynamic", other)),
+            "static" => Ok(QuantMode::Static),
+            other => Err(Error::config(
+                "quantisation mode",
+                "dynamic or static",
+                other,
+            )),
         }
     }
 }
@@ -101,12 +112,63 @@ fn straight_through(x: &Tensor, values: Vec<f32>) -> Tensor {
 }
 
 impl Model {
-    /// Quantises the model's dense and LSTM layers to int8 in place and returns their names. The
-    /// model then predicts and evaluates as before, within quantisation error; it is not
-    /// trained further (its quantised layers pass no gradient). Layers inside a model used
-    /// as a layer are quantised too.
+    /// Quantises the model's dense and LSTM layers to int8 in place (dynamic mode) and returns
+    /// their names. The model then predicts and evaluates as before, within quantisation
+    /// error; it is not trained further (its quantised layers pass no gradient). Layers
+    /// inside a model used as a layer are quantised too. Static mode needs calibration data:
+    /// [`Model::quantize_static`].
     pub fn quantize(&mut self, mode: QuantMode) -> Result<Vec<String>> {
+        if mode == QuantMode::Static {
+            return Err(Error::config(
+                "static quantisation",
+                "calibration batches (Model::quantize_static)",
+                "none",
+            ));
+        }
         quantize_layers(self.layers_mut(), mode)
+    }
+
+    /// Static int8 quantisation, in place: dense and LSTM layers as [`QuantMode::Dynamic`],
+    /// and each 2-d convolution with int8 weights and its input range calibrated on
+    /// `batches` (each `[n, ..input]`, run through the model first, as PyTorch's observers
+    /// see them). Returns the quantised layers' names.
+    pub fn quantize_static(&mut self, batches: &[Tensor]) -> Result<Vec<String>> {
+        let multi: Vec<Vec<Tensor>> = batches.iter().map(|b| vec![b.clone()]).collect();
+        self.quantize_static_multi(&multi)
+    }
+
+    /// [`Model::quantize_static`] with one tensor per input in each batch.
+    pub fn quantize_static_multi(&mut self, batches: &[Vec<Tensor>]) -> Result<Vec<String>> {
+        if batches.is_empty() {
+            return Err(Error::config("calibration batches", "at least one", 0));
+        }
+        for (i, batch) in batches.iter().enumerate() {
+            let inputs = self.inputs();
+            if batch.len() != inputs.len() {
+                return Err(Error::config(
+                    format!("calibration batch {i}"),
+                    format!("{} tensors (one per input)", inputs.len()),
+                    batch.len(),
+                ));
+            }
+            for (x, input) in batch.iter().zip(inputs) {
+                if x.shape().len() < 1 || x.shape()[1..] != input.shape[..] {
+                    return Err(Error::config(
+                        format!("calibration batch {i}, input '{}'", input.name),
+                        format!("shape [n, {:?}]", input.shape),
+                        format!("{:?}", x.shape()),
+                    ));
+                }
+            }
+            self.check_inputs(&batch.iter().map(|x| x.data()).collect::<Vec<_>>())?;
+        }
+        let done = quantize_layers(self.layers_mut(), QuantMode::Static)?;
+        for batch in batches {
+            self.adapt_multi(batch);
+        }
+        // the second pass ends each convolution's calibration
+        quantize_layers(self.layers_mut(), QuantMode::Static)?;
+        Ok(done)
     }
 }
 
@@ -116,12 +178,12 @@ pub(crate) fn quantize_layers(
     slots: &mut [Box<dyn Layer>],
     mode: QuantMode,
 ) -> Result<Vec<String>> {
-    let QuantMode::Dynamic = mode;
     let mut done = Vec::new();
     for slot in slots {
         let cfg = slot.config();
         let name = slot.name().to_string();
-        if !matches!(cfg, LayerConfig::Dense(_) | LayerConfig::Lstm(_)) {
+        let conv = mode == QuantMode::Static && matches!(cfg, LayerConfig::Conv2d(_));
+        if !conv && !matches!(cfg, LayerConfig::Dense(_) | LayerConfig::Lstm(_)) {
             let inner = slot.quantize_inside(mode)?;
             done.extend(inner.into_iter().map(|n| format!("{name}.{n}")));
             continue;
@@ -149,6 +211,13 @@ pub(crate) fn quantize_layers(
                 .map(|p| &p.value)
         };
         let q: Box<dyn Layer> = match &cfg {
+            LayerConfig::Conv2d(c) => {
+                let window = find("kernel").map_or(0, |k| k.numel() / c.filters.max(1));
+                crate::layers::quantized_conv2d::check_inputs(&name, window)?;
+                drop(params);
+                let float = std::mem::replace(slot, Box::new(crate::layers::Flatten::new()));
+                Box::new(QuantizedConv2d::calibrating(float, c))
+            }
             LayerConfig::Lstm(c) => Box::new(QuantizedLstm::quantize(&name, c, &params)?),
             LayerConfig::Dense(c) => {
                 let kernel = find("kernel").ok_or_else(|| {

@@ -152,11 +152,11 @@ impl PackedInt8 {
 
 /// Per-row quantised activations: `q [rows, kp]` (kp = k rounded up to 4, zero-padded), each
 /// row's scale `sx` and zero point `zx`.
-struct QuantRows {
-    q: Vec<u8>,
-    sx: Vec<f32>,
-    zx: Vec<i32>,
-    kp: usize,
+pub(super) struct QuantRows {
+    pub(super) q: Vec<u8>,
+    pub(super) sx: Vec<f32>,
+    pub(super) zx: Vec<i32>,
+    pub(super) kp: usize,
 }
 
 /// The scratch of [`linear_rows`]: room for the quantised rows of up to `rows` inputs.
@@ -251,18 +251,27 @@ fn quantize(x: &[f32], rows: usize, k: usize, qr: &mut QuantRows, path: Int8Path
         let row = &x[r * k..(r + 1) * k];
         let q = &mut qr.q[r * kp..r * kp + k];
         let (lo, hi) = min_max(row, path);
-        if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+        let Some((scale, zero)) = qparams(lo, hi) else {
             // all zero (or not finite)
             (qr.sx[r], qr.zx[r]) = (1.0, 0);
             q.fill(0);
             continue;
-        }
-        let scale = (hi - lo) / 127.0;
-        let zero = (-lo / scale).round_ties_even().clamp(0.0, 127.0);
+        };
         qr.sx[r] = scale;
-        qr.zx[r] = zero as i32;
-        quantize_row(row, 1.0 / scale, zero, q, path);
+        qr.zx[r] = zero;
+        quantize_row(row, 1.0 / scale, zero as f32, q, path);
     }
+}
+
+/// The scale and zero point that map `[lo, hi]` (holding 0) onto `[0, 127]`:
+/// `scale = (hi − lo)/127`, `zero = round(−lo/scale)`; `None` unless `hi > lo`.
+pub fn qparams(lo: f32, hi: f32) -> Option<(f32, i32)> {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+        return None;
+    }
+    let scale = (hi - lo) / 127.0;
+    let zero = (-lo / scale).round_ties_even().clamp(0.0, 127.0);
+    Some((scale, zero as i32))
 }
 
 /// The smallest and largest of `x` and 0.
@@ -281,7 +290,7 @@ fn min_max(x: &[f32], path: Int8Path) -> (f32, f32) {
 }
 
 /// `q = clamp(round_even(x·inv + zero), 0, 127)`.
-fn quantize_row(x: &[f32], inv: f32, zero: f32, q: &mut [u8], path: Int8Path) {
+pub(super) fn quantize_row(x: &[f32], inv: f32, zero: f32, q: &mut [u8], path: Int8Path) {
     let start = {
         #[cfg(target_arch = "x86_64")]
         match path.or_portable() {
@@ -300,7 +309,7 @@ fn quantize_row(x: &[f32], inv: f32, zero: f32, q: &mut [u8], path: Int8Path) {
 }
 
 /// The products of quantised rows against every block, then the epilogue.
-fn product(
+pub(super) fn product(
     qr: &QuantRows,
     rows: usize,
     w: &PackedInt8,

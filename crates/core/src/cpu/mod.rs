@@ -8,6 +8,7 @@ pub mod binary;
 pub mod buffer;
 pub mod conv;
 pub mod conv_epilogue;
+pub mod conv_int8;
 pub mod gates;
 pub mod gelu;
 pub mod index;

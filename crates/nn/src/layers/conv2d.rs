@@ -15,6 +15,7 @@ use crate::init::Initializer;
 use crate::layer::{Ctx, Layer, Param};
 use crate::named::name_or_table;
 use crate::regularizers::{optional, Regularizer};
+use nabla_core::backend::Epilogue;
 use nabla_core::{Rng, Tensor, Window2d};
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +72,123 @@ fn one_group() -> usize {
 }
 fn zeros() -> Initializer {
     Initializer::Zeros
+}
+
+/// The window settings of a 2-d convolution (float or quantised).
+pub(crate) struct Geometry {
+    pub filters: usize,
+    pub kernel_size: Pair,
+    pub strides: Pair,
+    pub padding: Padding,
+    pub dilation_rate: Pair,
+    pub groups: usize,
+}
+
+impl Conv2dConfig {
+    pub(crate) fn geometry(&self) -> Geometry {
+        Geometry {
+            filters: self.filters,
+            kernel_size: self.kernel_size,
+            strides: self.strides,
+            padding: self.padding.clone(),
+            dilation_rate: self.dilation_rate,
+            groups: self.groups,
+        }
+    }
+}
+
+/// The window of a convolution named `name` over `input [channels, height, width]` and its
+/// output shape `[filters, OH, OW]`, or the error naming what does not fit.
+pub(crate) fn window(name: &str, c: &Geometry, input: &[usize]) -> Result<(Window2d, Vec<usize>)> {
+    let positive = |what: &str, v: usize| {
+        if v == 0 {
+            Err(Error::config(
+                format!("{what} of layer '{name}'"),
+                "a positive integer",
+                0,
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    for (what, v) in [
+        ("filters", c.filters),
+        ("kernel_size", c.kernel_size.0.min(c.kernel_size.1)),
+        ("strides", c.strides.0.min(c.strides.1)),
+        ("dilation_rate", c.dilation_rate.0.min(c.dilation_rate.1)),
+        ("groups", c.groups),
+    ] {
+        positive(what, v)?;
+    }
+    let [ch, h, w] = *input else {
+        return Err(Error::Shape {
+            layer: name.to_string(),
+            expected: "[channels, height, width]".into(),
+            received: input.to_vec(),
+        });
+    };
+    if !ch.is_multiple_of(c.groups) || !c.filters.is_multiple_of(c.groups) {
+        return Err(Error::Shape {
+            layer: name.to_string(),
+            expected: format!(
+                "channels and filters ({}) divisible by groups ({})",
+                c.filters, c.groups
+            ),
+            received: input.to_vec(),
+        });
+    }
+    let pad = c
+        .padding
+        .amounts(h, w, c.kernel_size, c.strides, c.dilation_rate);
+    let win = Window2d {
+        stride: (c.strides.0, c.strides.1),
+        pad,
+        dilation: (c.dilation_rate.0, c.dilation_rate.1),
+        groups: c.groups,
+    };
+    let geom = nabla_core::backend::Conv2dGeom {
+        n: 1,
+        c: ch,
+        h,
+        w,
+        oc: c.filters,
+        kh: c.kernel_size.0,
+        kw: c.kernel_size.1,
+        stride: win.stride,
+        pad,
+        dilation: win.dilation,
+        groups: c.groups,
+    };
+    let Some((oh, ow)) = geom.out_hw() else {
+        return Err(Error::Shape {
+            layer: name.to_string(),
+            expected: format!(
+                "an image at least as large as the kernel {:?} (dilated, after padding)",
+                c.kernel_size
+            ),
+            received: input.to_vec(),
+        });
+    };
+    Ok((win, vec![c.filters, oh, ow]))
+}
+
+/// The epilogue that fuses a convolution with activation `act` and the layer after it,
+/// `next`: ReLU then max pooling, when `act` is ReLU and `next` an unpadded max pooling.
+pub(crate) fn relu_max_pool_after(act: Activation, next: &dyn Layer) -> Option<Epilogue> {
+    if act != Activation::Relu {
+        return None;
+    }
+    let LayerConfig::MaxPool2d(p) = next.config() else {
+        return None;
+    };
+    let k = p.pool_size;
+    let s = p.strides.unwrap_or(k);
+    let valid =
+        matches!(p.padding, super::Padding::Valid) || p.padding == super::Padding::Explicit([0; 4]);
+    (valid && s.0 > 0 && s.1 > 0).then_some(Epilogue::ReluMaxPool {
+        k: (k.0, k.1),
+        s: (s.0, s.1),
+    })
 }
 
 /// A 2-d convolution layer.
@@ -148,75 +266,8 @@ impl Layer for Conv2d {
     fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
         let c = &self.cfg;
         let name = self.name().to_string();
-        let positive = |what: &str, v: usize| {
-            if v == 0 {
-                Err(Error::config(
-                    format!("{what} of layer '{name}'"),
-                    "a positive integer",
-                    0,
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        for (what, v) in [
-            ("filters", c.filters),
-            ("kernel_size", c.kernel_size.0.min(c.kernel_size.1)),
-            ("strides", c.strides.0.min(c.strides.1)),
-            ("dilation_rate", c.dilation_rate.0.min(c.dilation_rate.1)),
-            ("groups", c.groups),
-        ] {
-            positive(what, v)?;
-        }
-        let [ch, h, w] = *input else {
-            return Err(Error::Shape {
-                layer: name,
-                expected: "[channels, height, width]".into(),
-                received: input.to_vec(),
-            });
-        };
-        if !ch.is_multiple_of(c.groups) || !c.filters.is_multiple_of(c.groups) {
-            return Err(Error::Shape {
-                layer: name,
-                expected: format!(
-                    "channels and filters ({}) divisible by groups ({})",
-                    c.filters, c.groups
-                ),
-                received: input.to_vec(),
-            });
-        }
-        let pad = c
-            .padding
-            .amounts(h, w, c.kernel_size, c.strides, c.dilation_rate);
-        let win = Window2d {
-            stride: (c.strides.0, c.strides.1),
-            pad,
-            dilation: (c.dilation_rate.0, c.dilation_rate.1),
-            groups: c.groups,
-        };
-        let geom = nabla_core::backend::Conv2dGeom {
-            n: 1,
-            c: ch,
-            h,
-            w,
-            oc: c.filters,
-            kh: c.kernel_size.0,
-            kw: c.kernel_size.1,
-            stride: win.stride,
-            pad,
-            dilation: win.dilation,
-            groups: c.groups,
-        };
-        let Some((oh, ow)) = geom.out_hw() else {
-            return Err(Error::Shape {
-                layer: name,
-                expected: format!(
-                    "an image at least as large as the kernel {:?} (dilated, after padding)",
-                    c.kernel_size
-                ),
-                received: input.to_vec(),
-            });
-        };
+        let (win, out) = window(&name, &c.geometry(), input)?;
+        let ch = input[0];
         let shape = [c.filters, ch / c.groups, c.kernel_size.0, c.kernel_size.1];
         // checked first: the fans below are at most the kernel's size
         let n = crate::budget::checked_weight(|| format!("kernel of layer '{name}'"), &shape)?;
@@ -235,7 +286,7 @@ impl Layer for Conv2d {
         });
         self.kernel = Some(kernel);
         self.win = Some(win);
-        Ok(vec![c.filters, oh, ow])
+        Ok(out)
     }
 
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
@@ -255,23 +306,13 @@ impl Layer for Conv2d {
     /// With ReLU and a following unpadded max pooling: one fused op that never stores the
     /// full-size map (`Tensor::conv2d_relu_max_pool`, the same numbers).
     fn forward_fused(&self, next: &dyn Layer, x: &Tensor, _ctx: &mut Ctx) -> Option<Tensor> {
-        if self.cfg.activation != Activation::Relu {
-            return None;
-        }
-        let LayerConfig::MaxPool2d(p) = next.config() else {
+        let Epilogue::ReluMaxPool { k, s } = relu_max_pool_after(self.cfg.activation, next)? else {
             return None;
         };
-        let k = p.pool_size;
-        let s = p.strides.unwrap_or(k);
-        let valid = matches!(p.padding, super::Padding::Valid)
-            || p.padding == super::Padding::Explicit([0; 4]);
-        if !valid || s.0 == 0 || s.1 == 0 {
-            return None;
-        }
         let kernel = &self.kernel.as_ref()?.value;
         let b = self.bias.as_ref().map(|b| &b.value);
         let win = self.win?;
-        Some(x.conv2d_relu_max_pool(kernel, b, win, (k.0, k.1), (s.0, s.1)))
+        Some(x.conv2d_relu_max_pool(kernel, b, win, k, s))
     }
 
     fn regularization(&self) -> Option<Tensor> {

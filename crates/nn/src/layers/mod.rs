@@ -17,6 +17,7 @@ mod permute;
 mod pool1d;
 mod pool2d;
 mod positional;
+pub(crate) mod quantized_conv2d;
 mod quantized_dense;
 mod quantized_lstm;
 mod recurrent;
@@ -53,6 +54,7 @@ pub use permute::{Permute, PermuteConfig};
 pub use pool1d::{Pool1d, Pool1dConfig};
 pub use pool2d::{AvgPool2d, MaxPool2d, Pool2d, Pool2dConfig, PoolKind};
 pub use positional::{PositionKind, PositionalConfig, PositionalEmbedding};
+pub use quantized_conv2d::{QuantizedConv2d, QuantizedConv2dConfig};
 pub use quantized_dense::{QuantizedDense, QuantizedDenseConfig};
 pub use quantized_lstm::{QuantizedLstm, QuantizedLstmConfig};
 pub use recurrent::{
