@@ -152,7 +152,7 @@ impl Model {
                 ));
             }
             for (x, input) in batch.iter().zip(inputs) {
-                if x.shape().len() < 1 || x.shape()[1..] != input.shape[..] {
+                if x.shape().is_empty() || x.shape()[1..] != input.shape[..] {
                     return Err(Error::config(
                         format!("calibration batch {i}, input '{}'", input.name),
                         format!("shape [n, {:?}]", input.shape),

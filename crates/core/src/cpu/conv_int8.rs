@@ -429,7 +429,7 @@ mod tests {
             .iter()
             .map(|&v| v as f32 / 50.0)
             .collect();
-        let conv = ConvInt8::new(&w, &vec![0.01; 20], None, &g, (-2.0, 2.0));
+        let conv = ConvInt8::new(&w, &[0.01; 20], None, &g, (-2.0, 2.0));
         let plain = conv.forward(&x, &g, Epilogue::Bias { relu: true }, Int8Path::best());
         let pooled = conv.forward(
             &x,
