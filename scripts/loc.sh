@@ -28,7 +28,10 @@ cd "$(dirname "$0")/.."
 # Raised to 37,000 with issue 21's second slice: the int8 LSTM (kernel and layer), magnitude
 # pruning as a gradient hook (schedules, scopes, the before_update stage), the sparse file
 # form, `nabla prune` and the summary's dtype and sparsity marks.
-BUDGET=37000
+# Raised to 38,000 with issue 21's third slice: static int8 convolutions (the channels-last
+# unrolling over the int8 product with its pooled epilogue, the calibrating quantized_conv2d
+# layer, Model::quantize_static, `nabla quantize --mode static --calibrate N`, W2 in W7).
+BUDGET=38000
 total=0
 for dir in crates/* src examples; do
   n=$(find "$dir" -name '*.rs' -not -path '*/tests/*' -print0 | xargs -0 cat 2>/dev/null | wc -l)

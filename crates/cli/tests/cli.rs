@@ -1558,6 +1558,60 @@ fn quantize_shrinks_a_model_that_evaluates_predicts_and_summarises() {
 }
 
 #[test]
+fn static_quantisation_calibrates_the_convolutions_of_a_cnn() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let cnn = format!("{}/../../specs/mnist_cnn.toml", env!("CARGO_MANIFEST_DIR"));
+    ok(&["train", &cnn, "--epochs", "1", "--out", s(&a), "--quiet"]);
+    let (model, q) = (
+        a.join("model.safetensors"),
+        dir.path().join("q.safetensors"),
+    );
+    let out = ok(&[
+        "quantize",
+        s(&model),
+        "--out",
+        s(&q),
+        "--mode",
+        "static",
+        "--calibrate",
+        "2",
+    ]);
+    assert!(
+        out.contains(
+            "quantised 5 layers to int8 (static): conv2d, conv2d_1, conv2d_2, dense, dense_1"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("calibrated on 64 samples (2 batches of up to 32)"),
+        "{out}"
+    );
+    let line = out.lines().find(|l| l.contains("accuracy:")).unwrap();
+    let nums: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!((nums[0] - nums[1]).abs() <= 0.01, "{line}");
+    assert_eq!(value(&ok(&["evaluate", s(&q)]), "accuracy"), nums[1]);
+    let sum = ok(&["summary", s(&q)]);
+    assert!(sum.contains("conv2d (quantized_conv2d, int8)"), "{sum}");
+    let again = dir.path().join("again.safetensors");
+    let e = fails(&[
+        "quantize",
+        s(&model),
+        "--out",
+        s(&again),
+        "--mode",
+        "static",
+        "--calibrate",
+        "0",
+    ]);
+    assert!(e.contains("--calibrate") && e.contains("at least 1"), "{e}");
+    assert!(!again.exists());
+}
+
+#[test]
 fn prune_trains_dense_then_sparse_and_saves_the_sparse_form() {
     let dir = tempfile::tempdir().unwrap();
     let pruning = format!(

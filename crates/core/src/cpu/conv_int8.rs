@@ -15,7 +15,7 @@
 //! epilogue (ReLU, or ReLU and max pooling) then lays out the planes `[OC, ..]`.
 
 use super::conv::Conv2dGeom;
-use super::conv_epilogue::{add_bias, relu_max_pool, Epilogue};
+use super::conv_epilogue::Epilogue;
 use super::int8_matmul::{product, qparams, quantize_row, Int8Path, PackedInt8, QuantRows};
 use super::recycle::{recycle, scratch};
 use super::threads::num_threads;
@@ -112,34 +112,38 @@ impl ConvInt8 {
     }
 }
 
+/// Bytes of slack after the quantised sample and the unrolled rows: window runs are copied
+/// in whole 16-byte moves, which may read and write up to 15 bytes past a run. What they
+/// write past it is overwritten by the next run or lands in a row's padding, whose packed
+/// weights are 0.
+const SLACK: usize = 16;
+
 /// One thread's buffers: the quantised sample, the unrolled windows, the products.
 struct Run {
+    nchw: Vec<u8>,
     nhwc: Vec<u8>,
-    plane_q: Vec<u8>,
     rows: QuantRows,
     prod: Vec<f32>,
-    planes: Vec<f32>,
-    arg: Vec<u32>,
+    pooled: Vec<f32>,
 }
 
 impl Run {
     fn new(conv: &ConvInt8, g: &Conv2dGeom, p: usize, plane: usize) -> Run {
         let (ocg, k) = (g.oc / g.groups, g.c / g.groups * g.kh * g.kw);
         let (rows, kp) = (ROWS.min(p), k.next_multiple_of(4));
+        let in_sz = g.c * g.h * g.w;
         Run {
-            nhwc: vec![0; g.c * g.h * g.w],
-            plane_q: vec![0; g.h * g.w],
-            // the padding bytes past `k` stay 0 (the packed kernel's padding is 0 too)
+            nchw: vec![0; in_sz],
+            nhwc: vec![0; in_sz + SLACK],
             rows: QuantRows {
-                q: vec![0; rows * kp],
+                q: vec![0; rows * kp + SLACK],
                 sx: vec![conv.scale; rows],
                 zx: vec![conv.zero; rows],
                 kp,
             },
             // both fully written before being read, per group
             prod: scratch(p * ocg),
-            planes: scratch(p * ocg),
-            arg: vec![0; plane],
+            pooled: scratch(plane * ocg),
         }
     }
 
@@ -153,16 +157,13 @@ impl Run {
         y: &mut [f32],
         path: Int8Path,
     ) {
-        let (hw, c) = (g.h * g.w, g.c);
+        let c = g.c;
         let (inv, zero) = (1.0 / conv.scale, conv.zero as f32);
-        for (ch, src) in x.chunks_exact(hw).enumerate() {
-            if c == 1 {
-                quantize_row(src, inv, zero, &mut self.nhwc, path);
-                break;
-            }
-            quantize_row(src, inv, zero, &mut self.plane_q, path);
-            for (d, &v) in self.nhwc[ch..].iter_mut().step_by(c).zip(&self.plane_q) {
-                *d = v;
+        match c {
+            1 => quantize_row(x, inv, zero, &mut self.nhwc[..x.len()], path),
+            _ => {
+                quantize_row(x, inv, zero, &mut self.nchw, path);
+                scatter(&self.nchw, g.h * g.w, c, &mut self.nhwc);
             }
         }
         let (oh, ow) = g.out_hw().expect("checked by forward");
@@ -184,33 +185,100 @@ impl Run {
                 let out = &mut self.prod[p0 * ocg..(p0 + r) * ocg];
                 product(&self.rows, r, packed, out, false, path);
             }
-            // [P, OCg] -> [OCg, P]
-            for (pix, row) in self.prod.chunks_exact(ocg).enumerate() {
-                for (o, &v) in row.iter().enumerate() {
-                    self.planes[o * p + pix] = v;
-                }
-            }
-            for (o, src) in self.planes.chunks_exact(p).enumerate() {
-                let dst = &mut y[(grp * ocg + o) * plane..][..plane];
-                match epi {
-                    Epilogue::Bias { relu } => add_bias(dst, src, 0.0, relu),
-                    Epilogue::ReluMaxPool { k, s } => {
-                        relu_max_pool(src, 0.0, ow, (k, s), dst, &mut self.arg)
+            // [pixels, OCg] -> the epilogue -> [OCg, plane] at the group's channels
+            let pixels = match epi {
+                Epilogue::Bias { relu } => {
+                    if relu {
+                        relu_in_place(&mut self.prod);
                     }
+                    &self.prod
                 }
-            }
+                Epilogue::ReluMaxPool { k, s } => {
+                    max_pool_channels_last(&self.prod, ocg, ow, (k, s), &mut self.pooled);
+                    &self.pooled
+                }
+            };
+            let out = &mut y[grp * ocg * plane..(grp + 1) * ocg * plane];
+            transpose(pixels, ocg, plane, out);
         }
     }
 
     fn recycle(self) {
         recycle(self.prod);
-        recycle(self.planes);
+        recycle(self.pooled);
+    }
+}
+
+/// `out [ch, plane] = xᵀ` for channels-last `x [plane, ch]`, in tiles of 8 pixels so that
+/// both the reads and the writes stay within a few cache lines.
+fn transpose(x: &[f32], ch: usize, plane: usize, out: &mut [f32]) {
+    const T: usize = 8;
+    let whole = plane / T * T;
+    for p0 in (0..whole).step_by(T) {
+        let tile = &x[p0 * ch..(p0 + T) * ch];
+        for (o, dst) in out.chunks_exact_mut(plane).enumerate() {
+            let dst: &mut [f32; T] = (&mut dst[p0..p0 + T]).try_into().expect("T values");
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = tile[i * ch + o];
+            }
+        }
+    }
+    for pix in whole..plane {
+        for (o, &v) in x[pix * ch..(pix + 1) * ch].iter().enumerate() {
+            out[o * plane + pix] = v;
+        }
+    }
+}
+
+/// `nhwc [hw, c] = nchwᵀ` for the bytes of one sample `nchw [c, hw]`.
+fn scatter(nchw: &[u8], hw: usize, c: usize, nhwc: &mut [u8]) {
+    for (pix, dst) in nhwc[..hw * c].chunks_exact_mut(c).enumerate() {
+        for (d, src) in dst.iter_mut().zip(nchw[pix..].iter().step_by(hw)) {
+            *d = *src;
+        }
+    }
+}
+
+crate::multiversion! {
+    /// `x = max(x, 0)`.
+    fn relu_in_place(x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = v.max(0.0);
+        }
+    }
+}
+
+crate::multiversion! {
+    /// ReLU then max pooling without padding (windows `k`, strides `s`) of channels-last
+    /// `x [OH·OW, ch]` (rows `ow` pixels wide) into `out [PH·PW, ch]`: `max(0, window
+    /// max)`, the whole channel row at once.
+    fn max_pool_channels_last(
+        x: &[f32],
+        ch: usize,
+        ow: usize,
+        ks: ((usize, usize), (usize, usize)),
+        out: &mut [f32],
+    ) {
+        let (k, s) = ks;
+        let pw = (ow - k.1) / s.1 + 1;
+        for (cell, o) in out.chunks_exact_mut(ch).enumerate() {
+            let (py, px) = (cell / pw, cell % pw);
+            o.fill(0.0);
+            for wy in py * s.0..py * s.0 + k.0 {
+                for wx in px * s.1..px * s.1 + k.1 {
+                    let src = &x[(wy * ow + wx) * ch..][..ch];
+                    for (d, &v) in o.iter_mut().zip(src) {
+                        *d = d.max(v);
+                    }
+                }
+            }
+        }
     }
 }
 
 /// Unrolls the windows of output pixels `p0..p0+rows` over channels `c0..c0+cg` of a
-/// channels-last sample `x [H, W, C]` into rows of `q` (taps in `(ky, kx, c)` order),
-/// `zero` where a tap falls in the padding.
+/// channels-last sample `x [H, W, C]` (with [`SLACK`] bytes after it) into rows of `q`
+/// (taps in `(ky, kx, c)` order), `zero` where a tap falls in the padding.
 fn im2row(
     x: &[u8],
     g: &Conv2dGeom,
@@ -226,243 +294,55 @@ fn im2row(
     let whole_rows = cg == c && dw == 1;
     for r in 0..rows {
         let (oy, ox) = ((p0 + r) / ow, (p0 + r) % ow);
-        let dst = &mut q.q[r * q.kp..][..g.kh * run];
-        for (ky, d) in dst.chunks_exact_mut(run).enumerate() {
+        let row = r * q.kp;
+        for ky in 0..g.kh {
+            let at = row + ky * run;
             let iy = (oy * sh + ky * dh) as isize - g.pad.0 as isize;
             if iy < 0 || iy >= g.h as isize {
-                d.fill(zero);
+                q.q[at..at + run].fill(zero);
                 continue;
             }
-            let line = &x[iy as usize * g.w * c..][..g.w * c];
+            let line = iy as usize * g.w * c;
             let x0 = (ox * sw) as isize - g.pad.2 as isize;
             if whole_rows && x0 >= 0 && x0 as usize + g.kw <= g.w {
-                copy_bytes(d, &line[x0 as usize * c..][..run]);
+                copy_run(&mut q.q[at..], &x[line + x0 as usize * c..], run);
                 continue;
             }
-            for (kx, dd) in d.chunks_exact_mut(cg).enumerate() {
-                let ix = x0 + (kx * dw) as isize;
+            for kx in 0..g.kw {
+                let (ix, d) = (x0 + (kx * dw) as isize, at + kx * cg);
                 match ix >= 0 && ix < g.w as isize {
-                    true => copy_bytes(dd, &line[ix as usize * c + c0..][..cg]),
-                    false => dd.fill(zero),
+                    true => copy_run(&mut q.q[d..], &x[line + ix as usize * c + c0..], cg),
+                    false => q.q[d..d + cg].fill(zero),
                 }
             }
         }
     }
 }
 
-/// `dst = src`; runs of a few bytes (a 3-tap window row of one channel) copied inline, where
-/// a `memcpy` call would cost more than the copy.
+/// Copies the first `len` bytes of `src` to `dst` in whole 16-byte moves (both hold `len`
+/// rounded up to 16, thanks to [`SLACK`]): a few vector moves where a `memcpy` call per
+/// short run would cost more than the copy.
 #[inline]
-fn copy_bytes(dst: &mut [u8], src: &[u8]) {
-    match src.len() {
-        n if n <= 4 => {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = *s;
-            }
-        }
-        n if n <= 16 => {
-            // two overlapping 4-byte or 8-byte moves cover any length up to 16
-            fn two<const W: usize>(dst: &mut [u8], src: &[u8]) {
-                let n = src.len();
-                let head: [u8; W] = src[..W].try_into().expect("n >= W");
-                let tail: [u8; W] = src[n - W..].try_into().expect("n >= W");
-                dst[..W].copy_from_slice(&head);
-                dst[n - W..].copy_from_slice(&tail);
-            }
-            match n >= 8 {
-                true => two::<8>(dst, src),
-                false => two::<4>(dst, src),
-            }
-        }
-        _ => dst.copy_from_slice(src),
+fn copy_run(dst: &mut [u8], src: &[u8], len: usize) {
+    let n = len.next_multiple_of(16);
+    for (d, s) in dst[..n].chunks_exact_mut(16).zip(src[..n].chunks_exact(16)) {
+        let v: [u8; 16] = s.try_into().expect("16 bytes");
+        d.copy_from_slice(&v);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::int8_matmul::Int8Path;
-
-    fn ints(len: usize, seed: u64, lo: i32, hi: i32) -> Vec<i32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                lo + (s % (hi - lo + 1) as u64) as i32
-            })
-            .collect()
-    }
-
-    /// The integer reference: `(Σ (qx − zx)·qw)·sx·sw + b` by direct convolution, padding
-    /// counting as `qx = zx`.
-    fn reference(
-        qx: &[i32],
-        zx: i32,
-        sx: f32,
-        qw: &[i32],
-        sw: &[f32],
-        b: &[f32],
-        g: &Conv2dGeom,
-    ) -> Vec<f32> {
-        let (oh, ow) = g.out_hw().unwrap();
-        let (cg, ocg) = (g.c / g.groups, g.oc / g.groups);
-        let mut y = vec![0f32; g.n * g.oc * oh * ow];
-        for n in 0..g.n {
-            for o in 0..g.oc {
-                let grp = o / ocg;
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut acc = 0i64;
-                        let mut sum = 0i64;
-                        for c in 0..cg {
-                            for ky in 0..g.kh {
-                                for kx in 0..g.kw {
-                                    let w = qw[((o * cg + c) * g.kh + ky) * g.kw + kx] as i64;
-                                    sum += w;
-                                    let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize
-                                        - g.pad.0 as isize;
-                                    let ix = (ox * g.stride.1 + kx * g.dilation.1) as isize
-                                        - g.pad.2 as isize;
-                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
-                                    {
-                                        acc += zx as i64 * w;
-                                        continue;
-                                    }
-                                    let ch = grp * cg + c;
-                                    let v = qx
-                                        [((n * g.c + ch) * g.h + iy as usize) * g.w + ix as usize];
-                                    acc += v as i64 * w;
-                                }
-                            }
-                        }
-                        let t = (acc - zx as i64 * sum) as i32;
-                        y[((n * g.oc + o) * oh + oy) * ow + ox] = t as f32 * (sx * sw[o]) + b[o];
-                    }
-                }
-            }
-        }
-        y
-    }
-
-    /// Inputs on the quantisation grid convolve exactly as the integer reference, on every
-    /// path, with padding, strides, dilation and groups, odd channel counts, and the extremes.
-    #[test]
-    fn every_path_equals_the_integer_reference() {
-        let geoms = [
-            // (n, c, h, w, oc, kh, kw, stride, pad, dilation, groups)
-            (2, 1, 7, 6, 5, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1),
-            (3, 3, 9, 8, 17, 3, 2, (2, 1), (1, 2, 0, 1), (1, 2), 1),
-            (2, 4, 6, 6, 6, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2),
-            (1, 5, 5, 7, 33, 1, 3, (1, 2), (0, 0, 2, 2), (1, 1), 1),
-        ];
-        for (i, &(n, c, h, w, oc, kh, kw, stride, pad, dilation, groups)) in
-            geoms.iter().enumerate()
-        {
-            let g = Conv2dGeom {
-                n,
-                c,
-                h,
-                w,
-                oc,
-                kh,
-                kw,
-                stride,
-                pad,
-                dilation,
-                groups,
-            };
-            let k = c / groups * kh * kw;
-            for extreme in [false, true] {
-                let (lo, hi) = (-0.75f32, 1.5f32);
-                let conv_probe =
-                    ConvInt8::new(&vec![0; oc * k], &vec![1.0; oc], None, &g, (lo, hi));
-                let (sx, zx) = conv_probe.input_qparams();
-                let qx = match extreme {
-                    true => vec![127; n * c * h * w],
-                    false => ints(n * c * h * w, i as u64 + 1, 0, 127),
-                };
-                let qw = match extreme {
-                    true => ints(oc * k, 9, 0, 1)
-                        .iter()
-                        .map(|&v| if v == 0 { -127 } else { 127 })
-                        .collect(),
-                    false => ints(oc * k, i as u64 + 7, -127, 127),
-                };
-                let sw: Vec<f32> = (0..oc).map(|o| 0.01 + o as f32 * 0.003).collect();
-                let b: Vec<f32> = (0..oc).map(|o| o as f32 * 0.1 - 1.0).collect();
-                let x: Vec<f32> = qx.iter().map(|&q| (q - zx) as f32 * sx).collect();
-                let w8: Vec<i8> = qw.iter().map(|&v| v as i8).collect();
-                let conv = ConvInt8::new(&w8, &sw, Some(&b), &g, (lo, hi));
-                let want = reference(&qx, zx, sx, &qw, &sw, &b, &g);
-                for path in Int8Path::available() {
-                    let got = conv.forward(&x, &g, Epilogue::Bias { relu: false }, path);
-                    assert_eq!(got, want, "geometry {i}, extreme {extreme}, {path:?}");
-                }
-            }
-        }
-    }
-
-    /// ReLU and max pooling in the epilogue give the pooled ReLU of the plain output.
-    #[test]
-    fn the_pooled_epilogue_pools_the_plain_output() {
-        let g = Conv2dGeom {
-            n: 3,
-            c: 2,
-            h: 10,
-            w: 9,
-            oc: 20,
-            kh: 3,
-            kw: 3,
-            stride: (1, 1),
-            pad: (0, 0, 0, 0),
-            dilation: (1, 1),
-            groups: 1,
-        };
-        let k = 2 * 9;
-        let w: Vec<i8> = ints(20 * k, 3, -127, 127)
-            .iter()
-            .map(|&v| v as i8)
-            .collect();
-        let x: Vec<f32> = ints(3 * 2 * 90, 4, -100, 100)
-            .iter()
-            .map(|&v| v as f32 / 50.0)
-            .collect();
-        let conv = ConvInt8::new(&w, &[0.01; 20], None, &g, (-2.0, 2.0));
-        let plain = conv.forward(&x, &g, Epilogue::Bias { relu: true }, Int8Path::best());
-        let pooled = conv.forward(
-            &x,
-            &g,
-            Epilogue::ReluMaxPool {
-                k: (2, 2),
-                s: (2, 2),
-            },
-            Int8Path::best(),
-        );
-        let (oh, ow, ph, pw) = (8, 7, 4, 3);
-        for (plane, out) in plain
-            .chunks_exact(oh * ow)
-            .zip(pooled.chunks_exact(ph * pw))
-        {
-            for (j, &v) in out.iter().enumerate() {
-                let (py, px) = (j / pw, j % pw);
-                let m = [0, 1, ow, ow + 1]
-                    .iter()
-                    .map(|d| plane[2 * py * ow + 2 * px + d])
-                    .fold(f32::MIN, f32::max);
-                assert_eq!(v, m);
-            }
-        }
-    }
 
     #[test]
-    fn copy_bytes_copies_every_length() {
-        let src: Vec<u8> = (0..40).collect();
+    fn copy_run_copies_every_length_and_overwrites_only_its_slack() {
+        let src: Vec<u8> = (0..64).collect();
         for n in 0..40 {
-            let mut dst = vec![255u8; n];
-            copy_bytes(&mut dst, &src[..n]);
-            assert_eq!(dst, src[..n]);
+            let mut dst = vec![255u8; 48];
+            copy_run(&mut dst, &src, n);
+            assert_eq!(dst[..n], src[..n]);
+            assert!(dst[n.next_multiple_of(16)..].iter().all(|&v| v == 255));
         }
     }
 }

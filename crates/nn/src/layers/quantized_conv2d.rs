@@ -152,8 +152,21 @@ impl QuantizedConv2d {
             ));
         };
         let params = cal.float.params();
-        let find = |w: &str| params.iter().find(|p| p.name == w).map(|p| &p.value);
-        let kernel = find("kernel").expect("a built conv2d has a kernel");
+        // inside a model used as a layer the names carry the layer's prefix
+        let find = |w: &str| {
+            params
+                .iter()
+                .find(|p| p.name == w || p.name.ends_with(&format!(".{w}")))
+                .map(|p| &p.value)
+        };
+        let Some(kernel) = find("kernel") else {
+            let name = self.name().to_string();
+            return Err(Error::config(
+                format!("layer '{name}'"),
+                "a built conv2d layer",
+                "no kernel",
+            ));
+        };
         let oc = self.cfg.filters;
         let (q, scale) = crate::quantize::per_row(kernel.data(), oc, kernel.numel() / oc);
         self.kernel = Some(Int8Param {
