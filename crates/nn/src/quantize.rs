@@ -172,6 +172,18 @@ impl Model {
     }
 }
 
+/// Refuses to quantise the weight `name` holding NaN or infinite values.
+pub(crate) fn check_finite(name: &str, w: &Tensor) -> Result<()> {
+    if w.data().iter().any(|v| !v.is_finite()) {
+        return Err(Error::config(
+            format!("weight '{name}'"),
+            "finite values to quantise",
+            "NaN or infinite values",
+        ));
+    }
+    Ok(())
+}
+
 /// [`Model::quantize`] of `slots`, in place: dense and LSTM layers replaced, models inside
 /// quantised in turn (`outer.inner` in the names returned).
 pub(crate) fn quantize_layers(
@@ -189,20 +201,13 @@ pub(crate) fn quantize_layers(
             continue;
         }
         let params = slot.params();
-        if let Some(p) = params
-            .iter()
-            .find(|p| p.value.data().iter().any(|v| !v.is_finite()))
-        {
+        for p in &params {
             // inside a model layer the weight names already start with the layer's
             let full = match p.name.starts_with(&format!("{name}.")) {
                 true => p.name.clone(),
                 false => format!("{name}.{}", p.name),
             };
-            return Err(Error::config(
-                format!("weight '{full}'"),
-                "finite values to quantise",
-                "NaN or infinite values",
-            ));
+            check_finite(&full, &p.value)?;
         }
         let find = |w: &str| {
             params

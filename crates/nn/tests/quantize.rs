@@ -259,3 +259,68 @@ fn the_layers_of_a_model_inside_a_model_are_quantised_and_round_trip() {
     let back = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
     assert!(same_bits(&got, &back.forward_eval(&x)));
 }
+
+#[test]
+fn transformer_blocks_and_attention_quantise_their_projections_and_round_trip() {
+    use nabla_nn::layers::{MultiHeadAttention, TransformerBlock};
+    let mut m = Sequential::new([7, 16])
+        .add(TransformerBlock::new(4))
+        .add(MultiHeadAttention::new(2, 8).causal(true))
+        .add(Dense::new(3))
+        .build(5)
+        .unwrap();
+    let mut rng = Rng::new(4);
+    let x = Tensor::from_vec((0..6 * 7 * 16).map(|_| rng.normal()).collect(), &[6, 7, 16]);
+    let want = m.forward_eval(&x);
+    let names = m.quantize(QuantMode::Dynamic).unwrap();
+    let block = [
+        "attn/query",
+        "attn/key",
+        "attn/value",
+        "attn/output",
+        "mlp1",
+        "mlp2",
+    ];
+    let attn = ["query", "key", "value", "output"];
+    let expected: Vec<String> = block
+        .iter()
+        .map(|n| format!("transformer_block.{n}"))
+        .chain(attn.iter().map(|n| format!("multi_head_attention.{n}")))
+        .chain(["dense".to_string()])
+        .collect();
+    assert_eq!(names, expected);
+    let got = m.forward_eval(&x);
+    let scale = max_err(&want, &Tensor::zeros(want.shape()));
+    let err = max_err(&got, &want);
+    assert!(
+        err > 0.0 && err < 0.03 * scale,
+        "largest error {err}, outputs up to {scale}"
+    );
+    let int8: Vec<String> = m.named_int8_params().into_iter().map(|(n, _)| n).collect();
+    assert!(
+        int8.contains(&"transformer_block.attn/value/kernel".to_string()),
+        "{int8:?}"
+    );
+    assert!(
+        int8.contains(&"transformer_block.mlp1/kernel".to_string()),
+        "{int8:?}"
+    );
+    assert!(
+        int8.contains(&"multi_head_attention.output/kernel".to_string()),
+        "{int8:?}"
+    );
+    // the layer norms stay float32; no float projection kernel is left
+    let floats: Vec<String> = m.named_params().into_iter().map(|(n, _)| n).collect();
+    assert!(
+        floats.contains(&"transformer_block.ln1/gamma".to_string()),
+        "{floats:?}"
+    );
+    assert!(!floats.iter().any(|n| n.ends_with("/kernel")), "{floats:?}");
+    let back = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.config(), m.config());
+    assert!(same_bits(&got, &back.forward_eval(&x)));
+    assert!(
+        m.quantize(QuantMode::Dynamic).unwrap().is_empty(),
+        "nothing left to quantise"
+    );
+}

@@ -17,12 +17,17 @@
 //! - optional second input: a padding mask `[batch, time]` (1: a token, 0: padding; a
 //!   tokenizer's `attention_mask`): padded keys get no attention weight (BERT's extended mask)
 //! - Wq, Wk, Wv: `[features, heads·key_dim]`, Wo: `[heads·key_dim, features]`
+//!
+//! After dynamic int8 quantisation (`Model::quantize`, `quantized = true` in the config) the
+//! four projections are [`QuantizedDense`] layers (`query/kernel` int8 with
+//! `query/kernel_scale`, …); the attention itself stays float32.
 
-use super::default_true;
+use super::{default_true, QuantizedDense, QuantizedDenseConfig};
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::init::Initializer;
-use crate::layer::{Ctx, Layer, Param};
+use crate::layer::{Ctx, Int8Param, Layer, Param};
+use crate::quantize::QuantMode;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +54,9 @@ pub struct AttentionConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "crate::named::optional")]
     pub kernel_initializer: Option<Initializer>,
+    /// Whether the projections are int8 (set by dynamic quantisation; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quantized: bool,
     /// Layer name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -61,9 +69,14 @@ pub struct AttentionConfig {
 pub struct MultiHeadAttention {
     cfg: AttentionConfig,
     /// Wq, Wk, Wv, Wo, then bq, bk, bv, bo when `use_bias` (named as Keras names them:
-    /// `query/kernel`, …, `output/bias`).
+    /// `query/kernel`, …, `output/bias`); empty when quantised.
     params: Vec<Param>,
+    /// The int8 query, key, value and output projections when quantised.
+    int8: Vec<QuantizedDense>,
 }
+
+/// The projections' names, in order.
+const PROJECTIONS: [&str; 4] = ["query", "key", "value", "output"];
 
 impl MultiHeadAttention {
     /// `num_heads` heads of size `key_dim`.
@@ -85,12 +98,38 @@ impl MultiHeadAttention {
         self
     }
 
+    /// int8 projections (for a quantised model's file) on or off.
+    pub(crate) fn quantized(mut self, on: bool) -> MultiHeadAttention {
+        self.cfg.quantized = on;
+        self
+    }
+
     /// A layer from its config.
     pub fn from_config(cfg: AttentionConfig) -> MultiHeadAttention {
         MultiHeadAttention {
             cfg,
             params: Vec::new(),
+            int8: Vec::new(),
         }
+    }
+
+    /// Projection `i` (query, key, value, output) of `x`.
+    fn project(&self, i: usize, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        if let Some(q) = self.int8.get(i) {
+            return q.forward(x, ctx);
+        }
+        let p = &self.params;
+        x.linear(&p[i].value, self.cfg.use_bias.then(|| &p[4 + i].value))
+    }
+}
+
+/// Names a projection's weights `prefix/…` (`query/kernel`) as the layer's own.
+pub(crate) fn prefix_weights(layer: &mut dyn Layer, prefix: &str) {
+    for p in layer.params_mut() {
+        p.name = format!("{prefix}/{}", p.name);
+    }
+    for p in layer.int8_params_mut() {
+        p.name = format!("{prefix}/{}", p.name);
     }
 }
 
@@ -162,6 +201,22 @@ impl Layer for MultiHeadAttention {
         let what = || format!("projections of layer '{}'", self.name());
         let e = crate::budget::checked_mul(what, c.num_heads, c.key_dim)?;
         crate::budget::checked_weight(what, &[d, e])?; // each of query, key, value, output
+        if c.quantized {
+            let mut int8 = Vec::new();
+            for (name, units) in PROJECTIONS.into_iter().zip([e, e, e, d]) {
+                let mut q = QuantizedDense::from_config(QuantizedDenseConfig {
+                    units,
+                    activation: Default::default(),
+                    use_bias: c.use_bias,
+                    name: Some(name.into()),
+                });
+                q.build(&[if name == "output" { e } else { d }], rng)?;
+                prefix_weights(&mut q, name);
+                int8.push(q);
+            }
+            (self.int8, self.params) = (int8, Vec::new());
+            return Ok(input.to_vec());
+        }
         let mut params = Vec::new();
         // PyTorch's defaults: glorot over the stacked [d, 3e] in-projection, nn.Linear's for
         // the output; a given initialiser uses each matrix's own fans
@@ -195,18 +250,16 @@ impl Layer for MultiHeadAttention {
         for p in &mut params {
             p.trainable = c.trainable;
         }
-        self.params = params;
+        (self.params, self.int8) = (params, Vec::new());
         Ok(input.to_vec())
     }
 
     fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let p = &self.params;
-        let bias = |i: usize| self.cfg.use_bias.then(|| &p[4 + i].value);
         let (b, t) = (x.shape()[0], x.shape()[1]);
         let (q, k, v) = (
-            x.linear(&p[0].value, bias(0)),
-            x.linear(&p[1].value, bias(1)),
-            x.linear(&p[2].value, bias(2)),
+            self.project(0, x, ctx),
+            self.project(1, x, ctx),
+            self.project(2, x, ctx),
         );
         // padding positions marked by an embedding with mask_padding, or a mask input
         let keep = ctx.key_mask.as_deref().filter(|m| m.len() == b * t);
@@ -215,7 +268,7 @@ impl Layer for MultiHeadAttention {
         let drop = (ctx.training && rate > 0.0).then(|| (rate, ctx.rng.next_u64()));
         let heads = (self.cfg.num_heads, self.cfg.causal);
         let out = Tensor::attention_dropout(&q, &k, &v, heads, keep, drop);
-        out.linear(&p[3].value, bias(3))
+        self.project(3, &out, ctx)
     }
 
     fn build_multi(&mut self, inputs: &[Vec<usize>], rng: &mut Rng) -> Result<Vec<usize>> {
@@ -237,23 +290,57 @@ impl Layer for MultiHeadAttention {
         if !self.cfg.causal {
             return None;
         }
-        let p = &self.params;
-        let bias = |i: usize| self.cfg.use_bias.then(|| &p[4 + i].value);
-        let q = x.linear(&p[0].value, bias(0));
-        let (k, v) = state.append(
-            x.linear(&p[1].value, bias(1)),
-            x.linear(&p[2].value, bias(2)),
-        );
+        let mut rng = Rng::new(0);
+        let ctx = &mut Ctx::new(false, &mut rng);
+        let q = self.project(0, x, ctx);
+        let (k, v) = state.append(self.project(1, x, ctx), self.project(2, x, ctx));
         let out = Tensor::attention(&q, &k, &v, self.cfg.num_heads, true);
-        Some(out.linear(&p[3].value, bias(3)))
+        Some(self.project(3, &out, ctx))
     }
 
     fn params(&self) -> Vec<&Param> {
-        self.params.iter().collect()
+        let int8 = self.int8.iter().flat_map(|q| q.params());
+        self.params.iter().chain(int8).collect()
     }
 
     fn params_mut(&mut self) -> Vec<&mut Param> {
-        self.params.iter_mut().collect()
+        let int8 = self.int8.iter_mut().flat_map(|q| q.params_mut());
+        self.params.iter_mut().chain(int8).collect()
+    }
+
+    fn int8_params(&self) -> Vec<&Int8Param> {
+        self.int8.iter().flat_map(|q| q.int8_params()).collect()
+    }
+
+    fn int8_params_mut(&mut self) -> Vec<&mut Int8Param> {
+        self.int8
+            .iter_mut()
+            .flat_map(|q| q.int8_params_mut())
+            .collect()
+    }
+
+    /// Dynamic quantisation of the four projections (the attention stays float32).
+    fn quantize_inside(&mut self, mode: QuantMode) -> Result<Vec<String>> {
+        let _ = mode; // both modes quantise projections dynamically
+        if self.params.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (e, d) = (
+            self.params[0].value.shape()[1],
+            self.params[3].value.shape()[1],
+        );
+        let mut int8 = Vec::new();
+        for (i, (name, units)) in PROJECTIONS.into_iter().zip([e, e, e, d]).enumerate() {
+            let kernel = &self.params[i].value;
+            crate::quantize::check_finite(&format!("{}.{name}/kernel", self.name()), kernel)?;
+            let bias = self.cfg.use_bias.then(|| &self.params[4 + i].value);
+            let mut q = QuantizedDense::quantize(name, units, Default::default(), kernel, bias)?;
+            prefix_weights(&mut q, name);
+            int8.push(q);
+        }
+        (self.int8, self.params) = (int8, Vec::new());
+        self.cfg.quantized = true;
+        Ok(PROJECTIONS.iter().map(|p| p.to_string()).collect())
     }
 
     crate::layer::trainable_from_config!();

@@ -10,18 +10,24 @@
 //! PyTorch's `nn.TransformerEncoderLayer`: the attention as `nn.MultiheadAttention`, W1 and W2
 //! U(±1/sqrt(fan_in)) ([`Initializer::torch_linear`]).
 //!
+//! Dynamic int8 quantisation (`Model::quantize`; `quantized = true` in the config) makes the
+//! attention's projections and the MLP [`QuantizedDense`] layers (`mlp1/kernel` int8 with
+//! `mlp1/kernel_scale`, …); attention, layer norms and residuals stay float32.
+//!
 //! # Shapes
 //! - input: `[batch, time, features]`; output: the same
 //! - optional second input: the padding mask `[batch, time]` of the attention (1: a token,
 //!   0: padding), as a BERT encoder layer takes it
 
+use super::attention::prefix_weights;
 use super::default_true;
-use super::{Dense, LayerNorm, MultiHeadAttention};
+use super::{Dense, LayerNorm, MultiHeadAttention, QuantizedDense, QuantizedDenseConfig};
 use crate::activations::Activation;
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::init::Initializer;
-use crate::layer::{Ctx, Layer, Param};
+use crate::layer::{Ctx, Int8Param, Layer, Param};
+use crate::quantize::QuantMode;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +58,9 @@ pub struct TransformerConfig {
     /// The layer norms' ε (default 1e-5).
     #[serde(default = "epsilon")]
     pub epsilon: f32,
+    /// Whether the projections are int8 (set by dynamic quantisation; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quantized: bool,
     /// Layer name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -143,32 +152,38 @@ impl Layer for TransformerBlock {
         }
         let attn = MultiHeadAttention::new(c.num_heads, key_dim)
             .causal(c.causal)
-            .dropout(c.dropout);
+            .dropout(c.dropout)
+            .quantized(c.quantized);
         let norm = || LayerNorm::new().epsilon(c.epsilon);
+        let mlp = |units: usize, activation: Activation| -> Box<dyn Layer> {
+            match c.quantized {
+                true => Box::new(QuantizedDense::from_config(QuantizedDenseConfig {
+                    units,
+                    activation,
+                    use_bias: true,
+                    name: None,
+                })),
+                false => Box::new(
+                    Dense::new(units)
+                        .activation(activation)
+                        .kernel_initializer(Initializer::torch_linear()),
+                ),
+            }
+        };
         let mut parts: Vec<(&'static str, Box<dyn Layer>)> = vec![
             ("ln1", Box::new(norm())),
             ("attn", Box::new(attn)),
             ("ln2", Box::new(norm())),
-            (
-                "mlp1",
-                Box::new(
-                    Dense::new(c.mlp_ratio * d)
-                        .activation(c.activation)
-                        .kernel_initializer(Initializer::torch_linear()),
-                ),
-            ),
-            (
-                "mlp2",
-                Box::new(Dense::new(d).kernel_initializer(Initializer::torch_linear())),
-            ),
+            ("mlp1", mlp(c.mlp_ratio * d, c.activation)),
+            ("mlp2", mlp(d, Activation::Linear)),
         ];
         let mut shape = input.to_vec();
         for (prefix, l) in &mut parts {
             // mlp1 widens the features, mlp2 brings them back
             shape = l.build(&shape, rng)?;
-            for p in l.params_mut() {
-                p.name = format!("{prefix}/{}", p.name);
-                p.trainable = c.trainable;
+            prefix_weights(l.as_mut(), prefix);
+            if !c.quantized {
+                l.set_trainable(c.trainable);
             }
         }
         self.parts = parts;
@@ -229,6 +244,50 @@ impl Layer for TransformerBlock {
             .iter_mut()
             .flat_map(|(_, l)| l.params_mut())
             .collect()
+    }
+
+    fn int8_params(&self) -> Vec<&Int8Param> {
+        self.parts
+            .iter()
+            .flat_map(|(_, l)| l.int8_params())
+            .collect()
+    }
+
+    fn int8_params_mut(&mut self) -> Vec<&mut Int8Param> {
+        self.parts
+            .iter_mut()
+            .flat_map(|(_, l)| l.int8_params_mut())
+            .collect()
+    }
+
+    /// Dynamic quantisation of the attention's projections and the MLP.
+    fn quantize_inside(&mut self, mode: QuantMode) -> Result<Vec<String>> {
+        if self.cfg.quantized || self.parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let block = self.name().to_string();
+        let attn = &mut self.parts[1].1;
+        let mut done: Vec<String> = attn.quantize_inside(mode)?;
+        // its new weights get the block's names for them (`attn/query/kernel`)
+        prefix_weights(attn.as_mut(), "attn");
+        done.iter_mut().for_each(|p| *p = format!("attn/{p}"));
+        for (i, activation) in [(3, self.cfg.activation), (4, Activation::Linear)] {
+            let (prefix, layer) = &self.parts[i];
+            let params = layer.params();
+            let find = |w: &str| {
+                let p = params.iter().find(|p| p.name == format!("{prefix}/{w}"));
+                p.map(|p| &p.value)
+            };
+            let kernel = find("kernel").expect("a built block's MLP has a kernel");
+            crate::quantize::check_finite(&format!("{block}.{prefix}/kernel"), kernel)?;
+            let units = kernel.shape()[1];
+            let mut q = QuantizedDense::quantize(prefix, units, activation, kernel, find("bias"))?;
+            prefix_weights(&mut q, prefix);
+            done.push(prefix.to_string());
+            self.parts[i].1 = Box::new(q);
+        }
+        self.cfg.quantized = true;
+        Ok(done)
     }
 
     crate::layer::trainable_from_config!();
