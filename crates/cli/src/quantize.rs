@@ -37,7 +37,7 @@ pub fn run(
     };
     if layers.is_empty() {
         anyhow::bail!(
-            "{}: no layer to quantise (int8 covers dense and LSTM layers, and 2-d convolutions in static mode)",
+            "{}: no layer to quantise (int8 covers dense, recurrent and attention layers, and 2-d convolutions in static mode)",
             model_path.display()
         );
     }

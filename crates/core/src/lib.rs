@@ -34,8 +34,8 @@ pub mod backend {
         pub use crate::cpu::int8_matmul::{
             fake_quant_rows, linear, qparams, Int8Path, PackedInt8, MAX_INPUTS,
         };
-        pub use crate::cpu::lstm_int8::{forward as lstm, LstmInt8};
         pub use crate::cpu::recurrent::RnnGeom;
+        pub use crate::cpu::recurrent_int8::{forward as recurrent, RnnInt8};
     }
 }
 pub use cpu::recurrent::Cell as RnnCell;

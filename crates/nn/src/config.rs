@@ -11,8 +11,8 @@ use crate::layers::{
     EmbeddingConfig, Flatten, FlattenConfig, GlobalPool2d, GlobalPoolConfig, LayerNorm,
     LayerNormConfig, MultiHeadAttention, Normalization, NormalizationConfig, Permute,
     PermuteConfig, Pool1d, Pool1dConfig, Pool2d, Pool2dConfig, PoolKind, QuantizedConv2d,
-    QuantizedConv2dConfig, QuantizedDense, QuantizedDenseConfig, QuantizedLstm,
-    QuantizedLstmConfig, Reshape, ReshapeConfig, SpatialDropout2d, SpatialDropoutConfig,
+    QuantizedConv2dConfig, QuantizedDense, QuantizedDenseConfig, QuantizedRecurrent,
+    QuantizedRecurrentConfig, Reshape, ReshapeConfig, SpatialDropout2d, SpatialDropoutConfig,
     UnitNormalization, UnitNormalizationConfig, UpSampling2d, UpSampling2dConfig, ZeroPadding2d,
     ZeroPadding2dConfig,
 };
@@ -27,7 +27,7 @@ use crate::layers::{
 };
 use crate::model::Model;
 use crate::registry::CustomConfig;
-use nabla_core::Rng;
+use nabla_core::{Rng, RnnCell as Cell};
 use serde::{Deserialize, Serialize};
 
 /// A layer's config, tagged by `type` (`{ type = "dense", units = 128 }`).
@@ -38,8 +38,12 @@ pub enum LayerConfig {
     Dense(DenseConfig),
     /// [`QuantizedDense`]: a dense layer after int8 quantisation
     QuantizedDense(QuantizedDenseConfig),
-    /// [`QuantizedLstm`]: an LSTM stack after int8 quantisation
-    QuantizedLstm(QuantizedLstmConfig),
+    /// [`QuantizedRecurrent`]: an LSTM stack after int8 quantisation
+    QuantizedLstm(QuantizedRecurrentConfig),
+    /// [`QuantizedRecurrent`]: a GRU stack after int8 quantisation
+    QuantizedGru(QuantizedRecurrentConfig),
+    /// [`QuantizedRecurrent`]: a simple RNN stack after int8 quantisation
+    QuantizedSimpleRnn(QuantizedRecurrentConfig),
     /// [`QuantizedConv2d`]: a 2-d convolution after static int8 quantisation
     QuantizedConv2d(QuantizedConv2dConfig),
     /// [`ActivationLayer`]
@@ -163,6 +167,8 @@ pub const LAYER_TYPES: &[&str] = &[
     "dense",
     "quantized_dense",
     "quantized_lstm",
+    "quantized_gru",
+    "quantized_simple_rnn",
     "quantized_conv2d",
     "activation",
     "dropout",
@@ -216,7 +222,13 @@ impl LayerConfig {
         match self {
             LayerConfig::Dense(c) => Box::new(Dense::from_config(c)),
             LayerConfig::QuantizedDense(c) => Box::new(QuantizedDense::from_config(c)),
-            LayerConfig::QuantizedLstm(c) => Box::new(QuantizedLstm::from_config(c)),
+            LayerConfig::QuantizedLstm(c) => {
+                Box::new(QuantizedRecurrent::from_config(c, Cell::Lstm))
+            }
+            LayerConfig::QuantizedGru(c) => Box::new(QuantizedRecurrent::from_config(c, Cell::Gru)),
+            LayerConfig::QuantizedSimpleRnn(c) => {
+                Box::new(QuantizedRecurrent::from_config(c, Cell::RnnTanh))
+            }
             LayerConfig::QuantizedConv2d(c) => Box::new(QuantizedConv2d::from_config(c)),
             LayerConfig::Activation(c) => Box::new(ActivationLayer::from_config(c)),
             LayerConfig::Dropout(c) => Box::new(Dropout::from_config(c)),
@@ -305,6 +317,8 @@ impl LayerConfig {
             LayerConfig::Dense(_) => "dense",
             LayerConfig::QuantizedDense(_) => "quantized_dense",
             LayerConfig::QuantizedLstm(_) => "quantized_lstm",
+            LayerConfig::QuantizedGru(_) => "quantized_gru",
+            LayerConfig::QuantizedSimpleRnn(_) => "quantized_simple_rnn",
             LayerConfig::QuantizedConv2d(_) => "quantized_conv2d",
             LayerConfig::Activation(_) => "activation",
             LayerConfig::Dropout(_) => "dropout",

@@ -13,14 +13,16 @@
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::layer::Layer;
-use crate::layers::{QuantizedConv2d, QuantizedDense, QuantizedLstm};
+use crate::layers::{QuantizedConv2d, QuantizedDense, QuantizedRecurrent};
 use crate::model::Model;
+use nabla_core::RnnCell;
 use nabla_core::Tensor;
 
 /// How a model is quantised.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum QuantMode {
-    /// int8 weights, activations quantised per row at run time (dense and LSTM layers).
+    /// int8 weights, activations quantised per row at run time (dense, recurrent and
+    /// attention layers).
     #[default]
     Dynamic,
     /// As `Dynamic`, and 2-d convolutions with int8 weights whose inputs are quantised with
@@ -112,7 +114,8 @@ fn straight_through(x: &Tensor, values: Vec<f32>) -> Tensor {
 }
 
 impl Model {
-    /// Quantises the model's dense and LSTM layers to int8 in place (dynamic mode) and returns
+    /// Quantises the model's dense, recurrent (LSTM, GRU, simple RNN) and attention layers
+    /// to int8 in place (dynamic mode) and returns
     /// their names. The model then predicts and evaluates as before, within quantisation
     /// error; it is not trained further (its quantised layers pass no gradient). Layers
     /// inside a model used as a layer are quantised too. Static mode needs calibration data:
@@ -128,7 +131,7 @@ impl Model {
         quantize_layers(self.layers_mut(), mode)
     }
 
-    /// Static int8 quantisation, in place: dense and LSTM layers as [`QuantMode::Dynamic`],
+    /// Static int8 quantisation, in place: dense, recurrent and attention layers as [`QuantMode::Dynamic`],
     /// and each 2-d convolution with int8 weights and its input range calibrated on
     /// `batches` (each `[n, ..input]`, run through the model first, as PyTorch's observers
     /// see them). Returns the quantised layers' names.
@@ -184,7 +187,7 @@ pub(crate) fn check_finite(name: &str, w: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// [`Model::quantize`] of `slots`, in place: dense and LSTM layers replaced, models inside
+/// [`Model::quantize`] of `slots`, in place: dense and recurrent layers replaced, models inside
 /// quantised in turn (`outer.inner` in the names returned).
 pub(crate) fn quantize_layers(
     slots: &mut [Box<dyn Layer>],
@@ -195,7 +198,11 @@ pub(crate) fn quantize_layers(
         let cfg = slot.config();
         let name = slot.name().to_string();
         let conv = mode == QuantMode::Static && matches!(cfg, LayerConfig::Conv2d(_));
-        if !conv && !matches!(cfg, LayerConfig::Dense(_) | LayerConfig::Lstm(_)) {
+        let recurrent = matches!(
+            cfg,
+            LayerConfig::Lstm(_) | LayerConfig::Gru(_) | LayerConfig::SimpleRnn(_)
+        );
+        if !conv && !recurrent && !matches!(cfg, LayerConfig::Dense(_)) {
             let inner = slot.quantize_inside(mode)?;
             done.extend(inner.into_iter().map(|n| format!("{name}.{n}")));
             continue;
@@ -223,7 +230,24 @@ pub(crate) fn quantize_layers(
                 let float = std::mem::replace(slot, Box::new(crate::layers::Flatten::new()));
                 Box::new(QuantizedConv2d::calibrating(float, c))
             }
-            LayerConfig::Lstm(c) => Box::new(QuantizedLstm::quantize(&name, c, &params)?),
+            LayerConfig::Lstm(c) => Box::new(QuantizedRecurrent::quantize(
+                &name,
+                c,
+                RnnCell::Lstm,
+                &params,
+            )?),
+            LayerConfig::Gru(c) => Box::new(QuantizedRecurrent::quantize(
+                &name,
+                c,
+                RnnCell::Gru,
+                &params,
+            )?),
+            LayerConfig::SimpleRnn(c) => Box::new(QuantizedRecurrent::quantize(
+                &name,
+                c,
+                RnnCell::RnnTanh,
+                &params,
+            )?),
             LayerConfig::Dense(c) => {
                 let kernel = find("kernel").ok_or_else(|| {
                     Error::config(

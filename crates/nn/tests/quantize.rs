@@ -3,7 +3,7 @@
 
 use nabla_core::{Rng, Tensor};
 use nabla_nn::saving::{encode_mixed, NamedTensor, MODEL_KEY};
-use nabla_nn::{Activation, Dense, Flatten, Model, QuantMode, Sequential};
+use nabla_nn::{Activation, Dense, Flatten, LayerConfig, Model, QuantMode, Sequential};
 use std::collections::HashMap;
 
 fn model() -> Model {
@@ -125,35 +125,54 @@ fn a_kernel_with_nan_is_not_quantised() {
 }
 
 #[test]
-fn a_quantised_lstm_stack_follows_the_float_one_and_round_trips() {
-    use nabla_nn::Lstm;
-    for (bidirectional, sequences) in [(false, false), (true, true)] {
-        let mut m = Sequential::new([6, 5])
-            .add(
-                Lstm::new(9)
-                    .num_layers(2)
-                    .bidirectional(bidirectional)
-                    .return_sequences(sequences),
-            )
-            .add(Dense::new(3))
-            .build(5)
-            .unwrap();
-        let mut rng = Rng::new(8);
-        let x = Tensor::from_vec((0..33 * 30).map(|_| rng.normal()).collect(), &[33, 6, 5]);
-        let want = m.forward_eval(&x);
-        assert_eq!(m.quantize(QuantMode::Dynamic).unwrap(), ["lstm", "dense"]);
-        let got = m.forward_eval(&x);
-        assert_eq!(got.shape(), want.shape());
-        let err = max_err(&got, &want);
-        assert!(err < 0.03, "largest error {err}");
-        let names: Vec<String> = m.named_int8_params().into_iter().map(|(n, _)| n).collect();
-        assert!(
-            names.contains(&"lstm.weight_hh_l1".to_string()),
-            "{names:?}"
-        );
-        let back = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
-        let again = back.forward_eval(&x);
-        assert!(same_bits(&got, &again));
+fn quantised_lstm_gru_and_rnn_stacks_follow_the_float_ones_and_round_trip() {
+    use nabla_nn::layers::{Gru, Lstm, SimpleRnn};
+    type Make = fn() -> Box<dyn nabla_nn::Layer>;
+    let stacks: [(&str, Make); 4] = [
+        ("lstm", || Box::new(Lstm::new(9))),
+        ("gru", || Box::new(Gru::new(9))),
+        ("simple_rnn", || Box::new(SimpleRnn::new(9))),
+        ("simple_rnn", || {
+            Box::new(SimpleRnn::new(9).activation(Activation::Relu))
+        }),
+    ];
+    for (kind, make) in stacks {
+        for (bidirectional, sequences) in [(false, false), (true, true)] {
+            let mut cfg = make().config();
+            if let LayerConfig::Lstm(c) | LayerConfig::Gru(c) | LayerConfig::SimpleRnn(c) = &mut cfg
+            {
+                (c.num_layers, c.bidirectional, c.return_sequences) = (2, bidirectional, sequences);
+            }
+            let mut m = Sequential::new([6, 5])
+                .add_boxed(cfg.into_layer())
+                .add(Dense::new(3))
+                .build(5)
+                .unwrap();
+            let mut rng = Rng::new(8);
+            let x = Tensor::from_vec((0..33 * 30).map(|_| rng.normal()).collect(), &[33, 6, 5]);
+            let want = m.forward_eval(&x);
+            assert_eq!(m.quantize(QuantMode::Dynamic).unwrap(), [kind, "dense"]);
+            let got = m.forward_eval(&x);
+            assert_eq!(got.shape(), want.shape());
+            let scale = max_err(&want, &Tensor::zeros(want.shape())).max(1.0);
+            let err = max_err(&got, &want);
+            assert!(
+                err < 0.03 * scale,
+                "{kind}: largest error {err}, outputs up to {scale}"
+            );
+            let names: Vec<String> = m.named_int8_params().into_iter().map(|(n, _)| n).collect();
+            let hh = format!("{kind}.weight_hh_l1");
+            assert!(names.contains(&hh), "{names:?}");
+            assert!(
+                m.summary().contains(&format!("(quantized_{kind}, int8)")),
+                "{}",
+                m.summary()
+            );
+            let back = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
+            assert_eq!(back.config(), m.config());
+            let again = back.forward_eval(&x);
+            assert!(same_bits(&got, &again), "{kind}");
+        }
     }
 }
 

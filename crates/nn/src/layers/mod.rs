@@ -19,7 +19,7 @@ mod pool2d;
 mod positional;
 pub(crate) mod quantized_conv2d;
 mod quantized_dense;
-mod quantized_lstm;
+mod quantized_recurrent;
 mod recurrent;
 mod reshape;
 mod sequence_pool;
@@ -56,7 +56,7 @@ pub use pool2d::{AvgPool2d, MaxPool2d, Pool2d, Pool2dConfig, PoolKind};
 pub use positional::{PositionKind, PositionalConfig, PositionalEmbedding};
 pub use quantized_conv2d::{QuantizedConv2d, QuantizedConv2dConfig};
 pub use quantized_dense::{QuantizedDense, QuantizedDenseConfig};
-pub use quantized_lstm::{QuantizedLstm, QuantizedLstmConfig};
+pub use quantized_recurrent::{QuantizedRecurrent, QuantizedRecurrentConfig};
 pub use recurrent::{
     CellKind, Gru, GruCell, Lstm, LstmCell, Recurrent, RecurrentConfig, RnnState, SimpleRnn,
     SimpleRnnCell,

@@ -1,30 +1,33 @@
-//! `QuantizedLstm`: an [`super::Lstm`] stack after dynamic int8 quantisation (PyTorch's
-//! `quantize_dynamic` of `nn.LSTM`): `W_ih` and `W_hh` of every layer and direction held as
-//! 8-bit integers with one scale per gate row, each step's input and state quantised per row
-//! as the layer runs (`nabla_core::backend::int8::lstm`). Weight names are the float layer's
-//! (`weight_ih_l0 [4·units, in]` as I8), with `weight_ih_l0_scale [4·units]` beside each.
+//! `QuantizedRecurrent`: an [`super::Lstm`], [`super::Gru`] or [`super::SimpleRnn`] stack
+//! after dynamic int8 quantisation (PyTorch's `quantize_dynamic` of `nn.LSTM`, `nn.GRU`):
+//! `W_ih` and `W_hh` of every layer and direction held as 8-bit integers with one scale per
+//! gate row, each step's input and state quantised per row as the layer runs
+//! (`nabla_core::backend::int8::recurrent`). Weight names are the float layer's
+//! (`weight_ih_l0 [G·units, in]` as I8), with `weight_ih_l0_scale [G·units]` beside each.
+//! Its config's type is `quantized_lstm`, `quantized_gru` or `quantized_simple_rnn`.
 //!
 //! # Shapes
-//! As [`super::Lstm`]: `[batch, time, features]` in; `[batch, D·units]` out, or
+//! As the float layer: `[batch, time, features]` in; `[batch, D·units]` out, or
 //! `[batch, time, D·units]` with `return_sequences`.
 //!
 //! Inference only: it has no gradient, and nothing it holds is trained.
 
 use super::default_true;
 use super::recurrent::{run_stack, RecurrentConfig};
+use crate::activations::Activation;
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Int8Param, Layer, Param};
-use nabla_core::backend::int8::{self, Int8Path, LstmInt8, PackedInt8, RnnGeom, MAX_INPUTS};
+use nabla_core::backend::int8::{self, Int8Path, PackedInt8, RnnGeom, RnnInt8, MAX_INPUTS};
 use nabla_core::RnnCell as Cell;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-/// The config of [`QuantizedLstm`].
+/// The config of [`QuantizedRecurrent`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct QuantizedLstmConfig {
+pub struct QuantizedRecurrentConfig {
     /// Hidden units per layer and direction.
     pub units: usize,
     /// Stacked layers (default 1).
@@ -39,13 +42,24 @@ pub struct QuantizedLstmConfig {
     /// Whether the layers have biases (default true).
     #[serde(default = "default_true")]
     pub use_bias: bool,
-    /// Layer name (default: `quantized_lstm`).
+    /// A simple RNN's activation: tanh (default) or relu.
+    #[serde(default = "tanh", skip_serializing_if = "is_tanh")]
+    pub activation: Activation,
+    /// Layer name (default: `quantized_lstm`, `quantized_gru`, `quantized_simple_rnn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 fn one() -> usize {
     1
+}
+
+fn tanh() -> Activation {
+    Activation::Tanh
+}
+
+fn is_tanh(a: &Activation) -> bool {
+    *a == Activation::Tanh
 }
 
 /// One layer and direction: the two int8 matrices, their scales, the biases.
@@ -56,35 +70,55 @@ struct Direction {
     floats: Vec<Param>,
 }
 
-/// An LSTM stack with int8 weights.
-pub struct QuantizedLstm {
-    cfg: QuantizedLstmConfig,
+/// A recurrent stack with int8 weights.
+pub struct QuantizedRecurrent {
+    cfg: QuantizedRecurrentConfig,
+    cell: Cell,
     dirs: Vec<Direction>,
     /// The weights packed for the kernels, made at the first pass after any change.
-    packed: OnceLock<Vec<LstmInt8>>,
+    packed: OnceLock<Vec<RnnInt8>>,
 }
 
-impl QuantizedLstm {
-    /// A layer from its config (unbuilt).
-    pub fn from_config(cfg: QuantizedLstmConfig) -> QuantizedLstm {
-        QuantizedLstm {
+impl QuantizedRecurrent {
+    /// A layer of `cell`s (`Lstm`, `Gru`, or a simple RNN, whose activation the config
+    /// gives) from its config (unbuilt).
+    pub fn from_config(cfg: QuantizedRecurrentConfig, cell: Cell) -> QuantizedRecurrent {
+        let cell = match (cell, cfg.activation) {
+            (Cell::RnnTanh | Cell::RnnRelu, Activation::Relu) => Cell::RnnRelu,
+            (Cell::RnnTanh | Cell::RnnRelu, _) => Cell::RnnTanh,
+            (other, _) => other,
+        };
+        QuantizedRecurrent {
             cfg,
+            cell,
             dirs: Vec::new(),
             packed: OnceLock::new(),
         }
     }
 
-    /// Quantises a float LSTM stack named `name` with config `cfg` and its weights in the
-    /// float layer's order (per layer and direction: w_ih, w_hh, then b_ih, b_hh).
-    pub fn quantize(name: &str, cfg: &RecurrentConfig, params: &[&Param]) -> Result<QuantizedLstm> {
-        let mut layer = QuantizedLstm::from_config(QuantizedLstmConfig {
+    /// Quantises a float stack of `cell`s named `name` with config `cfg` and its weights in
+    /// the float layer's order (per layer and direction: w_ih, w_hh, then b_ih, b_hh).
+    pub fn quantize(
+        name: &str,
+        cfg: &RecurrentConfig,
+        cell: Cell,
+        params: &[&Param],
+    ) -> Result<QuantizedRecurrent> {
+        let simple = matches!(cell, Cell::RnnTanh | Cell::RnnRelu);
+        let qcfg = QuantizedRecurrentConfig {
             units: cfg.units,
             num_layers: cfg.num_layers,
             return_sequences: cfg.return_sequences,
             bidirectional: cfg.bidirectional,
             use_bias: cfg.use_bias,
+            activation: if simple {
+                cfg.activation
+            } else {
+                Activation::Tanh
+            },
             name: Some(name.to_string()),
-        });
+        };
+        let mut layer = QuantizedRecurrent::from_config(qcfg, cell);
         let per = if cfg.use_bias { 4 } else { 2 };
         for p in params.chunks(per) {
             let int8 = |w: &Param| -> Result<(Int8Param, Param)> {
@@ -114,21 +148,31 @@ impl QuantizedLstm {
         }
     }
 
-    fn pack(&self) -> Vec<LstmInt8> {
+    fn pack(&self) -> Vec<RnnInt8> {
+        let gru = self.cell == Cell::Gru;
         self.dirs
             .iter()
             .map(|d| {
                 let f = |i: usize| d.floats[i].value.data();
                 let (n, h) = (d.w_ih.shape[0], d.w_hh.shape[1]);
-                let bias = self.cfg.use_bias.then(|| {
-                    f(2).iter()
-                        .zip(f(3))
-                        .map(|(a, b)| a + b)
-                        .collect::<Vec<_>>()
-                });
-                LstmInt8 {
-                    ih: PackedInt8::new(&d.w_ih.values, f(0), bias.as_deref(), n, d.w_ih.shape[1]),
-                    hh: PackedInt8::new(&d.w_hh.values, f(1), None, n, h),
+                // the GRU keeps b_hh on the recurrent side (its reset gate scales it)
+                let (ih_bias, hh_bias) = match (self.cfg.use_bias, gru) {
+                    (false, _) => (None, None),
+                    (true, true) => (Some(f(2).to_vec()), Some(f(3))),
+                    (true, false) => (
+                        Some(f(2).iter().zip(f(3)).map(|(a, b)| a + b).collect()),
+                        None,
+                    ),
+                };
+                RnnInt8 {
+                    ih: PackedInt8::new(
+                        &d.w_ih.values,
+                        f(0),
+                        ih_bias.as_deref(),
+                        n,
+                        d.w_ih.shape[1],
+                    ),
+                    hh: PackedInt8::new(&d.w_hh.values, f(1), hh_bias, n, h),
                 }
             })
             .collect()
@@ -153,9 +197,14 @@ fn check_inputs(name: &str, k: usize) -> Result<()> {
     Ok(())
 }
 
-impl Layer for QuantizedLstm {
+impl Layer for QuantizedRecurrent {
     fn name(&self) -> &str {
-        self.cfg.name.as_deref().unwrap_or("quantized_lstm")
+        let default = match self.cell {
+            Cell::Lstm => "quantized_lstm",
+            Cell::Gru => "quantized_gru",
+            Cell::RnnTanh | Cell::RnnRelu => "quantized_simple_rnn",
+        };
+        self.cfg.name.as_deref().unwrap_or(default)
     }
 
     fn set_name(&mut self, name: String) {
@@ -163,7 +212,12 @@ impl Layer for QuantizedLstm {
     }
 
     fn config(&self) -> LayerConfig {
-        LayerConfig::QuantizedLstm(self.cfg.clone())
+        let c = self.cfg.clone();
+        match self.cell {
+            Cell::Lstm => LayerConfig::QuantizedLstm(c),
+            Cell::Gru => LayerConfig::QuantizedGru(c),
+            Cell::RnnTanh | Cell::RnnRelu => LayerConfig::QuantizedSimpleRnn(c),
+        }
     }
 
     fn build(&mut self, input: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
@@ -185,7 +239,8 @@ impl Layer for QuantizedLstm {
         let (h, dirs) = (c.units, self.directions());
         let name = self.name().to_string();
         check_inputs(&name, features.max(dirs * h))?;
-        let gh = crate::budget::checked_mul(|| format!("units of layer '{name}'"), 4, h)?;
+        let gates = self.cell.gates();
+        let gh = crate::budget::checked_mul(|| format!("units of layer '{name}'"), gates, h)?;
         crate::budget::checked_weight(
             || format!("weights of layer '{name}'"),
             &[gh, features.max(dirs * h)],
@@ -233,19 +288,19 @@ impl Layer for QuantizedLstm {
 
     fn forward(&self, x: &Tensor, _ctx: &mut Ctx) -> Tensor {
         let packed = self.packed.get_or_init(|| self.pack());
-        let h = self.cfg.units;
+        let (h, cell) = (self.cfg.units, self.cell);
         let pass = |k: usize, x: &Tensor, reverse: bool| {
             let s = x.shape();
             let g = RnnGeom {
-                cell: Cell::Lstm,
+                cell,
                 batch: s[0],
                 time: s[1],
                 input: s[2],
                 hidden: h,
                 reverse,
             };
-            let y = int8::lstm(&g, x.data(), &packed[k], None, None, Int8Path::best());
-            Tensor::from_vec(y, &[s[0], s[1], 2 * h])
+            let y = int8::recurrent(&g, x.data(), &packed[k], None, None, Int8Path::best());
+            Tensor::from_vec(y, &[s[0], s[1], cell.states() * h])
         };
         let cfg = RecurrentConfig {
             units: h,
@@ -254,7 +309,7 @@ impl Layer for QuantizedLstm {
             bidirectional: self.cfg.bidirectional,
             ..super::with_defaults(serde_json::json!({ "units": h }))
         };
-        run_stack(&cfg, true, x, |x| x, pass).0
+        run_stack(&cfg, cell == Cell::Lstm, x, |x| x, pass).0
     }
 
     fn params(&self) -> Vec<&Param> {
