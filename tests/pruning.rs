@@ -262,3 +262,64 @@ fn strip_follows_dense_units_through_flatten_and_keeps_what_reaches_the_output()
     let err = max_diff(&m.predict(&x).unwrap(), &small.predict(&x).unwrap());
     assert!(err < 1e-5, "{err}");
 }
+
+/// Structured pruning of recurrent stacks: whole hidden units (their gate rows in every
+/// matrix and bias) become zero, stay zero through training, and `strip_pruned` removes
+/// them, the next stacked layer's and the dense layer's inputs with them; the smaller model
+/// computes what the pruned one did.
+#[test]
+fn channel_pruning_removes_whole_units_of_lstm_and_gru_stacks() {
+    use nabla::nn::layers::{Gru, Lstm};
+    for (kind, bidirectional) in [("lstm", true), ("gru", false)] {
+        let rnn: Box<dyn nabla::nn::Layer> = match kind {
+            "lstm" => Box::new(Lstm::new(12).num_layers(2).bidirectional(bidirectional)),
+            _ => Box::new(Gru::new(12).num_layers(2)),
+        };
+        let mut m = Sequential::new([28, 28])
+            .add_boxed(rnn)
+            .add(Dense::new(10).activation(Activation::Softmax))
+            .build(3)
+            .unwrap();
+        m.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[])
+            .unwrap();
+        let mut cfg = PruneConfig::constant(0.5, 0);
+        cfg.structure = nabla::nn::PruneStructure::Channels;
+        m.add_gradient_hook(Pruning::new(cfg, &m).unwrap()).unwrap();
+        let d = data().slice(0..256);
+        m.fit(&d, Fit::new().epochs(2).batch_size(32).verbose(0))
+            .unwrap();
+        let w: std::collections::HashMap<String, Vec<f32>> = weights(&m).into_iter().collect();
+        // 6 of 12 units per layer and direction: all their gate rows zero
+        let gates = if kind == "lstm" { 4 } else { 3 };
+        let zero_units = |key: &str| -> usize {
+            let v = &w[key];
+            let cols = v.len() / (gates * 12);
+            (0..12)
+                .filter(|&j| {
+                    (0..gates).all(|g| v[(g * 12 + j) * cols..][..cols].iter().all(|&x| x == 0.0))
+                })
+                .count()
+        };
+        for l in ["l0", "l1"] {
+            assert_eq!(
+                zero_units(&format!("{kind}.weight_ih_{l}")),
+                6,
+                "{kind} {l}"
+            );
+        }
+        let (small, removed) = m.strip_pruned().unwrap();
+        assert_eq!(removed.len(), 1, "{removed:?}");
+        assert_eq!((removed[0].before, removed[0].after), (12, 6));
+        let x = d.batch(&(0..40).collect::<Vec<_>>()).0;
+        let (a, b) = (m.forward_eval(&x), small.forward_eval(&x));
+        assert!(max_diff(&a, &b) < 1e-5, "{kind}: {}", max_diff(&a, &b));
+        let dirs = if bidirectional { 2 } else { 1 };
+        let ws: std::collections::HashMap<String, Vec<f32>> = weights(&small).into_iter().collect();
+        assert_eq!(ws[&format!("{kind}.weight_hh_l1")].len(), gates * 6 * 6);
+        assert_eq!(
+            ws[&format!("{kind}.weight_ih_l1")].len(),
+            gates * 6 * dirs * 6
+        );
+        assert_eq!(ws["dense.kernel"].len(), dirs * 6 * 10);
+    }
+}

@@ -43,9 +43,9 @@ pub enum PruneStructure {
     /// Single weights (the file shrinks in the sparse form; the products stay dense).
     #[default]
     Unstructured,
-    /// Whole units of dense layers and filters of convolutions, smallest L2 norm first
-    /// (PyTorch's `ln_structured`, n = 2): [`crate::Model::strip_pruned`] then removes them
-    /// and the next layer's matching inputs, giving a smaller, faster model.
+    /// Whole units of dense and recurrent layers and filters of convolutions, smallest L2
+    /// norm first (PyTorch's `ln_structured`, n = 2): [`crate::Model::strip_pruned`] then
+    /// removes them and the next layer's matching inputs, giving a smaller, faster model.
     Channels,
 }
 
@@ -388,7 +388,13 @@ impl GradientHook for Pruning {
                 let masks = self.weight_masks(params, &chosen, sparsity);
                 (chosen, masks)
             }
-            PruneStructure::Channels => unit_masks(params, &chosen, sparsity),
+            PruneStructure::Channels => {
+                let (mut which, mut masks) = unit_masks(params, &chosen, sparsity);
+                let (w, m) = self.recurrent_masks(params, sparsity);
+                which.extend(w);
+                masks.extend(m);
+                (which, masks)
+            }
         };
         for (m, i) in masks.iter().zip(chosen) {
             let n = m.len();
@@ -407,6 +413,67 @@ impl GradientHook for Pruning {
                 }
             }
         }
+    }
+}
+
+impl Pruning {
+    /// Structured masks of recurrent layers (LSTM, GRU, simple RNN): per layer and
+    /// direction, the hidden units whose gate rows in `weight_ih`, `weight_hh`, `bias_ih`
+    /// and `bias_hh` are all zero and (at a pruning step) those of smallest L2 norm over all
+    /// four. A unit with zero rows outputs exactly 0 at every step (from zero states), so
+    /// `strip_pruned` can remove it with the inputs that read it.
+    fn recurrent_masks(
+        &self,
+        params: &[(String, &mut Param)],
+        sparsity: Option<f32>,
+    ) -> (Vec<usize>, Vec<Vec<bool>>) {
+        let (mut which, mut masks) = (Vec::new(), Vec::new());
+        let find = |n: &str| params.iter().position(|(name, _)| name == n);
+        for (hh, (name, p)) in params.iter().enumerate() {
+            let Some((layer, rest)) = name.rsplit_once('.') else {
+                continue;
+            };
+            let Some(suffix) = rest.strip_prefix("weight_hh_") else {
+                continue;
+            };
+            let chosen = self.cfg.layers.is_empty() || self.cfg.layers.iter().any(|l| l == layer);
+            if !p.trainable || !chosen || self.outputs.iter().any(|o| o == layer) {
+                continue;
+            }
+            let group: Vec<usize> = ["weight_ih_", "weight_hh_", "bias_ih_", "bias_hh_"]
+                .iter()
+                .filter_map(|w| find(&format!("{layer}.{w}{suffix}")))
+                .collect();
+            let h = p.value.shape().get(1).copied().unwrap_or(0);
+            if h == 0 || group.len() < 2 || group[1] != hh {
+                continue;
+            }
+            // row r of every member belongs to unit r % h
+            let mut norm = vec![0f64; h];
+            for &i in &group {
+                let v = &params[i].1.value;
+                let cols = v.numel() / v.shape()[0].max(1);
+                for (j, &w) in v.data().iter().enumerate() {
+                    norm[(j / cols) % h] += (w as f64) * (w as f64);
+                }
+            }
+            let mut pruned: Vec<bool> = norm.iter().map(|&n| n == 0.0).collect();
+            if let Some(s) = sparsity {
+                let ranked: Vec<(f32, usize)> = norm.iter().map(|&n| n as f32).zip(0..).collect();
+                if let Some(cut) = kth(&ranked, count(h, s)) {
+                    for (pu, r) in pruned.iter_mut().zip(&ranked) {
+                        *pu |= *r <= cut;
+                    }
+                }
+            }
+            for &i in &group {
+                let v = &params[i].1.value;
+                let cols = v.numel() / v.shape()[0].max(1);
+                masks.push((0..v.numel()).map(|j| pruned[(j / cols) % h]).collect());
+                which.push(i);
+            }
+        }
+        (which, masks)
     }
 }
 

@@ -11,6 +11,8 @@
 use crate::activations::Activation;
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
+use crate::layer::Layer;
+use crate::layers::RecurrentConfig;
 use crate::model::Model;
 use crate::pruning::{unit_at, units_of};
 use nabla_core::Tensor;
@@ -98,6 +100,107 @@ fn pass_through(cfg: &LayerConfig, inp: &[usize], kept: Kept) -> std::result::Re
     }
 }
 
+/// A recurrent stack's new weights (by file name), what it lost, its kept output features.
+type StrippedStack = (Vec<(String, Vec<f32>)>, Option<Stripped>, Kept);
+
+/// A recurrent stack without its zero units (see the module doc), reading the kept features
+/// `kept` of `inp`: its new weights, what it lost, and its kept output features.
+fn strip_recurrent(
+    name: &str,
+    c: &mut RecurrentConfig,
+    layer: &dyn Layer,
+    inp: &[usize],
+    kept: Kept,
+    keep_all: bool,
+) -> std::result::Result<StrippedStack, String> {
+    if kept.as_ref().is_some_and(|(_, a)| *a != Axis::Last) {
+        return Err("a recurrent layer reading another axis than the pruned units'".into());
+    }
+    let params = layer.params();
+    let get = |w: &str| params.iter().find(|p| p.name == w).map(|p| &p.value);
+    let (h, dirs) = (c.units, if c.bidirectional { 2 } else { 1 });
+    let suffix = |l: usize, d: usize| format!("l{l}{}", if d == 1 { "_reverse" } else { "" });
+    let members = ["weight_ih_", "weight_hh_", "bias_ih_", "bias_hh_"];
+    // the units with a non-zero weight, per layer and direction (row r is unit r % h)
+    let mut live = Vec::new();
+    for l in 0..c.num_layers {
+        for d in 0..dirs {
+            let mut on = vec![keep_all; h];
+            for w in members {
+                if let Some(v) = get(&format!("{w}{}", suffix(l, d))) {
+                    let cols = v.numel() / v.shape()[0].max(1);
+                    for (j, &x) in v.data().iter().enumerate() {
+                        on[(j / cols) % h] |= x != 0.0;
+                    }
+                }
+            }
+            live.push(on);
+        }
+    }
+    let count = |on: &Vec<bool>| on.iter().filter(|&&b| b).count();
+    let keep = live.iter().map(count).max().unwrap_or(h).max(1);
+    let units: Vec<Vec<usize>> = live
+        .iter()
+        .map(|on| {
+            let mut k: Vec<usize> = (0..h).filter(|&j| on[j]).collect();
+            let extra: Vec<usize> = (0..h).filter(|&j| !on[j]).take(keep - k.len()).collect();
+            k.extend(extra);
+            k.sort_unstable();
+            k
+        })
+        .collect();
+    let n_in = inp.last().copied().unwrap_or(0);
+    let inputs: Vec<usize> = kept.map_or_else(|| (0..n_in).collect(), |(k, _)| k);
+    if inputs.iter().any(|&r| r >= n_in) {
+        return Err("inputs that do not line up with the pruned units".into());
+    }
+    // the features of a layer's output: each direction's kept units, side by side
+    let features = |l: usize| -> Vec<usize> {
+        (0..dirs)
+            .flat_map(|d| units[l * dirs + d].iter().map(move |&j| d * h + j))
+            .collect()
+    };
+    let mut weights = Vec::new();
+    for l in 0..c.num_layers {
+        let cols_in = if l == 0 {
+            inputs.clone()
+        } else {
+            features(l - 1)
+        };
+        for d in 0..dirs {
+            let ku = &units[l * dirs + d];
+            for w in members {
+                let key = format!("{w}{}", suffix(l, d));
+                let Some(v) = get(&key) else { continue };
+                let (n, k) = (v.shape()[0], v.numel() / v.shape()[0].max(1));
+                let rows: Vec<usize> = (0..n / h)
+                    .flat_map(|g| ku.iter().map(move |&j| g * h + j))
+                    .collect();
+                let cols: Vec<usize> = match w {
+                    "weight_ih_" => cols_in.clone(),
+                    "weight_hh_" => ku.clone(),
+                    _ => vec![0],
+                };
+                let data = v.data();
+                let picked = rows
+                    .iter()
+                    .flat_map(|&r| cols.iter().map(move |&cc| data[r * k + cc]))
+                    .collect();
+                weights.push((format!("{name}.{key}"), picked));
+            }
+        }
+    }
+    c.units = keep;
+    let changed = keep < h;
+    let stripped = changed.then(|| Stripped {
+        layer: name.to_string(),
+        before: h,
+        after: keep,
+    });
+    let out = changed.then(|| (features(c.num_layers - 1), Axis::Last));
+    Ok((weights, stripped, out))
+}
+
 impl Model {
     /// The model without its pruned units and filters (see the module doc), and what was
     /// removed from each layer. Weights are copied; `self` is unchanged.
@@ -130,6 +233,18 @@ impl Model {
                     why,
                 )
             };
+            if let LayerConfig::Lstm(c) | LayerConfig::Gru(c) | LayerConfig::SimpleRnn(c) =
+                &mut node.layer
+            {
+                let keep_all = protected.contains(&name);
+                let (w, stripped, out) =
+                    strip_recurrent(&name, c, layer.as_ref(), &inp, kept.take(), keep_all)
+                        .map_err(blocked)?;
+                weights.extend(w);
+                report.extend(stripped);
+                kept = out;
+                continue;
+            }
             let (act, units_field, axis) = match &mut node.layer {
                 LayerConfig::Dense(d) => (d.activation, &mut d.units, Axis::Last),
                 LayerConfig::Conv2d(c) if c.groups == 1 => {
