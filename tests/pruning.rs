@@ -323,3 +323,61 @@ fn channel_pruning_removes_whole_units_of_lstm_and_gru_stacks() {
         assert_eq!(ws["dense.kernel"].len(), dirs * 6 * 10);
     }
 }
+
+/// Structured pruning of attention heads, in a transformer block and in an attention layer:
+/// half the heads become zero (their query, key and value columns and output rows), and
+/// `strip_pruned` removes them without changing what the model computes.
+#[test]
+fn channel_pruning_removes_whole_attention_heads() {
+    use nabla::nn::layers::{MultiHeadAttention, TransformerBlock};
+    let mut m = Sequential::new([7, 16])
+        .add(TransformerBlock::new(4))
+        .add(MultiHeadAttention::new(4, 4))
+        .add(Flatten::new())
+        .add(Dense::new(3))
+        .build(4)
+        .unwrap();
+    m.compile(Adam::new(1e-3), Loss::MeanSquaredError, &[])
+        .unwrap();
+    let mut cfg = PruneConfig::constant(0.5, 0);
+    cfg.structure = nabla::nn::PruneStructure::Channels;
+    m.add_gradient_hook(Pruning::new(cfg, &m).unwrap()).unwrap();
+    let mut rng = Rng::new(2);
+    let x: Vec<f32> = (0..32 * 7 * 16).map(|_| rng.normal()).collect();
+    let y: Vec<f32> = (0..32 * 3).map(|_| rng.normal()).collect();
+    let d = Dataset::new(x, &[7, 16], y, &[3]).unwrap();
+    m.fit(&d, Fit::new().epochs(2).batch_size(8).verbose(0))
+        .unwrap();
+    let w: std::collections::HashMap<String, Vec<f32>> = weights(&m).into_iter().collect();
+    for prefix in ["transformer_block.attn/", "multi_head_attention."] {
+        let v = &w[&format!("{prefix}value/kernel")];
+        let dead = (0..4)
+            .filter(|h| {
+                v.chunks(16)
+                    .all(|row| row[h * 4..(h + 1) * 4].iter().all(|&x| x == 0.0))
+            })
+            .count();
+        assert_eq!(dead, 2, "{prefix}");
+    }
+    let (small, removed) = m.strip_pruned().unwrap();
+    let got: Vec<(String, usize, usize)> = removed
+        .iter()
+        .map(|r| (r.layer.clone(), r.before, r.after))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("transformer_block".to_string(), 4, 2),
+            ("multi_head_attention".to_string(), 4, 2)
+        ]
+    );
+    let xb = d.batch(&(0..16).collect::<Vec<_>>()).0;
+    let diff = max_diff(&m.forward_eval(&xb), &small.forward_eval(&xb));
+    assert!(diff < 1e-5, "{diff}");
+    let ws: std::collections::HashMap<String, Vec<f32>> = weights(&small).into_iter().collect();
+    assert_eq!(ws["transformer_block.attn/query/kernel"].len(), 16 * 8);
+    assert_eq!(ws["multi_head_attention.output/kernel"].len(), 8 * 16);
+    // the stripped block names its head size: its default (features / heads) would change
+    let saved = Model::from_bytes(&small.to_bytes().unwrap()).unwrap();
+    assert!(max_diff(&small.forward_eval(&xb), &saved.forward_eval(&xb)) == 0.0);
+}

@@ -17,6 +17,7 @@
 //! pruned weight is an exact zero, and an exact zero stays zero until the next pruning step.
 //! The hook thus keeps no state, and a run resumed from a checkpoint continues exactly.
 
+use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::gradient_hook::GradientHook;
 use crate::layer::Param;
@@ -43,9 +44,10 @@ pub enum PruneStructure {
     /// Single weights (the file shrinks in the sparse form; the products stay dense).
     #[default]
     Unstructured,
-    /// Whole units of dense and recurrent layers and filters of convolutions, smallest L2
-    /// norm first (PyTorch's `ln_structured`, n = 2): [`crate::Model::strip_pruned`] then
-    /// removes them and the next layer's matching inputs, giving a smaller, faster model.
+    /// Whole units of dense and recurrent layers, filters of convolutions and heads of
+    /// attention, smallest L2 norm first (PyTorch's `ln_structured`, n = 2):
+    /// [`crate::Model::strip_pruned`] then removes them and the next layer's matching
+    /// inputs, giving a smaller, faster model.
     Channels,
 }
 
@@ -182,15 +184,34 @@ pub struct Pruning {
     /// The layers whose units are the model's outputs (through layers without weights:
     /// activations, dropout), never pruned whole.
     outputs: Vec<String>,
+    /// Each attention's weight-name prefix (`mha.`, `block.attn/`), its layer and its heads.
+    heads: Vec<(String, String, usize)>,
 }
 
 impl Pruning {
     /// The hook for `cfg` (checked) on `model`.
     pub fn new(cfg: PruneConfig, model: &crate::Model) -> Result<Pruning> {
         cfg.validate()?;
+        let heads = model
+            .layers()
+            .iter()
+            .filter_map(|l| {
+                let name = l.name().to_string();
+                match l.config() {
+                    LayerConfig::MultiHeadAttention(c) => {
+                        Some((format!("{name}."), name, c.num_heads))
+                    }
+                    LayerConfig::TransformerBlock(c) => {
+                        Some((format!("{name}.attn/"), name, c.num_heads))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
         Ok(Pruning {
             cfg,
             outputs: output_layers(model),
+            heads,
         })
     }
 
@@ -390,9 +411,13 @@ impl GradientHook for Pruning {
             }
             PruneStructure::Channels => {
                 let (mut which, mut masks) = unit_masks(params, &chosen, sparsity);
-                let (w, m) = self.recurrent_masks(params, sparsity);
-                which.extend(w);
-                masks.extend(m);
+                for (w, m) in [
+                    self.recurrent_masks(params, sparsity),
+                    self.head_masks(params, sparsity),
+                ] {
+                    which.extend(w);
+                    masks.extend(m);
+                }
                 (which, masks)
             }
         };
@@ -470,6 +495,65 @@ impl Pruning {
                 let v = &params[i].1.value;
                 let cols = v.numel() / v.shape()[0].max(1);
                 masks.push((0..v.numel()).map(|j| pruned[(j / cols) % h]).collect());
+                which.push(i);
+            }
+        }
+        (which, masks)
+    }
+}
+
+impl Pruning {
+    /// Structured masks of attention heads: per attention layer, the heads whose query, key
+    /// and value columns (with their biases) and output rows are all zero and (at a pruning
+    /// step) those of smallest L2 norm over all of them. A zeroed head adds exactly 0 to
+    /// the output (its values are 0), so `strip_pruned` can remove it.
+    fn head_masks(
+        &self,
+        params: &[(String, &mut Param)],
+        sparsity: Option<f32>,
+    ) -> (Vec<usize>, Vec<Vec<bool>>) {
+        let (mut which, mut masks) = (Vec::new(), Vec::new());
+        let find = |n: String| params.iter().position(|(name, _)| *name == n);
+        for (prefix, layer, heads) in &self.heads {
+            let chosen = self.cfg.layers.is_empty() || self.cfg.layers.contains(layer);
+            let Some(q) = find(format!("{prefix}query/kernel")) else {
+                continue;
+            };
+            let e = params[q].1.value.shape()[1];
+            if !chosen || !params[q].1.trainable || *heads == 0 || !e.is_multiple_of(*heads) {
+                continue;
+            }
+            let dk = e / heads;
+            // (param, m, div): value j belongs to head (j % m) / div — the columns of Q, K,
+            // V and their biases, the rows of the output projection
+            let mut group: Vec<(usize, usize, usize)> = Vec::new();
+            for w in ["query", "key", "value"] {
+                for part in ["kernel", "bias"] {
+                    group.extend(find(format!("{prefix}{w}/{part}")).map(|i| (i, e, dk)));
+                }
+            }
+            if let Some(i) = find(format!("{prefix}output/kernel")) {
+                let d = params[i].1.value.shape()[1];
+                group.push((i, usize::MAX, d * dk));
+            }
+            let mut norm = vec![0f64; *heads];
+            for &(i, m, div) in &group {
+                for (j, &w) in params[i].1.value.data().iter().enumerate() {
+                    norm[(j % m) / div] += (w as f64) * (w as f64);
+                }
+            }
+            let mut pruned: Vec<bool> = norm.iter().map(|&n| n == 0.0).collect();
+            if let Some(s) = sparsity {
+                let ranked: Vec<(f32, usize)> = norm.iter().map(|&n| n as f32).zip(0..).collect();
+                if let Some(cut) = kth(&ranked, count(*heads, s)) {
+                    for (pu, r) in pruned.iter_mut().zip(&ranked) {
+                        *pu |= *r <= cut;
+                    }
+                }
+            }
+            for &(i, m, div) in &group {
+                let n = params[i].1.value.numel();
+                masks.push((0..n).map(|j| pruned[(j % m) / div]).collect());
                 which.push(i);
             }
         }

@@ -100,8 +100,87 @@ fn pass_through(cfg: &LayerConfig, inp: &[usize], kept: Kept) -> std::result::Re
     }
 }
 
-/// A recurrent stack's new weights (by file name), what it lost, its kept output features.
-type StrippedStack = (Vec<(String, Vec<f32>)>, Option<Stripped>, Kept);
+/// An attention's projections (weights `prefix` + `query/kernel` …) without its zero heads:
+/// the new weights by file name, what it lost, and the head size.
+fn strip_heads(
+    name: &str,
+    prefix: &str,
+    heads: usize,
+    layer: &dyn Layer,
+) -> (NewWeights, Option<Stripped>, usize) {
+    let params = layer.params();
+    let get = |w: &str| {
+        let full = format!("{prefix}{w}");
+        params.iter().find(|p| p.name == full).map(|p| &p.value)
+    };
+    let Some(e) = get("query/kernel").map(|q| q.shape()[1]) else {
+        return (Vec::new(), None, 0);
+    };
+    let dk = e / heads.max(1);
+    // (weight, its values' heads: columns of Q/K/V, rows of the output)
+    let mut members: Vec<(&str, &Tensor, usize)> = Vec::new();
+    for w in ["query/kernel", "key/kernel", "value/kernel"] {
+        members.extend(get(w).map(|t| (w, t, e)));
+    }
+    for w in ["query/bias", "key/bias", "value/bias"] {
+        members.extend(get(w).map(|t| (w, t, t.numel())));
+    }
+    let live: Vec<bool> = (0..heads)
+        .map(|h| {
+            let cols = h * dk..(h + 1) * dk;
+            let qkv = members.iter().any(|(_, t, width)| {
+                t.data()
+                    .chunks(*width)
+                    .any(|row| row[cols.clone()].iter().any(|&v| v != 0.0))
+            });
+            let out = get("output/kernel").is_some_and(|o| {
+                let d = o.shape()[1];
+                o.data()[h * dk * d..(h + 1) * dk * d]
+                    .iter()
+                    .any(|&v| v != 0.0)
+            });
+            qkv || out
+        })
+        .collect();
+    let mut keep: Vec<usize> = (0..heads).filter(|&h| live[h]).collect();
+    if keep.is_empty() {
+        keep.push(0); // an attention keeps one head (all zero) so shapes stay valid
+    }
+    if keep.len() == heads {
+        return (Vec::new(), None, dk);
+    }
+    let mut out = Vec::new();
+    for (w, t, width) in members {
+        let v: Vec<f32> = t
+            .data()
+            .chunks(width)
+            .flat_map(|row| {
+                keep.iter()
+                    .flat_map(move |&h| row[h * dk..(h + 1) * dk].iter().copied())
+            })
+            .collect();
+        out.push((format!("{name}.{prefix}{w}"), v));
+    }
+    if let Some(o) = get("output/kernel") {
+        let d = o.shape()[1];
+        let rows = keep
+            .iter()
+            .flat_map(|&h| o.data()[h * dk * d..(h + 1) * dk * d].iter().copied());
+        out.push((format!("{name}.{prefix}output/kernel"), rows.collect()));
+    }
+    let st = Stripped {
+        layer: name.to_string(),
+        before: heads,
+        after: keep.len(),
+    };
+    (out, Some(st), dk)
+}
+
+/// New weights by file name.
+type NewWeights = Vec<(String, Vec<f32>)>;
+
+/// A recurrent stack's new weights, what it lost, its kept output features.
+type StrippedStack = (NewWeights, Option<Stripped>, Kept);
 
 /// A recurrent stack without its zero units (see the module doc), reading the kept features
 /// `kept` of `inp`: its new weights, what it lost, and its kept output features.
@@ -233,6 +312,33 @@ impl Model {
                     why,
                 )
             };
+            let attention = match &mut node.layer {
+                LayerConfig::MultiHeadAttention(c) => Some(("", &mut c.num_heads, None)),
+                LayerConfig::TransformerBlock(c) => {
+                    Some(("attn/", &mut c.num_heads, Some(&mut c.key_dim)))
+                }
+                _ => None,
+            };
+            if let Some((prefix, heads, key_dim)) = attention {
+                if kept.is_some() {
+                    return Err(blocked(format!(
+                        "attention in '{name}' (it mixes the features)"
+                    )));
+                }
+                for p in layer.params() {
+                    weights.insert(format!("{name}.{}", p.name), p.value.to_vec());
+                }
+                let (w, stripped, dk) = strip_heads(&name, prefix, *heads, layer.as_ref());
+                if let Some(st) = stripped {
+                    *heads = st.after;
+                    if let Some(k) = key_dim {
+                        *k = Some(dk); // its default (features / heads) would change
+                    }
+                    report.push(st);
+                }
+                weights.extend(w);
+                continue;
+            }
             if let LayerConfig::Lstm(c) | LayerConfig::Gru(c) | LayerConfig::SimpleRnn(c) =
                 &mut node.layer
             {
