@@ -97,7 +97,8 @@ impl ConvInt8 {
         if y.is_empty() {
             return y;
         }
-        let per = g.n.div_ceil(num_threads().max(1)).max(1);
+        // a few tasks per thread, so a thread held up elsewhere leaves its share to the others
+        let per = g.n.div_ceil(4 * num_threads().max(1)).max(1);
         y.par_chunks_mut(per * out_sz)
             .enumerate()
             .for_each(|(t, ys)| {
