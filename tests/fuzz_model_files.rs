@@ -46,7 +46,11 @@ fn seeds() -> Vec<Vec<u8>> {
         .unwrap();
     lstm.quantize(QuantMode::Dynamic).unwrap();
     let mut gru = Sequential::new([3, 4])
-        .add(nabla::nn::layers::Gru::new(5).bidirectional(true).return_sequences(true))
+        .add(
+            nabla::nn::layers::Gru::new(5)
+                .bidirectional(true)
+                .return_sequences(true),
+        )
         .add(nabla::nn::layers::TransformerBlock::new(2))
         .add(Dense::new(2))
         .build(2)
