@@ -76,41 +76,6 @@ fn seeds() -> Vec<Vec<u8>> {
     ]
 }
 
-/// One to four mutations of `seed`, half of them inside the JSON header.
-fn mutate(g: &mut Gen, seed: &[u8]) -> Vec<u8> {
-    let mut b = seed.to_vec();
-    let header_end = 8 + u64::from_le_bytes(seed[..8].try_into().unwrap()) as usize;
-    for _ in 0..1 + g.below(4) {
-        if b.is_empty() {
-            break;
-        }
-        let at = if g.below(2) == 0 {
-            8 + g.below(header_end - 8)
-        } else {
-            g.below(b.len())
-        };
-        let at = at.min(b.len() - 1);
-        match g.below(6) {
-            0 => b[at] ^= 1 << g.below(8),
-            1 => b[at] = g.next() as u8,
-            2 => b[at] = [0u8, 0xff, 0x80, 0x7f][g.below(4)],
-            // a digit of the header becomes another: shapes, offsets, sizes, config numbers
-            3 => {
-                if let Some(p) = (at..header_end.min(b.len())).find(|&i| b[i].is_ascii_digit()) {
-                    b[p] = b"0123456789"[g.below(10)];
-                }
-            }
-            4 => b.truncate(at),
-            _ => {
-                let n = g.below(16).min(b.len() - at);
-                let chunk: Vec<u8> = b[at..at + n].to_vec();
-                b.splice(at..at, chunk);
-            }
-        }
-    }
-    b
-}
-
 #[test]
 fn the_model_file_reader_never_panics_on_mutated_files() {
     let cases: usize = std::env::var("NABLA_FUZZ_CASES")
@@ -124,7 +89,10 @@ fn the_model_file_reader_never_panics_on_mutated_files() {
     let mut g = Gen(0x9e37_79b9_7f4a_7c15);
     let (mut ok, mut refused) = (0usize, 0usize);
     for case in 0..cases {
-        let bytes = mutate(&mut g, &seeds[case % seeds.len()]);
+        let seed = &seeds[case % seeds.len()];
+        // half the mutations inside the JSON header
+        let header_end = 8 + u64::from_le_bytes(seed[..8].try_into().unwrap()) as usize;
+        let bytes = common::mutate(&mut g, seed, 8..header_end);
         let read_and_run = || {
             Model::from_bytes(&bytes).map(|m| {
                 let shape: Vec<usize> = [1].iter().chain(m.input_shape()).copied().collect();

@@ -75,3 +75,39 @@ impl Gen {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// One to four mutations of `seed`: a bit flipped, a byte overwritten (random, or 0, 0xff,
+/// 0x80, 0x7f), a digit changed into another (sizes, offsets, numbers), a cut, a run of up
+/// to 16 bytes repeated; half of them inside `focus` (a file's header).
+pub fn mutate(g: &mut Gen, seed: &[u8], focus: std::ops::Range<usize>) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..1 + g.below(4) {
+        if b.is_empty() {
+            break;
+        }
+        let at = if g.below(2) == 0 && !focus.is_empty() {
+            focus.start + g.below(focus.len())
+        } else {
+            g.below(b.len())
+        };
+        let at = at.min(b.len() - 1);
+        match g.below(6) {
+            0 => b[at] ^= 1 << g.below(8),
+            1 => b[at] = g.next() as u8,
+            2 => b[at] = [0u8, 0xff, 0x80, 0x7f][g.below(4)],
+            3 => {
+                let end = focus.end.max(at + 1).min(b.len());
+                if let Some(p) = (at..end).find(|&i| b[i].is_ascii_digit()) {
+                    b[p] = b"0123456789"[g.below(10)];
+                }
+            }
+            4 => b.truncate(at),
+            _ => {
+                let n = g.below(16).min(b.len() - at);
+                let chunk: Vec<u8> = b[at..at + n].to_vec();
+                b.splice(at..at, chunk);
+            }
+        }
+    }
+    b
+}
