@@ -1,5 +1,5 @@
 //! A mutation fuzzer over the data readers (issue 25): valid CSV files (numbers with a text
-//! label, a text column), IDX images and labels, PNG images and UTF-8 text, with bits
+//! label, a text column), IDX images and labels (raw and gzip), PNG images and UTF-8 text, with bits
 //! flipped, bytes overwritten, digits changed, cuts and repeats; each reader must return
 //! data or an error, never panic. CI runs 2,000 cases; `NABLA_FUZZ_CASES=100000 cargo test
 //! --release --test fuzz_data_files` runs a long campaign (a case that panics is written to
@@ -39,6 +39,13 @@ fn idx_seed(magic: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
     b
 }
 
+fn gz(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(raw).unwrap();
+    e.finish().unwrap()
+}
+
 fn readers(dir: &Path) -> Vec<Reader> {
     let png = dir.join("seed.png");
     let pixels: Vec<f32> = (0..7 * 9).map(|i| (i % 11) as f32 / 10.0).collect();
@@ -60,6 +67,7 @@ fn readers(dir: &Path) -> Vec<Reader> {
             seeds: vec![
                 idx_seed(3, &[3, 4, 5], &(0..60).map(|i| (i * 7) as u8).collect::<Vec<_>>()),
                 idx_seed(1, &[3], &[1, 7, 2]),
+                gz(&idx_seed(3, &[2, 3, 3], &[5; 18])),
             ],
             read: |b, _| {
                 let Ok(a) = parse_idx(b) else {

@@ -28,15 +28,15 @@ pub fn read_idx_file(path: impl AsRef<Path>) -> Result<IdxArray> {
     })
 }
 
+/// The most bytes a compressed IDX file may unpack to (4 GiB): its header announces the
+/// size, and a small file must not unpack to terabytes.
+pub const MAX_UNPACKED_BYTES: usize = 1 << 32;
+
 /// Parses IDX bytes (gzip or raw); the error says what was expected and received.
 pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
     let raw;
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("gzip stream is corrupt or truncated ({e})"))?;
-        raw = out;
+        raw = gunzip(bytes)?;
         &raw[..]
     } else {
         bytes
@@ -84,9 +84,62 @@ pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
     })
 }
 
+/// Unpacks a gzip IDX file by what its header announces: the header, then at most the
+/// announced data and one byte more (so a longer stream shows as a size mismatch), never
+/// more than [`MAX_UNPACKED_BYTES`].
+fn gunzip(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let corrupt = |e: std::io::Error| format!("gzip stream is corrupt or truncated ({e})");
+    let mut z = flate2::read::GzDecoder::new(bytes);
+    let mut out = vec![0u8; 4];
+    z.read_exact(&mut out).map_err(corrupt)?;
+    let ndim = out[3] as usize;
+    out.resize(4 + 4 * ndim, 0);
+    z.read_exact(&mut out[4..]).map_err(corrupt)?;
+    let announced = (0..ndim)
+        .map(|i| u32::from_be_bytes(out[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
+        .try_fold(1usize, |a, d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_UNPACKED_BYTES)
+        .ok_or_else(|| {
+            format!(
+                "a gzip IDX file announcing more than {MAX_UNPACKED_BYTES} bytes (4 GiB) of data: unpack it first"
+            )
+        })?;
+    z.take(announced as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(corrupt)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gz(raw: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(raw).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A small gzip file is unpacked only as far as its header announces, and a header
+    /// announcing more than the cap is refused before anything is unpacked.
+    #[test]
+    fn a_gzip_file_unpacks_only_what_its_header_announces() {
+        let mut f = vec![0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9];
+        assert_eq!(parse_idx(&gz(&f)).unwrap().data, [7, 8, 9]);
+        // 1 MB of zeros after a header announcing 3 bytes: read no further than 4
+        f.extend(vec![0u8; 1 << 20]);
+        let e = parse_idx(&gz(&f)).unwrap_err();
+        assert!(e.contains("needs 3 bytes, received 4"), "{e}");
+        // 2^20 · 2^20 · 2^10 bytes announced by a 40-byte file
+        let bomb = [
+            0u8, 0, 8, 3, 0, 16, 0, 0, 0, 16, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0,
+        ];
+        let e = parse_idx(&gz(&bomb)).unwrap_err();
+        assert!(e.contains("4 GiB"), "{e}");
+        let e = parse_idx(&gz(&f)[..30]).unwrap_err();
+        assert!(e.contains("corrupt or truncated"), "{e}");
+    }
 
     #[test]
     fn parses_and_validates() {
