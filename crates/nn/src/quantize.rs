@@ -175,6 +175,28 @@ impl Model {
     }
 }
 
+/// A float weight of a quantised layer (scales, biases, ranges): 1-d, not trained.
+pub(crate) fn frozen(name: &str, values: Vec<f32>) -> crate::layer::Param {
+    let n = values.len();
+    let mut p = crate::layer::Param::new(name, Tensor::from_vec(values, &[n]));
+    p.trainable = false;
+    p
+}
+
+/// Refuses an int8 product over more than `MAX_INPUTS` inputs (`what`: `inputs`, `window
+/// inputs`) in layer `name`: beyond it the i32 sums could overflow.
+pub(crate) fn check_inputs(what: &str, name: &str, n: usize) -> Result<()> {
+    use nabla_core::backend::int8::MAX_INPUTS;
+    if n > MAX_INPUTS {
+        return Err(Error::config(
+            format!("{what} of quantised layer '{name}'"),
+            format!("at most {MAX_INPUTS} (beyond, the int8 sums could overflow)"),
+            n,
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses to quantise the weight `name` holding NaN or infinite values.
 pub(crate) fn check_finite(name: &str, w: &Tensor) -> Result<()> {
     if w.data().iter().any(|v| !v.is_finite()) {
@@ -225,7 +247,7 @@ pub(crate) fn quantize_layers(
         let q: Box<dyn Layer> = match &cfg {
             LayerConfig::Conv2d(c) => {
                 let window = find("kernel").map_or(0, |k| k.numel() / c.filters.max(1));
-                crate::layers::quantized_conv2d::check_inputs(&name, window)?;
+                check_inputs("window inputs", &name, window)?;
                 drop(params);
                 let float = std::mem::replace(slot, Box::new(crate::layers::Flatten::new()));
                 Box::new(QuantizedConv2d::calibrating(float, c))

@@ -28,7 +28,8 @@ use crate::activations::Activation;
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Int8Param, Layer, Param};
-use nabla_core::backend::int8::{ConvInt8, Int8Path, MAX_INPUTS};
+use crate::quantize::{check_inputs, frozen};
+use nabla_core::backend::int8::{ConvInt8, Int8Path};
 use nabla_core::backend::{Conv2dGeom, Epilogue};
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
@@ -228,25 +229,6 @@ impl QuantizedConv2d {
     }
 }
 
-fn frozen(name: &str, values: Vec<f32>) -> Param {
-    let n = values.len();
-    let mut p = Param::new(name, Tensor::from_vec(values, &[n]));
-    p.trainable = false;
-    p
-}
-
-/// Refuses windows of more inputs than the int8 sums hold exactly.
-pub(crate) fn check_inputs(name: &str, window: usize) -> Result<()> {
-    if window > MAX_INPUTS {
-        return Err(Error::config(
-            format!("window inputs of quantised layer '{name}'"),
-            format!("at most {MAX_INPUTS} (beyond, the int8 sums could overflow)"),
-            window,
-        ));
-    }
-    Ok(())
-}
-
 impl Layer for QuantizedConv2d {
     fn name(&self) -> &str {
         self.cfg.name.as_deref().unwrap_or("quantized_conv2d")
@@ -265,6 +247,7 @@ impl Layer for QuantizedConv2d {
         let (_, out) = window(&name, &self.cfg.geometry(), input)?;
         let c = &self.cfg;
         check_inputs(
+            "window inputs",
             &name,
             input[0] / c.groups * c.kernel_size.0 * c.kernel_size.1,
         )?;

@@ -17,9 +17,10 @@
 use super::default_true;
 use crate::activations::Activation;
 use crate::config::LayerConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layer::{Ctx, Int8Param, Layer, Param};
-use nabla_core::backend::int8::{self, Int8Path, PackedInt8, MAX_INPUTS};
+use crate::quantize::{check_inputs, frozen};
+use nabla_core::backend::int8::{self, Int8Path, PackedInt8};
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -72,7 +73,7 @@ impl QuantizedDense {
         bias: Option<&Tensor>,
     ) -> Result<QuantizedDense> {
         let fan_in = kernel.shape()[0];
-        check_inputs(name, fan_in)?;
+        check_inputs("inputs", name, fan_in)?;
         let (q, scale) = crate::quantize::per_channel(kernel.data(), fan_in, units);
         let mut layer = QuantizedDense::from_config(QuantizedDenseConfig {
             units,
@@ -85,8 +86,8 @@ impl QuantizedDense {
             shape: vec![fan_in, units],
             values: q,
         });
-        layer.scale = Some(frozen("kernel_scale", scale, units));
-        layer.bias = bias.map(|b| frozen("bias", b.to_vec(), units));
+        layer.scale = Some(frozen("kernel_scale", scale));
+        layer.bias = bias.map(|b| frozen("bias", b.to_vec()));
         Ok(layer)
     }
 
@@ -109,23 +110,6 @@ impl QuantizedDense {
     }
 }
 
-fn frozen(name: &str, values: Vec<f32>, units: usize) -> Param {
-    let mut p = Param::new(name, Tensor::from_vec(values, &[units]));
-    p.trainable = false;
-    p
-}
-
-fn check_inputs(name: &str, fan_in: usize) -> Result<()> {
-    if fan_in > MAX_INPUTS {
-        return Err(Error::config(
-            format!("inputs of quantised layer '{name}'"),
-            format!("at most {MAX_INPUTS} (beyond, the int8 sums could overflow)"),
-            fan_in,
-        ));
-    }
-    Ok(())
-}
-
 impl Layer for QuantizedDense {
     fn name(&self) -> &str {
         self.cfg.name.as_deref().unwrap_or("quantized_dense")
@@ -142,7 +126,7 @@ impl Layer for QuantizedDense {
     fn build(&mut self, input: &[usize], _rng: &mut Rng) -> Result<Vec<usize>> {
         let units = self.cfg.units;
         let fan_in = super::dense::fan_in(self.name(), units, input)?;
-        check_inputs(self.name(), fan_in)?;
+        check_inputs("inputs", self.name(), fan_in)?;
         let n = crate::budget::checked_weight(
             || format!("kernel of layer '{}'", self.name()),
             &[fan_in, units],
@@ -154,11 +138,8 @@ impl Layer for QuantizedDense {
                 shape: vec![fan_in, units],
                 values: vec![0; n],
             });
-            self.scale = Some(frozen("kernel_scale", vec![1.0; units], units));
-            self.bias = self
-                .cfg
-                .use_bias
-                .then(|| frozen("bias", vec![0.0; units], units));
+            self.scale = Some(frozen("kernel_scale", vec![1.0; units]));
+            self.bias = self.cfg.use_bias.then(|| frozen("bias", vec![0.0; units]));
             self.packed = OnceLock::new();
         }
         let mut out = input.to_vec();

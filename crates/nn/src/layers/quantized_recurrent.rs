@@ -18,7 +18,8 @@ use crate::activations::Activation;
 use crate::config::LayerConfig;
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Int8Param, Layer, Param};
-use nabla_core::backend::int8::{self, Int8Path, PackedInt8, RnnGeom, RnnInt8, MAX_INPUTS};
+use crate::quantize::{check_inputs, frozen};
+use nabla_core::backend::int8::{self, Int8Path, PackedInt8, RnnGeom, RnnInt8};
 use nabla_core::RnnCell as Cell;
 use nabla_core::{Rng, Tensor};
 use serde::{Deserialize, Serialize};
@@ -123,7 +124,7 @@ impl QuantizedRecurrent {
         for p in params.chunks(per) {
             let int8 = |w: &Param| -> Result<(Int8Param, Param)> {
                 let (n, k) = (w.value.shape()[0], w.value.shape()[1]);
-                check_inputs(name, k)?;
+                check_inputs("inputs", name, k)?;
                 let (q, scale) = crate::quantize::per_row(w.value.data(), n, k);
                 let int8 = Int8Param {
                     name: w.name.clone(),
@@ -179,24 +180,6 @@ impl QuantizedRecurrent {
     }
 }
 
-fn frozen(name: &str, values: Vec<f32>) -> Param {
-    let n = values.len();
-    let mut p = Param::new(name, Tensor::from_vec(values, &[n]));
-    p.trainable = false;
-    p
-}
-
-fn check_inputs(name: &str, k: usize) -> Result<()> {
-    if k > MAX_INPUTS {
-        return Err(Error::config(
-            format!("inputs of quantised layer '{name}'"),
-            format!("at most {MAX_INPUTS} (beyond, the int8 sums could overflow)"),
-            k,
-        ));
-    }
-    Ok(())
-}
-
 impl Layer for QuantizedRecurrent {
     fn name(&self) -> &str {
         let default = match self.cell {
@@ -238,7 +221,7 @@ impl Layer for QuantizedRecurrent {
         };
         let (h, dirs) = (c.units, self.directions());
         let name = self.name().to_string();
-        check_inputs(&name, features.max(dirs * h))?;
+        check_inputs("inputs", &name, features.max(dirs * h))?;
         let gates = self.cell.gates();
         let gh = crate::budget::checked_mul(|| format!("units of layer '{name}'"), gates, h)?;
         crate::budget::checked_weight(
