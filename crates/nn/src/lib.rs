@@ -30,6 +30,7 @@ pub mod saving;
 pub mod schedules;
 pub mod sparse_file;
 pub mod strip;
+mod structured_masks;
 pub mod summary;
 pub mod testing;
 pub mod transfer;
