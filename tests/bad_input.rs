@@ -241,6 +241,27 @@ fn token_ids_outside_the_vocabulary_are_errors_not_panics() {
     let y = Embedding::new(5, 4).call(&h);
     let e = err(Functional::new([&x], [&y]).build(0));
     assert_has(&e, &["reads token ids", "layer 'floats' (dense)"]);
+    // so is a model used as a layer whose input reaches an embedding inside (it panicked)
+    let inner = || {
+        Sequential::new([3])
+            .add(Embedding::new(5, 4))
+            .add(Flatten::new())
+            .build(1)
+            .unwrap()
+    };
+    let e = err(Sequential::new([3])
+        .add(Dense::new(3).named("floats"))
+        .add(SubModel::new(inner()))
+        .build(0));
+    assert_has(&e, &["reads token ids", "layer 'floats' (dense)"]);
+    // fed the model's own input, its ids are checked before the pass
+    let model = Sequential::new([3])
+        .add(SubModel::new(inner()))
+        .add(Dense::new(2))
+        .build(0)
+        .unwrap();
+    let ids = Tensor::from_vec(vec![0.0, 8.0, 2.0], &[1, 3]);
+    assert_has(&err(model.predict(&ids)), &["embedding", "[0, 5)", "8"]);
 }
 
 /// A model file is read by what its 8-byte header announces, bounded by the file's real size:

@@ -384,6 +384,29 @@ impl Graph {
         }
     }
 
+    /// Whether input `k` reaches a layer that reads token ids (an embedding), directly or
+    /// through layers that only move its values.
+    pub fn input_reads_ids(&self, k: usize) -> bool {
+        let mut reached: Vec<Source> = vec![Source::Input(k)];
+        let mut at = 0;
+        while at < reached.len() {
+            let from = reached[at];
+            at += 1;
+            for (j, n) in self.nodes.iter().enumerate() {
+                if n.inputs.contains(&from) {
+                    let layer = &self.layers[n.layer];
+                    if layer.takes_ids() {
+                        return true;
+                    }
+                    if layer.passes_values() && n.inputs.len() == 1 {
+                        reached.push(Source::Node(j));
+                    }
+                }
+            }
+        }
+        false
+    }
+
     /// Checks the values of input `k` for the layers that read it directly (token ids of
     /// an embedding) and for its dtype (`int` inputs hold whole numbers).
     pub fn check_input(&self, k: usize, x: &[f32]) -> Result<()> {

@@ -211,4 +211,12 @@ impl Layer for SubModel {
     fn check_input(&self, x: &[f32]) -> Result<()> {
         self.graph().check_input(0, x)
     }
+
+    /// Token ids when its input reaches an embedding inside: the outer model then refuses
+    /// to feed it computed values, as it does for an embedding of its own.
+    fn takes_ids(&self) -> bool {
+        self.graph
+            .as_ref()
+            .is_some_and(|g| g.inputs.len() == 1 && g.input_reads_ids(0))
+    }
 }
