@@ -384,27 +384,32 @@ impl Graph {
         }
     }
 
-    /// Whether input `k` reaches a layer that reads token ids (an embedding), directly or
-    /// through layers that only move its values.
-    pub fn input_reads_ids(&self, k: usize) -> bool {
-        let mut reached: Vec<Source> = vec![Source::Input(k)];
+    /// The layers input `k` reaches, directly or through layers that only move its values
+    /// (reshape, flatten, permute), each once.
+    fn reached_by(&self, k: usize) -> Vec<&dyn Layer> {
+        let (mut reached, mut layers) = (vec![Source::Input(k)], Vec::new());
         let mut at = 0;
         while at < reached.len() {
             let from = reached[at];
             at += 1;
             for (j, n) in self.nodes.iter().enumerate() {
                 if n.inputs.contains(&from) {
-                    let layer = &self.layers[n.layer];
-                    if layer.takes_ids() {
-                        return true;
-                    }
-                    if layer.passes_values() && n.inputs.len() == 1 {
+                    let layer = self.layers[n.layer].as_ref();
+                    layers.push(layer);
+                    let moves = layer.passes_values() && n.inputs.len() == 1;
+                    if moves && !reached.contains(&Source::Node(j)) {
                         reached.push(Source::Node(j));
                     }
                 }
             }
         }
-        false
+        layers
+    }
+
+    /// Whether input `k` reaches a layer that reads token ids (an embedding), directly or
+    /// through layers that only move its values.
+    pub fn input_reads_ids(&self, k: usize) -> bool {
+        self.reached_by(k).iter().any(|l| l.takes_ids())
     }
 
     /// Checks the values of input `k` for the layers that read it directly (token ids of
@@ -424,22 +429,8 @@ impl Graph {
                 ));
             }
         }
-        // the layers the input reaches, directly or through layers that only move its values
-        let mut reached: Vec<Source> = vec![Source::Input(k)];
-        let mut at = 0;
-        while at < reached.len() {
-            let from = reached[at];
-            at += 1;
-            for (j, n) in self.nodes.iter().enumerate() {
-                if n.inputs.contains(&from) {
-                    let layer = &self.layers[n.layer];
-                    layer.check_input(x)?;
-                    let moves = layer.passes_values() && n.inputs.len() == 1;
-                    if moves && !reached.contains(&Source::Node(j)) {
-                        reached.push(Source::Node(j));
-                    }
-                }
-            }
+        for layer in self.reached_by(k) {
+            layer.check_input(x)?;
         }
         Ok(())
     }
