@@ -125,6 +125,7 @@ fn measure(
         wall_s: train_s,
         version: env!("CARGO_PKG_VERSION"),
         threads: nabla::core::backend::num_threads(),
+        cpu_path: nabla::core::backend::Isa::get().name(),
         batch,
         steps,
         train_loss_per_epoch: history
@@ -152,6 +153,8 @@ struct Record {
     wall_s: f64,
     version: &'static str,
     threads: usize,
+    /// The kernels' instruction set (`NABLA_CPU`): avx512, avx2 or generic.
+    cpu_path: &'static str,
     batch: usize,
     steps: usize,
     train_loss_per_epoch: Vec<f64>,

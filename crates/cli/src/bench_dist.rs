@@ -45,6 +45,7 @@ pub fn run(epochs: Option<usize>) -> Result<()> {
         workload: "W6",
         ranks,
         threads_per_rank: nabla::core::backend::num_threads(),
+        cpu_path: nabla::core::backend::Isa::get().name(),
         train_samples_per_s: (epochs * train.len()) as f64 / wall_s,
         test_acc: model.evaluate(&test)?.get("accuracy").unwrap_or(f64::NAN),
         epochs,
@@ -65,6 +66,8 @@ struct Record {
     workload: &'static str,
     ranks: usize,
     threads_per_rank: usize,
+    /// The kernels' instruction set (`NABLA_CPU`): avx512, avx2 or generic.
+    cpu_path: &'static str,
     train_samples_per_s: f64,
     test_acc: f64,
     epochs: usize,

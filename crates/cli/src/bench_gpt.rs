@@ -94,6 +94,7 @@ pub fn run(steps: Option<usize>) -> Result<()> {
             .sum(),
         version: env!("CARGO_PKG_VERSION"),
         threads: nabla::core::backend::num_threads(),
+        cpu_path: nabla::core::backend::Isa::get().name(),
         full_spec: steps == STEPS,
     };
     println!("{}", serde_json::to_string(&rec)?);
@@ -139,5 +140,7 @@ struct Record {
     params: usize,
     version: &'static str,
     threads: usize,
+    /// The kernels' instruction set (`NABLA_CPU`): avx512, avx2 or generic.
+    cpu_path: &'static str,
     full_spec: bool,
 }

@@ -23,6 +23,8 @@ struct Record {
     int8_bytes: usize,
     version: &'static str,
     threads: usize,
+    /// The kernels' instruction set (`NABLA_CPU`): avx512, avx2 or generic.
+    cpu_path: &'static str,
     int8_path: String,
     mode: &'static str,
     epochs: usize,
@@ -94,6 +96,7 @@ fn measure(
         int8_bytes: model.to_bytes()?.len(),
         version: env!("CARGO_PKG_VERSION"),
         threads: nabla::core::backend::num_threads(),
+        cpu_path: nabla::core::backend::Isa::get().name(),
         int8_path: format!("{:?}", Int8Path::best()),
         mode: match mode {
             QuantMode::Static => "static",

@@ -27,6 +27,7 @@ pub mod backend {
     pub use crate::cpu::pool::Pool2dGeom;
     pub use crate::cpu::recycle::{kept_bytes, release, scratch};
     pub use crate::cpu::reduce::argmax_rows;
+    pub use crate::cpu::simd::Isa;
     pub use crate::cpu::threads::{num_threads, share};
     /// The int8 kernels of quantised layers.
     pub mod int8 {

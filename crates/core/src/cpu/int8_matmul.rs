@@ -21,6 +21,7 @@
 //! of 4 inputs, `[c/16][k/4][16][4]`, zero-padded; one 64-byte load then feeds one `vpdpbusd`
 //! (16 channels × 4 inputs) against 4 activation bytes broadcast to every lane.
 
+use super::simd::Isa;
 use super::threads;
 use rayon::prelude::*;
 
@@ -73,25 +74,17 @@ impl Int8Path {
         }
     }
 
-    /// The fastest path of this CPU, or the one `NABLA_CPU` asks for (`avx512`, `avx2` or
-    /// `generic`; one the CPU lacks falls back to the next below it).
+    /// The fastest path of this CPU within [`Isa::get`] (so `NABLA_CPU=avx2|generic`
+    /// narrows it too).
     pub fn best() -> Int8Path {
-        static BEST: std::sync::OnceLock<Int8Path> = std::sync::OnceLock::new();
-        *BEST.get_or_init(|| {
-            let ceiling = match std::env::var("NABLA_CPU").as_deref() {
-                Ok("avx2") => Int8Path::Avx2,
-                Ok("generic") => Int8Path::Portable,
-                _ => Int8Path::Vnni,
-            };
-            let order = [Int8Path::Vnni, Int8Path::Avx2, Int8Path::Portable];
-            let from = order.iter().position(|&p| p == ceiling).unwrap_or(0);
-            let have = Int8Path::available();
-            order[from..]
-                .iter()
-                .copied()
-                .find(|p| have.contains(p))
-                .unwrap_or(Int8Path::Portable)
-        })
+        static VNNI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        match Isa::get() {
+            Isa::Avx512 if *VNNI.get_or_init(|| Int8Path::available()[0] == Int8Path::Vnni) => {
+                Int8Path::Vnni
+            }
+            Isa::Avx512 | Isa::Avx2 => Int8Path::Avx2,
+            Isa::Generic => Int8Path::Portable,
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! The backward of the fused LSTM steps (`lstm_step.rs`) on AVX-512, in reverse time: for a
-//! tile of up to 6 batch rows and a block of 64 units, the recurrent gradient is summed in
-//! 24 registers and the cell's backward applied there:
+//! The backward of the fused LSTM steps (`lstm_step.rs`) on AVX-512 and AVX2, in reverse
+//! time: for a tile of up to 6 (AVX2: 3) batch rows and a block of four vectors of units (64
+//! or 32), the recurrent gradient is summed in 24 (12) registers and the cell's backward
+//! applied there:
 //!
 //! ```text
 //! dh[r]  = Σ_k dG_{t+1}[r, k] · W_hh[k, units]                  (zero at the last step)
@@ -16,29 +17,33 @@ use super::matmul::matmul_rows;
 use super::recurrent::RnnGeom;
 use super::recurrent_backward::BackwardChunk;
 use super::recycle::{recycle, scratch};
+use super::simd::Isa;
 use rayon::prelude::*;
 
-/// Units per vector.
-const U: usize = 16;
-/// Units per block: four vectors.
-const W: usize = 4 * U;
-
-/// `W_hh [4H, H]` packed for the backward: for each block of 64 units, the `4H` rows
-/// restricted to those units, `panel[jb][k][u] = W_hh[k][64·jb + u]` (zeros past `H`).
+/// `W_hh [4H, H]` packed for the backward: for each block of `W` units (four vectors), the
+/// `4H` rows restricted to those units, `panel[jb][k][u] = W_hh[k][W·jb + u]` (zeros past
+/// `H`).
 pub struct BackPanels {
+    /// The panels from `at` on (a 64-byte boundary).
     data: Vec<f32>,
+    at: usize,
     hidden: usize,
+    /// Lanes of a vector (16 or 8): `W = 4 · lanes`.
+    lanes: usize,
 }
 
 impl BackPanels {
-    /// Packs `w_hh [4H, H]`.
+    /// Packs `w_hh [4H, H]` for the vectors of the path in use.
     pub fn pack(w_hh: &[f32], hidden: usize) -> BackPanels {
-        let h = hidden;
+        let (h, lanes) = (hidden, super::lstm_step::lanes());
+        #[allow(non_snake_case)]
+        let W = 4 * lanes;
         assert_eq!(w_hh.len(), 4 * h * h, "lstm_back: W_hh does not fit H={h}");
         let blocks = h.div_ceil(W);
         // every column is written below, one block per task (a megabyte at W3's sizes)
-        let mut data = scratch(blocks * 4 * h * W);
-        data.par_chunks_exact_mut((4 * h * W).max(1))
+        let (mut data, at) = super::lanes::aligned(blocks * 4 * h * W);
+        data[at..at + blocks * 4 * h * W]
+            .par_chunks_exact_mut((4 * h * W).max(1))
             .enumerate()
             .for_each(|(jb, panel)| {
                 let (u0, u1) = (jb * W, h.min((jb + 1) * W));
@@ -47,7 +52,12 @@ impl BackPanels {
                     out[u1 - u0..].fill(0.0);
                 }
             });
-        BackPanels { data, hidden }
+        BackPanels {
+            data,
+            at,
+            hidden,
+            lanes,
+        }
     }
 }
 
@@ -62,12 +72,17 @@ impl Drop for BackPanels {
 /// `c.h0` is given).
 ///
 /// # Panics
-/// If the CPU lacks AVX-512 or the sizes do not fit.
+/// If the CPU lacks the panels' instructions or the sizes do not fit.
 pub(crate) fn steps(g: &RnnGeom, p: &BackPanels, w_hh: &[f32], c: BackwardChunk) {
     let (b, t, h) = (g.batch, g.time, g.hidden);
     let (gw, s2) = (4 * h, 2 * h);
+    let isa = if p.lanes == 16 {
+        Isa::Avx512
+    } else {
+        Isa::Avx2
+    };
     assert!(
-        super::lstm_step::available()
+        Isa::detected() >= isa
             && p.hidden == h
             && w_hh.len() == gw * h
             && c.gates.len() == b * t * gw
@@ -86,9 +101,11 @@ pub(crate) fn steps(g: &RnnGeom, p: &BackPanels, w_hh: &[f32], c: BackwardChunk)
     let c0 = c.c0.unwrap_or(&zeros);
     // dG rows of the step being done and of the one done before, 64 bytes past a multiple
     // of 64 apart (the rows of `dgx` lie a multiple of 4 KiB apart)
-    let ks = gw.div_ceil(U) * U + U;
+    let ks = gw.div_ceil(16) * 16 + 16;
     let mut bufs = [scratch(b * ks), scratch(b * ks)];
     let ts = t * s2;
+    // the tiles' partial sums between runs of k: 4 vectors a row
+    let mut part = scratch(b * 4 * p.lanes);
     for (n, step) in (0..t).rev().enumerate() {
         let tt = g.t(step);
         let (cp, cp_rs) = if step == 0 {
@@ -112,12 +129,16 @@ pub(crate) fn steps(g: &RnnGeom, p: &BackPanels, w_hh: &[f32], c: BackwardChunk)
             dc: c.dc.as_mut_ptr(),
             dgx: c.dgx[tt * gw..].as_mut_ptr(),
             cur: cur.as_mut_ptr(),
+            part: part.as_mut_ptr(),
         };
-        // SAFETY: AVX-512 is present and every row the strides reach lies inside its buffer
-        // (both asserted above); `cur` and `next` are distinct buffers.
+        // SAFETY: the CPU runs the panels' instructions and every row the strides reach
+        // lies inside its buffer (both asserted above); `cur` and `next` are distinct buffers.
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            kernel::step(p, b, &rows)
+            match isa {
+                Isa::Avx512 => kernel::step_avx512(p, b, &rows),
+                _ => kernel::step_avx2(p, b, &rows),
+            }
         };
         #[cfg(not(target_arch = "x86_64"))]
         let _ = rows;
@@ -130,12 +151,13 @@ pub(crate) fn steps(g: &RnnGeom, p: &BackPanels, w_hh: &[f32], c: BackwardChunk)
     let [b0, b1] = bufs;
     recycle(b0);
     recycle(b1);
+    recycle(part);
 }
 
 /// One step's rows: `dG_{t+1}` at `next + r·rs` (`k` values, 0 at the last step), gates at
 /// `gates + r·g_rs`, `[h_t, c_t]` and `dy_t` at `y`/`dy + r·y_rs`, `c_{t-1}` at
 /// `cp + r·cp_rs`, the running `dc` at `dc + r·H`; `dG_t` goes to `dgx + r·g_rs` and
-/// `cur + r·rs`.
+/// `cur + r·rs`; row `r`'s partial sums at `part + r·4·lanes`.
 struct BackRows {
     next: *const f32,
     k: usize,
@@ -150,62 +172,125 @@ struct BackRows {
     dc: *mut f32,
     dgx: *mut f32,
     cur: *mut f32,
+    part: *mut f32,
 }
 
 #[cfg(target_arch = "x86_64")]
 mod kernel {
-    use super::super::lstm_step::kernel::{accumulate, for_each_tile, tanh};
-    use super::{BackPanels, BackRows, U, W};
-    use std::arch::x86_64::*;
+    use super::super::lanes::{Avx2, Avx512, Lanes};
+    use super::super::lstm_step::kernel::{accumulate, for_each_tile, for_runs, tanh};
+    use super::{BackPanels, BackRows};
 
-    /// One step of `rows` batch rows: every unit block, every row tile.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn step(p: &BackPanels, rows: usize, s: &BackRows) {
-        // SAFETY: forwarded from the caller.
-        unsafe { for_each_tile!(p.hidden.div_ceil(W), rows, tile(p, s)) }
+    /// One step of `rows` batch rows on AVX-512: every unit block, every run of k (16 KiB
+    /// of the panel, kept in L1 for all the tiles), every row tile.
+    pub(super) unsafe fn step_avx512(p: &BackPanels, rows: usize, s: &BackRows) {
+        for_runs(p.hidden.div_ceil(64), s.k, 16, |jb, ks| {
+            // SAFETY: forwarded from the caller.
+            unsafe { for_each_tile!(Avx512::ROWS, rows, tile_avx512(p, s, jb, ks)) }
+        })
     }
 
-    /// `R` rows from `r0`, units `64·jb ..`: the recurrent sum, then the cell's backward.
+    /// [`step_avx512`] on AVX2.
+    pub(super) unsafe fn step_avx2(p: &BackPanels, rows: usize, s: &BackRows) {
+        for_runs(p.hidden.div_ceil(32), s.k, 8, |jb, ks| {
+            // SAFETY: forwarded from the caller.
+            unsafe { for_each_tile!(Avx2::ROWS, rows, tile_avx2(p, s, jb, ks)) }
+        })
+    }
+
+    /// [`tile`] compiled for AVX-512, apart (see `lstm_step.rs`).
     #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn tile<const R: usize>(p: &BackPanels, s: &BackRows, jb: usize, r0: usize) {
-        let h = p.hidden;
+    #[inline(never)]
+    unsafe fn tile_avx512<const R: usize>(
+        p: &BackPanels,
+        s: &BackRows,
+        jb: usize,
+        ks: (usize, usize),
+        r0: usize,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe { tile::<Avx512, R>(p, s, jb, ks, r0) }
+    }
+
+    /// [`tile`] compiled for AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline(never)]
+    unsafe fn tile_avx2<const R: usize>(
+        p: &BackPanels,
+        s: &BackRows,
+        jb: usize,
+        ks: (usize, usize),
+        r0: usize,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe { tile::<Avx2, R>(p, s, jb, ks, r0) }
+    }
+
+    /// `R` rows from `r0`, units `W·jb ..`: the recurrent sum over `k0..k1` (from zero, or
+    /// the partial sums of the run before), then, after the last run, the cell's backward.
+    #[inline(always)]
+    unsafe fn tile<L: Lanes, const R: usize>(
+        p: &BackPanels,
+        s: &BackRows,
+        jb: usize,
+        (k0, k1): (usize, usize),
+        r0: usize,
+    ) {
+        let (h, u, w) = (p.hidden, L::N, 4 * L::N);
         // SAFETY (whole body): the panel holds `4H` rows of W floats per block; the step's
-        // rows are valid for `r0 + R` rows and `H` units (caller); masked lanes past `H`
-        // are neither read nor written.
+        // rows are valid for `r0 + R` rows and `H` units (caller); lanes past `H` are
+        // neither read nor written.
         unsafe {
-            let w = p.data.as_ptr().add(jb * 4 * h * W);
-            let mut acc = [[_mm512_setzero_ps(); 4]; R];
+            let wp = p.data.as_ptr().add(p.at + (jb * 4 * h + k0) * w);
+            let mut acc = [[L::zero(); 4]; R];
+            if k0 > 0 {
+                for (r, a) in acc.iter_mut().enumerate() {
+                    for (q, v) in a.iter_mut().enumerate() {
+                        *v = L::load(s.part.add((r0 + r) * w + q * u));
+                    }
+                }
+            }
             let mut ar = [s.next; R];
             for (r, a) in ar.iter_mut().enumerate() {
-                *a = s.next.add((r0 + r) * s.rs);
+                *a = s.next.add((r0 + r) * s.rs + k0);
             }
-            accumulate::<R>(&mut acc, &ar, w, s.k);
-            let one = _mm512_set1_ps(1.0);
-            let (mul, add, sub) = (_mm512_mul_ps, _mm512_add_ps, _mm512_sub_ps);
+            let acc = accumulate::<L, R>(acc, ar, wp, k1 - k0);
+            if k1 < s.k {
+                for (r, a) in acc.iter().enumerate() {
+                    for (q, &v) in a.iter().enumerate() {
+                        L::store_part(s.part.add((r0 + r) * w + q * u), u, v);
+                    }
+                }
+                return;
+            }
+            let one = L::splat(1.0);
+            let (mul, add, sub) = (
+                |a, b| L::mul(a, b),
+                |a, b| L::add(a, b),
+                |a, b| L::sub(a, b),
+            );
             for (r, a) in acc.iter().enumerate() {
                 let row = r0 + r;
                 for (v, &dh) in a.iter().enumerate() {
-                    let u = jb * W + v * U;
-                    if u >= h {
+                    let j = jb * w + v * u;
+                    if j >= h {
                         break;
                     }
-                    let nu = (h - u).min(U);
-                    let m: __mmask16 = if nu == U { 0xffff } else { (1u16 << nu) - 1 };
-                    let load = |ptr: *const f32| _mm512_maskz_loadu_ps(m, ptr);
-                    let gr = s.gates.add(row * s.g_rs + u);
+                    let nu = (h - j).min(u);
+                    let load = |ptr: *const f32| L::load_part(ptr, nu);
+                    let gr = s.gates.add(row * s.g_rs + j);
                     let (ig, fg, gg, og) = (
                         load(gr),
                         load(gr.add(h)),
                         load(gr.add(2 * h)),
                         load(gr.add(3 * h)),
                     );
-                    let yr = s.y.add(row * s.y_rs + u);
-                    let dyr = s.dy.add(row * s.y_rs + u);
+                    let yr = s.y.add(row * s.y_rs + j);
+                    let dyr = s.dy.add(row * s.y_rs + j);
                     let ct = load(yr.add(h));
-                    let cp = load(s.cp.add(row * s.cp_rs + u));
-                    let dcp = s.dc.add(row * h + u);
-                    let tc = tanh(ct);
+                    let cp = load(s.cp.add(row * s.cp_rs + j));
+                    let dcp = s.dc.add(row * h + j);
+                    let tc = tanh::<L>(ct);
                     let dhj = add(load(dyr), dh);
                     let dcj = add(
                         add(load(dyr.add(h)), load(dcp)),
@@ -215,12 +300,12 @@ mod kernel {
                     let di = mul(mul(mul(dcj, gg), ig), sub(one, ig));
                     let dg = mul(mul(dcj, ig), sub(one, mul(gg, gg)));
                     let df = mul(mul(mul(dcj, cp), fg), sub(one, fg));
-                    _mm512_mask_storeu_ps(dcp, m, mul(dcj, fg));
-                    let out = s.dgx.add(row * s.g_rs + u);
-                    let cur = s.cur.add(row * s.rs + u);
+                    L::store_part(dcp, nu, mul(dcj, fg));
+                    let out = s.dgx.add(row * s.g_rs + j);
+                    let cur = s.cur.add(row * s.rs + j);
                     for (q, d) in [di, df, dg, d_o].into_iter().enumerate() {
-                        _mm512_mask_storeu_ps(out.add(q * h), m, d);
-                        _mm512_mask_storeu_ps(cur.add(q * h), m, d);
+                        L::store_part(out.add(q * h), nu, d);
+                        L::store_part(cur.add(q * h), nu, d);
                     }
                 }
             }

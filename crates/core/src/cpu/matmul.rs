@@ -391,27 +391,82 @@ unsafe fn gemm_raw(
             return;
         }
     }
-    gemm::gemm(
-        m,
-        n,
-        k,
-        out.as_mut_ptr(),
-        1,
-        out_rs as isize,
-        accumulate,
-        a.as_ptr(),
-        a_cs,
-        a_rs,
-        b.as_ptr(),
-        b_cs,
-        b_rs,
-        1.0,
-        1.0,
-        false,
-        false,
-        false,
-        par,
-    );
+    let dst = out.as_mut_ptr();
+    let (lhs, rhs) = (a.as_ptr(), b.as_ptr());
+    let (o_rs, read) = (out_rs as isize, accumulate);
+    /// The gemm crate's driver with one instruction set's micro-kernels (`$n` lanes), as
+    /// `gemm::gemm` calls it: its own dispatch always takes the widest, and `NABLA_CPU`
+    /// must reach every kernel. The product is transposed when `out` is row-major, as
+    /// `gemm::gemm` does (the micro-kernels write columns).
+    macro_rules! with {
+        ($simd:ty, $ukr:path, $n:literal) => {{
+            use $ukr as u;
+            let simd = <$simd as gemm_common::simd::MixedSimd<f32, f32, f32, f32>>::try_new()
+                .expect("Isa::get checked the CPU");
+            let (m, n, d_cs, d_rs, l, l_cs, l_rs, r, r_cs, r_rs) = if o_rs > 1 {
+                (n, m, o_rs, 1, rhs, b_rs, b_cs, lhs, a_rs, a_cs)
+            } else {
+                (m, n, 1, o_rs, lhs, a_cs, a_rs, rhs, b_cs, b_rs)
+            };
+            gemm_common::gemm::gemm_basic_generic::<
+                _,
+                f32,
+                $n,
+                { u::MR_DIV_N * $n },
+                { u::NR },
+                { u::MR_DIV_N },
+                { u::H_M },
+                { u::H_N },
+            >(
+                simd,
+                m,
+                n,
+                k,
+                dst,
+                d_cs,
+                d_rs,
+                read,
+                l,
+                l_cs,
+                l_rs,
+                r,
+                r_cs,
+                r_rs,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                |x, y, z| x * y + z,
+                &u::UKR,
+                &u::H_UKR,
+                false,
+                par,
+            )
+        }};
+    }
+    // SAFETY (every arm): the caller's strides keep every element inside its slice.
+    match super::simd::Isa::get() {
+        #[cfg(target_arch = "x86_64")]
+        super::simd::Isa::Avx2 => unsafe {
+            with!(gemm_common::simd::V3, gemm_f32::microkernel::fma::f32, 8)
+        },
+        #[cfg(target_arch = "x86_64")]
+        super::simd::Isa::Generic => unsafe {
+            with!(
+                gemm_common::simd::Scalar,
+                gemm_f32::microkernel::scalar::f32,
+                1
+            )
+        },
+        // the widest path, and every path off x86-64 (NEON on aarch64)
+        _ => unsafe {
+            gemm::gemm(
+                m, n, k, dst, 1, o_rs, read, lhs, a_cs, a_rs, rhs, b_cs, b_rs, 1.0, 1.0, false,
+                false, false, par,
+            )
+        },
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod gates;
 pub mod gelu;
 pub mod index;
 pub mod int8_matmul;
+pub(crate) mod lanes;
 pub mod layer_norm;
 pub mod layout;
 pub mod lstm_back;
