@@ -159,6 +159,57 @@ fn terminate_on_nan_stops_instead_of_failing() {
     assert!(h.epochs.len() <= 1, "stopped in the first epoch");
 }
 
+/// Keras's TerminateOnNaN: the batch with the NaN loss ends the epoch, which still closes as
+/// usual (its loss in the logs reads NaN, validation runs, on_epoch_end sees it, the CSV log
+/// gets its row) and `fit` returns; without the callback, `fit` fails naming epoch and step.
+#[test]
+fn terminate_on_nan_ends_the_epoch_as_keras_does() {
+    let mut x = vec![0.5; 80];
+    x[2 * 11] = f32::NAN; // sample 11: in the second batch of 8 (no shuffling)
+    let d = Dataset::new(x, &[2], vec![1.0; 40], &[1]).unwrap();
+    let model = || {
+        let mut m = Sequential::new([2]).add(Dense::new(1)).build(0).unwrap();
+        m.compile(Sgd::new(0.01), Loss::MeanSquaredError, &[])
+            .unwrap();
+        m
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("log.csv");
+    let (ends, batches) = (Rc::new(RefCell::new(Vec::new())), Rc::new(RefCell::new(0)));
+    let (e2, b2) = (ends.clone(), batches.clone());
+    let fit = || {
+        Fit::new()
+            .epochs(3)
+            .batch_size(8)
+            .shuffle(false)
+            .validation_split(0.2)
+            .verbose(0)
+    };
+    let h = model()
+        .fit(
+            &d,
+            fit()
+                .callback(TerminateOnNaN::default())
+                .callback(CsvLogger::new(&csv))
+                .callback(
+                    LambdaCallback::new()
+                        .on_epoch_end(move |e, logs| e2.borrow_mut().push((e, logs.get("loss"))))
+                        .on_batch_end(move |_, _| *b2.borrow_mut() += 1),
+                ),
+        )
+        .unwrap();
+    assert_eq!(h.epochs.len(), 1, "one epoch, ended early");
+    assert_eq!(*batches.borrow(), 2, "stopped after the NaN batch");
+    assert!(h.get("loss")[0].is_nan(), "the epoch's loss reads NaN");
+    assert!(h.last().unwrap().get("val_loss").is_some(), "validation ran");
+    let ends = ends.borrow();
+    assert_eq!(ends.len(), 1);
+    assert!(ends[0].0 == 1 && ends[0].1.is_some_and(f64::is_nan));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), h.to_csv());
+    let err = model().fit(&d, fit()).unwrap_err().to_string();
+    assert!(err.contains("epoch 1") && err.contains("step 2"), "{err}");
+}
+
 #[test]
 fn csv_logger_and_lambda_callback_see_every_epoch() {
     let dir = tempfile::tempdir().unwrap();

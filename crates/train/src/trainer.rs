@@ -276,14 +276,13 @@ fn train_epoch(
         if !value.is_finite() && !asked {
             return Err(Error::NonFinite { epoch, step, value });
         }
-        stop |= asked; // a callback (TerminateOnNaN) may end training on a NaN
-        if !value.is_finite() {
-            break;
-        }
+        // a callback (TerminateOnNaN) may end training on a NaN: as in Keras, this batch
+        // still counts in the epoch's logs (a NaN loss there), then the epoch ends as usual
+        stop |= asked;
         // a loss a million times the first step's (and above 1e6) diverged without reaching
         // NaN: stop rather than save a useless model without a word
         let first = *hooks.first_loss.get_or_insert(value);
-        if value > DIVERGED * first.abs().max(1.0) {
+        if value.is_finite() && value > DIVERGED * first.abs().max(1.0) {
             return Err(Error::Diverged {
                 epoch,
                 step,

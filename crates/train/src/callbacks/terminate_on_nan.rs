@@ -1,5 +1,8 @@
-//! `TerminateOnNaN`: ends training, keeping what was learnt, at the first NaN or infinite
-//! loss (without it, `fit` returns an error naming the epoch and step).
+//! `TerminateOnNaN`: ends training at the first NaN or infinite loss, as Keras's does: the
+//! batch that gave it has been applied and counts in the epoch's logs (so the epoch's loss
+//! reads NaN), the epoch then ends as usual (validation, `on_epoch_end`, the checkpoint and
+//! history row) and `fit` returns its history. Without it, `fit` returns an error naming
+//! the epoch and step.
 
 use crate::callback::{Callback, TrainState};
 use crate::error::Result;
