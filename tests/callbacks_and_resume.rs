@@ -201,7 +201,10 @@ fn terminate_on_nan_ends_the_epoch_as_keras_does() {
     assert_eq!(h.epochs.len(), 1, "one epoch, ended early");
     assert_eq!(*batches.borrow(), 2, "stopped after the NaN batch");
     assert!(h.get("loss")[0].is_nan(), "the epoch's loss reads NaN");
-    assert!(h.last().unwrap().get("val_loss").is_some(), "validation ran");
+    assert!(
+        h.last().unwrap().get("val_loss").is_some(),
+        "validation ran"
+    );
     let ends = ends.borrow();
     assert_eq!(ends.len(), 1);
     assert!(ends[0].0 == 1 && ends[0].1.is_some_and(f64::is_nan));

@@ -1336,6 +1336,54 @@ fn absurd_sizes_in_a_spec_are_errors_not_aborts() {
     }
 }
 
+/// Each sample's activation and each weight are bounded when the model is built; now the
+/// batch and the whole model too. Up-sampling by 25 builds (2.7e7 values a sample) but a
+/// batch of 128 of it would need 14 GB, which used to abort on the allocation: it is refused
+/// before the first step, naming the layer and the batch. All the weights together, and all
+/// of a batch's layer outputs together, are held to NABLA_MAX_MEMORY (default: the
+/// machine's memory), the weights each before it is allocated.
+#[test]
+fn a_batch_or_a_model_that_cannot_fit_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cnn = format!("{}/../../specs/mnist_cnn.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&cnn).unwrap();
+    let from = "{ type = \"max_pool2d\", pool_size = 2 },";
+    assert!(text.contains(from));
+    let big = text.replacen(from, "{ type = \"up_sampling2d\", size = 25 },", 1);
+    let big = write_spec(&dir, "big.toml", &big);
+    let out = s(&dir.path().join("out")).to_string();
+    let train = |spec: &Path, memory: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nabla"));
+        c.args(["train", s(spec), "--out", &out, "--epochs", "1", "-q"]);
+        if let Some(m) = memory {
+            c.env("NABLA_MAX_MEMORY", m);
+        }
+        let o = c.current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success() && !e.contains("panicked"), "{e}");
+        e
+    };
+    let e = train(&big, None);
+    assert!(
+        e.contains("conv2d_1") && e.contains("batch of 128") && e.contains("NABLA_MAX_VALUES"),
+        "{e}"
+    );
+    // its dense kernel alone is 1.7 GB: refused before it is allocated
+    let e = train(&big, Some("1000000000"));
+    assert!(
+        e.contains("layer 'dense'")
+            && e.contains("model's weights")
+            && e.contains("NABLA_MAX_MEMORY"),
+        "{e}"
+    );
+    // the CNN's weights take 0.4 MB, a batch of 128 of its layer outputs about 18 MB
+    let e = train(Path::new(&cnn), Some("5000000"));
+    assert!(
+        e.contains("batch of 128 samples") && e.contains("NABLA_MAX_MEMORY"),
+        "{e}"
+    );
+}
+
 #[test]
 fn tune_searches_a_spec_resumes_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();

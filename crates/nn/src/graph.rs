@@ -131,7 +131,19 @@ fn check_id_readers(
 impl Graph {
     /// Names the unnamed layers, resolves what each node takes, orders the nodes, checks the
     /// graph and builds every layer from the shapes that reach it, drawing weights from `rng`.
+    ///
+    /// The weights of all the layers together are held to the memory budget as they are
+    /// built (`budget::with_model_total`), each before it is allocated.
     pub fn build(
+        inputs: Vec<InputConfig>,
+        entries: Vec<Entry>,
+        outputs: Vec<Ref>,
+        rng: &mut Rng,
+    ) -> Result<Graph> {
+        crate::budget::with_model_total(|| Graph::build_counted(inputs, entries, outputs, rng))
+    }
+
+    fn build_counted(
         inputs: Vec<InputConfig>,
         entries: Vec<Entry>,
         outputs: Vec<Ref>,

@@ -164,6 +164,17 @@ impl Model {
         }
     }
 
+    /// Checks that a batch of `batch` samples fits in memory before it is run: every
+    /// layer's output for the batch within `NABLA_MAX_VALUES`, all of them together within
+    /// `NABLA_MAX_MEMORY` (default: this machine's memory). `fit`, `evaluate` and
+    /// `predict` call it; a model that builds can still ask for too much per batch.
+    pub fn check_batch(&self, batch: usize) -> Result<()> {
+        let g = &self.graph;
+        let inputs = g.inputs.iter().map(|i| (i.name.as_str(), &i.shape[..]));
+        let nodes = g.nodes.iter().map(|n| (n.name.as_str(), &n.shape[..]));
+        crate::budget::check_batch(inputs.chain(nodes), batch)
+    }
+
     /// The graph (inputs, layers, nodes, outputs).
     pub fn graph(&self) -> &Graph {
         &self.graph

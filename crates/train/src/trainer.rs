@@ -58,6 +58,8 @@ fn prepare<'d>(model: &mut Model, data: &'d Dataset, opts: &Fit<'d>) -> Result<P
             opts.batch_size, opts.accumulate
         )));
     }
+    // a batch whose layer outputs cannot fit is refused before the first step allocates them
+    model.check_batch(opts.batch_size.min(data.len()))?;
     if opts.class_weight.is_some() && outputs > 1 {
         return Err(Error::Input(format!(
             "class_weight: expected a model with one output, received {outputs} outputs (weigh samples with sample_weight)"
@@ -334,6 +336,7 @@ fn evaluate_totals(model: &Model, data: &Dataset) -> Result<Totals> {
     let penalty = nabla_core::no_grad(|| model.regularization())
         .map(|p| p.item())
         .unwrap_or(0.0);
+    model.check_batch(EVAL_BATCH.min(data.len()))?;
     let mut loader = DataLoader::new(data, EVAL_BATCH);
     while let Some(batch) = loader.next_all() {
         let (xs, ys) = binding.pick(batch);
@@ -462,6 +465,7 @@ impl Training for Model {
         let values: Vec<&[f32]> = xs.iter().map(|x| x.data()).collect();
         self.check_inputs(&values)
             .map_err(|e| Error::Input(format!("predict input: {e}")))?;
+        self.check_batch(EVAL_BATCH.min(n))?;
         if n <= EVAL_BATCH {
             return Ok(self.forward_eval_multi(xs));
         }
