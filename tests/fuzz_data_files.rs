@@ -128,6 +128,16 @@ fn the_data_readers_never_panic_on_mutated_files() {
             assert!((r.read)(s, dir.path()), "{}: every seed is valid", r.name);
         }
     }
+    // the cargo-fuzz targets: csv takes a mode byte first (0: numbers, 1: text column)
+    let csv: Vec<Vec<u8>> = readers[..2]
+        .iter()
+        .enumerate()
+        .flat_map(|(mode, r)| r.seeds.iter().map(move |s| [&[mode as u8][..], s].concat()))
+        .collect();
+    common::write_seeds("csv", &csv);
+    for (r, target) in readers[2..].iter().zip(["idx", "image", "text"]) {
+        common::write_seeds(target, &r.seeds);
+    }
     let mut g = Gen(0x2545_f491_4f6c_dd1d);
     let mut counts = vec![(0usize, 0usize); readers.len()];
     for case in 0..cases {

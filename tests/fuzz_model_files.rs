@@ -86,6 +86,7 @@ fn the_model_file_reader_never_panics_on_mutated_files() {
     for s in &seeds {
         Model::from_bytes(s).expect("every seed is a valid file");
     }
+    common::write_seeds("model_file", &seeds);
     let mut g = Gen(0x9e37_79b9_7f4a_7c15);
     let (mut ok, mut refused) = (0usize, 0usize);
     for case in 0..cases {

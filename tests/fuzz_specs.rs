@@ -96,6 +96,8 @@ fn the_spec_reader_and_builder_never_panic_on_mutated_specs() {
     for s in &seeds {
         try_spec(s).expect("every seed is a valid spec");
     }
+    let bytes: Vec<Vec<u8>> = seeds.iter().map(|s| s.as_bytes().to_vec()).collect();
+    common::write_seeds("spec", &bytes);
     let mut g = Gen(0x2545_f491_4f6c_dd1d);
     let (mut ok, mut refused) = (0usize, 0usize);
     for case in 0..cases {

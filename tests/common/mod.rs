@@ -111,3 +111,17 @@ pub fn mutate(g: &mut Gen, seed: &[u8], focus: std::ops::Range<usize>) -> Vec<u8
     }
     b
 }
+
+/// With `NABLA_FUZZ_SEEDS=DIR`, writes `seeds` to `DIR/target/seed_K`: the valid files the
+/// mutation fuzzers start from become the corpus of the coverage-guided one
+/// (`scripts/fuzz.sh`, cargo-fuzz target `target`).
+pub fn write_seeds(target: &str, seeds: &[Vec<u8>]) {
+    let Ok(dir) = std::env::var("NABLA_FUZZ_SEEDS") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir).join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (k, s) in seeds.iter().enumerate() {
+        std::fs::write(dir.join(format!("seed_{k}")), s).unwrap();
+    }
+}
