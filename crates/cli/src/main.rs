@@ -82,6 +82,14 @@ enum Command {
         /// The largest request body accepted, in bytes.
         #[arg(long, default_value_t = 16 << 20)]
         max_body: usize,
+        /// Dynamic batching: join concurrent requests for a model into runs of up to this
+        /// many instances (0: each request runs on its own).
+        #[arg(long, default_value_t = 0)]
+        max_batch: usize,
+        /// Dynamic batching: how long, in milliseconds, a batch's first request waits for
+        /// others.
+        #[arg(long, default_value_t = 2.0)]
+        batch_wait_ms: f64,
     },
     /// Print the loss and metrics of a saved model (default data: the built-in test split).
     Evaluate {
@@ -275,7 +283,9 @@ fn main() {
             host,
             port,
             max_body,
-        } => serve::run(&models, &host, port, max_body),
+            max_batch,
+            batch_wait_ms,
+        } => serve::run(&models, (&host, port), max_body, (max_batch, batch_wait_ms)),
         Command::Train {
             spec,
             out,

@@ -7,7 +7,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-pub fn run(models: &[String], host: &str, port: u16, max_body: usize) -> Result<()> {
+pub fn run(
+    models: &[String],
+    (host, port): (&str, u16),
+    max_body: usize,
+    (max_batch, batch_wait_ms): (usize, f64),
+) -> Result<()> {
+    anyhow::ensure!(
+        batch_wait_ms.is_finite() && (0.0..=10_000.0).contains(&batch_wait_ms),
+        "--batch-wait-ms: expected 0 to 10000 milliseconds, received {batch_wait_ms}"
+    );
     let mut loaded = BTreeMap::new();
     for arg in models {
         let (name, path) = match arg.split_once('=') {
@@ -30,13 +39,18 @@ pub fn run(models: &[String], host: &str, port: u16, max_body: usize) -> Result<
     let names: Vec<String> = loaded.keys().cloned().collect();
     let options = nabla_serve::Options {
         max_body,
+        max_batch,
+        batch_wait: std::time::Duration::from_secs_f64(batch_wait_ms / 1e3),
         ..Default::default()
     };
     nabla_serve::run_blocking(&format!("{host}:{port}"), Arc::new(loaded), options, |addr| {
         for n in &names {
             println!("serving '{n}': POST http://{addr}/v1/models/{n}:predict");
         }
-        println!("health: http://{addr}/health (SIGTERM or Ctrl-C stops after the requests in flight)");
+        println!("health: http://{addr}/health, metrics: http://{addr}/metrics (SIGTERM or Ctrl-C stops after the requests in flight)");
+        if max_batch > 0 {
+            println!("dynamic batching: up to {max_batch} instances a run, waiting up to {batch_wait_ms} ms");
+        }
     })
     .with_context(|| format!("cannot serve on {host}:{port}"))?;
     println!("stopped");

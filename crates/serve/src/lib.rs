@@ -5,6 +5,7 @@
 //! POST /v1/models/NAME:predict   {"instances": [x1, x2, ...]}  ->  {"predictions": [y1, y2, ...]}
 //! GET  /v1/models/NAME           the model's status (AVAILABLE)
 //! GET  /health                   200 once the models are loaded (liveness and readiness)
+//! GET  /metrics                  Prometheus metrics (requests, latency, batch sizes)
 //! ```
 //! Each instance is one sample, nested as the model's input shape or flat; with several
 //! inputs, an object `{"input_name": ..}`. A prediction is the first output's row (a nested
@@ -12,19 +13,26 @@
 //! also carries `"classes"` (the best class's name per instance). Bad requests get a 4xx
 //! with `{"error": ".."}` naming the problem; bodies are bounded; SIGTERM or Ctrl-C stops
 //! accepting and lets the requests in flight finish. Inference runs off the async
-//! threads, on nabla's own pool.
+//! threads, on nabla's own pool; with `max_batch` set, concurrent requests for a model are
+//! joined into one run (`batcher.rs`).
+
+mod batcher;
+mod metrics;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use batcher::Batcher;
+use metrics::Metrics;
 use nabla_core::Tensor;
 use nabla_nn::Model;
 use nabla_train::Training;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The models served, by name.
 pub type Models = Arc<BTreeMap<String, Model>>;
@@ -36,6 +44,12 @@ pub struct Options {
     pub max_body: usize,
     /// The most instances in one request (default 4,096).
     pub max_instances: usize,
+    /// Dynamic batching: the most instances joined into one model run; 0 (the default)
+    /// runs each request on its own.
+    pub max_batch: usize,
+    /// Dynamic batching: how long the first request of a batch waits for others (default
+    /// 2 ms).
+    pub batch_wait: Duration,
 }
 
 impl Default for Options {
@@ -43,6 +57,8 @@ impl Default for Options {
         Options {
             max_body: 16 << 20,
             max_instances: 4096,
+            max_batch: 0,
+            batch_wait: Duration::from_millis(2),
         }
     }
 }
@@ -51,6 +67,9 @@ impl Default for Options {
 struct Shared {
     models: Models,
     options: Options,
+    metrics: Arc<Metrics>,
+    /// One batching task per model, when batching is on.
+    batchers: Arc<BTreeMap<String, Batcher>>,
 }
 
 /// A 4xx or 5xx with `{"error": message}` (TensorFlow Serving's error body).
@@ -66,14 +85,46 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
-/// The HTTP routes over `models`.
+/// The HTTP routes over `models` (with batching on, call it inside a tokio runtime: each
+/// model's batching task starts here).
 pub fn router(models: Models, options: Options) -> Router {
     let limit = options.max_body;
+    let metrics = Arc::new(Metrics::default());
+    let batchers = match options.max_batch {
+        0 => BTreeMap::new(),
+        max => models
+            .keys()
+            .map(|name| {
+                let b = Batcher::start(
+                    models.clone(),
+                    name.clone(),
+                    (max, options.batch_wait),
+                    metrics.clone(),
+                );
+                (name.clone(), b)
+            })
+            .collect(),
+    };
+    let shared = Shared {
+        models,
+        options,
+        metrics,
+        batchers: Arc::new(batchers),
+    };
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(prometheus))
         .route("/v1/models/{target}", get(status).post(predict))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(Shared { models, options })
+        .with_state(shared)
+}
+
+async fn prometheus(State(s): State<Shared>) -> impl IntoResponse {
+    let content = "text/plain; version=0.0.4; charset=utf-8";
+    (
+        [(axum::http::header::CONTENT_TYPE, content)],
+        s.metrics.render(),
+    )
 }
 
 /// Serves `models` on `listener` until SIGTERM or Ctrl-C, then drains the requests in flight.
@@ -163,15 +214,32 @@ async fn predict(
     Path(target): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let start = Instant::now();
+    let name = target.strip_suffix(":predict").unwrap_or(&target);
+    let label = match s.models.contains_key(name) {
+        true => name.to_string(),
+        false => metrics::UNKNOWN.to_string(), // a client must not grow the label set
+    };
+    let out = predict_request(&s, &target, &body).await;
+    let code = match &out {
+        Ok(_) => 200,
+        Err(e) => e.0.as_u16(),
+    };
+    s.metrics
+        .request(&label, code, start.elapsed().as_secs_f64());
+    out
+}
+
+async fn predict_request(s: &Shared, target: &str, body: &[u8]) -> Result<Json<Value>, ApiError> {
     let name = target.strip_suffix(":predict").ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
             format!("POST /v1/models/{target}: expected /v1/models/NAME:predict"),
         )
     })?;
-    let m = model(&s, name)?;
+    let m = model(s, name)?;
     let request: Value =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let instances = request
         .get("instances")
         .and_then(Value::as_array)
@@ -186,23 +254,31 @@ async fn predict(
         )));
     }
     let xs = inputs(m, instances)?;
-    let shared = s.clone();
-    let name = name.to_string();
-    // inference is CPU work for nabla's pool: off the async threads
-    let out = tokio::task::spawn_blocking(move || {
-        let m = &shared.models[&name];
-        m.predict_multi(&xs)
-            .map(|mut ys| (ys.swap_remove(0), m.class_names().map(<[String]>::to_vec)))
-    })
-    .await
-    .map_err(|e| {
-        ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("inference stopped: {e}"),
-        )
-    })?
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(Json(response(&out.0, out.1.as_deref())))
+    // the inputs are checked here, so a bad request never fails a batch it would join
+    let values: Vec<&[f32]> = xs.iter().map(|x| x.data()).collect();
+    m.check_inputs(&values)
+        .map_err(|e| bad(format!("instances: {e}")))?;
+    let names = m.class_names().map(<[String]>::to_vec);
+    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let y = match s.batchers.get(name) {
+        Some(b) => b.predict(xs, instances.len()).await.map_err(internal)?,
+        None => {
+            let (shared, name) = (s.clone(), name.to_string());
+            let n = instances.len();
+            // inference is CPU work for nabla's pool: off the async threads
+            tokio::task::spawn_blocking(move || {
+                shared.metrics.batch(&name, n);
+                shared.models[&name]
+                    .predict_multi(&xs)
+                    .map(|mut ys| ys.swap_remove(0))
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| internal(format!("inference stopped: {e}")))?
+            .map_err(internal)?
+        }
+    };
+    Ok(Json(response(&y, names.as_deref())))
 }
 
 /// One tensor per model input from the instances (each nested as the input's shape, or flat).

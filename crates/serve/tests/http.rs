@@ -63,6 +63,7 @@ fn predictions_status_health_and_clear_errors() {
     let addr = start(Options {
         max_body: 2000,
         max_instances: 8,
+        ..Default::default()
     });
     assert_eq!(
         request(&addr, "GET", "/health", ""),
@@ -147,4 +148,89 @@ fn predictions_status_health_and_clear_errors() {
         200,
         "still serving"
     );
+}
+
+/// A metric's value in the `/metrics` text (0 when absent).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Dynamic batching: concurrent requests are joined into fewer model runs, and each gets its
+/// own rows (the model's predictions for its instances); `/metrics` counts the requests by
+/// status, their latency and the instances per run; a bad request is refused alone, never
+/// failing the batch it would have joined.
+#[test]
+fn dynamic_batching_answers_each_request_with_its_rows_and_metrics_count_them() {
+    let addr = start(Options {
+        max_batch: 64,
+        batch_wait: std::time::Duration::from_millis(300),
+        ..Default::default()
+    });
+    let clients: Vec<_> = (0..8)
+        .map(|k| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let x = [k as f32, 1.0, -0.5 * k as f32, 2.0];
+                let body = format!(r#"{{"instances": [{x:?}, {x:?}]}}"#);
+                let (code, body) = request(&addr, "POST", "/v1/models/m:predict", &body);
+                (x, code, body)
+            })
+        })
+        .collect();
+    let bad = request(
+        &addr,
+        "POST",
+        "/v1/models/m:predict",
+        r#"{"instances": [[1, 2]]}"#,
+    );
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    for c in clients {
+        let (x, code, body) = c.join().unwrap();
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let want = model()
+            .predict(&nabla_core::Tensor::from_vec(x.repeat(2), &[2, 2, 2]))
+            .unwrap();
+        let got: Vec<f32> = v["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().clone())
+            .map(|p| p.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(got.len(), want.numel());
+        for (g, w) in got.iter().zip(want.data()) {
+            assert!((g - w).abs() < 1e-6, "{got:?} vs {:?}", want.data());
+        }
+    }
+    assert_eq!(request(&addr, "POST", "/v1/models/x:predict", "{}").0, 404);
+    let (code, text) = request(&addr, "GET", "/metrics", "");
+    assert_eq!(code, 200);
+    let m = |name: &str| metric(&text, name);
+    assert_eq!(
+        m("nabla_requests_total{model=\"m\",code=\"200\"}"),
+        8.0,
+        "{text}"
+    );
+    assert_eq!(
+        m("nabla_requests_total{model=\"m\",code=\"400\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m("nabla_requests_total{model=\"_unknown\",code=\"404\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        m("nabla_request_duration_seconds_count{model=\"m\"}"),
+        9.0,
+        "{text}"
+    );
+    // 16 instances in fewer than 8 runs: requests were joined
+    assert_eq!(m("nabla_batch_size_sum{model=\"m\"}"), 16.0, "{text}");
+    let runs = m("nabla_batch_size_count{model=\"m\"}");
+    assert!((1.0..8.0).contains(&runs), "{runs} runs\n{text}");
 }
