@@ -170,9 +170,13 @@ enum Command {
         /// A text to classify with a fine-tuned transformer (repeat for several).
         #[arg(long = "text", conflicts_with_all = ["index", "idx", "images"])]
         texts: Vec<String>,
-        /// Also write the predictions as CSV (row, class, name, one probability per class).
+        /// Also write the predictions to a file: CSV (id, class, name, one probability per
+        /// class), or JSON lines for a `.json`/`.jsonl` name.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// How to print the predictions.
+        #[arg(long, value_enum, default_value = "table")]
+        format: predict::Format,
     },
     /// Generate text with a model trained on `[data] text` (its vocabulary is saved inside
     /// the model file), streaming characters as they are sampled.
@@ -359,7 +363,8 @@ fn main() {
             invert,
             texts,
             out,
-        } => predict::run(&model, index, idx, &images, invert, &texts, out.as_deref()),
+            format,
+        } => predict::run(&model, index, idx, &images, invert, &texts, out.as_deref(), format),
         Command::Generate {
             model,
             prompt,

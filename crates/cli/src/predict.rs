@@ -9,6 +9,29 @@ use nabla::data::idx::read_idx_file;
 use nabla::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// How `nabla predict` writes its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per sample: the best class, its name, its probability and all of them.
+    Table,
+    /// One JSON object per line: id, class, name, label, probabilities.
+    Json,
+    /// CSV with a header: id, class, name, label, one probability column per class.
+    Csv,
+}
+
+/// A batch's predictions: the probabilities, each row's id (the first CSV column, named
+/// `key`: a CSV row number, an image file, a sample index, a text) and how the table shows
+/// it, and the labels when the data has them.
+struct Rows {
+    probs: Tensor,
+    key: &'static str,
+    ids: Vec<String>,
+    shown: Vec<String>,
+    labels: Option<Vec<f32>>,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     model_path: &Path,
     index: Option<usize>,
@@ -17,7 +40,41 @@ pub fn run(
     invert: bool,
     texts: &[String],
     out: Option<&Path>,
+    format: Format,
 ) -> Result<()> {
+    let (names, rows) = predictions(model_path, index, idx, images, invert, texts)?;
+    let names = names.as_deref();
+    match format {
+        Format::Table => print_rows(&rows, names),
+        Format::Json => print!("{}", json_lines(&rows, names)),
+        Format::Csv => print!("{}", String::from_utf8(csv_text(&rows, names)?)?),
+    }
+    if let Some(out) = out {
+        let json = out.extension().is_some_and(|e| e == "json" || e == "jsonl");
+        let bytes = match json {
+            true => json_lines(&rows, names).into_bytes(),
+            false => csv_text(&rows, names)?,
+        };
+        nabla::nn::saving::write_atomic(out, &bytes)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        let said = format!("wrote {} predictions to {}", rows.ids.len(), out.display());
+        match format {
+            Format::Table => println!("{said}"),
+            _ => eprintln!("{said}"), // stdout holds the rows alone
+        }
+    }
+    Ok(())
+}
+
+/// The model's class names and its predictions on the data the arguments name.
+fn predictions(
+    model_path: &Path,
+    index: Option<usize>,
+    idx: Option<PathBuf>,
+    images: &[PathBuf],
+    invert: bool,
+    texts: &[String],
+) -> Result<(Option<Vec<String>>, Rows)> {
     if model_path.is_dir() {
         anyhow::ensure!(
             !texts.is_empty(),
@@ -27,17 +84,14 @@ pub fn run(
         return predict_folder(model_path, texts);
     }
     let model = Model::load(model_path)?;
+    let names = model.class_names().map(<[String]>::to_vec);
     if let [file] = images {
         if file.extension().is_some_and(|e| e == "csv") {
-            return predict_csv(&model, model_path, file, out);
+            return Ok((names, predict_csv(&model, model_path, file)?));
         }
     }
-    anyhow::ensure!(
-        out.is_none(),
-        "--out: expected a CSV file to predict on (nabla predict MODEL rows.csv --out p.csv)"
-    );
     if !texts.is_empty() {
-        return predict_texts(&model, texts);
+        return Ok((names, predict_texts(&model, texts)?));
     }
     if !images.is_empty() {
         let shape = model.input_shape().to_vec();
@@ -47,8 +101,16 @@ pub fn run(
         }
         let batch: Vec<usize> = std::iter::once(images.len()).chain(shape).collect();
         let probs = model.predict(&Tensor::from_vec(x, &batch))?;
-        let names: Vec<String> = images.iter().map(|p| p.display().to_string()).collect();
-        return print_rows(&probs, |i| names[i].clone(), None, model.class_names());
+        let ids: Vec<String> = images.iter().map(|p| p.display().to_string()).collect();
+        let shown = ids.clone();
+        let rows = Rows {
+            probs,
+            key: "file",
+            ids,
+            shown,
+            labels: None,
+        };
+        return Ok((names, rows));
     }
     let (x, labels, first) = match idx {
         Some(path) => {
@@ -82,53 +144,99 @@ pub fn run(
         x
     };
     let probs = model.predict(&x)?;
-    print_rows(
-        &probs,
-        |i| format!("sample {}", first + i),
-        labels.as_deref(),
-        model.class_names(),
-    )
+    let ids: Vec<String> = (0..probs.shape()[0])
+        .map(|i| (first + i).to_string())
+        .collect();
+    let shown = ids.iter().map(|i| format!("sample {i}")).collect();
+    Ok((
+        names,
+        Rows {
+            probs,
+            key: "sample",
+            ids,
+            shown,
+            labels,
+        },
+    ))
 }
 
-/// Every row of a CSV file, read as the model's training CSV was; with `out`, the rows also
-/// go to a CSV file (`row,class,name,p_<class>...`, written atomically).
-fn predict_csv(model: &Model, model_path: &Path, file: &Path, out: Option<&Path>) -> Result<()> {
+/// Every row of a CSV file, read as the model's training CSV was, numbered from 1 as a
+/// spreadsheet shows them (the header not counted).
+fn predict_csv(model: &Model, model_path: &Path, file: &Path) -> Result<Rows> {
     let data = crate::csv_input::read(model, model_path, file, false)?;
     let idx: Vec<usize> = (0..data.dataset.len()).collect();
     let (xs, _) = data.dataset.batch_all(&idx);
     let probs = probabilities(model.predict_multi(&xs)?.swap_remove(0));
-    let names = model.class_names();
-    // rows numbered from 1 as a spreadsheet shows them (the header not counted)
-    print_rows(&probs, |i| format!("row {}", i + 1), None, names)?;
-    if let Some(out) = out {
-        let n = probs.shape()[0];
-        let classes = probs.numel() / n.max(1);
-        let label = |c: usize| {
-            names
-                .and_then(|n| n.get(c))
-                .cloned()
-                .unwrap_or_else(|| c.to_string())
-        };
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let mut header = vec!["row".to_string(), "class".into(), "name".into()];
-        header.extend((0..classes).map(|c| format!("p_{}", label(c))));
-        w.write_record(&header)?;
-        for (i, row) in probs.data().chunks(classes).enumerate() {
-            let best = nabla::core::backend::argmax_rows(row, classes)[0];
-            let mut rec = vec![(i + 1).to_string(), best.to_string(), label(best)];
-            rec.extend(row.iter().map(|p| p.to_string()));
-            w.write_record(&rec)?;
+    let ids: Vec<String> = (1..=probs.shape()[0]).map(|i| i.to_string()).collect();
+    let shown = ids.iter().map(|i| format!("row {i}")).collect();
+    Ok(Rows {
+        probs,
+        key: "row",
+        ids,
+        shown,
+        labels: None,
+    })
+}
+
+/// Each row's best class.
+fn best(rows: &Rows) -> Vec<(usize, &[f32])> {
+    let classes = rows.probs.numel() / rows.probs.shape()[0].max(1);
+    rows.probs
+        .data()
+        .chunks(classes.max(1))
+        .map(|r| (nabla::core::backend::argmax_rows(r, r.len())[0], r))
+        .collect()
+}
+
+/// The name of class `c` (its index when the model names none).
+fn label(names: Option<&[String]>, c: usize) -> String {
+    names
+        .and_then(|n| n.get(c))
+        .cloned()
+        .unwrap_or_else(|| c.to_string())
+}
+
+/// One JSON object per row.
+fn json_lines(rows: &Rows, names: Option<&[String]>) -> String {
+    let mut out = String::new();
+    for (i, (b, row)) in best(rows).into_iter().enumerate() {
+        let mut o = serde_json::json!({ rows.key: rows.ids[i], "class": b, "probabilities": row });
+        if names.is_some() {
+            o["name"] = label(names, b).into();
         }
-        nabla::nn::saving::write_atomic(out, &w.into_inner()?)
-            .with_context(|| format!("cannot write {}", out.display()))?;
-        println!("wrote {n} predictions to {}", out.display());
+        if let Some(l) = &rows.labels {
+            o["label"] = l[i].into();
+        }
+        out.push_str(&o.to_string());
+        out.push('\n');
     }
-    Ok(())
+    out
+}
+
+/// CSV: `key,class,name[,label],p_<class>..`.
+fn csv_text(rows: &Rows, names: Option<&[String]>) -> Result<Vec<u8>> {
+    let classes = rows.probs.numel() / rows.probs.shape()[0].max(1);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![rows.key.to_string(), "class".into(), "name".into()];
+    if rows.labels.is_some() {
+        header.push("label".into());
+    }
+    header.extend((0..classes).map(|c| format!("p_{}", label(names, c))));
+    w.write_record(&header)?;
+    for (i, (b, row)) in best(rows).into_iter().enumerate() {
+        let mut rec = vec![rows.ids[i].clone(), b.to_string(), label(names, b)];
+        if let Some(l) = &rows.labels {
+            rec.push(l[i].to_string());
+        }
+        rec.extend(row.iter().map(|p| p.to_string()));
+        w.write_record(&rec)?;
+    }
+    Ok(w.into_inner()?)
 }
 
 /// Texts through a fine-tuned transformer: its own tokenizer, cut and padded to its length.
 #[cfg(feature = "hub")]
-fn predict_texts(model: &Model, texts: &[String]) -> Result<()> {
+fn predict_texts(model: &Model, texts: &[String]) -> Result<Rows> {
     let json = model.tokenizer().ok_or_else(|| {
         anyhow::anyhow!("--text: expected a model that keeps a tokenizer (fine-tuned from [model] pretrained), received one without")
     })?;
@@ -145,32 +253,40 @@ fn predict_texts(model: &Model, texts: &[String]) -> Result<()> {
     let f = |v: &[u32]| Tensor::from_vec(v.iter().map(|&i| i as f32).collect(), &[texts.len(), t]);
     let xs = [f(&e.input_ids), f(&e.token_type_ids), f(&e.attention_mask)];
     let probs = probabilities(model.predict_multi(&xs)?.swap_remove(0));
-    let short = |i: usize| {
-        let s: String = texts[i].chars().take(40).collect();
-        format!("{s:?}")
-    };
-    print_rows(&probs, short, None, model.class_names())
+    let shown = texts
+        .iter()
+        .map(|t| format!("{:?}", t.chars().take(40).collect::<String>()))
+        .collect();
+    let ids = texts.to_vec();
+    Ok(Rows {
+        probs,
+        key: "text",
+        ids,
+        shown,
+        labels: None,
+    })
 }
 
 #[cfg(not(feature = "hub"))]
-fn predict_texts(_: &Model, _: &[String]) -> Result<()> {
+fn predict_texts(_: &Model, _: &[String]) -> Result<Rows> {
     anyhow::bail!("--text: expected nabla built with the `hub` feature")
 }
 
 /// A Hugging Face `BertForSequenceClassification` folder on texts.
 #[cfg(feature = "hub")]
-fn predict_folder(dir: &Path, texts: &[String]) -> Result<()> {
+fn predict_folder(dir: &Path, texts: &[String]) -> Result<(Option<Vec<String>>, Rows)> {
     let p = nabla::hub::load(dir, 512)?;
+    let names = p.model.class_names().map(<[String]>::to_vec);
     anyhow::ensure!(
-        p.model.class_names().is_some(),
+        names.is_some(),
         "{}: expected a classifier folder (BertForSequenceClassification) to predict with",
         dir.display()
     );
-    predict_texts(&p.model, texts)
+    Ok((names, predict_texts(&p.model, texts)?))
 }
 
 #[cfg(not(feature = "hub"))]
-fn predict_folder(dir: &Path, _: &[String]) -> Result<()> {
+fn predict_folder(dir: &Path, _: &[String]) -> Result<(Option<Vec<String>>, Rows)> {
     anyhow::bail!(
         "{}: a model folder needs nabla built with the hub feature",
         dir.display()
@@ -193,32 +309,24 @@ fn probabilities(y: Tensor) -> Tensor {
     }
 }
 
-/// One line per row of `probs`: the best class (and its name), its probability and all of
-/// them.
-fn print_rows(
-    probs: &Tensor,
-    what: impl Fn(usize) -> String,
-    labels: Option<&[f32]>,
-    names: Option<&[String]>,
-) -> Result<()> {
-    let n = probs.shape()[0];
-    let classes = probs.numel() / n.max(1);
-    for (i, row) in probs.data().chunks(classes).enumerate() {
-        let best = nabla::core::backend::argmax_rows(row, classes)[0];
-        let truth = labels
+/// One line per row: the best class (and its name), its probability and all of them.
+fn print_rows(rows: &Rows, names: Option<&[String]>) {
+    for (i, (b, row)) in best(rows).into_iter().enumerate() {
+        let truth = rows
+            .labels
+            .as_ref()
             .map(|l| format!(" (label {})", l[i]))
             .unwrap_or_default();
         let ps: Vec<String> = row.iter().map(|p| format!("{p:.4}")).collect();
         let name = names
-            .and_then(|n| n.get(best))
+            .and_then(|n| n.get(b))
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
         println!(
-            "{}: class {best}{name}{truth} p={:.4} probabilities=[{}]",
-            what(i),
-            row[best],
+            "{}: class {b}{name}{truth} p={:.4} probabilities=[{}]",
+            rows.shown[i],
+            row[b],
             ps.join(", ")
         );
     }
-    Ok(())
 }

@@ -116,6 +116,38 @@ fn train_evaluate_predict_summary_round_trip() {
     assert_eq!((rows.len(), total), (10, 2000));
     let pred = ok(&["predict", s(&model), "--index", "3"]);
     assert!(pred.starts_with("sample 3: class "), "{pred}");
+    // the same prediction as CSV and as JSON lines, to stdout and to a file
+    let class = pred["sample 3: class ".len()..].split(' ').next().unwrap();
+    let csv = ok(&["predict", s(&model), "--index", "3", "--format", "csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[0].starts_with("sample,class,name,label,p_0,p_1,"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("3,{class},{class},")),
+        "{csv}"
+    );
+    let file = dir.path().join("p.json");
+    let json = ok(&[
+        "predict",
+        s(&model),
+        "--index",
+        "3",
+        "--format",
+        "json",
+        "--out",
+        s(&file),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["sample"], "3");
+    assert_eq!(v["class"].to_string(), class);
+    assert_eq!(v["probabilities"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        json,
+        "the file holds what was printed"
+    );
     predict_image_files(&model);
     let sum = ok(&["summary", s(&model)]);
     assert!(sum.contains("Total params: 101770"), "{sum}");
