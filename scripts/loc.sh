@@ -40,7 +40,9 @@ cd "$(dirname "$0")/.."
 # once over it, in runs of k.
 # Raised to 40,000 with issue 25's memory budget for a model and a batch, and issue 23's
 # dynamic batching (a batching task per model) and Prometheus /metrics in nabla-serve.
-BUDGET=40000
+# Raised to 40,500 with issue 23's ONNX export (the protobuf messages of onnx.proto written
+# by hand, and the layer-to-op mapping).
+BUDGET=40500
 total=0
 for dir in crates/* src examples; do
   n=$(find "$dir" -name '*.rs' -not -path '*/tests/*' -print0 | xargs -0 cat 2>/dev/null | wc -l)

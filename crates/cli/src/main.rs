@@ -250,11 +250,15 @@ enum Command {
     /// config.json, model.safetensors, tokenizer.json) that transformers loads.
     #[cfg(feature = "hub")]
     Export {
-        /// A model fine-tuned from `[model] pretrained` (a pooler and a classifier head).
+        /// A saved model (for --hf: one fine-tuned from `[model] pretrained`, a pooler and a
+        /// classifier head).
         model: PathBuf,
-        /// The folder to write.
+        /// Write a Hugging Face folder that transformers loads.
+        #[arg(long, required_unless_present = "onnx", conflicts_with = "onnx")]
+        hf: Option<PathBuf>,
+        /// Write an ONNX file (opset 17) that any ONNX runtime runs.
         #[arg(long)]
-        hf: PathBuf,
+        onnx: Option<PathBuf>,
     },
     /// Run a benchmark workload of shared/bench/WORKLOADS.md and print one JSON line.
     Bench {
@@ -349,10 +353,18 @@ fn main() {
             batch,
         }),
         #[cfg(feature = "hub")]
-        Command::Export { model, hf } => (|| -> anyhow::Result<()> {
+        Command::Export { model, hf, onnx } => (|| -> anyhow::Result<()> {
             let m = nabla::prelude::Model::load(&model)?;
-            nabla::hub::export_bert_classifier(&m, &hf)?;
-            println!("wrote {} (config.json, model.safetensors, tokenizer.json)", hf.display());
+            if let Some(path) = onnx {
+                let bytes = m.to_onnx()?;
+                nabla::nn::saving::write_atomic(&path, &bytes)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                println!("wrote {} (ONNX, opset 17, {} bytes)", path.display(), bytes.len());
+            }
+            if let Some(hf) = hf {
+                nabla::hub::export_bert_classifier(&m, &hf)?;
+                println!("wrote {} (config.json, model.safetensors, tokenizer.json)", hf.display());
+            }
             Ok(())
         })(),
         Command::Predict {

@@ -304,7 +304,12 @@ impl Graph {
             })
     }
 
-    /// Per-sample shape of an output.
+    /// The nodes in an order where each comes after what it takes (the order they run).
+    pub fn order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// Per-sample shape of output `i`.
     pub fn output_shape(&self, i: usize) -> &[usize] {
         match self.outputs[i] {
             Source::Input(k) => &self.inputs[k].shape,

@@ -20,6 +20,8 @@ pub mod metrics;
 pub mod model;
 mod model_meta;
 pub mod named;
+mod onnx;
+mod onnx_proto;
 pub mod optimizers;
 pub mod per_output;
 pub mod pruning;

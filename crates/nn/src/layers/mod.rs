@@ -4,7 +4,7 @@ mod activation;
 mod attention;
 mod batch_norm;
 mod conv1d;
-mod conv2d;
+pub(crate) mod conv2d;
 mod dense;
 mod dropout;
 mod embedding;
