@@ -2,7 +2,8 @@
 //! (ModelProto, IR version 8, opset 17) naming the ops in the order they run, with the
 //! weights as initializers; a layer it does not know is an error naming the layer and its
 //! type. The numbers are checked against onnxruntime by scripts/check_onnx.py (Python, not
-//! needed here): W1, W2, a residual net with batch norm and LeNet-5 agree to 1e-6.
+//! needed here): W1, W2, W3, a residual net with batch norm, LeNet-5, bidirectional and
+//! stacked GRU, LSTM and simple RNN stacks agree to 1e-6.
 
 use nabla::prelude::*;
 
@@ -12,7 +13,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 #[test]
-fn a_cnn_exports_to_onnx_and_an_lstm_is_refused_by_name() {
+fn a_cnn_and_an_lstm_export_to_onnx_and_a_layer_norm_is_refused_by_name() {
     let m = Sequential::new([1, 8, 8])
         .add(Conv2d::new(4, 3).activation(Activation::Relu))
         .add(Pool2d::max(2))
@@ -43,6 +44,17 @@ fn a_cnn_exports_to_onnx_and_an_lstm_is_refused_by_name() {
         .add(Dense::new(2))
         .build(1)
         .unwrap();
-    let e = lstm.to_onnx().unwrap_err().to_string();
-    assert!(e.contains("layer 'lstm'") && e.contains("'lstm'"), "{e}");
+    let bytes = lstm.to_onnx().unwrap();
+    for op in ["Transpose", "LSTM", "Reshape", "MatMul"] {
+        assert!(contains(&bytes, op), "{op}");
+    }
+    let norm = Sequential::new([5, 4])
+        .add(nabla::nn::layers::LayerNorm::new())
+        .build(1)
+        .unwrap();
+    let e = norm.to_onnx().unwrap_err().to_string();
+    assert!(
+        e.contains("layer 'layer_norm'") && e.contains("'layer_norm'"),
+        "{e}"
+    );
 }

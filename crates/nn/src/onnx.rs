@@ -15,6 +15,7 @@
 //! | dropout, spatial_dropout2d | nothing (identity at inference) |
 //! | activations | `Relu`, `Sigmoid`, `Tanh`, `Softmax(axis=-1)`, `LeakyRelu`, `Elu`, `Selu`, `Softplus`, `LogSoftmax`; GELU as `x·(1 + erf(x/√2))/2`, swish as `x·σ(x)` |
 //! | add, subtract, multiply, average, concatenate | `Add`, `Sub`, `Mul`, `Sum` · `1/n`, `Concat` |
+//! | lstm, gru, simple_rnn (stacked, bidirectional) | one `LSTM`/`GRU`/`RNN` per layer between `Transpose`s (time-major), gates reordered, then `Reshape` |
 
 use crate::activations::Activation;
 use crate::config::LayerConfig;
@@ -102,6 +103,112 @@ impl Out {
             }
         })
     }
+}
+
+/// The recurrent cells and their ONNX ops.
+#[derive(Clone, Copy, PartialEq)]
+enum Recurrent {
+    Lstm,
+    Gru,
+    Rnn,
+}
+
+/// A recurrent stack as one ONNX op per layer. ONNX orders the gates `i, o, f, c` (LSTM) and
+/// `z, r, h` (GRU) where nabla and PyTorch order them `i, f, g, o` and `r, z, n`; the GRU
+/// applies its reset gate after the recurrent product (`linear_before_reset = 1`), as
+/// PyTorch's. `Y` (`[B, T, D, H]`) reshaped to `[B, T, D·H]` feeds the next layer; the
+/// output is that of the top layer, or its final states `Y_h` (`[B, D, H]`) as `[B, D·H]`.
+fn recurrent(
+    out: &mut Out,
+    base: &str,
+    c: &crate::layers::RecurrentConfig,
+    kind: Recurrent,
+    params: &std::collections::BTreeMap<&str, &crate::layer::Param>,
+    x: String,
+) -> Result<String> {
+    let (h, dirs) = (c.units, if c.bidirectional { 2 } else { 1 });
+    let (op, order): (&str, &[usize]) = match kind {
+        Recurrent::Lstm => ("LSTM", &[0, 3, 1, 2]),
+        Recurrent::Gru => ("GRU", &[1, 0, 2]),
+        Recurrent::Rnn => ("RNN", &[0]),
+    };
+    // `w [G·H, K]` with its gate blocks in ONNX's order
+    let reorder = |w: &[f32], k: usize| -> Vec<f32> {
+        order
+            .iter()
+            .flat_map(|&g| w[g * h * k..(g + 1) * h * k].iter().copied())
+            .collect()
+    };
+    let mut x = x;
+    for layer in 0..c.num_layers {
+        let (mut w, mut r, mut b) = (Vec::new(), Vec::new(), Vec::new());
+        let mut fan_in = 0;
+        for d in 0..dirs {
+            let suffix = format!("l{layer}{}", if d == 1 { "_reverse" } else { "" });
+            let p = |name: &str| {
+                params
+                    .get(format!("{name}_{suffix}").as_str())
+                    .map(|p| &p.value)
+            };
+            let (wi, wh) = (
+                p("weight_ih").expect("built"),
+                p("weight_hh").expect("built"),
+            );
+            fan_in = wi.shape()[1];
+            w.extend(reorder(wi.data(), fan_in));
+            r.extend(reorder(wh.data(), h));
+            let g = order.len() * h;
+            match (p("bias_ih"), p("bias_hh")) {
+                (Some(bi), Some(bh)) => {
+                    b.extend(reorder(bi.data(), 1));
+                    b.extend(reorder(bh.data(), 1));
+                }
+                _ => b.extend(std::iter::repeat_n(0.0, 2 * g)),
+            }
+        }
+        let g = order.len() * h;
+        let w = out.constant(base, &[dirs, g, fan_in], &w);
+        let r = out.constant(base, &[dirs, g, h], &r);
+        let b = out.constant(base, &[dirs, 2 * g], &b);
+        let (y, y_h) = (out.fresh(base), out.fresh(base));
+        let outs = [y.clone(), y_h.clone()]; // (the LSTM's Y_c is not needed)
+        let direction = if dirs == 2 {
+            "bidirectional"
+        } else {
+            "forward"
+        };
+        let mut attrs = vec![
+            ("hidden_size", Attr::Int(h as i64)),
+            ("direction", Attr::Str(direction)),
+        ];
+        match kind {
+            Recurrent::Gru => attrs.push(("linear_before_reset", Attr::Int(1))),
+            Recurrent::Rnn => {
+                let act = match c.activation {
+                    Activation::Relu => "Relu",
+                    _ => "Tanh",
+                };
+                attrs.push(("activations", Attr::Strs(vec![act; dirs])));
+            }
+            Recurrent::Lstm => {}
+        }
+        // time-major for the op (onnxruntime runs no batch-first `layout = 1`)
+        let perm = |p: &[i64]| [("perm", Attr::Ints(p.to_vec()))];
+        let xt = out.op("Transpose", base, &[&x], &perm(&[1, 0, 2]));
+        let outs: Vec<&str> = outs.iter().map(String::as_str).collect();
+        out.nodes
+            .push(node(op, &y, &[&xt, &w, &r, &b], &outs, &attrs));
+        let top = layer + 1 == c.num_layers;
+        let (from, order, shape): (&str, &[i64], &[i64]) = match top && !c.return_sequences {
+            true => (&y_h, &[1, 0, 2], &[0, -1]), // [D, B, H] -> [B, D·H]
+            false => (&y, &[2, 0, 1, 3], &[0, 0, -1]), // [T, D, B, H] -> [B, T, D·H]
+        };
+        let batch_first = out.op("Transpose", base, &[from], &perm(order));
+        let target = out.fresh(base);
+        out.inits.push(tensor_i64(&target, shape));
+        x = out.op("Reshape", base, &[&batch_first, &target], &[]);
+    }
+    Ok(x)
 }
 
 impl Model {
@@ -228,6 +335,14 @@ impl Model {
                 LayerConfig::Activation(c) => out.activation(&c.activation, base, x, base)?,
                 LayerConfig::Flatten(_) => {
                     out.op("Flatten", base, &[&x], &[("axis", Attr::Int(1))])
+                }
+                LayerConfig::Lstm(c) | LayerConfig::Gru(c) | LayerConfig::SimpleRnn(c) => {
+                    let kind = match layer.config() {
+                        LayerConfig::Lstm(_) => Recurrent::Lstm,
+                        LayerConfig::Gru(_) => Recurrent::Gru,
+                        _ => Recurrent::Rnn,
+                    };
+                    recurrent(&mut out, base, &c, kind, &params, x)?
                 }
                 LayerConfig::ZeroPadding2d(c) => {
                     let [t, b, l, r] = c.padding.0.map(|v| v as i64);

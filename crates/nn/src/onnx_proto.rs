@@ -71,11 +71,13 @@ pub(crate) fn tensor_i64(name: &str, values: &[i64]) -> Msg {
         .bytes(9, &raw)
 }
 
-/// An attribute of a node (`AttributeProto`: name 1, f 2, i 3, ints 8, type 20).
+/// An attribute of a node (`AttributeProto`: name 1, f 2, i 3, s 4, ints 8, strings 9, type 20).
 pub(crate) enum Attr {
     Int(i64),
     Ints(Vec<i64>),
     Float(f32),
+    Str(&'static str),
+    Strs(Vec<&'static str>),
 }
 
 /// `NodeProto`: input (1), output (2), name (3), op_type (4), attribute (5).
@@ -100,6 +102,8 @@ pub(crate) fn node(
             Attr::Int(i) => attr.int(3, *i).int(20, 2),
             Attr::Ints(is) => is.iter().fold(attr, |m, &i| m.int(8, i)).int(20, 7),
             Attr::Float(f) => attr.float(2, *f).int(20, 1),
+            Attr::Str(v) => attr.str(4, v).int(20, 3),
+            Attr::Strs(ss) => ss.iter().fold(attr, |m, s| m.str(9, s)).int(20, 8),
         };
         m = m.msg(5, &attr);
     }
