@@ -376,7 +376,16 @@ fn main() {
             texts,
             out,
             format,
-        } => predict::run(&model, index, idx, &images, invert, &texts, out.as_deref(), format),
+        } => {
+            let src = predict::Sources {
+                index,
+                idx,
+                images: &images,
+                invert,
+                texts: &texts,
+            };
+            predict::run(&model, src, out.as_deref(), format)
+        }
         Command::Generate {
             model,
             prompt,

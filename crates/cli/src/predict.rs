@@ -31,18 +31,18 @@ struct Rows {
     labels: Option<Vec<f32>>,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    model_path: &Path,
-    index: Option<usize>,
-    idx: Option<PathBuf>,
-    images: &[PathBuf],
-    invert: bool,
-    texts: &[String],
-    out: Option<&Path>,
-    format: Format,
-) -> Result<()> {
-    let (names, rows) = predictions(model_path, index, idx, images, invert, texts)?;
+/// What to predict on (the command's arguments): a sample of the built-in test split, an
+/// IDX file, image or CSV files, or texts.
+pub struct Sources<'a> {
+    pub index: Option<usize>,
+    pub idx: Option<PathBuf>,
+    pub images: &'a [PathBuf],
+    pub invert: bool,
+    pub texts: &'a [String],
+}
+
+pub fn run(model_path: &Path, src: Sources, out: Option<&Path>, format: Format) -> Result<()> {
+    let (names, rows) = predictions(model_path, src)?;
     let names = names.as_deref();
     match format {
         Format::Table => print_rows(&rows, names),
@@ -67,14 +67,14 @@ pub fn run(
 }
 
 /// The model's class names and its predictions on the data the arguments name.
-fn predictions(
-    model_path: &Path,
-    index: Option<usize>,
-    idx: Option<PathBuf>,
-    images: &[PathBuf],
-    invert: bool,
-    texts: &[String],
-) -> Result<(Option<Vec<String>>, Rows)> {
+fn predictions(model_path: &Path, src: Sources) -> Result<(Option<Vec<String>>, Rows)> {
+    let Sources {
+        index,
+        idx,
+        images,
+        invert,
+        texts,
+    } = src;
     if model_path.is_dir() {
         anyhow::ensure!(
             !texts.is_empty(),

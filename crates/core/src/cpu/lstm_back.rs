@@ -178,53 +178,17 @@ struct BackRows {
 #[cfg(target_arch = "x86_64")]
 mod kernel {
     use super::super::lanes::{Avx2, Avx512, Lanes};
-    use super::super::lstm_step::kernel::{accumulate, for_each_tile, for_runs, tanh};
+    use super::super::lstm_step::kernel::{
+        accumulate, entry_points, for_each_tile, for_runs, tanh,
+    };
     use super::{BackPanels, BackRows};
 
-    /// One step of `rows` batch rows on AVX-512: every unit block, every run of k (16 KiB
-    /// of the panel, kept in L1 for all the tiles), every row tile.
-    pub(super) unsafe fn step_avx512(p: &BackPanels, rows: usize, s: &BackRows) {
-        for_runs(p.hidden.div_ceil(64), s.k, 16, |jb, ks| {
-            // SAFETY: forwarded from the caller.
-            unsafe { for_each_tile!(Avx512::ROWS, rows, tile_avx512(p, s, jb, ks)) }
-        })
-    }
-
-    /// [`step_avx512`] on AVX2.
-    pub(super) unsafe fn step_avx2(p: &BackPanels, rows: usize, s: &BackRows) {
-        for_runs(p.hidden.div_ceil(32), s.k, 8, |jb, ks| {
-            // SAFETY: forwarded from the caller.
-            unsafe { for_each_tile!(Avx2::ROWS, rows, tile_avx2(p, s, jb, ks)) }
-        })
-    }
-
-    /// [`tile`] compiled for AVX-512, apart (see `lstm_step.rs`).
-    #[target_feature(enable = "avx512f")]
-    #[inline(never)]
-    unsafe fn tile_avx512<const R: usize>(
-        p: &BackPanels,
-        s: &BackRows,
-        jb: usize,
-        ks: (usize, usize),
-        r0: usize,
-    ) {
-        // SAFETY: forwarded from the caller.
-        unsafe { tile::<Avx512, R>(p, s, jb, ks, r0) }
-    }
-
-    /// [`tile`] compiled for AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline(never)]
-    unsafe fn tile_avx2<const R: usize>(
-        p: &BackPanels,
-        s: &BackRows,
-        jb: usize,
-        ks: (usize, usize),
-        r0: usize,
-    ) {
-        // SAFETY: forwarded from the caller.
-        unsafe { tile::<Avx2, R>(p, s, jb, ks, r0) }
-    }
+    // blocks of four vectors of units; k = the gate gradients of the step after (none at the
+    // last step)
+    entry_points!(BackPanels, BackRows, |p, s, n| (
+        p.hidden.div_ceil(4 * n),
+        s.k
+    ));
 
     /// `R` rows from `r0`, units `W·jb ..`: the recurrent sum over `k0..k1` (from zero, or
     /// the partial sums of the run before), then, after the last run, the cell's backward.

@@ -337,51 +337,68 @@ pub(crate) mod kernel {
         }
     }
 
-    /// One step of `rows` batch rows on AVX-512: every unit block, every run of k, every
-    /// row tile.
-    pub(super) unsafe fn step_avx512(p: &Panels, rows: usize, s: &StepRows) {
-        for_runs(p.hidden.div_ceil(16), p.input + p.hidden, 16, |jb, ks| {
-            // SAFETY: forwarded from the caller.
-            unsafe { for_each_tile!(Avx512::ROWS, rows, tile_avx512(p, s, jb, ks)) }
-        })
-    }
+    /// The entry points of a fused kernel whose `tile::<L, R>(p, s, jb, (k0, k1), r0)` is
+    /// written once over `lanes.rs`'s vectors: `step_avx512` and `step_avx2` run one step of
+    /// `rows` batch rows (every block of units, every run of k, every row tile; `$shape`
+    /// gives the blocks and k from the panels `$p`, the rows `$s` and the lanes `$n`), and
+    /// each calls its tiles compiled for its instruction set, apart: inlined into the loops,
+    /// a tile's constants (the exponential's coefficients) stay in registers the sums then
+    /// lack. Shared with `lstm_back.rs`.
+    macro_rules! entry_points {
+        ($panels:ty, $rows:ty, |$p:ident, $s:ident, $n:ident| $shape:expr) => {
+            /// One step on AVX-512.
+            pub(super) unsafe fn step_avx512(p: &$panels, rows: usize, s: &$rows) {
+                let ($p, $s, $n) = (p, s, 16usize);
+                let (blocks, k) = $shape;
+                for_runs(blocks, k, 16, |jb, ks| {
+                    // SAFETY: forwarded from the caller.
+                    unsafe { for_each_tile!(Avx512::ROWS, rows, tile_avx512(p, s, jb, ks)) }
+                })
+            }
 
-    /// [`step_avx512`] on AVX2.
-    pub(super) unsafe fn step_avx2(p: &Panels, rows: usize, s: &StepRows) {
-        for_runs(p.hidden.div_ceil(8), p.input + p.hidden, 8, |jb, ks| {
-            // SAFETY: forwarded from the caller.
-            unsafe { for_each_tile!(Avx2::ROWS, rows, tile_avx2(p, s, jb, ks)) }
-        })
-    }
+            /// One step on AVX2.
+            pub(super) unsafe fn step_avx2(p: &$panels, rows: usize, s: &$rows) {
+                let ($p, $s, $n) = (p, s, 8usize);
+                let (blocks, k) = $shape;
+                for_runs(blocks, k, 8, |jb, ks| {
+                    // SAFETY: forwarded from the caller.
+                    unsafe { for_each_tile!(Avx2::ROWS, rows, tile_avx2(p, s, jb, ks)) }
+                })
+            }
 
-    /// [`tile`] compiled for AVX-512, apart: inlined into the loops, its constants (the
-    /// exponential's coefficients) stay in registers the sums then lack.
-    #[target_feature(enable = "avx512f")]
-    #[inline(never)]
-    unsafe fn tile_avx512<const R: usize>(
-        p: &Panels,
-        s: &StepRows,
-        jb: usize,
-        ks: (usize, usize),
-        r0: usize,
-    ) {
-        // SAFETY: forwarded from the caller.
-        unsafe { tile::<Avx512, R>(p, s, jb, ks, r0) }
-    }
+            #[target_feature(enable = "avx512f")]
+            #[inline(never)]
+            unsafe fn tile_avx512<const R: usize>(
+                p: &$panels,
+                s: &$rows,
+                jb: usize,
+                ks: (usize, usize),
+                r0: usize,
+            ) {
+                // SAFETY: forwarded from the caller.
+                unsafe { tile::<Avx512, R>(p, s, jb, ks, r0) }
+            }
 
-    /// [`tile`] compiled for AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline(never)]
-    unsafe fn tile_avx2<const R: usize>(
-        p: &Panels,
-        s: &StepRows,
-        jb: usize,
-        ks: (usize, usize),
-        r0: usize,
-    ) {
-        // SAFETY: forwarded from the caller.
-        unsafe { tile::<Avx2, R>(p, s, jb, ks, r0) }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline(never)]
+            unsafe fn tile_avx2<const R: usize>(
+                p: &$panels,
+                s: &$rows,
+                jb: usize,
+                ks: (usize, usize),
+                r0: usize,
+            ) {
+                // SAFETY: forwarded from the caller.
+                unsafe { tile::<Avx2, R>(p, s, jb, ks, r0) }
+            }
+        };
     }
+    pub(crate) use entry_points;
+
+    entry_points!(Panels, StepRows, |p, _s, n| (
+        p.hidden.div_ceil(n),
+        p.input + p.hidden
+    ));
 
     /// `R` rows from `r0`, units `U·jb ..`: the sums over `k0..k1` (from the bias, or the
     /// partial sums of the run before), then, after the last run, the cell, in registers.
