@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use nabla::data::CsvSpec;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, body)) = data.split_first() else { return };
+    let Some((&mode, body)) = data.split_first() else {
+        return;
+    };
     let path = std::env::temp_dir().join(format!("nabla_fuzz_{}.csv", std::process::id()));
     std::fs::write(&path, body).unwrap();
     let mut spec = match mode % 2 {
