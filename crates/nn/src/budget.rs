@@ -50,19 +50,23 @@ pub fn checked_mul(what: impl Fn() -> String, a: usize, b: usize) -> Result<usiz
 
 /// The bytes a model's weights may take together, and a batch's layer outputs together:
 /// `NABLA_MAX_MEMORY` when set to a positive integer, else this machine's memory (`MemTotal`
-/// of `/proc/meminfo`), else 16 GiB.
+/// of `/proc/meminfo`), else 16 GiB. Read once per process (a server checks every request's
+/// batch; /proc/meminfo costs tens of microseconds to read).
 pub fn max_memory() -> u64 {
-    let set = std::env::var("NABLA_MAX_MEMORY")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|&v| v > 0);
-    set.or_else(|| {
-        let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-        let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        kib.checked_mul(1024)
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        let set = std::env::var("NABLA_MAX_MEMORY")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&v| v > 0);
+        set.or_else(|| {
+            let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            kib.checked_mul(1024)
+        })
+        .unwrap_or(16 << 30)
     })
-    .unwrap_or(16 << 30)
 }
 
 /// Checks that a batch of `batch` samples fits before it is run: each layer's output for
